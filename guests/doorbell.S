@@ -1,0 +1,210 @@
+/*
+ * The doorbell guest: a flat 32-bit protected-mode program (no paging, no
+ * interrupts) that rings the doorbells of its ring plan, read from the
+ * mailbox, and counts what it did in its counter pages.
+ *
+ * Under kvm_pvm every guest instruction is emulated (~0.45 us each), so the
+ * ring path is built for instruction count: each visit to a slot rings
+ * RING_UNROLL-write blocks back to back, then one timed ring with rdtsc
+ * around the single write, then updates the counters once.  The empty timed
+ * window (same instructions minus the write) is sampled once per round so
+ * the host can subtract the timer overhead measured in the same run.
+ */
+#include "guest_abi.h"
+
+        .intel_syntax noprefix
+        .code32
+
+/* Scratch variables in guest RAM (not registers: all eight are busy). */
+#define V_SLOT      (GUEST_VARS + 0)   /* index of the slot being rung */
+#define V_CTR       (GUEST_VARS + 4)   /* its counter page */
+#define V_RINGS     (GUEST_VARS + 8)   /* rings this visit */
+
+/* cpp does not expand inside the quoted macro arguments below: name them. */
+        .equ    slot_value, SLOT_VALUE_LO
+        .equ    bare_value, MB_BARE + SLOT_VALUE_LO
+
+        .section .entries, "a"
+        .long lab_main
+        .long bare_pio1, bare_pio2, bare_pio4
+        .long bare_mmio1, bare_mmio2, bare_mmio4, bare_mmio8
+
+        .text
+/* ---------------------------------------------------------------- lab ---- */
+lab_main:
+        mov     esp, GUEST_STACK_TOP
+round:
+        /* Pause handshake: acknowledge at a quiescent point, then park. */
+        mov     eax, dword ptr [MB_PAUSE_SEQ]
+        cmp     eax, dword ptr [MB_ACK_SEQ]
+        je      1f
+        mov     dword ptr [MB_ACK_SEQ], eax
+        mov     dx, PARK_PORT
+        out     dx, al
+        jmp     round
+1:
+        cmp     dword ptr [MB_CMD], CMD_SCRIBBLE
+        je      scribble
+        mov     dword ptr [V_SLOT], 0
+
+next_slot:
+        mov     eax, dword ptr [V_SLOT]
+        cmp     eax, dword ptr [MB_NSLOTS]
+        jae     calibrate
+        cmp     eax, MAX_SLOTS
+        jae     calibrate
+        shl     eax, SLOT_SHIFT
+        lea     esi, [MB_SLOTS + eax]
+
+        mov     ebx, dword ptr [esi + SLOT_CTR]
+        cmp     ebx, MAX_SLOTS
+        jae     bad_slot
+        shl     ebx, CTR_SHIFT
+        add     ebx, CTR_BASE
+        mov     dword ptr [V_CTR], ebx
+
+        mov     ecx, dword ptr [esi + SLOT_ITERS]
+        cmp     ecx, MAX_ITERS
+        jbe     2f
+        mov     ecx, MAX_ITERS
+2:
+        mov     eax, ecx
+        shl     eax, 4                  /* RING_UNROLL == 16 */
+        inc     eax                     /* + the timed ring */
+        mov     dword ptr [V_RINGS], eax
+
+        mov     edi, dword ptr [esi + SLOT_VALUE_LO]
+        mov     ebp, dword ptr [esi + SLOT_WHERE]
+        mov     eax, dword ptr [esi + SLOT_KIND]
+        cmp     eax, NKINDS
+        jae     bad_kind
+        jmp     dword ptr [kind_table + eax * 4]
+
+        .section .rodata
+kind_table:
+        .long   ring_pio1, ring_pio2, ring_pio4
+        .long   ring_mmio1, ring_mmio2, ring_mmio4, ring_mmio8
+        .text
+
+/*
+ * One visit: ecx blocks of RING_UNROLL writes, then the timed ring.
+ * PIO uses dx/eax (reloaded after rdtsc from ebp/edi); MMIO uses [ebx].
+ * The timed window is identical for every kind apart from the write itself,
+ * and the calibration window below is the same minus the write.
+ */
+.macro  VISIT name, setup, write
+\name:
+        \setup
+        mov     eax, edi
+        mov     edx, ebp
+        test    ecx, ecx
+        jz      2f
+1:
+        .rept   RING_UNROLL
+        \write
+        .endr
+        dec     ecx
+        jnz     1b
+2:
+        rdtsc
+        mov     esi, eax
+        mov     eax, edi
+        mov     edx, ebp
+        \write
+        rdtsc
+        sub     eax, esi
+        jmp     account
+.endm
+
+        VISIT   ring_pio1,  "",                "out dx, al"
+        VISIT   ring_pio2,  "",                "out dx, ax"
+        VISIT   ring_pio4,  "",                "out dx, eax"
+        VISIT   ring_mmio1, "mov ebx, ebp",     "mov byte ptr [ebx], al"
+        VISIT   ring_mmio2, "mov ebx, ebp",     "mov word ptr [ebx], ax"
+        VISIT   ring_mmio4, "mov ebx, ebp",     "mov dword ptr [ebx], eax"
+        VISIT   ring_mmio8, "mov ebx, ebp; movq mm0, qword ptr [esi + slot_value]", "movq qword ptr [ebx], mm0"
+
+/* eax = cycles of the timed window; add it to the histogram at [ebx]. */
+.macro  HIST_ADD
+        add     dword ptr [ebx + CTR_CYCLES], eax
+        inc     dword ptr [ebx + CTR_SAMPLES]
+        bsr     ecx, eax
+        jz      3f
+        sub     ecx, HIST_SUB_BITS
+        jbe     3f
+        shr     eax, cl
+        shl     ecx, HIST_SUB_BITS
+        add     eax, ecx
+3:
+        inc     dword ptr [ebx + CTR_HIST + eax * 4]
+.endm
+
+account:
+        mov     ebx, dword ptr [V_CTR]
+        mov     ecx, dword ptr [V_RINGS]
+        add     dword ptr [ebx + CTR_RINGS], ecx
+        HIST_ADD
+        inc     dword ptr [V_SLOT]
+        jmp     next_slot
+
+calibrate:
+        rdtsc
+        mov     esi, eax
+        mov     eax, edi
+        mov     edx, ebp
+        rdtsc
+        sub     eax, esi
+        mov     ebx, CTR_BASE + CTR_CAL * CTR_STRIDE
+        HIST_ADD
+        inc     dword ptr [MB_ROUNDS]
+        jmp     round
+
+bad_slot:
+        mov     al, FAULT_BAD_SLOT
+        jmp     fault
+bad_kind:
+        mov     al, FAULT_BAD_KIND
+fault:
+        mov     dx, FAULT_PORT
+        out     dx, al
+        jmp     fault
+
+/*
+ * Test hook: a misbehaving guest.  Fill every counter page and the
+ * handshake word with pseudo-random garbage, then carry on ringing.
+ */
+scribble:
+        mov     eax, dword ptr [MB_SEED]
+        mov     edi, CTR_BASE
+        mov     ecx, (CTR_COUNT * CTR_STRIDE) / 4
+4:
+        imul    eax, eax, 1103515245
+        add     eax, 12345
+        mov     dword ptr [edi], eax
+        add     edi, 4
+        dec     ecx
+        jnz     4b
+        mov     dword ptr [MB_ACK_SEQ], eax
+        mov     dword ptr [MB_CMD], CMD_RUN
+        jmp     round
+
+/* ------------------------------------------------------------ floors ---- */
+/* The bare loops: one write and a jump, no timing, no counters. */
+.macro  BARE name, setup, write
+\name:
+        mov     edx, dword ptr [MB_BARE + SLOT_WHERE]
+        mov     ebx, edx
+        mov     eax, dword ptr [MB_BARE + SLOT_VALUE_LO]
+        \setup
+1:
+        \write
+        jmp     1b
+.endm
+
+        BARE    bare_pio1,  "", "out dx, al"
+        BARE    bare_pio2,  "", "out dx, ax"
+        BARE    bare_pio4,  "", "out dx, eax"
+        BARE    bare_mmio1, "", "mov byte ptr [ebx], al"
+        BARE    bare_mmio2, "", "mov word ptr [ebx], ax"
+        BARE    bare_mmio4, "", "mov dword ptr [ebx], eax"
+        BARE    bare_mmio8, "movq mm0, qword ptr [bare_value]", "movq qword ptr [ebx], mm0"

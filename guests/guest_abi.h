@@ -1,0 +1,84 @@
+/*
+ * The contract between the host engine and the doorbell guest: guest-physical
+ * layout, mailbox fields and counter pages.  Plain #defines only, so both the
+ * guest assembly (through cpp) and the engine's C include this one file.
+ *
+ * Direction of trust: the host writes the mailbox while the guest is parked;
+ * the guest writes its counter pages.  The host never follows a pointer,
+ * index or length it reads from guest RAM.
+ */
+#ifndef IOFDTUI_GUEST_ABI_H
+#define IOFDTUI_GUEST_ABI_H
+
+#define GUEST_RAM_SIZE    0x100000 /* 1 MiB at gpa 0; doorbells live above it */
+#define GUEST_STACK_TOP   0x7000
+#define GUEST_VARS        0x7000   /* the guest's own scratch variables */
+#define GUEST_CODE        0x8000   /* the image is loaded here */
+#define GUEST_CODE_MAX    0x8000   /* bytes available for the image */
+
+/* Mailbox: host -> guest (plus the guest's handshake fields). */
+#define MB_BASE           0x1000
+#define MB_MAGIC          (MB_BASE + 0x00)
+#define MB_CMD            (MB_BASE + 0x04) /* CMD_* */
+#define MB_PAUSE_SEQ      (MB_BASE + 0x08) /* host bumps it to ask for a park */
+#define MB_ACK_SEQ        (MB_BASE + 0x0c) /* guest copies it, then parks */
+#define MB_NSLOTS         (MB_BASE + 0x10) /* slots rung each round */
+#define MB_ROUNDS         (MB_BASE + 0x14) /* guest heartbeat, informational */
+#define MB_SEED           (MB_BASE + 0x18) /* seed for CMD_SCRIBBLE */
+#define MB_SLOTS          (MB_BASE + 0x20)
+#define MB_BARE           (MB_BASE + 0x400) /* where/value for the bare loops */
+
+#define MB_MAGIC_VALUE    0x44464f49 /* "IOFD" */
+#define CMD_RUN           0
+#define CMD_SCRIBBLE      1 /* test hook: the guest fills its counters with garbage */
+
+/* One ring-plan slot in the mailbox. */
+#define SLOT_SIZE         32
+#define SLOT_SHIFT        5
+#define SLOT_KIND         0  /* KIND_* */
+#define SLOT_WHERE        4  /* port or guest-physical address */
+#define SLOT_VALUE_LO     8
+#define SLOT_VALUE_HI     12
+#define SLOT_ITERS        16 /* blocks of RING_UNROLL rings before the timed ring */
+#define SLOT_CTR          20 /* counter page index, < MAX_SLOTS */
+#define MAX_SLOTS         16
+#define MAX_ITERS         4096
+#define RING_UNROLL       16 /* rings per unrolled block */
+
+/* The seven doorbell writes an x86 guest can make. */
+#define KIND_PIO1         0
+#define KIND_PIO2         1
+#define KIND_PIO4         2
+#define KIND_MMIO1        3
+#define KIND_MMIO2        4
+#define KIND_MMIO4        5
+#define KIND_MMIO8        6
+#define NKINDS            7
+
+/* Counter pages: guest -> host.  u32 counters that wrap; the host widens them. */
+#define CTR_BASE          0x10000
+#define CTR_STRIDE        0x2000
+#define CTR_SHIFT         13
+#define CTR_CAL           MAX_SLOTS /* the empty timed window (timer overhead) */
+#define CTR_COUNT         (MAX_SLOTS + 1)
+#define CTR_RINGS         0
+#define CTR_SAMPLES       4
+#define CTR_CYCLES        8
+#define CTR_HIST          16
+/* Log-linear histogram of cycles: values below 128 exact, then 64 sub-buckets
+ * per power of two (1.6 % wide), up to 2^32. */
+#define HIST_SUB_BITS     6
+#define HIST_BUCKETS      1728
+
+/* Control ports the host never registers. */
+#define PARK_PORT         0x0510 /* guest parks here after acknowledging a pause */
+#define FAULT_PORT        0x0511 /* guest found its plan unusable; al says why */
+#define FAULT_BAD_KIND    1
+#define FAULT_BAD_SLOT    2
+
+/* Image header: a table of entry points at the image's start. */
+#define ENTRY_LAB         0
+#define ENTRY_BARE        1 /* ENTRY_BARE + KIND_* */
+#define ENTRY_COUNT       (ENTRY_BARE + NKINDS)
+
+#endif

@@ -1,0 +1,79 @@
+"""The `iofdtui` command: the app by default, `iofdtui bench` headless."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from iofdtui.engine.errors import EngineError
+
+EXIT_ENV = 2  # the machine cannot run the lab (no KVM, no permission, ...)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="iofdtui",
+        description="Watch KVM ioeventfd doorbells: a live test VM, registrations with "
+        "trigger values, exact signal counts and latency beside the userspace-exit baseline.",
+    )
+    sub = parser.add_subparsers(dest="command")
+    bench = sub.add_parser("bench", help="measure ioeventfd against userspace exits, headless")
+    bench.add_argument(
+        "--seconds", type=float, default=1.0, help="seconds per path (default 1.0)"
+    )
+    bench.add_argument("--json", action="store_true", help="print one JSON document")
+    bench.add_argument(
+        "--consumer",
+        choices=("epoll", "poll"),
+        default="epoll",
+        help="eventfd consumer: block in epoll_wait (default) or busy-poll",
+    )
+    return parser
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from iofdtui.engine.bench import Phase, render, run_bench
+
+    if args.seconds <= 0:
+        print("iofdtui: --seconds must be positive", file=sys.stderr)
+        return EXIT_ENV
+    err = Console(stderr=True)
+    with err.status("measuring…") as status:
+
+        def progress(phase: Phase) -> None:
+            width = "any" if phase.width == 0 else phase.width
+            status.update(f"measuring {phase.bus.value} len {width} {phase.path}…")
+
+        report = run_bench(args.seconds, consumer=args.consumer, progress=progress)
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        Console().print(render(report))
+    return 0
+
+
+def _app() -> int:
+    from iofdtui.ui.app import run_app
+
+    return run_app()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "bench":
+            return _bench(args)
+        return _app()
+    except EngineError as err:
+        print(f"iofdtui: {err}", file=sys.stderr)
+        return EXIT_ENV
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

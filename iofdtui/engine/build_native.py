@@ -1,0 +1,70 @@
+"""cffi (API mode) build script for the engine's C core.
+
+The cdef is the engine's own small API, read from `native/lab.h` between
+its markers; KVM structures come from the system's <linux/kvm.h> when the
+C is compiled, so no offset is ever copied by hand.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from cffi import FFI
+
+# setuptools wants source paths relative to the project root (the cwd of a build).
+NATIVE = Path("iofdtui/engine/native")
+GUESTS = Path("guests")
+
+# Guest ABI constants the Python side needs, taken from guest_abi.h.
+ABI_CONSTANTS = (
+    "MAX_SLOTS",
+    "MAX_ITERS",
+    "RING_UNROLL",
+    "NKINDS",
+    "HIST_BUCKETS",
+    "GUEST_RAM_SIZE",
+    "PARK_PORT",
+    "FAULT_PORT",
+    "ENTRY_LAB",
+    "ENTRY_BARE",
+    "KIND_PIO1",
+    "KIND_PIO2",
+    "KIND_PIO4",
+    "KIND_MMIO1",
+    "KIND_MMIO2",
+    "KIND_MMIO4",
+    "KIND_MMIO8",
+)
+
+
+def _cdef() -> str:
+    header = (Path(__file__).resolve().parent / "native" / "lab.h").read_text()
+    match = re.search(r"/\* cdef-begin \*/(.*)/\* cdef-end \*/", header, re.S)
+    if match is None:
+        raise RuntimeError("lab.h has no cdef markers")
+    constants = "\n".join(f"#define {name} ..." for name in ABI_CONSTANTS)
+    return match.group(1) + "\n" + constants + "\n"
+
+
+def _compile_args() -> list[str]:
+    args = ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-std=gnu11"]
+    if os.environ.get("IOFDTUI_WERROR") == "1":
+        args.append("-Werror")
+    return args
+
+
+ffibuilder = FFI()
+ffibuilder.cdef(_cdef())
+ffibuilder.set_source(
+    "iofdtui.engine._lab",
+    '#include "lab.h"\n#include "guest_abi.h"\n',
+    sources=[(NATIVE / "lab.c").as_posix()],
+    include_dirs=[NATIVE.as_posix(), GUESTS.as_posix()],
+    extra_compile_args=_compile_args(),
+    libraries=["pthread"],
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)

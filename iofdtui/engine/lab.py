@@ -1,0 +1,665 @@
+"""The doorbell lab: a test VM whose guest rings doorbells, and the
+registrations that catch them.
+
+Every change (registration, ring plan, reset) is applied between two epochs:
+the guest is asked to park at a quiescent point, the change is made, and the
+guest resumes.  So every ring falls in exactly one epoch, is served by one
+path, and the counts balance exactly at each pause.
+"""
+
+from __future__ import annotations
+
+import errno as E
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from iofdtui.engine import host
+from iofdtui.engine.errors import (
+    GuestFault,
+    KvmUnavailable,
+    PauseTimeout,
+    RegistrationRejected,
+    open_file_limit,
+    start_error,
+)
+from iofdtui.engine.model import (
+    KIND_NAMES,
+    KINDS,
+    MAX_SLOTS,
+    Bus,
+    RegistrationSpec,
+    SlotSpec,
+    SpecError,
+    format_addr,
+)
+from iofdtui.engine.native import check, ffi, lib
+from iofdtui.engine.snapshot import (
+    Checkpoint,
+    DoorbellStats,
+    Health,
+    Latency,
+    MachineFacts,
+    RegistrationStats,
+    SlotStats,
+    Snapshot,
+)
+
+_STATES = {
+    lib.LAB_IDLE: "idle",
+    lib.LAB_RUNNING: "running",
+    lib.LAB_PARKED: "paused",
+    lib.LAB_FAULTED: "faulted",
+}
+_QUANTILES = (0.5, 0.99)
+
+
+@dataclass
+class _Registration:
+    spec: RegistrationSpec
+    native_id: int
+    eventfd: int
+    last_signals: int = 0
+
+
+@dataclass
+class _Retired:
+    """Counts of slots and registrations that are gone, kept per doorbell."""
+
+    rings: int = 0
+    exits: int = 0
+    signals: int = 0
+    exits_by_value: dict[tuple[int, int], int] = field(default_factory=dict)
+
+
+class Lab:
+    """One test VM on /dev/kvm and its doorbell registrations.
+
+    Thread-safety: public methods may be called from any thread; they are
+    serialised by one lock.  None of them runs on the ring path.
+    """
+
+    def __init__(self) -> None:
+        out = ffi.new("struct lab **")
+        stage = ffi.new("int *")
+        detail = ffi.new("int64_t *")
+        rc = lib.lab_create(out, stage, detail)
+        if rc < 0:
+            raise start_error(stage[0], -rc, detail[0])
+        self._lab = out[0]
+        self._lock = threading.RLock()
+        facts = ffi.new("struct lab_facts *")
+        lib.lab_facts(self._lab, facts)
+        self.tsc_khz: int = facts.tsc_khz
+        self.any_length: bool = bool(facts.cap_any_length)
+        module = host.kvm_module()
+        emulated, note = host.emulation(module)
+        caps = ["KVM_CAP_IOEVENTFD", "KVM_CAP_IMMEDIATE_EXIT", "KVM_CAP_USER_MEMORY"]
+        if facts.cap_any_length:
+            caps.append("KVM_CAP_IOEVENTFD_ANY_LENGTH")
+        if facts.cap_no_length:
+            caps.append("KVM_CAP_IOEVENTFD_NO_LENGTH")
+        if facts.tsc_khz:
+            caps.append("KVM_GET_TSC_KHZ")
+        self.machine = MachineFacts(
+            kernel=host.kernel_release(),
+            kvm_module=module,
+            emulated=emulated,
+            emulation_note=note,
+            tsc_khz=facts.tsc_khz,
+            api_version=facts.api_version,
+            capabilities=tuple(caps),
+        )
+        self._regs: dict[int, _Registration] = {}
+        self._removed: list[RegistrationStats] = []
+        self._next_id = 1
+        self._slots: dict[int, SlotSpec] = {}  # native slot index -> spec
+        self._plan: list[int] = []
+        self._retired: dict[tuple[Bus, int], _Retired] = {}
+        self._checkpoint: Checkpoint | None = None
+        self._checkpoints = 0
+        self._last_total: tuple[float, int] | None = None
+        self._closed = False
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Start the vCPU and consumer threads; the guest begins ringing."""
+        with self._lock:
+            check(lib.lab_start(self._lab, lib.ENTRY_LAB), "starting the vCPU")
+
+    def start_bare(self, slot: SlotSpec) -> None:
+        """Run the floor instead: a bare `write; jmp` loop on `slot`'s doorbell.
+
+        No timing, no guest counters; rings are counted only as signals or exits.
+        """
+        with self._lock:
+            self._define_plan([slot])
+            check(lib.lab_set_bare(self._lab, slot.addr, slot.value), "configuring the bare loop")
+            check(lib.lab_start(self._lab, lib.ENTRY_BARE + slot.kind), "starting the vCPU")
+
+    def stop(self) -> None:
+        """Stop the vCPU and consumer threads (the VM stays, counts stay)."""
+        with self._lock:
+            lib.lab_stop(self._lab)
+
+    def close(self) -> None:
+        """Stop, remove every registration, and free the VM and its fds."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            lib.lab_destroy(self._lab)
+            self._lab = ffi.NULL
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def state(self) -> str:
+        """"idle", "running", "paused" or "faulted"."""
+        return _STATES.get(lib.lab_state(self._lab), "unknown")
+
+    def fault(self) -> str | None:
+        """What stopped the guest, if it faulted."""
+        buf = ffi.new("char[512]")
+        lib.lab_fault(self._lab, buf, 512)
+        text = ffi.string(buf).decode(errors="replace")
+        return text or None
+
+    # ---------------------------------------------------------------- epochs
+
+    def pause(self, timeout: float = 2.0) -> bool:
+        """Park the guest at a quiescent point and take every count.
+
+        Returns True when the guest parked itself (counts exact), False when
+        it had to be kicked out of KVM_RUN (a ring may be in flight).
+        """
+        with self._lock:
+            rc = lib.lab_pause(self._lab, int(timeout * 1000))
+            if rc == -E.EIO:
+                raise GuestFault(E.EIO, f"the guest faulted: {self.fault()}")
+            if rc == -E.ETIMEDOUT:
+                raise PauseTimeout(
+                    E.ETIMEDOUT,
+                    "the guest did not park even after a kick; stop and restart the lab",
+                )
+            if rc == -E.ESRCH:
+                return True  # not started: nothing is ringing
+            check(rc, "pausing the guest")
+            exact = rc == 0
+            self._take_checkpoint(exact)
+            return exact
+
+    def resume(self) -> None:
+        """Let a paused guest ring again."""
+        with self._lock:
+            rc = lib.lab_resume(self._lab)
+            if rc == -E.EIO:
+                raise GuestFault(E.EIO, f"the guest faulted: {self.fault()}")
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Apply changes between two epochs: pause if running, resume after."""
+        with self._lock:
+            was_running = self.state == "running"
+            if was_running:
+                self.pause()
+            try:
+                yield
+            finally:
+                if was_running:
+                    self.resume()
+
+    def checkpoint(self) -> Checkpoint:
+        """Pause briefly, record the exact accounting, resume."""
+        with self._lock, self.paused():
+            if self._checkpoint is None or self.state != "paused":
+                self._take_checkpoint(True)
+            assert self._checkpoint is not None
+            return self._checkpoint
+
+    # --------------------------------------------------------- registrations
+
+    def add_registration(self, spec: RegistrationSpec) -> int:
+        """Register an ioeventfd; returns its id. Raises RegistrationRejected."""
+        try:
+            spec.validate(any_length_supported=self.any_length)
+        except SpecError as err:
+            raise RegistrationRejected(E.EINVAL, str(err), err.field) from None
+        with self._lock, self.paused():
+            rid = ffi.new("int *")
+            efd = ffi.new("int *")
+            stage = ffi.new("int *")
+            rc = lib.lab_assign(
+                self._lab,
+                1 if spec.bus is Bus.PIO else 0,
+                spec.addr,
+                spec.width,
+                0 if spec.trigger is None else 1,
+                spec.trigger or 0,
+                rid,
+                efd,
+                stage,
+            )
+            if rc < 0:
+                raise self._rejection(spec, -rc, stage[0])
+            reg_id = self._next_id
+            self._next_id += 1
+            self._regs[reg_id] = _Registration(spec, rid[0], efd[0])
+            self._route_all()
+            return reg_id
+
+    def remove_registration(self, reg_id: int) -> RegistrationStats:
+        """Deassign and drain; the final counts stay in the accounting."""
+        with self._lock, self.paused():
+            reg = self._regs.get(reg_id)
+            if reg is None:
+                raise RegistrationRejected(E.ENOENT, f"no registration #{reg_id}")
+            final_view = self._registration_stats(reg_id, reg, self._baselines(), None)
+            final = ffi.new("struct lab_path_stats *")
+            rc = lib.lab_deassign(self._lab, reg.native_id, final)
+            del self._regs[reg_id]
+            retired = self._retired.setdefault((reg.spec.bus, reg.spec.addr), _Retired())
+            retired.signals += final.signals
+            stats = RegistrationStats(
+                id=reg_id,
+                spec=reg.spec,
+                eventfd=reg.eventfd,
+                signals=final.signals,
+                signals_per_s=None,
+                rings=final.rings,
+                latency=final_view.latency,
+                baseline=final_view.baseline,
+                ratio=final_view.ratio,
+                removed=True,
+            )
+            self._removed.append(stats)
+            self._route_all()
+            if rc < 0:
+                raise RegistrationRejected(
+                    -rc, f"the kernel refused to deassign #{reg_id}: {E.errorcode.get(-rc, rc)}"
+                )
+            return stats
+
+    def registrations(self) -> dict[int, RegistrationSpec]:
+        """The live registrations by id."""
+        with self._lock:
+            return {rid: reg.spec for rid, reg in self._regs.items()}
+
+    def _rejection(self, spec: RegistrationSpec, code: int, stage: int) -> RegistrationRejected:
+        live = len(self._regs)
+        if code == E.EEXIST:
+            clash = next(
+                (
+                    (rid, reg.spec)
+                    for rid, reg in self._regs.items()
+                    if reg.spec.collides(spec)
+                ),
+                None,
+            )
+            named = f"#{clash[0]} ({clash[1].describe()})" if clash else "an existing one"
+            return RegistrationRejected(
+                code,
+                f"EEXIST: {spec.describe()} collides with {named}; remove it first, "
+                "or use another width or a different trigger value",
+            )
+        if code == E.EMFILE or code == E.ENFILE:
+            return RegistrationRejected(
+                code,
+                f"{E.errorcode[code]}: out of file descriptors ({live} registrations, "
+                f"open-file limit {open_file_limit()}); raise it with `ulimit -n`",
+            )
+        if code == E.ENOMEM:
+            return RegistrationRejected(
+                code,
+                f"ENOMEM: the kernel's {spec.bus.value.upper()} bus array is full at {live} "
+                "registrations (about 4 MiB of ranges); remove some",
+            )
+        if code == E.EINVAL:
+            return RegistrationRejected(
+                code,
+                f"EINVAL: the kernel rejected {spec.describe()}: check width "
+                "(1/2/4/8, or 0 only without a trigger) and that address + width does not wrap",
+                "width",
+            )
+        if code == E.ENOSPC:
+            return RegistrationRejected(
+                code, f"ENOSPC: the kernel's io bus is full at {live} registrations"
+            )
+        where = {lib.LAB_ASSIGN_EVENTFD: "eventfd()", lib.LAB_ASSIGN_EPOLL: "epoll_ctl()"}
+        return RegistrationRejected(
+            code,
+            f"{E.errorcode.get(code, code)} from {where.get(stage, 'KVM_IOEVENTFD')}: "
+            f"{spec.describe()} was not registered",
+        )
+
+    # -------------------------------------------------------------- the plan
+
+    def set_plan(self, slots: Sequence[SlotSpec]) -> None:
+        """Say which doorbells the guest rings, with which values, in order."""
+        for slot in slots:
+            slot.validate()
+        identities = [(s.bus, s.addr, s.width, s.value) for s in slots]
+        if len(set(identities)) != len(identities):
+            raise SpecError("the same doorbell write appears twice in the plan", "value")
+        if len(slots) > MAX_SLOTS:
+            raise SpecError(f"the guest rings at most {MAX_SLOTS} writes", "plan")
+        with self._lock, self.paused():
+            self._define_plan(slots)
+
+    def plan(self) -> list[SlotSpec]:
+        """The ring plan, in the order the guest rings it."""
+        with self._lock:
+            return [self._slots[i] for i in self._plan]
+
+    def _define_plan(self, slots: Sequence[SlotSpec]) -> None:
+        def identity(s: SlotSpec) -> tuple[Bus, int, int, int]:
+            return (s.bus, s.addr, s.width, s.value)
+
+        wanted = {identity(s): s for s in slots}
+        kept: dict[tuple[Bus, int, int, int], int] = {}
+        final = ffi.new("struct lab_slot_stats *")
+        for index, spec in list(self._slots.items()):
+            if identity(spec) in wanted:
+                kept[identity(spec)] = index
+                continue
+            check(lib.lab_clear_slot(self._lab, index, final), "clearing a slot")
+            self._retire_slot(spec, final)
+            del self._slots[index]
+        order = []
+        for spec in slots:
+            index = kept.get(identity(spec))
+            if index is None:
+                index = next(i for i in range(MAX_SLOTS) if i not in self._slots)
+                check(
+                    lib.lab_define_slot(self._lab, index, spec.kind, spec.addr, spec.value, final),
+                    "defining a slot",
+                )
+            self._slots[index] = spec
+            order.append(index)
+        self._plan = order
+        check(
+            lib.lab_set_plan(
+                self._lab,
+                ffi.new("int[]", order),
+                ffi.new("uint32_t[]", [self._slots[i].weight for i in order]),
+                len(order),
+            ),
+            "writing the ring plan",
+        )
+        self._route_all()
+
+    def _retire_slot(self, spec: SlotSpec, final: object) -> None:
+        retired = self._retired.setdefault(spec.doorbell, _Retired())
+        retired.rings += final.rings  # type: ignore[attr-defined]
+        retired.exits += final.exits  # type: ignore[attr-defined]
+        key = (spec.width, spec.value)
+        retired.exits_by_value[key] = retired.exits_by_value.get(key, 0) + final.exits  # type: ignore[attr-defined]
+
+    def _serving(self, spec: SlotSpec) -> int | None:
+        """The registration the kernel hands this slot's writes to, if any."""
+        for rid, reg in self._regs.items():
+            if reg.spec.serves(spec):
+                return rid
+        return None
+
+    def _route_all(self) -> None:
+        for index, spec in self._slots.items():
+            rid = self._serving(spec)
+            native = -1 if rid is None else self._regs[rid].native_id
+            check(lib.lab_set_route(self._lab, index, native), "routing a slot")
+
+    # --------------------------------------------------------------- resets
+
+    def reset_counters(self) -> None:
+        """Zero every count and histogram, between two epochs."""
+        with self._lock, self.paused():
+            check(lib.lab_reset_counters(self._lab), "resetting counters")
+            self._retired.clear()
+            self._removed.clear()
+            for reg in self._regs.values():
+                reg.last_signals = 0
+            self._last_total = None
+            self._checkpoint = None
+
+    def scribble_guest_counters(self, seed: int = 1) -> None:
+        """Test hook: make the guest write garbage over its counter pages."""
+        lib.lab_scribble(self._lab, seed & 0xFFFFFFFF)
+
+    # -------------------------------------------------------------- reading
+
+    def _cycles_to_ns(self, cycles: float) -> float:
+        return cycles * 1e6 / self.tsc_khz if self.tsc_khz else float("nan")
+
+    def timer_overhead_cycles(self) -> float | None:
+        """Median cycles of the empty timed window (the timer's own cost)."""
+        out = ffi.new("double[1]")
+        lib.lab_quantiles(self._lab, lib.LAB_PATH_CAL, 0, ffi.new("double[]", [0.5]), 1, out)
+        return out[0] if out[0] >= 0 else None
+
+    def latency(self, kind: int, ident: int) -> Latency:
+        """Net latency of one path (see `Latency`)."""
+        stats = ffi.new("struct lab_path_stats *")
+        if lib.lab_read_path(self._lab, kind, ident, stats) < 0 or stats.samples == 0:
+            return Latency.empty()
+        overhead = self.timer_overhead_cycles()
+        if overhead is None or not self.tsc_khz:
+            return Latency(stats.samples, None, None, None)
+        out = ffi.new("double[2]")
+        lib.lab_quantiles(self._lab, kind, ident, ffi.new("double[]", _QUANTILES), 2, out)
+        mean = stats.cycles / stats.samples
+        return Latency(
+            samples=stats.samples,
+            p50_ns=self._cycles_to_ns(out[0] - overhead),
+            p99_ns=self._cycles_to_ns(out[1] - overhead),
+            mean_ns=self._cycles_to_ns(mean - overhead),
+        )
+
+    def histogram(self, kind: int, ident: int) -> list[tuple[float, int]]:
+        """A path's raw histogram: (bucket lower bound in ns, count), non-empty buckets."""
+        buf = ffi.new("uint64_t[]", lib.HIST_BUCKETS)
+        if lib.lab_read_hist(self._lab, kind, ident, buf, lib.HIST_BUCKETS) < 0:
+            return []
+        return [
+            (self._cycles_to_ns(lib.lab_hist_value(b)), buf[b])
+            for b in range(lib.HIST_BUCKETS)
+            if buf[b]
+        ]
+
+    def registration_histogram(self, reg_id: int) -> list[tuple[float, int]]:
+        """Histogram of the rings a live registration served."""
+        with self._lock:
+            reg = self._regs.get(reg_id)
+            return [] if reg is None else self.histogram(lib.LAB_PATH_REG, reg.native_id)
+
+    def baseline_histogram(self, bus: Bus, width: int) -> list[tuple[float, int]]:
+        """Histogram of the userspace-exit path for one bus and width."""
+        kind = KINDS.get((bus, width))
+        return [] if kind is None else self.histogram(lib.LAB_PATH_USER, kind)
+
+    def _baselines(self) -> dict[int, Latency]:
+        return {kind: self.latency(lib.LAB_PATH_USER, kind) for kind in KIND_NAMES}
+
+    def _registration_stats(
+        self,
+        reg_id: int,
+        reg: _Registration,
+        baselines: dict[int, Latency],
+        interval: float | None,
+    ) -> RegistrationStats:
+        path = ffi.new("struct lab_path_stats *")
+        lib.lab_read_path(self._lab, lib.LAB_PATH_REG, reg.native_id, path)
+        latency = self.latency(lib.LAB_PATH_REG, reg.native_id)
+        width = reg.spec.width or next(
+            (s.width for s in self._slots.values() if reg.spec.serves(s)), 0
+        )
+        kind = KINDS.get((reg.spec.bus, width))
+        baseline = baselines.get(kind, Latency.empty()) if kind is not None else Latency.empty()
+        ratio = None
+        if latency.p50_ns and baseline.p50_ns and latency.p50_ns > 0 and baseline.p50_ns > 0:
+            ratio = baseline.p50_ns / latency.p50_ns
+        rate = None
+        if interval:
+            rate = (path.signals - reg.last_signals) / interval
+        return RegistrationStats(
+            id=reg_id,
+            spec=reg.spec,
+            eventfd=reg.eventfd,
+            signals=path.signals,
+            signals_per_s=rate,
+            rings=path.rings,
+            latency=latency,
+            baseline=baseline,
+            ratio=ratio,
+        )
+
+    def _doorbells(
+        self, slot_stats: object, regs: dict[int, RegistrationStats]
+    ) -> tuple[DoorbellStats, ...]:
+        keys = set(self._retired)
+        keys.update(s.doorbell for s in self._slots.values())
+        keys.update((r.spec.bus, r.spec.addr) for r in self._regs.values())
+        out = []
+        for bus, addr in sorted(keys, key=lambda k: (k[0].value, k[1])):
+            retired = self._retired.get((bus, addr), _Retired())
+            rings, exits, signals = retired.rings, retired.exits, retired.signals
+            by_value = dict(retired.exits_by_value)
+            for index, spec in self._slots.items():
+                if spec.doorbell == (bus, addr):
+                    st = slot_stats[index]  # type: ignore[index]
+                    rings += st.rings
+                    exits += st.exits
+                    key = (spec.width, spec.value)
+                    by_value[key] = by_value.get(key, 0) + st.exits
+            for rid, reg in self._regs.items():
+                if (reg.spec.bus, reg.spec.addr) == (bus, addr):
+                    signals += regs[rid].signals
+            out.append(
+                DoorbellStats(
+                    bus=bus,
+                    addr=addr,
+                    rings=rings,
+                    signals=signals,
+                    exits=exits,
+                    exits_by_value=tuple(
+                        (w, v, n) for (w, v), n in sorted(by_value.items()) if n
+                    ),
+                )
+            )
+        return tuple(out)
+
+    def _attribution_ok(self, slot_stats: object, regs: dict[int, RegistrationStats]) -> bool:
+        """Each path got exactly the rings the kernel says it served."""
+        for st in regs.values():
+            if st.rings != st.signals:
+                return False
+        for index in self._slots:
+            st = slot_stats[index]  # type: ignore[index]
+            if st.exits != st.rings_user:
+                return False
+        return True
+
+    def _read_slots(self) -> object:
+        stats = ffi.new("struct lab_slot_stats[]", MAX_SLOTS)
+        lib.lab_read_slots(self._lab, stats, MAX_SLOTS)
+        return stats
+
+    def _take_checkpoint(self, exact: bool) -> None:
+        slot_stats = self._read_slots()
+        baselines = self._baselines()
+        regs = {
+            rid: self._registration_stats(rid, reg, baselines, None)
+            for rid, reg in self._regs.items()
+        }
+        self._checkpoints += 1
+        self._checkpoint = Checkpoint(
+            number=self._checkpoints,
+            taken_at=time.time(),
+            exact=exact,
+            doorbells=self._doorbells(slot_stats, regs),
+            attribution_ok=self._attribution_ok(slot_stats, regs),
+        )
+
+    def snapshot(self) -> Snapshot:
+        """Read every counter without stopping the guest."""
+        with self._lock:
+            now = time.monotonic()
+            slot_stats = self._read_slots()
+            total = sum(slot_stats[i].rings for i in self._slots)
+            interval = None
+            ring_rate = None
+            if self._last_total is not None:
+                interval = now - self._last_total[0]
+                if interval > 0:
+                    ring_rate = (total - self._last_total[1]) / interval
+            self._last_total = (now, total)
+            baselines = self._baselines()
+            regs = {
+                rid: self._registration_stats(rid, reg, baselines, interval)
+                for rid, reg in self._regs.items()
+            }
+            for rid, st in regs.items():
+                self._regs[rid].last_signals = st.signals
+            slots = []
+            for index in self._plan:
+                spec = self._slots[index]
+                st = slot_stats[index]
+                slots.append(
+                    SlotStats(
+                        index=index,
+                        spec=spec,
+                        rings=st.rings,
+                        exits=st.exits,
+                        served_by=self._serving(spec),
+                        latency=self.latency(lib.LAB_PATH_SLOT, index),
+                    )
+                )
+            health = ffi.new("struct lab_health *")
+            lib.lab_read_health(self._lab, health)
+            last_stray = None
+            if health.stray_exits:
+                bus = Bus.PIO if health.stray_pio else Bus.MMIO
+                last_stray = (
+                    f"{bus.value} {format_addr(bus, health.stray_port)}/{health.stray_width} "
+                    f"←{health.stray_value:#x}"
+                )
+            overhead = self.timer_overhead_cycles()
+            state = _STATES.get(health.state, "unknown")
+            return Snapshot(
+                taken_at=now,
+                interval_s=interval,
+                state=state,
+                fault=self.fault() if state == "faulted" else None,
+                machine=self.machine,
+                timer_overhead_ns=None if overhead is None else self._cycles_to_ns(overhead),
+                total_rings=total,
+                ring_rate=ring_rate,
+                registrations=tuple(regs[rid] for rid in sorted(regs)),
+                removed=tuple(self._removed),
+                slots=tuple(slots),
+                doorbells=self._doorbells(slot_stats, regs),
+                checkpoint=self._checkpoint,
+                health=Health(
+                    stray_exits=health.stray_exits,
+                    last_stray=last_stray,
+                    garbage_pages=health.garbage_pages,
+                    forced_pauses=health.forced_parks,
+                    unsolicited_parks=health.unsolicited_parks,
+                ),
+            )
+
+
+def open_lab() -> Lab:
+    """Create a lab, or raise KvmUnavailable with a one-line explanation."""
+    try:
+        return Lab()
+    except KvmUnavailable:
+        raise
+    except OSError as err:  # pragma: no cover - unexpected set-up failure
+        raise KvmUnavailable(err.errno or E.EIO, f"cannot start the test VM: {err}") from err

@@ -1,0 +1,1236 @@
+/*
+ * The doorbell lab engine: VM set-up, the vCPU run loop, the eventfd
+ * consumer, and the host-side accounting of the guest's counter pages.
+ *
+ * Locking: `ctl` guards the vCPU state machine (pause/resume/stop); `mu`
+ * guards the registration table and every host-side accumulator.  The vCPU
+ * thread never takes `mu` on the ring path: it bumps per-slot exit counters
+ * with relaxed atomics, and the slot table only changes while it is parked.
+ */
+#define _GNU_SOURCE
+#include "lab.h"
+#include "guest_abi.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+extern const unsigned char iofdtui_guest_image[];
+extern const unsigned int iofdtui_guest_image_len;
+
+#define FOLD_PERIOD_MS 100 /* u32 guest counters must not wrap between folds */
+#define CTL_EVENT UINT64_MAX
+
+struct accum {
+    uint64_t rings, samples, cycles;
+    uint64_t hist[HIST_BUCKETS];
+};
+
+struct reg {
+    int efd;          /* -1: free entry */
+    int pio, datamatch;
+    uint64_t addr, value;
+    uint32_t len;
+    uint64_t signals;
+    struct accum *acc; /* allocated when a slot is first routed to it */
+};
+
+struct slot {
+    int defined;
+    int pio;
+    uint32_t kind, where, width;
+    uint64_t value;
+    int route; /* -1: userspace exit, else a registration id */
+    uint64_t exits; /* vCPU thread only, relaxed atomics */
+    uint64_t rings_user;
+    struct accum acc;
+};
+
+/* The last raw value seen on each guest counter page, for widening. */
+struct page_prev {
+    uint32_t rings, samples, cycles;
+    uint32_t hist[HIST_BUCKETS];
+};
+
+struct lab {
+    int kvm, vm, vcpu;
+    struct kvm_run *run;
+    int run_size;
+    uint8_t *ram;
+    struct lab_facts facts;
+
+    pthread_mutex_t ctl;
+    pthread_cond_t cond;
+    int state, stop, pause_req, threads_up;
+    uint32_t pause_seq;
+    pthread_t vcpu_thread, consumer_thread;
+    char fault[512];
+
+    pthread_mutex_t mu;
+    int epfd, ctlfd, consumer_mode;
+    struct reg *regs;
+    int nregs, regs_cap, live_regs;
+    struct slot slots[MAX_SLOTS];
+    struct accum user[NKINDS];
+    struct accum cal;
+    struct page_prev prev[CTR_COUNT];
+    uint32_t unused_rings[MAX_SLOTS]; /* raw rings when the page was released */
+    struct lab_health health;
+    struct timespec last_fold;
+};
+
+static const uint32_t kind_width[NKINDS] = {1, 2, 4, 1, 2, 4, 8};
+
+/* ------------------------------------------------------------ helpers -- */
+
+static int kick_signal(void) { return SIGRTMIN + 5; }
+
+static void kick_handler(int sig) { (void)sig; }
+
+static pthread_once_t kick_once = PTHREAD_ONCE_INIT;
+
+static void install_kick_handler(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = kick_handler; /* no SA_RESTART: KVM_RUN returns EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(kick_signal(), &sa, NULL);
+}
+
+static volatile uint32_t *guest_u32(struct lab *lab, uint32_t gpa)
+{
+    return (volatile uint32_t *)(lab->ram + gpa);
+}
+
+static uint64_t load_le(const uint8_t *p, uint32_t n)
+{
+    uint64_t v = 0;
+    for (uint32_t i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static void set_fault(struct lab *lab, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void set_fault(struct lab *lab, const char *fmt, ...)
+{
+    va_list ap;
+    struct kvm_regs regs;
+    char what[384];
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&lab->ctl);
+    /* Called on the vCPU thread, which owns the vCPU: registers are safe. */
+    if (ioctl(lab->vcpu, KVM_GET_REGS, &regs) == 0)
+        snprintf(lab->fault, sizeof(lab->fault), "%s (eip=0x%llx eax=0x%llx edx=0x%llx)",
+                 what, (unsigned long long)regs.rip, (unsigned long long)regs.rax,
+                 (unsigned long long)regs.rdx);
+    else
+        snprintf(lab->fault, sizeof(lab->fault), "%s", what);
+    lab->state = LAB_FAULTED;
+    pthread_cond_broadcast(&lab->cond);
+    pthread_mutex_unlock(&lab->ctl);
+}
+
+static struct reg *reg_get(struct lab *lab, int id)
+{
+    if (id < 0 || id >= lab->nregs || lab->regs[id].efd < 0)
+        return NULL;
+    return &lab->regs[id];
+}
+
+/* ------------------------------------------------------- accounting -- */
+
+/* Drain one eventfd into its registration; `mu` held. */
+static void drain_reg(struct reg *r)
+{
+    uint64_t v;
+    if (r->efd >= 0 && read(r->efd, &v, sizeof(v)) == sizeof(v))
+        r->signals += v;
+}
+
+/* Read every readable eventfd until none is left; `mu` held. */
+static void drain_ready(struct lab *lab)
+{
+    struct epoll_event ev[64];
+    for (;;) {
+        int n = epoll_wait(lab->epfd, ev, 64, 0);
+        int got = 0;
+        for (int i = 0; i < n; i++) {
+            if (ev[i].data.u64 == CTL_EVENT)
+                continue; /* the consumer's stop signal stays pending */
+            struct reg *r = reg_get(lab, (int)ev[i].data.u64);
+            if (r) {
+                drain_reg(r);
+                got++;
+            }
+        }
+        if (got == 0)
+            return;
+    }
+}
+
+static void accum_add(struct accum *a, uint64_t rings, uint64_t samples, uint64_t cycles)
+{
+    a->rings += rings;
+    a->samples += samples;
+    a->cycles += cycles;
+}
+
+/*
+ * Fold the guest's counter pages into the host totals; `mu` held.
+ * The pages are untrusted: only fixed offsets are read, every delta is a
+ * u32, and a page that contradicts itself is counted as garbage.
+ */
+static void fold(struct lab *lab)
+{
+    for (int p = 0; p < CTR_COUNT; p++) {
+        volatile uint32_t *pg = guest_u32(lab, CTR_BASE + (uint32_t)p * CTR_STRIDE);
+        struct page_prev *pv = &lab->prev[p];
+        uint32_t rings = pg[CTR_RINGS / 4], samples = pg[CTR_SAMPLES / 4];
+        uint32_t cycles = pg[CTR_CYCLES / 4];
+        uint32_t dr = rings - pv->rings, ds = samples - pv->samples, dc = cycles - pv->cycles;
+        if (dr == 0 && ds == 0 && dc == 0)
+            continue;
+        pv->rings = rings;
+        pv->samples = samples;
+        pv->cycles = cycles;
+
+        struct accum *dst[3] = {NULL, NULL, NULL};
+        struct slot *s = p < MAX_SLOTS ? &lab->slots[p] : NULL;
+        if (p == CTR_CAL) {
+            dst[0] = &lab->cal;
+        } else if (s && s->defined) {
+            dst[0] = &s->acc;
+            if (s->route < 0) {
+                dst[1] = &lab->user[s->kind];
+                s->rings_user += dr;
+            } else {
+                struct reg *r = reg_get(lab, s->route);
+                if (r && !r->acc)
+                    r->acc = calloc(1, sizeof(*r->acc));
+                dst[1] = r ? r->acc : NULL;
+            }
+        }
+        for (int b = 0; b < HIST_BUCKETS; b++) {
+            uint32_t h = pg[CTR_HIST / 4 + b];
+            uint32_t d = h - pv->hist[b];
+            if (!d)
+                continue;
+            pv->hist[b] = h;
+            for (int k = 0; k < 3; k++)
+                if (dst[k])
+                    dst[k]->hist[b] += d;
+        }
+        for (int k = 0; k < 3; k++)
+            if (dst[k])
+                accum_add(dst[k], p == CTR_CAL ? 0 : dr, ds, dc);
+        lab->health.folds++;
+    }
+    lab->health.rounds = *guest_u32(lab, MB_ROUNDS);
+    clock_gettime(CLOCK_MONOTONIC, &lab->last_fold);
+}
+
+/*
+ * At a quiescent point every counter page must agree with itself: one
+ * histogram bucket per timed sample (mod 2^32, as the guest's counters
+ * wrap), and no page the plan does not use may move.  Live folds cannot
+ * check this, since they may land in the middle of the guest's update.
+ */
+static void check_pages(struct lab *lab)
+{
+    uint32_t bad = 0;
+    for (int p = 0; p < CTR_COUNT; p++) {
+        const struct page_prev *pv = &lab->prev[p];
+        uint32_t sum = 0;
+        for (int b = 0; b < HIST_BUCKETS; b++)
+            sum += pv->hist[b];
+        int unused = p < MAX_SLOTS && !lab->slots[p].defined && pv->rings != lab->unused_rings[p];
+        if (sum != pv->samples || (p == CTR_CAL && pv->rings != 0) || unused)
+            bad++;
+    }
+    lab->health.garbage_pages = bad;
+    if (bad)
+        lab->health.garbage_checks++;
+}
+
+/* The guest is parked or stopped: take every count, then check the pages. */
+static void sync_counters(struct lab *lab)
+{
+    pthread_mutex_lock(&lab->mu);
+    drain_ready(lab);
+    fold(lab);
+    check_pages(lab);
+    pthread_mutex_unlock(&lab->mu);
+}
+
+/* ----------------------------------------------------------- threads -- */
+
+static void *consumer_main(void *arg)
+{
+    struct lab *lab = arg;
+    struct epoll_event ev[64];
+    int done = 0;
+
+    while (!done) {
+        int poll = __atomic_load_n(&lab->consumer_mode, __ATOMIC_RELAXED) == LAB_CONSUMER_POLL;
+        int n = epoll_wait(lab->epfd, ev, 64, poll ? 0 : FOLD_PERIOD_MS);
+        struct timespec now;
+
+        pthread_mutex_lock(&lab->mu);
+        for (int i = 0; i < n; i++) {
+            if (ev[i].data.u64 == CTL_EVENT) {
+                done = 1;
+                continue;
+            }
+            struct reg *r = reg_get(lab, (int)ev[i].data.u64);
+            if (r)
+                drain_reg(r);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long ms = (now.tv_sec - lab->last_fold.tv_sec) * 1000 +
+                  (now.tv_nsec - lab->last_fold.tv_nsec) / 1000000;
+        if (ms >= FOLD_PERIOD_MS)
+            fold(lab);
+        pthread_mutex_unlock(&lab->mu);
+    }
+    return NULL;
+}
+
+static int match_slot(struct lab *lab, int pio, uint32_t where, uint32_t width, uint64_t value)
+{
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        struct slot *s = &lab->slots[i];
+        if (s->defined && s->pio == pio && s->where == where && s->width == width &&
+            s->value == value)
+            return i;
+    }
+    return -1;
+}
+
+static void count_exit(struct lab *lab, int pio, uint32_t where, uint32_t width, uint64_t value)
+{
+    int i = match_slot(lab, pio, where, width, value);
+    if (i >= 0) {
+        __atomic_fetch_add(&lab->slots[i].exits, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    pthread_mutex_lock(&lab->mu);
+    lab->health.stray_exits++;
+    lab->health.stray_pio = pio;
+    lab->health.stray_port = where;
+    lab->health.stray_width = width;
+    lab->health.stray_value = value;
+    pthread_mutex_unlock(&lab->mu);
+}
+
+/* Park the vCPU thread until resumed or stopped; returns 1 when stopping. */
+static int park(struct lab *lab, int forced)
+{
+    pthread_mutex_lock(&lab->ctl);
+    if (!lab->pause_req && !lab->stop) {
+        lab->health.unsolicited_parks++;
+        pthread_mutex_unlock(&lab->ctl);
+        return 0;
+    }
+    if (forced)
+        lab->health.forced_parks++;
+    else
+        lab->health.parks++;
+    lab->state = LAB_PARKED;
+    pthread_cond_broadcast(&lab->cond);
+    while (lab->state == LAB_PARKED && !lab->stop)
+        pthread_cond_wait(&lab->cond, &lab->ctl);
+    int stop = lab->stop;
+    pthread_mutex_unlock(&lab->ctl);
+    return stop;
+}
+
+/* Returns 1 to leave the run loop. */
+static int handle_io(struct lab *lab)
+{
+    struct kvm_run *run = lab->run;
+    uint64_t bytes = (uint64_t)run->io.size * run->io.count;
+
+    if (run->io.direction != KVM_EXIT_IO_OUT) {
+        set_fault(lab, "guest read port 0x%x (IN): the doorbell guest only writes", run->io.port);
+        return 1;
+    }
+    if (run->io.size != 1 && run->io.size != 2 && run->io.size != 4) {
+        set_fault(lab, "KVM_EXIT_IO with size %u", run->io.size);
+        return 1;
+    }
+    if (run->io.data_offset > (uint64_t)lab->run_size ||
+        bytes > (uint64_t)lab->run_size - run->io.data_offset) {
+        set_fault(lab, "KVM_EXIT_IO data (offset %llu, %llu bytes) outside kvm_run",
+                  (unsigned long long)run->io.data_offset, (unsigned long long)bytes);
+        return 1;
+    }
+    const uint8_t *data = (const uint8_t *)run + run->io.data_offset;
+    if (run->io.port == PARK_PORT)
+        return park(lab, 0);
+    if (run->io.port == FAULT_PORT) {
+        set_fault(lab, "the guest rejected its ring plan (code %u)", data[0]);
+        return 1;
+    }
+    if (run->io.count != 1) {
+        /* String I/O: never from our guest; count it as stray, not a ring. */
+        count_exit(lab, 1, run->io.port, run->io.size * run->io.count, 0);
+        return 0;
+    }
+    count_exit(lab, 1, run->io.port, run->io.size, load_le(data, run->io.size));
+    return 0;
+}
+
+static int handle_mmio(struct lab *lab)
+{
+    struct kvm_run *run = lab->run;
+    if (!run->mmio.is_write) {
+        set_fault(lab, "guest read MMIO 0x%llx: the doorbell guest only writes",
+                  (unsigned long long)run->mmio.phys_addr);
+        return 1;
+    }
+    uint32_t len = run->mmio.len;
+    if (len == 0 || len > 8) {
+        set_fault(lab, "KVM_EXIT_MMIO with length %u", len);
+        return 1;
+    }
+    if (run->mmio.phys_addr > UINT32_MAX) {
+        count_exit(lab, 0, UINT32_MAX, len, load_le(run->mmio.data, len));
+        return 0;
+    }
+    count_exit(lab, 0, (uint32_t)run->mmio.phys_addr, len, load_le(run->mmio.data, len));
+    return 0;
+}
+
+static void *vcpu_main(void *arg)
+{
+    struct lab *lab = arg;
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, kick_signal());
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+    for (;;) {
+        if (__atomic_load_n(&lab->stop, __ATOMIC_ACQUIRE))
+            break;
+        int r = ioctl(lab->vcpu, KVM_RUN, 0);
+        if (r < 0 && errno != EINTR && errno != EAGAIN) {
+            set_fault(lab, "KVM_RUN failed: %s", strerror(errno));
+            break;
+        }
+        if (r < 0 || lab->run->exit_reason == KVM_EXIT_INTR) {
+            /* A kick: stopping, or a pause the guest did not answer. */
+            lab->run->immediate_exit = 0;
+            if (__atomic_load_n(&lab->stop, __ATOMIC_ACQUIRE))
+                break;
+            if (__atomic_load_n(&lab->pause_req, __ATOMIC_ACQUIRE) && park(lab, 1))
+                break;
+            continue;
+        }
+        int leave = 0;
+        switch (lab->run->exit_reason) {
+        case KVM_EXIT_IO:
+            leave = handle_io(lab);
+            break;
+        case KVM_EXIT_MMIO:
+            leave = handle_mmio(lab);
+            break;
+        case KVM_EXIT_HLT:
+            set_fault(lab, "guest halted (KVM_EXIT_HLT)");
+            leave = 1;
+            break;
+        case KVM_EXIT_SHUTDOWN:
+            set_fault(lab, "guest shut down (KVM_EXIT_SHUTDOWN: a triple fault)");
+            leave = 1;
+            break;
+        case KVM_EXIT_FAIL_ENTRY:
+            set_fault(lab, "VM entry failed (KVM_EXIT_FAIL_ENTRY, reason 0x%llx)",
+                      (unsigned long long)lab->run->fail_entry.hardware_entry_failure_reason);
+            leave = 1;
+            break;
+        case KVM_EXIT_INTERNAL_ERROR:
+            set_fault(lab, "KVM internal error (KVM_EXIT_INTERNAL_ERROR, suberror %u)",
+                      lab->run->internal.suberror);
+            leave = 1;
+            break;
+        default:
+            set_fault(lab, "unexpected exit reason %u", lab->run->exit_reason);
+            leave = 1;
+            break;
+        }
+        if (leave)
+            break;
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------ set-up -- */
+
+static int setup_vcpu_regs(struct lab *lab, int entry)
+{
+    struct kvm_sregs sregs;
+    struct kvm_regs regs;
+    const uint32_t *table = (const uint32_t *)(lab->ram + GUEST_CODE);
+
+    if (ioctl(lab->vcpu, KVM_GET_SREGS, &sregs) < 0)
+        return -errno;
+    /* Flat 32-bit protected mode: hidden segment parts only, no GDT needed. */
+    struct kvm_segment seg = {
+        .base = 0, .limit = 0xffffffff, .present = 1, .dpl = 0,
+        .db = 1, .s = 1, .l = 0, .g = 1, .avl = 0,
+    };
+    seg.type = 11; /* code: execute/read, accessed */
+    seg.selector = 0x08;
+    sregs.cs = seg;
+    seg.type = 3; /* data: read/write, accessed */
+    seg.selector = 0x10;
+    sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = seg;
+    sregs.cr0 = 0x31; /* PE | ET | NE; EM and TS clear so MMX runs */
+    sregs.cr4 = 0;
+    sregs.efer = 0;
+    if (ioctl(lab->vcpu, KVM_SET_SREGS, &sregs) < 0)
+        return -errno;
+
+    memset(&regs, 0, sizeof(regs));
+    regs.rflags = 0x2;
+    regs.rip = table[entry];
+    regs.rsp = GUEST_STACK_TOP;
+    if (ioctl(lab->vcpu, KVM_SET_REGS, &regs) < 0)
+        return -errno;
+    return 0;
+}
+
+static int load_image(struct lab *lab)
+{
+    uint32_t len = iofdtui_guest_image_len;
+    if (len < ENTRY_COUNT * 4 || len > GUEST_CODE_MAX)
+        return -ENOEXEC;
+    memcpy(lab->ram + GUEST_CODE, iofdtui_guest_image, len);
+    const uint32_t *table = (const uint32_t *)(lab->ram + GUEST_CODE);
+    for (int i = 0; i < ENTRY_COUNT; i++)
+        if (table[i] < GUEST_CODE + ENTRY_COUNT * 4 || table[i] >= GUEST_CODE + len)
+            return -ENOEXEC;
+    *guest_u32(lab, MB_MAGIC) = MB_MAGIC_VALUE;
+    return 0;
+}
+
+#define FAIL(st, det)                                                                              \
+    do {                                                                                           \
+        err = -errno;                                                                              \
+        *stage = (st);                                                                             \
+        *detail = (det);                                                                           \
+        goto fail;                                                                                 \
+    } while (0)
+
+int lab_create(struct lab **out, int *stage, int64_t *detail)
+{
+    int err = 0;
+    struct lab *lab = calloc(1, sizeof(*lab));
+    if (!lab)
+        return -ENOMEM;
+    lab->kvm = lab->vm = lab->vcpu = lab->epfd = lab->ctlfd = -1;
+    pthread_mutex_init(&lab->ctl, NULL);
+    pthread_mutex_init(&lab->mu, NULL);
+    pthread_cond_init(&lab->cond, NULL);
+    *stage = LAB_STAGE_NONE;
+    *detail = 0;
+
+    lab->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (lab->kvm < 0)
+        FAIL(LAB_STAGE_OPEN, 0);
+    int api = ioctl(lab->kvm, KVM_GET_API_VERSION, 0);
+    lab->facts.api_version = api;
+    if (api != KVM_API_VERSION) {
+        errno = EPROTO;
+        FAIL(LAB_STAGE_API, api);
+    }
+    static const int required[] = {KVM_CAP_IOEVENTFD, KVM_CAP_USER_MEMORY, KVM_CAP_IMMEDIATE_EXIT};
+    for (unsigned i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+        if (ioctl(lab->kvm, KVM_CHECK_EXTENSION, required[i]) <= 0) {
+            errno = ENOTSUP;
+            FAIL(LAB_STAGE_CAP, required[i]);
+        }
+    }
+    lab->facts.cap_immediate_exit = 1;
+    lab->facts.cap_any_length = ioctl(lab->kvm, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD_ANY_LENGTH) > 0;
+    lab->facts.cap_no_length = ioctl(lab->kvm, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD_NO_LENGTH) > 0;
+    lab->facts.cap_binary_stats = ioctl(lab->kvm, KVM_CHECK_EXTENSION, KVM_CAP_BINARY_STATS_FD) > 0;
+
+    lab->vm = ioctl(lab->kvm, KVM_CREATE_VM, 0);
+    if (lab->vm < 0)
+        FAIL(LAB_STAGE_VM, 0);
+    /* Needed on VMX without unrestricted guest; harmless (or refused) elsewhere. */
+    (void)ioctl(lab->vm, KVM_SET_TSS_ADDR, 0xfffbd000UL);
+
+    lab->facts.ram_size = GUEST_RAM_SIZE;
+    lab->ram = mmap(NULL, GUEST_RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (lab->ram == MAP_FAILED) {
+        lab->ram = NULL;
+        FAIL(LAB_STAGE_MEMORY, 0);
+    }
+    struct kvm_userspace_memory_region region = {
+        .slot = 0, .guest_phys_addr = 0, .memory_size = GUEST_RAM_SIZE,
+        .userspace_addr = (uint64_t)(uintptr_t)lab->ram,
+    };
+    if (ioctl(lab->vm, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+        FAIL(LAB_STAGE_MEMORY, 0);
+
+    lab->vcpu = ioctl(lab->vm, KVM_CREATE_VCPU, 0);
+    if (lab->vcpu < 0)
+        FAIL(LAB_STAGE_VCPU, 0);
+    lab->run_size = ioctl(lab->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (lab->run_size < (int)sizeof(struct kvm_run))
+        FAIL(LAB_STAGE_VCPU, lab->run_size);
+    lab->facts.vcpu_mmap_size = lab->run_size;
+    lab->run = mmap(NULL, (size_t)lab->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, lab->vcpu, 0);
+    if (lab->run == MAP_FAILED) {
+        lab->run = NULL;
+        FAIL(LAB_STAGE_VCPU, 0);
+    }
+    int khz = ioctl(lab->vcpu, KVM_GET_TSC_KHZ, 0);
+    lab->facts.tsc_khz = khz > 0 ? (uint32_t)khz : 0;
+
+    err = load_image(lab);
+    if (err) {
+        *stage = LAB_STAGE_IMAGE;
+        goto fail;
+    }
+
+    lab->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (lab->epfd < 0)
+        FAIL(LAB_STAGE_THREADS, 0);
+    lab->ctlfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (lab->ctlfd < 0)
+        FAIL(LAB_STAGE_THREADS, 0);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = CTL_EVENT};
+    if (epoll_ctl(lab->epfd, EPOLL_CTL_ADD, lab->ctlfd, &ev) < 0)
+        FAIL(LAB_STAGE_THREADS, 0);
+    for (int i = 0; i < MAX_SLOTS; i++)
+        lab->slots[i].route = -1;
+    pthread_once(&kick_once, install_kick_handler);
+    *out = lab;
+    return 0;
+
+fail:
+    lab_destroy(lab);
+    return err ? err : -EIO;
+}
+
+int lab_facts(struct lab *lab, struct lab_facts *out)
+{
+    *out = lab->facts;
+    return 0;
+}
+
+int lab_start(struct lab *lab, int entry)
+{
+    int err;
+    if (entry < 0 || entry >= ENTRY_COUNT)
+        return -EINVAL;
+    pthread_mutex_lock(&lab->ctl);
+    if (lab->threads_up) {
+        pthread_mutex_unlock(&lab->ctl);
+        return -EBUSY;
+    }
+    err = setup_vcpu_regs(lab, entry);
+    if (err) {
+        pthread_mutex_unlock(&lab->ctl);
+        return err;
+    }
+    lab->stop = 0;
+    lab->pause_req = 0;
+    lab->fault[0] = 0;
+    lab->run->immediate_exit = 0;
+    /* A fresh start re-reads the plan: make the handshake words agree. */
+    *guest_u32(lab, MB_ACK_SEQ) = lab->pause_seq;
+    *guest_u32(lab, MB_PAUSE_SEQ) = lab->pause_seq;
+    lab->state = LAB_RUNNING;
+    clock_gettime(CLOCK_MONOTONIC, &lab->last_fold);
+    err = pthread_create(&lab->consumer_thread, NULL, consumer_main, lab);
+    if (err) {
+        lab->state = LAB_IDLE;
+        pthread_mutex_unlock(&lab->ctl);
+        return -err;
+    }
+    err = pthread_create(&lab->vcpu_thread, NULL, vcpu_main, lab);
+    if (err) {
+        uint64_t one = 1;
+        (void)!write(lab->ctlfd, &one, sizeof(one));
+        pthread_join(lab->consumer_thread, NULL);
+        lab->state = LAB_IDLE;
+        pthread_mutex_unlock(&lab->ctl);
+        return -err;
+    }
+    lab->threads_up = 1;
+    pthread_mutex_unlock(&lab->ctl);
+    return 0;
+}
+
+static void kick(struct lab *lab)
+{
+    lab->run->immediate_exit = 1;
+    pthread_kill(lab->vcpu_thread, kick_signal());
+}
+
+static void deadline_after(struct timespec *ts, int ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+/*
+ * Ask the guest to park at its next quiescent point (between bursts, with
+ * its counters up to date), then account for everything.  Returns 0, or 1
+ * when the guest did not answer in time and was kicked out of KVM_RUN (the
+ * counts may then be one ring off), or -errno.
+ */
+int lab_pause(struct lab *lab, int timeout_ms)
+{
+    struct timespec ts;
+    int forced = 0;
+
+    pthread_mutex_lock(&lab->ctl);
+    if (lab->state == LAB_PARKED) {
+        pthread_mutex_unlock(&lab->ctl);
+        return 0;
+    }
+    if (lab->state != LAB_RUNNING) {
+        int st = lab->state;
+        pthread_mutex_unlock(&lab->ctl);
+        return st == LAB_FAULTED ? -EIO : -ESRCH;
+    }
+    __atomic_store_n(&lab->pause_req, 1, __ATOMIC_RELEASE);
+    lab->pause_seq++;
+    *guest_u32(lab, MB_PAUSE_SEQ) = lab->pause_seq;
+    deadline_after(&ts, timeout_ms);
+    while (lab->state == LAB_RUNNING) {
+        if (pthread_cond_timedwait(&lab->cond, &lab->ctl, &ts) == ETIMEDOUT &&
+            lab->state == LAB_RUNNING) {
+            if (forced) {
+                pthread_mutex_unlock(&lab->ctl);
+                return -ETIMEDOUT;
+            }
+            forced = 1;
+            kick(lab);
+            deadline_after(&ts, 1000);
+        }
+    }
+    int st = lab->state;
+    pthread_mutex_unlock(&lab->ctl);
+    if (st == LAB_FAULTED)
+        return -EIO;
+    sync_counters(lab);
+    return forced;
+}
+
+int lab_resume(struct lab *lab)
+{
+    pthread_mutex_lock(&lab->ctl);
+    int st = lab->state;
+    if (st == LAB_PARKED) {
+        __atomic_store_n(&lab->pause_req, 0, __ATOMIC_RELEASE);
+        lab->state = LAB_RUNNING;
+        pthread_cond_broadcast(&lab->cond);
+    }
+    pthread_mutex_unlock(&lab->ctl);
+    if (st == LAB_FAULTED)
+        return -EIO;
+    return st == LAB_PARKED || st == LAB_RUNNING ? 0 : -ESRCH;
+}
+
+int lab_stop(struct lab *lab)
+{
+    pthread_mutex_lock(&lab->ctl);
+    if (!lab->threads_up) {
+        pthread_mutex_unlock(&lab->ctl);
+        return 0;
+    }
+    __atomic_store_n(&lab->stop, 1, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&lab->cond);
+    pthread_mutex_unlock(&lab->ctl);
+    kick(lab);
+    pthread_join(lab->vcpu_thread, NULL);
+    uint64_t one = 1, drop;
+    (void)!write(lab->ctlfd, &one, sizeof(one));
+    pthread_join(lab->consumer_thread, NULL);
+    (void)!read(lab->ctlfd, &drop, sizeof(drop));
+    sync_counters(lab);
+    pthread_mutex_lock(&lab->ctl);
+    lab->threads_up = 0;
+    if (lab->state != LAB_FAULTED)
+        lab->state = LAB_IDLE;
+    lab->run->immediate_exit = 0;
+    pthread_mutex_unlock(&lab->ctl);
+    return 0;
+}
+
+int lab_state(struct lab *lab)
+{
+    pthread_mutex_lock(&lab->ctl);
+    int st = lab->state;
+    pthread_mutex_unlock(&lab->ctl);
+    return st;
+}
+
+int lab_fault(struct lab *lab, char *buf, int len)
+{
+    pthread_mutex_lock(&lab->ctl);
+    snprintf(buf, (size_t)len, "%s", lab->fault);
+    pthread_mutex_unlock(&lab->ctl);
+    return 0;
+}
+
+int lab_set_consumer_mode(struct lab *lab, int mode)
+{
+    if (mode != LAB_CONSUMER_EPOLL && mode != LAB_CONSUMER_POLL)
+        return -EINVAL;
+    __atomic_store_n(&lab->consumer_mode, mode, __ATOMIC_RELAXED);
+    return 0;
+}
+
+void lab_destroy(struct lab *lab)
+{
+    if (!lab)
+        return;
+    lab_stop(lab);
+    for (int i = 0; i < lab->nregs; i++) {
+        if (lab->regs[i].efd >= 0)
+            lab_deassign(lab, i, NULL);
+    }
+    free(lab->regs);
+    if (lab->epfd >= 0)
+        close(lab->epfd);
+    if (lab->ctlfd >= 0)
+        close(lab->ctlfd);
+    if (lab->run)
+        munmap(lab->run, (size_t)lab->run_size);
+    if (lab->vcpu >= 0)
+        close(lab->vcpu);
+    if (lab->vm >= 0)
+        close(lab->vm);
+    if (lab->ram)
+        munmap(lab->ram, GUEST_RAM_SIZE);
+    if (lab->kvm >= 0)
+        close(lab->kvm);
+    pthread_mutex_destroy(&lab->ctl);
+    pthread_mutex_destroy(&lab->mu);
+    pthread_cond_destroy(&lab->cond);
+    free(lab);
+}
+
+/* ------------------------------------------------------- the plan ---- */
+
+/* The plan and the slot table change only while the vCPU cannot ring. */
+static int quiescent(struct lab *lab)
+{
+    pthread_mutex_lock(&lab->ctl);
+    int ok = lab->state == LAB_PARKED || !lab->threads_up;
+    pthread_mutex_unlock(&lab->ctl);
+    return ok;
+}
+
+static void slot_final(struct slot *s, struct lab_slot_stats *out)
+{
+    out->rings = s->acc.rings;
+    out->exits = __atomic_load_n(&s->exits, __ATOMIC_RELAXED);
+    out->rings_user = s->rings_user;
+    out->samples = s->acc.samples;
+    out->cycles = s->acc.cycles;
+}
+
+int lab_clear_slot(struct lab *lab, int slot, struct lab_slot_stats *final)
+{
+    if (slot < 0 || slot >= MAX_SLOTS)
+        return -EINVAL;
+    if (!quiescent(lab))
+        return -EBUSY;
+    pthread_mutex_lock(&lab->mu);
+    struct slot *s = &lab->slots[slot];
+    if (final)
+        slot_final(s, final);
+    memset(s, 0, sizeof(*s));
+    s->route = -1;
+    lab->unused_rings[slot] = lab->prev[slot].rings;
+    pthread_mutex_unlock(&lab->mu);
+    return 0;
+}
+
+int lab_define_slot(struct lab *lab, int slot, uint32_t kind, uint32_t where, uint64_t value,
+                    struct lab_slot_stats *final)
+{
+    if (kind >= NKINDS)
+        return -EINVAL;
+    uint32_t width = kind_width[kind];
+    if (width < 8 && (value >> (8 * width)) != 0)
+        return -ERANGE;
+    int pio = kind <= KIND_PIO4;
+    if (pio && (where > 0xffff || where == PARK_PORT || where == FAULT_PORT))
+        return -EINVAL;
+    if (!pio && where < GUEST_RAM_SIZE)
+        return -EFAULT; /* backed by RAM: such a write never exits */
+    int err = lab_clear_slot(lab, slot, final);
+    if (err)
+        return err;
+    pthread_mutex_lock(&lab->mu);
+    struct slot *s = &lab->slots[slot];
+    s->defined = 1;
+    s->pio = pio;
+    s->kind = kind;
+    s->where = where;
+    s->width = width;
+    s->value = value;
+    pthread_mutex_unlock(&lab->mu);
+    return 0;
+}
+
+int lab_set_plan(struct lab *lab, const int *slots, const uint32_t *iters, int n)
+{
+    if (n < 0 || n > MAX_SLOTS)
+        return -EINVAL;
+    if (!quiescent(lab))
+        return -EBUSY;
+    for (int i = 0; i < n; i++) {
+        if (slots[i] < 0 || slots[i] >= MAX_SLOTS || !lab->slots[slots[i]].defined ||
+            iters[i] > MAX_ITERS)
+            return -EINVAL;
+    }
+    for (int i = 0; i < n; i++) {
+        const struct slot *s = &lab->slots[slots[i]];
+        uint32_t base = MB_SLOTS + (uint32_t)i * SLOT_SIZE;
+        *guest_u32(lab, base + SLOT_KIND) = s->kind;
+        *guest_u32(lab, base + SLOT_WHERE) = s->where;
+        *guest_u32(lab, base + SLOT_VALUE_LO) = (uint32_t)s->value;
+        *guest_u32(lab, base + SLOT_VALUE_HI) = (uint32_t)(s->value >> 32);
+        *guest_u32(lab, base + SLOT_ITERS) = iters[i];
+        *guest_u32(lab, base + SLOT_CTR) = (uint32_t)slots[i];
+    }
+    *guest_u32(lab, MB_NSLOTS) = (uint32_t)n;
+    return 0;
+}
+
+int lab_set_route(struct lab *lab, int slot, int reg_id)
+{
+    if (slot < 0 || slot >= MAX_SLOTS)
+        return -EINVAL;
+    if (!quiescent(lab))
+        return -EBUSY;
+    pthread_mutex_lock(&lab->mu);
+    int err = 0;
+    if (reg_id >= 0 && !reg_get(lab, reg_id))
+        err = -ENOENT;
+    else
+        lab->slots[slot].route = reg_id < 0 ? -1 : reg_id;
+    pthread_mutex_unlock(&lab->mu);
+    return err;
+}
+
+int lab_set_bare(struct lab *lab, uint32_t where, uint64_t value)
+{
+    if (!quiescent(lab))
+        return -EBUSY;
+    *guest_u32(lab, MB_BARE + SLOT_WHERE) = where;
+    *guest_u32(lab, MB_BARE + SLOT_VALUE_LO) = (uint32_t)value;
+    *guest_u32(lab, MB_BARE + SLOT_VALUE_HI) = (uint32_t)(value >> 32);
+    return 0;
+}
+
+int lab_scribble(struct lab *lab, uint32_t seed)
+{
+    *guest_u32(lab, MB_SEED) = seed;
+    *guest_u32(lab, MB_CMD) = CMD_SCRIBBLE;
+    return 0;
+}
+
+/* ------------------------------------------------- registrations ---- */
+
+int lab_assign(struct lab *lab, int pio, uint64_t addr, uint32_t len, int datamatch,
+               uint64_t value, int *reg_id, int *efd_out, int *stage)
+{
+    struct kvm_ioeventfd io;
+    int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (efd < 0) {
+        *stage = LAB_ASSIGN_EVENTFD;
+        return -errno;
+    }
+    memset(&io, 0, sizeof(io));
+    io.addr = addr;
+    io.len = len;
+    io.fd = efd;
+    io.datamatch = value;
+    io.flags = (pio ? KVM_IOEVENTFD_FLAG_PIO : 0) | (datamatch ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0);
+
+    pthread_mutex_lock(&lab->mu);
+    int id = -1;
+    for (int i = 0; i < lab->nregs; i++) {
+        if (lab->regs[i].efd < 0) {
+            id = i;
+            break;
+        }
+    }
+    if (id < 0) {
+        if (lab->nregs == lab->regs_cap) {
+            int cap = lab->regs_cap ? lab->regs_cap * 2 : 64;
+            struct reg *grown = realloc(lab->regs, (size_t)cap * sizeof(*grown));
+            if (!grown) {
+                pthread_mutex_unlock(&lab->mu);
+                close(efd);
+                *stage = LAB_ASSIGN_TABLE;
+                return -ENOMEM;
+            }
+            lab->regs = grown;
+            lab->regs_cap = cap;
+        }
+        id = lab->nregs++;
+        lab->regs[id].efd = -1;
+    }
+    if (ioctl(lab->vm, KVM_IOEVENTFD, &io) < 0) {
+        int err = -errno;
+        pthread_mutex_unlock(&lab->mu);
+        close(efd);
+        *stage = LAB_ASSIGN_IOCTL;
+        return err;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)id};
+    if (epoll_ctl(lab->epfd, EPOLL_CTL_ADD, efd, &ev) < 0) {
+        int err = -errno;
+        io.flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;
+        (void)ioctl(lab->vm, KVM_IOEVENTFD, &io);
+        pthread_mutex_unlock(&lab->mu);
+        close(efd);
+        *stage = LAB_ASSIGN_EPOLL;
+        return err;
+    }
+    struct reg *r = &lab->regs[id];
+    memset(r, 0, sizeof(*r));
+    r->efd = efd;
+    r->pio = pio;
+    r->datamatch = datamatch;
+    r->addr = addr;
+    r->len = len;
+    r->value = value;
+    lab->live_regs++;
+    pthread_mutex_unlock(&lab->mu);
+    *reg_id = id;
+    *efd_out = efd;
+    return 0;
+}
+
+static void path_from(struct lab_path_stats *out, uint64_t signals, const struct accum *a)
+{
+    out->signals = signals;
+    out->rings = a ? a->rings : 0;
+    out->samples = a ? a->samples : 0;
+    out->cycles = a ? a->cycles : 0;
+}
+
+/* Deassign, then drain: after the ioctl returns no new signal can arrive. */
+int lab_deassign(struct lab *lab, int reg_id, struct lab_path_stats *final)
+{
+    pthread_mutex_lock(&lab->mu);
+    struct reg *r = reg_get(lab, reg_id);
+    if (!r) {
+        pthread_mutex_unlock(&lab->mu);
+        return -ENOENT;
+    }
+    struct kvm_ioeventfd io;
+    memset(&io, 0, sizeof(io));
+    io.addr = r->addr;
+    io.len = r->len;
+    io.fd = r->efd;
+    io.datamatch = r->value;
+    io.flags = KVM_IOEVENTFD_FLAG_DEASSIGN | (r->pio ? KVM_IOEVENTFD_FLAG_PIO : 0) |
+               (r->datamatch ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0);
+    int err = ioctl(lab->vm, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
+    epoll_ctl(lab->epfd, EPOLL_CTL_DEL, r->efd, NULL);
+    drain_reg(r);
+    if (final)
+        path_from(final, r->signals, r->acc);
+    close(r->efd);
+    r->efd = -1;
+    free(r->acc);
+    r->acc = NULL;
+    lab->live_regs--;
+    for (int i = 0; i < MAX_SLOTS; i++)
+        if (lab->slots[i].route == reg_id)
+            lab->slots[i].route = -1;
+    pthread_mutex_unlock(&lab->mu);
+    return err;
+}
+
+int lab_registration_count(struct lab *lab)
+{
+    pthread_mutex_lock(&lab->mu);
+    int n = lab->live_regs;
+    pthread_mutex_unlock(&lab->mu);
+    return n;
+}
+
+/* ----------------------------------------------------------- reading -- */
+
+int lab_read_slots(struct lab *lab, struct lab_slot_stats *out, int n)
+{
+    if (n > MAX_SLOTS)
+        n = MAX_SLOTS;
+    pthread_mutex_lock(&lab->mu);
+    fold(lab);
+    for (int i = 0; i < n; i++)
+        slot_final(&lab->slots[i], &out[i]);
+    pthread_mutex_unlock(&lab->mu);
+    return n;
+}
+
+/* `mu` held. */
+static const struct accum *path_accum(struct lab *lab, int kind, int id, uint64_t *signals,
+                                      int *err)
+{
+    *signals = 0;
+    *err = 0;
+    switch (kind) {
+    case LAB_PATH_SLOT:
+        if (id >= 0 && id < MAX_SLOTS)
+            return &lab->slots[id].acc;
+        break;
+    case LAB_PATH_REG: {
+        struct reg *r = reg_get(lab, id);
+        if (r) {
+            *signals = r->signals;
+            return r->acc; /* NULL until a slot is routed to it */
+        }
+        break;
+    }
+    case LAB_PATH_USER:
+        if (id >= 0 && id < NKINDS)
+            return &lab->user[id];
+        break;
+    case LAB_PATH_CAL:
+        return &lab->cal;
+    }
+    *err = -ENOENT;
+    return NULL;
+}
+
+int lab_read_path(struct lab *lab, int kind, int id, struct lab_path_stats *out)
+{
+    uint64_t signals;
+    int err;
+    pthread_mutex_lock(&lab->mu);
+    const struct accum *a = path_accum(lab, kind, id, &signals, &err);
+    if (!err)
+        path_from(out, signals, a);
+    pthread_mutex_unlock(&lab->mu);
+    return err;
+}
+
+int lab_read_hist(struct lab *lab, int kind, int id, uint64_t *out, int n)
+{
+    uint64_t signals;
+    int err;
+    if (n > HIST_BUCKETS)
+        n = HIST_BUCKETS;
+    pthread_mutex_lock(&lab->mu);
+    const struct accum *a = path_accum(lab, kind, id, &signals, &err);
+    for (int b = 0; !err && b < n; b++)
+        out[b] = a ? a->hist[b] : 0;
+    pthread_mutex_unlock(&lab->mu);
+    return err ? err : n;
+}
+
+/* Lower bound, in cycles, of a histogram bucket (see guest_abi.h). */
+double lab_hist_value(int bucket)
+{
+    if (bucket < 0)
+        return 0;
+    if (bucket < 128)
+        return bucket;
+    int shift = bucket / 64 - 1;
+    return (double)((uint64_t)(bucket - 64 * shift) << shift);
+}
+
+/* The value at each quantile: the midpoint of the bucket that holds it. */
+int lab_quantiles(struct lab *lab, int kind, int id, const double *q, int nq, double *out)
+{
+    uint64_t signals;
+    int err;
+    pthread_mutex_lock(&lab->mu);
+    const struct accum *a = path_accum(lab, kind, id, &signals, &err);
+    uint64_t total = 0;
+    for (int b = 0; !err && a && b < HIST_BUCKETS; b++)
+        total += a->hist[b];
+    for (int i = 0; i < nq; i++) {
+        out[i] = -1;
+        if (err || !a || total == 0)
+            continue;
+        double want = q[i] * (double)total;
+        uint64_t seen = 0;
+        for (int b = 0; b < HIST_BUCKETS; b++) {
+            seen += a->hist[b];
+            if ((double)seen >= want && seen > 0) {
+                double lo = lab_hist_value(b), hi = lab_hist_value(b + 1);
+                out[i] = b < 128 ? lo : (lo + hi) / 2;
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&lab->mu);
+    return err;
+}
+
+int lab_read_health(struct lab *lab, struct lab_health *out)
+{
+    pthread_mutex_lock(&lab->mu);
+    *out = lab->health;
+    pthread_mutex_unlock(&lab->mu);
+    out->state = lab_state(lab);
+    return 0;
+}
+
+int lab_reset_counters(struct lab *lab)
+{
+    if (!quiescent(lab))
+        return -EBUSY;
+    pthread_mutex_lock(&lab->mu);
+    drain_ready(lab);
+    fold(lab);
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        struct slot *s = &lab->slots[i];
+        memset(&s->acc, 0, sizeof(s->acc));
+        s->rings_user = 0;
+        __atomic_store_n(&s->exits, 0, __ATOMIC_RELAXED);
+    }
+    for (int i = 0; i < lab->nregs; i++) {
+        struct reg *r = &lab->regs[i];
+        r->signals = 0;
+        if (r->acc)
+            memset(r->acc, 0, sizeof(*r->acc));
+    }
+    memset(lab->user, 0, sizeof(lab->user));
+    memset(&lab->cal, 0, sizeof(lab->cal));
+    uint32_t rounds = lab->health.rounds;
+    memset(&lab->health, 0, sizeof(lab->health));
+    lab->health.rounds = rounds;
+    pthread_mutex_unlock(&lab->mu);
+    return 0;
+}

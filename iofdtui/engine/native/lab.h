@@ -1,0 +1,141 @@
+/*
+ * The doorbell lab: one KVM VM with one vCPU running the doorbell guest,
+ * ioeventfd registrations, and the counters that account for every ring.
+ *
+ * Threads: the vCPU thread runs KVM_RUN and counts userspace exits; the
+ * consumer thread reads the eventfds (epoll) and folds the guest's counter
+ * pages.  Callers (Python, GIL released) only take short locks.
+ *
+ * Every function returns 0 (or a count) on success and -errno on failure.
+ * The part between the cdef markers is what cffi sees.
+ */
+#ifndef IOFDTUI_LAB_H
+#define IOFDTUI_LAB_H
+
+#include <stdint.h>
+
+/* cdef-begin */
+struct lab;
+
+/* Where lab_create failed, for an error message a person can act on. */
+enum lab_stage {
+    LAB_STAGE_NONE = 0,
+    LAB_STAGE_OPEN = 1,        /* open("/dev/kvm") */
+    LAB_STAGE_API = 2,         /* KVM_GET_API_VERSION; detail = version */
+    LAB_STAGE_CAP = 3,         /* KVM_CHECK_EXTENSION; detail = capability */
+    LAB_STAGE_VM = 4,          /* KVM_CREATE_VM */
+    LAB_STAGE_MEMORY = 5,      /* guest RAM or KVM_SET_USER_MEMORY_REGION */
+    LAB_STAGE_VCPU = 6,        /* KVM_CREATE_VCPU or mapping kvm_run */
+    LAB_STAGE_REGS = 7,        /* KVM_SET_SREGS / KVM_SET_REGS */
+    LAB_STAGE_THREADS = 8,     /* eventfd, epoll or pthread_create */
+    LAB_STAGE_IMAGE = 9,       /* the built-in guest image is unusable */
+};
+
+/* Where lab_assign failed. */
+enum lab_assign_stage {
+    LAB_ASSIGN_EVENTFD = 1,
+    LAB_ASSIGN_IOCTL = 2,
+    LAB_ASSIGN_EPOLL = 3,
+    LAB_ASSIGN_TABLE = 4,
+};
+
+enum lab_vstate {
+    LAB_IDLE = 0,      /* created, vCPU not started */
+    LAB_RUNNING = 1,
+    LAB_PARKED = 2,    /* the guest is parked at a quiescent point */
+    LAB_FAULTED = 3,   /* see lab_fault() */
+};
+
+enum lab_consumer_mode {
+    LAB_CONSUMER_EPOLL = 0,  /* block in epoll_wait */
+    LAB_CONSUMER_POLL = 1,   /* busy-poll every eventfd */
+};
+
+struct lab_facts {
+    int api_version;
+    int vcpu_mmap_size;
+    uint32_t tsc_khz;          /* 0 when KVM_GET_TSC_KHZ is unavailable */
+    int cap_any_length;        /* KVM_CAP_IOEVENTFD_ANY_LENGTH */
+    int cap_no_length;         /* KVM_CAP_IOEVENTFD_NO_LENGTH */
+    int cap_immediate_exit;
+    int cap_binary_stats;
+    uint64_t ram_size;
+};
+
+/* Host-side totals for one slot of the ring plan (widened, cumulative). */
+struct lab_slot_stats {
+    uint64_t rings;        /* counted by the guest */
+    uint64_t exits;        /* userspace exits the vCPU thread saw for it */
+    uint64_t rings_user;   /* rings while its route was the userspace path */
+    uint64_t samples;      /* timed rings */
+    uint64_t cycles;       /* sum of timed-window cycles */
+};
+
+/* One latency path: a registration, a userspace-exit kind, or the timer. */
+struct lab_path_stats {
+    uint64_t signals;      /* eventfd counter sum (registrations only) */
+    uint64_t rings;        /* guest rings attributed to this path */
+    uint64_t samples;
+    uint64_t cycles;
+};
+
+struct lab_health {
+    int state;                 /* enum lab_vstate */
+    uint64_t parks;            /* handshake parks */
+    uint64_t forced_parks;     /* pauses that needed a kick: counts may be off by one */
+    uint64_t unsolicited_parks;
+    uint64_t stray_exits;      /* userspace exits that match no slot */
+    uint32_t stray_port;       /* the last stray: bus, address, width, value */
+    int stray_pio;
+    uint32_t stray_width;
+    uint64_t stray_value;
+    uint32_t garbage_pages;    /* counter pages inconsistent at the last quiescent check */
+    uint64_t garbage_checks;   /* quiescent checks that found any */
+    uint64_t folds;
+    uint32_t rounds;           /* guest heartbeat (untrusted, informational) */
+};
+
+enum lab_path_kind {
+    LAB_PATH_SLOT = 0,     /* id = slot index: every timed ring of the slot */
+    LAB_PATH_REG = 1,      /* id = registration id */
+    LAB_PATH_USER = 2,     /* id = kind: rings that exited to userspace */
+    LAB_PATH_CAL = 3,      /* the empty timed window */
+};
+
+int lab_create(struct lab **out, int *stage, int64_t *detail);
+void lab_destroy(struct lab *lab);
+int lab_facts(struct lab *lab, struct lab_facts *out);
+
+int lab_start(struct lab *lab, int entry);
+int lab_pause(struct lab *lab, int timeout_ms);
+int lab_resume(struct lab *lab);
+int lab_stop(struct lab *lab);
+int lab_state(struct lab *lab);
+int lab_fault(struct lab *lab, char *buf, int len);
+int lab_set_consumer_mode(struct lab *lab, int mode);
+
+/* Ring plan: define slots, then say which are rung, in order. Paused or idle. */
+int lab_define_slot(struct lab *lab, int slot, uint32_t kind, uint32_t where,
+                    uint64_t value, struct lab_slot_stats *final);
+int lab_clear_slot(struct lab *lab, int slot, struct lab_slot_stats *final);
+int lab_set_plan(struct lab *lab, const int *slots, const uint32_t *iters, int n);
+int lab_set_route(struct lab *lab, int slot, int reg_id);
+int lab_set_bare(struct lab *lab, uint32_t where, uint64_t value);
+int lab_scribble(struct lab *lab, uint32_t seed);
+
+int lab_assign(struct lab *lab, int pio, uint64_t addr, uint32_t len,
+               int datamatch, uint64_t value, int *reg_id, int *efd, int *stage);
+int lab_deassign(struct lab *lab, int reg_id, struct lab_path_stats *final);
+int lab_registration_count(struct lab *lab);
+
+int lab_read_slots(struct lab *lab, struct lab_slot_stats *out, int n);
+int lab_read_path(struct lab *lab, int kind, int id, struct lab_path_stats *out);
+int lab_read_hist(struct lab *lab, int kind, int id, uint64_t *out, int n);
+int lab_read_health(struct lab *lab, struct lab_health *out);
+int lab_reset_counters(struct lab *lab);
+int lab_quantiles(struct lab *lab, int kind, int id, const double *q, int nq,
+                  double *out);
+double lab_hist_value(int bucket);
+/* cdef-end */
+
+#endif

@@ -1,0 +1,164 @@
+"""Immutable views of the lab, handed to the UI and to `iofdtui bench`.
+
+Everything here is a count taken by the kernel (eventfd counters), by the
+run loop (userspace exits) or by the guest (rings, timed samples), or a
+figure computed from such counts in the way its docstring says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """Guest-measured ring cost, net of the timer overhead measured in the same run.
+
+    Percentiles come from a log-linear histogram (64 sub-buckets per power of
+    two, about 1.6 % wide); the mean from the exact cycle sum.  None when
+    there are no samples yet.
+    """
+
+    samples: int
+    p50_ns: float | None
+    p99_ns: float | None
+    mean_ns: float | None
+
+    @classmethod
+    def empty(cls) -> Latency:
+        """No samples."""
+        return cls(0, None, None, None)
+
+
+@dataclass(frozen=True, slots=True)
+class MachineFacts:
+    """What the numbers are about."""
+
+    kernel: str
+    kvm_module: str
+    emulated: bool | None
+    emulation_note: str
+    tsc_khz: int
+    api_version: int
+    capabilities: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationStats:
+    """One registration (one eventfd) and what it served.
+
+    Attributes:
+        id: the engine's registration id.
+        spec: bus, address, width, trigger.
+        eventfd: the eventfd's file descriptor number (while registered).
+        signals: the eventfd counter's sum since the last reset.
+        signals_per_s: signals over the last snapshot interval.
+        rings: guest rings the engine attributes to it (must equal signals).
+        latency: guest-measured ring cost of the rings it served.
+        baseline: the userspace-exit path of the same bus and width, same run.
+        ratio: baseline p50 / latency p50, when both exist.
+        removed: True for a registration that was removed (final counts).
+    """
+
+    id: int
+    spec: RegistrationSpec
+    eventfd: int
+    signals: int
+    signals_per_s: float | None
+    rings: int
+    latency: Latency
+    baseline: Latency
+    ratio: float | None
+    removed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SlotStats:
+    """One write in the ring plan: what the guest rang and who served it."""
+
+    index: int
+    spec: SlotSpec
+    rings: int
+    exits: int
+    served_by: int | None
+    latency: Latency
+
+
+@dataclass(frozen=True, slots=True)
+class DoorbellStats:
+    """One doorbell (bus + address): every ring there, and where it went.
+
+    `rings == signals + exits` holds exactly whenever the guest is parked;
+    while it runs, up to one burst per slot can be counted on one side only.
+    """
+
+    bus: Bus
+    addr: int
+    rings: int
+    signals: int
+    exits: int
+    exits_by_value: tuple[tuple[int, int, int], ...]  # (width, value, exits)
+
+    @property
+    def balance(self) -> int:
+        """rings - signals - exits: 0 when every ring is accounted for."""
+        return self.rings - self.signals - self.exits
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """The exact accounting taken at the last pause (a quiescent point)."""
+
+    number: int
+    taken_at: float
+    exact: bool
+    doorbells: tuple[DoorbellStats, ...]
+    attribution_ok: bool
+
+    @property
+    def conserved(self) -> bool:
+        """Every doorbell balances: guest rings == signals + userspace exits."""
+        return all(d.balance == 0 for d in self.doorbells)
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """Things that should stay zero; each is shown when it does not."""
+
+    stray_exits: int
+    last_stray: str | None
+    garbage_pages: int
+    forced_pauses: int
+    unsolicited_parks: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The whole lab at one instant.
+
+    Attributes:
+        taken_at: time.monotonic() of the reading.
+        interval_s: seconds since the previous snapshot (rates use it).
+        state: "idle", "running", "paused" or "faulted".
+        fault: what stopped the guest, when faulted.
+        timer_overhead_ns: median of the empty timed window, subtracted from
+            every latency figure.
+        ring_rate: guest rings per second over `interval_s`.
+    """
+
+    taken_at: float
+    interval_s: float | None
+    state: str
+    fault: str | None
+    machine: MachineFacts
+    timer_overhead_ns: float | None
+    total_rings: int
+    ring_rate: float | None
+    registrations: tuple[RegistrationStats, ...]
+    removed: tuple[RegistrationStats, ...]
+    slots: tuple[SlotStats, ...]
+    doorbells: tuple[DoorbellStats, ...]
+    checkpoint: Checkpoint | None
+    health: Health
