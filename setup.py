@@ -12,7 +12,7 @@ from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "guests"))
-from build import GuestBuildError, build_image_source  # noqa: E402
+from build import GuestBuildError, build_image_source
 
 
 class BuildExtWithGuest(build_ext):

@@ -19,9 +19,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command")
     bench = sub.add_parser("bench", help="measure ioeventfd against userspace exits, headless")
-    bench.add_argument(
-        "--seconds", type=float, default=1.0, help="seconds per path (default 1.0)"
-    )
+    bench.add_argument("--seconds", type=float, default=1.0, help="seconds per path (default 1.0)")
     bench.add_argument("--json", action="store_true", help="print one JSON document")
     bench.add_argument(
         "--consumer",

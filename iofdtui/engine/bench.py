@@ -233,9 +233,7 @@ def render(report: BenchReport) -> object:
     )
     table = Table(title="Doorbell rings, by path", title_justify="left", box=box.SIMPLE_HEAD)
     for col in ("bus", "len", "path", "rings/s", "p50 ns", "p99 ns", "mean ns", "rings", "exact"):
-        table.add_column(
-            col, justify="left" if col in ("bus", "path") else "right", no_wrap=True
-        )
+        table.add_column(col, justify="left" if col in ("bus", "path") else "right", no_wrap=True)
     for r in report.results:
         lat = r.latency
         width = "any" if r.phase.width == 0 else str(r.phase.width)

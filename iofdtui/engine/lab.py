@@ -162,7 +162,7 @@ class Lab:
 
     @property
     def state(self) -> str:
-        """"idle", "running", "paused" or "faulted"."""
+        """ "idle", "running", "paused" or "faulted"."""
         return _STATES.get(lib.lab_state(self._lab), "unknown")
 
     def fault(self) -> str | None:
@@ -296,11 +296,7 @@ class Lab:
         live = len(self._regs)
         if code == E.EEXIST:
             clash = next(
-                (
-                    (rid, reg.spec)
-                    for rid, reg in self._regs.items()
-                    if reg.spec.collides(spec)
-                ),
+                ((rid, reg.spec) for rid, reg in self._regs.items() if reg.spec.collides(spec)),
                 None,
             )
             named = f"#{clash[0]} ({clash[1].describe()})" if clash else "an existing one"
@@ -547,9 +543,7 @@ class Lab:
                     rings=rings,
                     signals=signals,
                     exits=exits,
-                    exits_by_value=tuple(
-                        (w, v, n) for (w, v), n in sorted(by_value.items()) if n
-                    ),
+                    exits_by_value=tuple((w, v, n) for (w, v), n in sorted(by_value.items()) if n),
                 )
             )
         return tuple(out)

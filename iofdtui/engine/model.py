@@ -107,13 +107,12 @@ class RegistrationSpec:
                 "exit, so it can never ring; use an address such as 0xfe000000",
                 "addr",
             )
-        if self.trigger is not None:
-            if self.trigger < 0 or self.trigger >= 1 << (8 * self.width):
-                raise SpecError(
-                    f"trigger {self.trigger:#x} does not fit in {self.width} byte(s), so no "
-                    "write could ever match it",
-                    "trigger",
-                )
+        if self.trigger is not None and not 0 <= self.trigger < 1 << (8 * self.width):
+            raise SpecError(
+                f"trigger {self.trigger:#x} does not fit in {self.width} byte(s), so no "
+                "write could ever match it",
+                "trigger",
+            )
 
     def serves(self, slot: SlotSpec) -> bool:
         """Whether the kernel hands a write by `slot` to this registration."""
