@@ -1,0 +1,1 @@
+"""The Textual app: reads engine snapshots, sends commands; never calls KVM itself."""
