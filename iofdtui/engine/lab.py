@@ -29,6 +29,7 @@ from iofdtui.engine.model import (
     KIND_NAMES,
     KINDS,
     MAX_SLOTS,
+    RESERVED_PORTS,
     Bus,
     RegistrationSpec,
     SlotSpec,
@@ -226,10 +227,17 @@ class Lab:
 
     # --------------------------------------------------------- registrations
 
-    def add_registration(self, spec: RegistrationSpec) -> int:
-        """Register an ioeventfd; returns its id. Raises RegistrationRejected."""
+    def add_registration(self, spec: RegistrationSpec, prevalidate: bool = True) -> int:
+        """Register an ioeventfd; returns its id. Raises RegistrationRejected.
+
+        With `prevalidate=False` the spec goes to the kernel as it is, to
+        see what KVM itself says of it (iofdtui still refuses its own ports).
+        """
         try:
-            spec.validate(any_length_supported=self.any_length)
+            if prevalidate:
+                spec.validate(any_length_supported=self.any_length)
+            elif spec.bus is Bus.PIO and spec.addr in RESERVED_PORTS:
+                spec.validate()
         except SpecError as err:
             raise RegistrationRejected(E.EINVAL, str(err), err.field) from None
         with self._lock, self.paused():
@@ -427,6 +435,16 @@ class Lab:
     def scribble_guest_counters(self, seed: int = 1) -> None:
         """Test hook: make the guest write garbage over its counter pages."""
         lib.lab_scribble(self._lab, seed & 0xFFFFFFFF)
+
+    def poke_guest(self, gpa: int, value: int) -> None:
+        """Test hook: write a u32 into guest RAM, as a misbehaving guest would."""
+        check(lib.lab_poke(self._lab, gpa, value & 0xFFFFFFFF), "writing guest RAM")
+
+    def peek_guest(self, gpa: int) -> int:
+        """Test hook: read a u32 of guest RAM."""
+        out = ffi.new("uint32_t *")
+        check(lib.lab_peek(self._lab, gpa, out), "reading guest RAM")
+        return out[0]
 
     # -------------------------------------------------------------- reading
 

@@ -964,6 +964,23 @@ int lab_scribble(struct lab *lab, uint32_t seed)
     return 0;
 }
 
+/* Test hook: write one u32 of guest RAM, as a misbehaving guest would. */
+int lab_poke(struct lab *lab, uint32_t gpa, uint32_t value)
+{
+    if (gpa > GUEST_RAM_SIZE - 4 || (gpa & 3))
+        return -EINVAL;
+    *guest_u32(lab, gpa) = value;
+    return 0;
+}
+
+int lab_peek(struct lab *lab, uint32_t gpa, uint32_t *value)
+{
+    if (gpa > GUEST_RAM_SIZE - 4 || (gpa & 3))
+        return -EINVAL;
+    *value = *guest_u32(lab, gpa);
+    return 0;
+}
+
 /* ------------------------------------------------- registrations ---- */
 
 int lab_assign(struct lab *lab, int pio, uint64_t addr, uint32_t len, int datamatch,
@@ -1004,6 +1021,7 @@ int lab_assign(struct lab *lab, int pio, uint64_t addr, uint32_t len, int datama
             lab->regs_cap = cap;
         }
         id = lab->nregs++;
+        memset(&lab->regs[id], 0, sizeof(lab->regs[id]));
         lab->regs[id].efd = -1;
     }
     if (ioctl(lab->vm, KVM_IOEVENTFD, &io) < 0) {
@@ -1222,6 +1240,8 @@ int lab_reset_counters(struct lab *lab)
     }
     for (int i = 0; i < lab->nregs; i++) {
         struct reg *r = &lab->regs[i];
+        if (r->efd < 0)
+            continue;
         r->signals = 0;
         if (r->acc)
             memset(r->acc, 0, sizeof(*r->acc));

@@ -122,6 +122,8 @@ int lab_set_plan(struct lab *lab, const int *slots, const uint32_t *iters, int n
 int lab_set_route(struct lab *lab, int slot, int reg_id);
 int lab_set_bare(struct lab *lab, uint32_t where, uint64_t value);
 int lab_scribble(struct lab *lab, uint32_t seed);
+int lab_poke(struct lab *lab, uint32_t gpa, uint32_t value);
+int lab_peek(struct lab *lab, uint32_t gpa, uint32_t *value);
 
 int lab_assign(struct lab *lab, int pio, uint64_t addr, uint32_t len,
                int datamatch, uint64_t value, int *reg_id, int *efd, int *stage);
