@@ -26,11 +26,12 @@ from iofdtui.engine.native import lib
 DOORBELLS = {Bus.PIO: (0x03F8, 1), Bus.MMIO: (0xFE00_0000, 4)}
 
 
-def floor_rate(bus: Bus, ioeventfd: bool, seconds: float) -> float:
+def floor_rate(bus: Bus, ioeventfd: bool, seconds: float, mode: int) -> float:
     """Rings/s of the bare loop, counted as eventfd signals or userspace exits."""
     addr, width = DOORBELLS[bus]
     slot = SlotSpec(bus, addr, width, 0x5A, 0)
     with Lab() as lab:
+        lib.lab_set_consumer_mode(lab._lab, mode)
         reg = lab.add_registration(RegistrationSpec(bus, addr, width)) if ioeventfd else None
         lab.start_bare(slot)
         time.sleep(0.2)
@@ -58,7 +59,7 @@ def main() -> None:
     for bus, (_, width) in DOORBELLS.items():
         measured = {}
         for path in ("ioeventfd", "userspace"):
-            floor = floor_rate(bus, path == "ioeventfd", args.seconds)
+            floor = floor_rate(bus, path == "ioeventfd", args.seconds, mode)
             with Lab() as lab:
                 lib.lab_set_consumer_mode(lab._lab, mode)
                 lab.start()
