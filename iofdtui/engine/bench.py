@@ -273,4 +273,11 @@ def render(report: BenchReport) -> object:
         "wall time per ring between the two throughput phases; agreement = their ratio.",
         style="dim",
     )
+    if m["consumer"] == "epoll":
+        note.append(
+            "\nconsumer epoll: a timed ring follows the timer's own gap, so it finds the "
+            "consumer asleep (and pays its wake-up inside the write) more often than a ring "
+            "in a stream does; --consumer poll removes that difference.",
+            style="dim",
+        )
     return Group(head, table, comp, note)
