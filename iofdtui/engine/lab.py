@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from iofdtui.engine import host
 from iofdtui.engine.errors import (
@@ -275,16 +275,12 @@ class Lab:
             del self._regs[reg_id]
             retired = self._retired.setdefault((reg.spec.bus, reg.spec.addr), _Retired())
             retired.signals += final.signals
-            stats = RegistrationStats(
-                id=reg_id,
-                spec=reg.spec,
-                eventfd=reg.eventfd,
+            # The drain after deassign may add the last few signals.
+            stats = replace(
+                final_view,
                 signals=final.signals,
-                signals_per_s=None,
                 rings=final.rings,
-                latency=final_view.latency,
-                baseline=final_view.baseline,
-                ratio=final_view.ratio,
+                signals_per_s=None,
                 removed=True,
             )
             self._removed.append(stats)
