@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 
 from iofdtui.engine import host
 from iofdtui.engine.errors import (
+    EngineError,
     GuestFault,
     KvmUnavailable,
     PauseTimeout,
@@ -128,7 +129,7 @@ class Lab:
 
     def start(self) -> None:
         """Start the vCPU and consumer threads; the guest begins ringing."""
-        with self._lock:
+        with self._live():
             check(lib.lab_start(self._lab, lib.ENTRY_LAB), "starting the vCPU")
 
     def start_bare(self, slot: SlotSpec) -> None:
@@ -136,24 +137,32 @@ class Lab:
 
         No timing, no guest counters; rings are counted only as signals or exits.
         """
-        with self._lock:
+        with self._live():
             self._define_plan([slot])
             check(lib.lab_set_bare(self._lab, slot.addr, slot.value), "configuring the bare loop")
             check(lib.lab_start(self._lab, lib.ENTRY_BARE + slot.kind), "starting the vCPU")
 
     def stop(self) -> None:
         """Stop the vCPU and consumer threads (the VM stays, counts stay)."""
-        with self._lock:
+        with self._live():
             lib.lab_stop(self._lab)
 
     def close(self) -> None:
         """Stop, remove every registration, and free the VM and its fds."""
-        with self._lock:
+        with self._lock:  # not _live(): closing twice is fine
             if self._closed:
                 return
             self._closed = True
             lib.lab_destroy(self._lab)
             self._lab = ffi.NULL
+
+    @contextmanager
+    def _live(self) -> Iterator[None]:
+        """Hold the lab's lock; refuse to touch a closed lab's freed native state."""
+        with self._lock:
+            if self._closed:
+                raise EngineError(E.EBADF, "the lab is closed; start a new one")
+            yield
 
     def __enter__(self) -> Lab:
         return self
@@ -163,11 +172,16 @@ class Lab:
 
     @property
     def state(self) -> str:
-        """ "idle", "running", "paused" or "faulted"."""
-        return _STATES.get(lib.lab_state(self._lab), "unknown")
+        """One of "idle", "running", "paused", "faulted" or "closed"."""
+        with self._lock:
+            if self._closed:
+                return "closed"
+            return _STATES.get(lib.lab_state(self._lab), "unknown")
 
     def fault(self) -> str | None:
         """What stopped the guest, if it faulted."""
+        if self._closed:
+            return None
         buf = ffi.new("char[512]")
         lib.lab_fault(self._lab, buf, 512)
         text = ffi.string(buf).decode(errors="replace")
@@ -181,7 +195,7 @@ class Lab:
         Returns True when the guest parked itself (counts exact), False when
         it had to be kicked out of KVM_RUN (a ring may be in flight).
         """
-        with self._lock:
+        with self._live():
             rc = lib.lab_pause(self._lab, int(timeout * 1000))
             if rc == -E.EIO:
                 raise GuestFault(E.EIO, f"the guest faulted: {self.fault()}")
@@ -199,7 +213,7 @@ class Lab:
 
     def resume(self) -> None:
         """Let a paused guest ring again."""
-        with self._lock:
+        with self._live():
             rc = lib.lab_resume(self._lab)
             if rc == -E.EIO:
                 raise GuestFault(E.EIO, f"the guest faulted: {self.fault()}")
@@ -207,7 +221,7 @@ class Lab:
     @contextmanager
     def paused(self) -> Iterator[None]:
         """Apply changes between two epochs: pause if running, resume after."""
-        with self._lock:
+        with self._live():
             was_running = self.state == "running"
             if was_running:
                 self.pause()
@@ -219,7 +233,7 @@ class Lab:
 
     def checkpoint(self) -> Checkpoint:
         """Pause briefly, record the exact accounting, resume."""
-        with self._lock, self.paused():
+        with self._live(), self.paused():
             if self._checkpoint is None or self.state != "paused":
                 self._take_checkpoint(True)
             assert self._checkpoint is not None
@@ -240,7 +254,7 @@ class Lab:
                 spec.validate()
         except SpecError as err:
             raise RegistrationRejected(E.EINVAL, str(err), err.field) from None
-        with self._lock, self.paused():
+        with self._live(), self.paused():
             rid = ffi.new("int *")
             efd = ffi.new("int *")
             stage = ffi.new("int *")
@@ -265,7 +279,7 @@ class Lab:
 
     def remove_registration(self, reg_id: int) -> RegistrationStats:
         """Deassign and drain; the final counts stay in the accounting."""
-        with self._lock, self.paused():
+        with self._live(), self.paused():
             reg = self._regs.get(reg_id)
             if reg is None:
                 raise RegistrationRejected(E.ENOENT, f"no registration #{reg_id}")
@@ -293,7 +307,7 @@ class Lab:
 
     def registrations(self) -> dict[int, RegistrationSpec]:
         """The live registrations by id."""
-        with self._lock:
+        with self._live():
             return {rid: reg.spec for rid, reg in self._regs.items()}
 
     def _rejection(self, spec: RegistrationSpec, code: int, stage: int) -> RegistrationRejected:
@@ -350,12 +364,12 @@ class Lab:
             raise SpecError("the same doorbell write appears twice in the plan", "value")
         if len(slots) > MAX_SLOTS:
             raise SpecError(f"the guest rings at most {MAX_SLOTS} writes", "plan")
-        with self._lock, self.paused():
+        with self._live(), self.paused():
             self._define_plan(slots)
 
     def plan(self) -> list[SlotSpec]:
         """The ring plan, in the order the guest rings it."""
-        with self._lock:
+        with self._live():
             return [self._slots[i] for i in self._plan]
 
     def _define_plan(self, slots: Sequence[SlotSpec]) -> None:
@@ -419,7 +433,7 @@ class Lab:
 
     def reset_counters(self) -> None:
         """Zero every count and histogram, between two epochs."""
-        with self._lock, self.paused():
+        with self._live(), self.paused():
             check(lib.lab_reset_counters(self._lab), "resetting counters")
             self._retired.clear()
             self._removed.clear()
@@ -484,14 +498,15 @@ class Lab:
 
     def registration_histogram(self, reg_id: int) -> list[tuple[float, int]]:
         """Histogram of the rings a live registration served."""
-        with self._lock:
+        with self._live():
             reg = self._regs.get(reg_id)
             return [] if reg is None else self.histogram(lib.LAB_PATH_REG, reg.native_id)
 
     def baseline_histogram(self, bus: Bus, width: int) -> list[tuple[float, int]]:
         """Histogram of the userspace-exit path for one bus and width."""
         kind = KINDS.get((bus, width))
-        return [] if kind is None else self.histogram(lib.LAB_PATH_USER, kind)
+        with self._live():
+            return [] if kind is None else self.histogram(lib.LAB_PATH_USER, kind)
 
     def _baselines(self) -> dict[int, Latency]:
         return {kind: self.latency(lib.LAB_PATH_USER, kind) for kind in KIND_NAMES}
@@ -596,7 +611,7 @@ class Lab:
 
     def snapshot(self) -> Snapshot:
         """Read every counter without stopping the guest."""
-        with self._lock:
+        with self._live():
             now = time.monotonic()
             slot_stats = self._read_slots()
             total = sum(slot_stats[i].rings for i in self._slots)

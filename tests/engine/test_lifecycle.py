@@ -66,3 +66,18 @@ def test_bench_json_has_the_documented_fields() -> None:
             assert row["signals"] > 0 and row["userspace_exits"] == 0
         else:
             assert row["signals"] == 0
+
+
+def test_a_closed_lab_refuses_calls_instead_of_crashing() -> None:
+    from iofdtui.engine.errors import EngineError
+    from iofdtui.engine.lab import Lab
+
+    lab = Lab()
+    lab.start()
+    lab.close()
+    lab.close()
+    assert lab.state == "closed"
+    with pytest.raises(EngineError, match="closed"):
+        lab.snapshot()
+    with pytest.raises(EngineError, match="closed"):
+        lab.checkpoint()
