@@ -44,12 +44,14 @@ ABI_CONSTANTS = (
 
 
 def _cdef() -> str:
-    header = (Path(__file__).resolve().parent / "native" / "lab.h").read_text()
+    native = Path(__file__).resolve().parent / "native"
+    header = (native / "lab.h").read_text()
     match = re.search(r"/\* cdef-begin \*/(.*)/\* cdef-end \*/", header, re.S)
     if match is None:
         raise RuntimeError("lab.h has no cdef markers")
     constants = "\n".join(f"#define {name} ..." for name in ABI_CONSTANTS)
-    return match.group(1) + "\n" + constants + "\n"
+    kvm = (native / "kvm_cdef.h").read_text()
+    return match.group(1) + "\n" + constants + "\n" + kvm
 
 
 def _compile_args() -> list[str]:
@@ -63,7 +65,7 @@ ffibuilder = FFI()
 ffibuilder.cdef(_cdef())
 ffibuilder.set_source(
     "iofdtui.engine._lab",
-    '#include "lab.h"\n#include "guest_abi.h"\n',
+    '#include <linux/kvm.h>\n#include "lab.h"\n#include "guest_abi.h"\n',
     sources=[(NATIVE / "lab.c").as_posix()],
     include_dirs=[NATIVE.as_posix(), GUESTS.as_posix()],
     extra_compile_args=_compile_args(),

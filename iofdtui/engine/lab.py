@@ -26,6 +26,8 @@ from iofdtui.engine.errors import (
     open_file_limit,
     start_error,
 )
+from iofdtui.engine.kernel_counters import KernelSample, OurCounts, compare, read_sample
+from iofdtui.engine.kvm_stats import StatsFormatError, StatsReader
 from iofdtui.engine.model import (
     KIND_NAMES,
     KINDS,
@@ -124,6 +126,17 @@ class Lab:
         self._checkpoints = 0
         self._last_total: tuple[float, int] | None = None
         self._closed = False
+        self._stats: StatsReader | None = None
+        self._kernel_sample: KernelSample | None = None
+        vm_fd, vcpu_fd = ffi.new("int *"), ffi.new("int *")
+        lib.lab_stats_fds(self._lab, vm_fd, vcpu_fd)
+        self.kernel_stats_note = "KVM_CAP_BINARY_STATS_FD is missing: no kernel counters"
+        if vcpu_fd[0] >= 0:
+            try:
+                self._stats = StatsReader(vcpu_fd[0])
+                self.kernel_stats_note = f"vCPU stats fd {self._stats.id}"
+            except (OSError, StatsFormatError) as err:
+                self.kernel_stats_note = f"unreadable vCPU stats fd: {err}"
 
     # ------------------------------------------------------------ lifecycle
 
@@ -440,7 +453,9 @@ class Lab:
             for reg in self._regs.values():
                 reg.last_signals = 0
             self._last_total = None
-            self._checkpoint = None
+            # A fresh baseline: our counts are zero now, the kernel's are not.
+            self._kernel_sample = None
+            self._take_checkpoint(True)
 
     def scribble_guest_counters(self, seed: int = 1) -> None:
         """Test hook: make the guest write garbage over its counter pages."""
@@ -600,13 +615,35 @@ class Lab:
             rid: self._registration_stats(rid, reg, baselines, None)
             for rid, reg in self._regs.items()
         }
+        doorbells = self._doorbells(slot_stats, regs)
+        kernel = None
+        if self._stats is not None:
+            health = ffi.new("struct lab_health *")
+            lib.lab_read_health(self._lab, health)
+
+            def by_bus(bus: Bus, attr: str) -> int:
+                return sum(getattr(d, attr) for d in doorbells if d.bus is bus)
+
+            ours = OurCounts(
+                rings=sum(d.rings for d in doorbells),
+                pio_signals=by_bus(Bus.PIO, "signals"),
+                pio_exits=by_bus(Bus.PIO, "exits"),
+                mmio_signals=by_bus(Bus.MMIO, "signals"),
+                mmio_exits=by_bus(Bus.MMIO, "exits"),
+                control_outs=health.control_outs,
+            )
+            sample = read_sample(self._stats, ours)
+            if self._kernel_sample is not None and exact:
+                kernel = compare(self._kernel_sample, sample, self.machine.kvm_module)
+            self._kernel_sample = sample if exact else None
         self._checkpoints += 1
         self._checkpoint = Checkpoint(
             number=self._checkpoints,
             taken_at=time.time(),
             exact=exact,
-            doorbells=self._doorbells(slot_stats, regs),
+            doorbells=doorbells,
             attribution_ok=self._attribution_ok(slot_stats, regs),
+            kernel=kernel,
         )
 
     def snapshot(self) -> Snapshot:

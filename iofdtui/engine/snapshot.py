@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from iofdtui.engine.kernel_counters import KernelCounters
 from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
 
 
@@ -116,6 +117,7 @@ class Checkpoint:
     exact: bool
     doorbells: tuple[DoorbellStats, ...]
     attribution_ok: bool
+    kernel: KernelCounters | None = None  # since the previous checkpoint
 
     @property
     def conserved(self) -> bool:

@@ -66,6 +66,7 @@ struct page_prev {
 
 struct lab {
     int kvm, vm, vcpu;
+    int vm_stats, vcpu_stats;
     struct kvm_run *run;
     int run_size;
     uint8_t *ram;
@@ -383,6 +384,8 @@ static int handle_io(struct lab *lab)
         return 1;
     }
     const uint8_t *data = (const uint8_t *)run + run->io.data_offset;
+    if (run->io.port == PARK_PORT || run->io.port == FAULT_PORT)
+        __atomic_fetch_add(&lab->health.control_outs, 1, __ATOMIC_RELAXED);
     if (run->io.port == PARK_PORT)
         return park(lab, 0);
     if (run->io.port == FAULT_PORT) {
@@ -547,6 +550,7 @@ int lab_create(struct lab **out, int *stage, int64_t *detail)
     if (!lab)
         return -ENOMEM;
     lab->kvm = lab->vm = lab->vcpu = lab->epfd = lab->ctlfd = -1;
+    lab->vm_stats = lab->vcpu_stats = -1;
     pthread_mutex_init(&lab->ctl, NULL);
     pthread_mutex_init(&lab->mu, NULL);
     pthread_cond_init(&lab->cond, NULL);
@@ -604,6 +608,11 @@ int lab_create(struct lab **out, int *stage, int64_t *detail)
     if (lab->run == MAP_FAILED) {
         lab->run = NULL;
         FAIL(LAB_STAGE_VCPU, 0);
+    }
+    /* Opened now: vCPU ioctls wait for KVM_RUN to return, reading the fd never does. */
+    if (lab->facts.cap_binary_stats) {
+        lab->vm_stats = ioctl(lab->vm, KVM_GET_STATS_FD, NULL);
+        lab->vcpu_stats = ioctl(lab->vcpu, KVM_GET_STATS_FD, NULL);
     }
     int khz = ioctl(lab->vcpu, KVM_GET_TSC_KHZ, 0);
     lab->facts.tsc_khz = khz > 0 ? (uint32_t)khz : 0;
@@ -821,6 +830,10 @@ void lab_destroy(struct lab *lab)
             lab_deassign(lab, i, NULL);
     }
     free(lab->regs);
+    if (lab->vm_stats >= 0)
+        close(lab->vm_stats);
+    if (lab->vcpu_stats >= 0)
+        close(lab->vcpu_stats);
     if (lab->epfd >= 0)
         close(lab->epfd);
     if (lab->ctlfd >= 0)
@@ -1252,5 +1265,12 @@ int lab_reset_counters(struct lab *lab)
     memset(&lab->health, 0, sizeof(lab->health));
     lab->health.rounds = rounds;
     pthread_mutex_unlock(&lab->mu);
+    return 0;
+}
+
+int lab_stats_fds(struct lab *lab, int *vm_fd, int *vcpu_fd)
+{
+    *vm_fd = lab->vm_stats;
+    *vcpu_fd = lab->vcpu_stats;
     return 0;
 }

@@ -93,6 +93,7 @@ struct lab_health {
     uint64_t garbage_checks;   /* quiescent checks that found any */
     uint64_t folds;
     uint32_t rounds;           /* guest heartbeat (untrusted, informational) */
+    uint64_t control_outs;     /* OUTs to the park and fault ports */
 };
 
 enum lab_path_kind {
@@ -135,6 +136,8 @@ int lab_read_path(struct lab *lab, int kind, int id, struct lab_path_stats *out)
 int lab_read_hist(struct lab *lab, int kind, int id, uint64_t *out, int n);
 int lab_read_health(struct lab *lab, struct lab_health *out);
 int lab_reset_counters(struct lab *lab);
+/* KVM binary stats fds (KVM_GET_STATS_FD), opened once; -1 when unsupported. */
+int lab_stats_fds(struct lab *lab, int *vm_fd, int *vcpu_fd);
 int lab_quantiles(struct lab *lab, int kind, int id, const double *q, int nq,
                   double *out);
 double lab_hist_value(int bucket);
