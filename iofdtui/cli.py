@@ -27,7 +27,44 @@ def _parser() -> argparse.ArgumentParser:
         default="epoll",
         help="eventfd consumer: block in epoll_wait (default) or busy-poll",
     )
+    bench.add_argument(
+        "--scale",
+        action="store_true",
+        help="ring cost against decoy registrations (1..100,000) and trigger values (1..512)",
+    )
+    bench.add_argument(
+        "--bus", choices=("pio", "mmio"), default="pio", help="bus for --scale (default pio)"
+    )
+    bench.add_argument(
+        "--max-decoys",
+        type=int,
+        default=100_000,
+        help="largest decoy count for --scale (default 100,000)",
+    )
     return parser
+
+
+def _scale(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from iofdtui.engine.model import Bus
+    from iofdtui.engine.scale import DECOY_SIZES, TRIGGER_COUNTS, render, run_scale
+
+    sizes = [n for n in DECOY_SIZES if n <= args.max_decoys]
+    err = Console(stderr=True)
+    with err.status("measuring…") as status:
+        report = run_scale(
+            args.seconds,
+            bus=Bus(args.bus),
+            sizes=sizes,
+            trigger_counts=TRIGGER_COUNTS,
+            progress=lambda what: status.update(f"measuring {what}…"),
+        )
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        Console().print(render(report))
+    return 0
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -64,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "bench":
-            return _bench(args)
+            return _scale(args) if args.scale else _bench(args)
         return _app()
     except EngineError as err:
         print(f"iofdtui: {err}", file=sys.stderr)

@@ -117,6 +117,7 @@ class Lab:
             capabilities=tuple(caps),
         )
         self._regs: dict[int, _Registration] = {}
+        self._decoys: list[int] = []  # native ids
         self._removed: list[RegistrationStats] = []
         self._next_id = 1
         self._slots: dict[int, SlotSpec] = {}  # native slot index -> spec
@@ -318,13 +319,65 @@ class Lab:
                 )
             return stats
 
+    def add_decoys(self, specs: Sequence[RegistrationSpec]) -> int:
+        """Register many ioeventfds that no slot can ring, in one epoch.
+
+        For scale experiments: decoys make the kernel's io bus longer without
+        ever being signalled (each sits where the ring plan never writes), so
+        they carry no counts and are not listed.  Returns how many were
+        registered; raises RegistrationRejected at the first refusal, saying
+        how many are in place.
+        """
+        rings_at = {s.doorbell for s in self._slots.values()}
+        with self._live(), self.paused():
+            rid, efd, stage = ffi.new("int *"), ffi.new("int *"), ffi.new("int *")
+            for spec in specs:
+                if (spec.bus, spec.addr) in rings_at:
+                    raise RegistrationRejected(
+                        E.EINVAL, f"decoy {spec.describe()} sits on a doorbell the guest rings"
+                    )
+                try:
+                    spec.validate(any_length_supported=self.any_length)
+                except SpecError as err:
+                    raise RegistrationRejected(E.EINVAL, str(err), err.field) from None
+                rc = lib.lab_assign(
+                    self._lab,
+                    1 if spec.bus is Bus.PIO else 0,
+                    spec.addr,
+                    spec.width,
+                    0 if spec.trigger is None else 1,
+                    spec.trigger or 0,
+                    rid,
+                    efd,
+                    stage,
+                )
+                if rc < 0:
+                    err = self._rejection(spec, -rc, stage[0])
+                    raise RegistrationRejected(
+                        err.errno or E.EIO, f"{err} (after {len(self._decoys)} decoys)"
+                    )
+                self._decoys.append(rid[0])
+            return len(specs)
+
+    def remove_decoys(self) -> None:
+        """Deassign every decoy."""
+        with self._live(), self.paused():
+            for native in self._decoys:
+                lib.lab_deassign(self._lab, native, ffi.NULL)
+            self._decoys.clear()
+
+    @property
+    def decoy_count(self) -> int:
+        """Decoys in place."""
+        return len(self._decoys)
+
     def registrations(self) -> dict[int, RegistrationSpec]:
         """The live registrations by id."""
         with self._live():
             return {rid: reg.spec for rid, reg in self._regs.items()}
 
     def _rejection(self, spec: RegistrationSpec, code: int, stage: int) -> RegistrationRejected:
-        live = len(self._regs)
+        live = len(self._regs) + len(self._decoys)
         if code == E.EEXIST:
             clash = next(
                 ((rid, reg.spec) for rid, reg in self._regs.items() if reg.spec.collides(spec)),
