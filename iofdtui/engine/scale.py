@@ -100,12 +100,21 @@ def _measure(lab: Lab, series: str, n: int, seconds: float) -> ScalePoint:
 
 
 def _raise_fd_limit(needed: int, notes: list[str]) -> int:
+    """Raise RLIMIT_NOFILE towards `needed` (root may lift the hard limit too)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < needed:
-        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-        notes.append(f"raised RLIMIT_NOFILE from {soft} to {target} (one eventfd per decoy)")
-        soft = target
+    if soft >= needed:
+        return soft
+    for target in (
+        (needed, max(hard, needed)) if hard != resource.RLIM_INFINITY else (needed, hard),
+        (min(needed, hard), hard),
+    ):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, target)
+        except (ValueError, OSError):
+            continue
+        if target[0] > soft:
+            notes.append(f"raised RLIMIT_NOFILE from {soft} to {target[0]} (one eventfd per decoy)")
+        return target[0]
     return soft
 
 
@@ -132,7 +141,10 @@ def run_scale(
                 progress(f"{n:,} decoys")
             want = [_decoy(bus, i) for i in range(lab.decoy_count, n)]
             if lab.decoy_count + len(want) + 64 > limit:
-                notes.append(f"stopped before {n:,} decoys: the open-file limit is {limit}")
+                notes.append(
+                    f"stopped before {n:,} decoys: the open-file limit is {limit} and could not "
+                    "be raised (one eventfd per decoy); raise the hard limit (ulimit -Hn) first"
+                )
                 break
             try:
                 lab.add_decoys(want)
