@@ -1,0 +1,649 @@
+"""The iofdtui app: add and remove doorbells while the guest rings, and watch.
+
+The app owns one lab.  Every engine call runs in a thread worker; the event
+loop only reads the immutable `Snapshot`s the poller worker posts, and turns
+the workers' typed messages (`ui/messages.py`) into widget updates.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid
+from textual.reactive import reactive
+from textual.widgets import DataTable, Footer
+from textual.worker import Worker, WorkerState
+
+from iofdtui.engine.demo import demo_plan, demo_registrations
+from iofdtui.engine.errors import EngineError, RegistrationRejected
+from iofdtui.engine.model import RegistrationSpec, SlotSpec, SpecError
+from iofdtui.engine.snapshot import RegistrationStats, Snapshot
+from iofdtui.ui.commands import IofdCommands
+from iofdtui.ui.lab_port import LabFactory, LabPort
+from iofdtui.ui.messages import (
+    CountersReset,
+    EngineFailed,
+    GuestPaused,
+    GuestResumed,
+    Histogram,
+    LabFailed,
+    LabStarted,
+    PlanChanged,
+    RegistrationAdded,
+    RegistrationRefused,
+    RegistrationRemoved,
+    SnapshotReady,
+)
+from iofdtui.ui.screens.add_registration import AddRegistrationScreen
+from iofdtui.ui.screens.filter_prompt import FilterPrompt
+from iofdtui.ui.screens.help import HelpScreen
+from iofdtui.ui.screens.ring_plan import RingPlanScreen
+from iofdtui.ui.screens.startup_error import StartupErrorScreen
+from iofdtui.ui.widgets.doorbells_table import DoorbellsTable
+from iofdtui.ui.widgets.event_log import EventLog
+from iofdtui.ui.widgets.lab_header import LabHeader
+from iofdtui.ui.widgets.registration_detail import RegistrationDetail
+from iofdtui.ui.widgets.registrations_table import SORT_KEYS, RegistrationsTable
+
+EXIT_NO_VM = 2
+"""Exit status when the test VM cannot start (the same as `iofdtui bench`)."""
+
+REFRESH_INTERVALS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
+"""What `s` cycles through, in seconds."""
+
+CHECKPOINT_EVERY_S = 1.0
+"""How often the poller parks the guest briefly for the exact conservation check."""
+
+HISTORY_S = 60.0
+"""How much signals/s history the detail sparkline keeps."""
+
+_ENGINE_ACTIONS = frozenset({"add", "remove", "edit_plan", "pause", "resume", "reset"})
+
+
+def _open_real_lab() -> LabPort:
+    # Imported here so building the app (e.g. in layout tests) never loads
+    # the native engine unless the real lab is asked for.
+    from iofdtui.engine.lab import open_lab
+
+    return open_lab()
+
+
+def baseline_width(stats: RegistrationStats, snapshot: Snapshot) -> int:
+    """The width whose userspace-exit path is this registration's baseline.
+
+    An any-length registration (width 0) is compared with the width the
+    guest actually writes at that doorbell.
+    """
+    spec = stats.spec
+    if spec.width:
+        return spec.width
+    for slot in snapshot.slots:
+        if (slot.spec.bus, slot.spec.addr) == (spec.bus, spec.addr):
+            return slot.spec.width
+    return 0
+
+
+class IofdApp(App[int]):
+    """Watch KVM ioeventfd doorbells live, beside the userspace-exit baseline."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "iofdtui"
+    COMMANDS = App.COMMANDS | {IofdCommands}
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (150, "-wide")]
+
+    # Keys follow kvm_stat where it has one (q, r, f, o, s, h/?).
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "add", "Add", tooltip="Register an ioeventfd on a doorbell."),
+        Binding("d", "remove", "Del", tooltip="Deassign the selected registration."),
+        Binding("delete", "remove", "Remove", show=False),
+        Binding("e", "edit_plan", "Plan", tooltip="Edit which doorbells the guest rings."),
+        Binding("p", "pause", "Pause", tooltip="Park the guest; the counts become exact."),
+        Binding("p", "resume", "Resume", tooltip="Let the guest ring again."),
+        Binding("r", "reset", "Reset", tooltip="Zero every count and histogram."),
+        Binding("s", "cycle_interval", "Rate", tooltip="Cycle the refresh interval."),
+        Binding("f", "filter", "Filter", tooltip="Filter registrations by address."),
+        Binding("o", "sort", "Sort", tooltip="Cycle the sort order of registrations."),
+        Binding("S", "screenshot", "SVG", tooltip="Save an SVG to screenshots/."),
+        Binding("ctrl+s", "screenshot", "Screenshot", show=False),
+        Binding("h", "help", "Help", tooltip="What ioeventfd is; how to read the columns."),
+        Binding("question_mark", "help", "Help", show=False),
+        Binding("q", "quit", "Quit", tooltip="Stop the VM, close every fd, leave."),
+    ]
+
+    guest_state: reactive[str] = reactive("starting", bindings=True)
+    """The guest's state from the last snapshot; picks Pause or Resume for `p`."""
+
+    refresh_interval: reactive[float] = reactive(REFRESH_INTERVALS[0])
+    """Seconds between snapshots (signals/s is over this interval)."""
+
+    sort_key: reactive[str] = reactive("id")
+    """The registrations table's order."""
+
+    filter_text: reactive[str] = reactive("")
+    """Address fragment the registrations table is filtered by."""
+
+    def __init__(
+        self,
+        lab_factory: LabFactory = _open_real_lab,
+        *,
+        refresh_interval: float = REFRESH_INTERVALS[0],
+        checkpoint_every: float = CHECKPOINT_EVERY_S,
+        clock: Callable[[], datetime] = datetime.now,
+        screenshot_dir: Path | str = "screenshots",
+    ) -> None:
+        """Build the app around a lab factory.
+
+        Args:
+            lab_factory: builds the lab (in a worker); may raise `KvmUnavailable`.
+            refresh_interval: seconds between snapshots.
+            checkpoint_every: seconds between exact checkpoints (brief pauses).
+            clock: time of day for the event log (fixed in layout tests).
+            screenshot_dir: where `S` saves SVG screenshots.
+        """
+        super().__init__()
+        self._lab_factory = lab_factory
+        self._checkpoint_every = checkpoint_every
+        self._clock = clock
+        self._screenshot_dir = Path(screenshot_dir)
+        self.set_reactive(IofdApp.refresh_interval, refresh_interval)
+        self.lab: LabPort | None = None
+        """The running lab, once the start worker has built it."""
+        self.snapshot: Snapshot | None = None
+        """The last snapshot shown."""
+        self.startup_error: str | None = None
+        """Why the VM could not start, if it could not."""
+        # One lock orders every engine call made by workers against close(),
+        # so nothing reaches a lab that has been torn down.
+        self._engine_lock = threading.Lock()
+        self._closing = False
+        self._stop = threading.Event()
+        self._poller_done = threading.Event()
+        self._poller_done.set()
+        self._selected: int | None = None
+        self._histograms: tuple[int | None, Histogram, Histogram] = (None, [], [])
+        self._rates: dict[int, deque[tuple[float, float]]] = {}
+        self._last_state = "starting"
+
+    # ---------------------------------------------------------------- layout
+
+    def compose(self) -> ComposeResult:
+        """Header, the two tables, the detail pane and the event log, the footer."""
+        yield LabHeader(id="header")
+        # One grid, re-spanned by app.tcss per terminal width (the -narrow and
+        # -wide breakpoint classes), so the same widgets fill 80x24 or 250x70.
+        with Grid(id="body"):
+            yield RegistrationsTable(id="registrations")
+            yield DoorbellsTable(id="doorbells")
+            yield EventLog(id="log")
+            yield RegistrationDetail(id="detail")
+        # The palette hint would push q and h off an 80-column footer; ctrl+p
+        # still opens it, and the help screen says so.
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        """Title the panels and start the VM in the background."""
+        self.query_one("#registrations").border_title = "Registrations"
+        self.query_one("#doorbells").border_title = "Doorbells"
+        self.query_one("#detail").border_title = "Selected registration"
+        self.query_one("#log").border_title = "Events"
+        self.log_event("starting the test VM")
+        self._start_lab()
+
+    def log_event(self, text: str, severity: str = "information") -> None:
+        """Add a timed line to the event log."""
+        self.query_one(EventLog).record(self._clock(), text, severity)
+
+    # ---------------------------------------------------------------- workers
+
+    @contextmanager
+    def _engine(self) -> Iterator[LabPort | None]:
+        """The lab, held against teardown for the duration of one engine call."""
+        with self._engine_lock:
+            yield None if self._closing else self.lab
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="engine")
+    def _start_lab(self) -> None:
+        """Build the lab, apply the demo, start the guest (blocking: a worker)."""
+        try:
+            lab = self._lab_factory()
+        except OSError as err:
+            # KvmUnavailable's str() is already one line with the cause and the fix.
+            self.post_message(LabFailed(str(err)))
+            return
+        try:
+            lab.set_plan(demo_plan())
+            for spec in demo_registrations():
+                lab.add_registration(spec)
+            lab.start()
+            registrations = lab.registrations()
+        except (EngineError, SpecError) as err:
+            lab.close()
+            self.post_message(LabFailed(f"the demo could not start: {err}"))
+            return
+        with self._engine_lock:
+            if self._closing:
+                lab.close()
+                return
+            self.lab = lab
+        self.post_message(LabStarted(lab.machine, registrations))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="poll")
+    def _poll(self) -> None:
+        """Read a snapshot every refresh interval; take a checkpoint every second.
+
+        This is the only caller of `snapshot()`, so its rates are over exactly
+        the interval between two of these readings.
+        """
+        self._poller_done.clear()
+        try:
+            next_checkpoint = 0.0
+            while not self._stop.is_set():
+                try:
+                    message = self._read(next_checkpoint)
+                except EngineError as err:
+                    self.post_message(EngineFailed("reading the counters", str(err)))
+                    self._stop.wait(max(1.0, self.refresh_interval))
+                    continue
+                if message is None:
+                    return
+                if time.monotonic() >= next_checkpoint:
+                    next_checkpoint = time.monotonic() + self._checkpoint_every
+                self.post_message(message)
+                self._stop.wait(self.refresh_interval)
+        finally:
+            self._poller_done.set()
+
+    def _read(self, next_checkpoint: float) -> SnapshotReady | None:
+        """One reading (in the poller thread); None once the lab is gone."""
+        with self._engine() as lab:
+            if lab is None:
+                return None
+            if time.monotonic() >= next_checkpoint:
+                lab.checkpoint()
+            snap = lab.snapshot()
+            selected = self._selected
+            stats = next((r for r in snap.registrations if r.id == selected), None)
+            if stats is None:
+                return SnapshotReady(snap)
+            key = (stats.spec.bus, baseline_width(stats, snap))
+            return SnapshotReady(
+                snap,
+                selected=stats.id,
+                histogram=lab.registration_histogram(stats.id),
+                baseline_key=key,
+                baseline_histogram=lab.baseline_histogram(*key),
+            )
+
+    @work(thread=True, exit_on_error=False, group="engine")
+    def _add(self, spec: RegistrationSpec) -> None:
+        with self._engine() as lab:
+            if lab is None:
+                return
+            try:
+                reg_id = lab.add_registration(spec)
+            except RegistrationRejected as err:
+                self.post_message(RegistrationRefused(spec, str(err), err.field))
+            except EngineError as err:
+                self.post_message(RegistrationRefused(spec, str(err), None))
+            else:
+                self.post_message(RegistrationAdded(reg_id, spec))
+
+    @work(thread=True, exit_on_error=False, group="engine")
+    def _remove(self, reg_id: int) -> None:
+        with self._engine() as lab:
+            if lab is None:
+                return
+            try:
+                final = lab.remove_registration(reg_id)
+            except EngineError as err:
+                self.post_message(EngineFailed(f"removing #{reg_id}", str(err)))
+            else:
+                self.post_message(RegistrationRemoved(final))
+
+    @work(thread=True, exit_on_error=False, group="engine")
+    def _pause(self) -> None:
+        with self._engine() as lab:
+            if lab is None:
+                return
+            try:
+                exact = lab.pause()
+            except EngineError as err:
+                self.post_message(EngineFailed("pausing the guest", str(err)))
+            else:
+                self.post_message(GuestPaused(exact))
+
+    @work(thread=True, exit_on_error=False, group="engine")
+    def _resume(self) -> None:
+        with self._engine() as lab:
+            if lab is None:
+                return
+            try:
+                lab.resume()
+            except EngineError as err:
+                self.post_message(EngineFailed("resuming the guest", str(err)))
+            else:
+                self.post_message(GuestResumed())
+
+    @work(thread=True, exit_on_error=False, group="engine")
+    def _reset(self) -> None:
+        with self._engine() as lab:
+            if lab is None:
+                return
+            try:
+                lab.reset_counters()
+            except EngineError as err:
+                self.post_message(EngineFailed("resetting the counters", str(err)))
+            else:
+                self.post_message(CountersReset())
+
+    @work(thread=True, exit_on_error=False, group="engine")
+    def _set_plan(self, plan: list[SlotSpec]) -> None:
+        with self._engine() as lab:
+            if lab is None:
+                return
+            try:
+                lab.set_plan(plan)
+            except (EngineError, SpecError) as err:
+                self.post_message(EngineFailed("changing the ring plan", str(err)))
+            else:
+                self.post_message(PlanChanged(plan))
+
+    def _shutdown_lab(self) -> None:
+        """Blocking teardown; safe to call twice."""
+        self._stop.set()
+        self._poller_done.wait(timeout=5.0)
+        with self._engine_lock:
+            self._closing = True
+            lab, self.lab = self.lab, None
+            if lab is not None:
+                lab.close()
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        # The workers catch the engine's own errors; anything else still gets
+        # one readable line, never a traceback.
+        if event.state is WorkerState.ERROR:
+            error = event.worker.error
+            self.notify(f"{event.worker.name}: {error}", title="Unexpected error", severity="error")
+            self.log_event(f"unexpected error in {event.worker.name}: {error}", "error")
+
+    # ------------------------------------------------------- engine messages
+
+    @on(LabStarted)
+    def _lab_started(self, event: LabStarted) -> None:
+        m = event.machine
+        self.log_event(f"VM up: {m.kvm_module or 'kvm'} on {m.kernel}, TSC {m.tsc_khz:,} kHz")
+        if m.emulated:
+            self.log_event(m.emulation_note, "warning")
+        for reg_id, spec in sorted(event.registrations.items()):
+            self.log_event(f"registered #{reg_id} {spec.describe()} (demo)")
+        self._poll()
+
+    @on(LabFailed)
+    def _lab_failed(self, event: LabFailed) -> None:
+        self.startup_error = event.message
+        self.guest_state = "unavailable"
+        self.query_one(LabHeader).starting_note = "the test VM could not start"
+        self.log_event(f"start-up failed: {event.message}", "error")
+        self.push_screen(StartupErrorScreen(event.message))
+
+    @on(SnapshotReady)
+    def _snapshot_ready(self, event: SnapshotReady) -> None:
+        snap = event.snapshot
+        self.snapshot = snap
+        if event.selected is not None:
+            self._histograms = (event.selected, event.histogram, event.baseline_histogram)
+        live = {r.id for r in snap.registrations}
+        for reg in snap.registrations:
+            history = self._rates.setdefault(reg.id, deque())
+            if reg.signals_per_s is not None:
+                history.append((snap.taken_at, reg.signals_per_s))
+            while history and history[0][0] < snap.taken_at - HISTORY_S:
+                history.popleft()
+        for gone in set(self._rates) - live:
+            del self._rates[gone]
+        self.guest_state = snap.state
+        self.query_one(LabHeader).snapshot = snap
+        self._show_tables()
+
+    def _show_tables(self) -> None:
+        snap = self.snapshot
+        if snap is None:
+            return
+        table = self.query_one(RegistrationsTable)
+        table.show(snap.registrations, self.filter_text, self.sort_key)
+        interval = "—" if snap.interval_s is None else f"{snap.interval_s:.2f} s"
+        table.border_title = f"Registrations · signals/s over the last {interval}"
+        notes = [f"sort: {self.sort_key}"]
+        if self.filter_text:
+            shown = table.row_count
+            notes.append(f"filter '{self.filter_text}': {shown} of {len(snap.registrations)}")
+        table.border_subtitle = " · ".join(notes)
+        doors = self.query_one(DoorbellsTable)
+        doors.show(snap.doorbells, snap.slots, snap.checkpoint)
+        doors.border_subtitle = self._check_summary(snap)
+        self._selected = table.selected_id
+        self._show_detail()
+
+    @staticmethod
+    def _check_summary(snap: Snapshot) -> str:
+        cp = snap.checkpoint
+        if cp is None:
+            return "check rings = signals + exits: waiting for the first checkpoint"
+        verdict = "✓ all balance" if cp.conserved else "✗ MISMATCH"
+        exact = "exact" if cp.exact else "guest kicked, ±1 in flight"
+        return f"check rings = signals + exits at checkpoint #{cp.number} ({exact}): {verdict}"
+
+    def _show_detail(self) -> None:
+        snap = self.snapshot
+        if snap is None:
+            return
+        stats = next((r for r in snap.registrations if r.id == self._selected), None)
+        hist_id, hist, base = self._histograms
+        if stats is None or hist_id != stats.id:
+            hist, base = [], []
+        rates = [rate for _, rate in self._rates.get(stats.id, ())] if stats else []
+        self.query_one(RegistrationDetail).show(
+            stats, rates, HISTORY_S, hist, base, snap.timer_overhead_ns
+        )
+
+    @on(DataTable.RowHighlighted, "#registrations")
+    def _row_highlighted(self) -> None:
+        self._selected = self.query_one(RegistrationsTable).selected_id
+        self._show_detail()
+
+    def watch_guest_state(self, state: str) -> None:
+        """Log a fault the moment it is seen; the header shows the state."""
+        if state == "faulted" and self._last_state != "faulted":
+            fault = self.snapshot.fault if self.snapshot else None
+            self.log_event(f"guest faulted: {fault or 'no detail'}", "error")
+            self.notify(fault or "the guest faulted", title="Guest fault", severity="error")
+        self._last_state = state
+
+    @on(AddRegistrationScreen.Submitted)
+    def _add_submitted(self, event: AddRegistrationScreen.Submitted) -> None:
+        self._add(event.spec)
+
+    @on(RegistrationAdded)
+    def _registration_added(self, event: RegistrationAdded) -> None:
+        self.log_event(f"registered #{event.reg_id} {event.spec.describe()}")
+        if isinstance(self.screen, AddRegistrationScreen):
+            self.screen.dismiss(event.reg_id)
+
+    @on(RegistrationRefused)
+    def _registration_refused(self, event: RegistrationRefused) -> None:
+        self.log_event(f"rejected {event.spec.describe()}: {event.message}", "error")
+        if isinstance(self.screen, AddRegistrationScreen):
+            self.screen.show_rejection(event.message, event.field)
+        else:
+            self.notify(event.message, title="Registration rejected", severity="error")
+
+    @on(RegistrationRemoved)
+    def _registration_removed(self, event: RegistrationRemoved) -> None:
+        final = event.final
+        self.log_event(
+            f"removed #{final.id} {final.spec.describe()}: {final.signals:,} signals in all"
+        )
+
+    @on(GuestPaused)
+    def _guest_paused(self, event: GuestPaused) -> None:
+        how = "at a quiescent point" if event.exact else "by a kick (a ring may be in flight)"
+        self.log_event(f"guest paused {how}")
+
+    @on(GuestResumed)
+    def _guest_resumed(self) -> None:
+        self.log_event("guest resumed")
+
+    @on(CountersReset)
+    def _counters_reset(self) -> None:
+        self._rates.clear()
+        self.log_event("counters reset")
+
+    @on(PlanChanged)
+    def _plan_changed(self, event: PlanChanged) -> None:
+        writes = ", ".join(slot.describe() for slot in event.plan) or "nothing"
+        self.log_event(f"ring plan: {writes}")
+
+    @on(EngineFailed)
+    def _engine_failed(self, event: EngineFailed) -> None:
+        self.log_event(f"{event.action} failed: {event.message}", "error")
+        self.notify(event.message, title=f"{event.action.capitalize()} failed", severity="error")
+
+    # ---------------------------------------------------------------- actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Offer engine actions only with a live lab, and one of Pause/Resume."""
+        if action in _ENGINE_ACTIONS and (self.lab is None or self._closing):
+            return False if action in ("pause", "resume") else None
+        if action == "pause":
+            return self.guest_state == "running"
+        if action == "resume":
+            return self.guest_state == "paused"
+        return True
+
+    def action_add(self) -> None:
+        """Open the add-registration form."""
+        any_length = self.lab.any_length if self.lab is not None else True
+        self.push_screen(AddRegistrationScreen(any_length=any_length))
+
+    def action_remove(self) -> None:
+        """Deassign the registration under the cursor."""
+        reg_id = self.query_one(RegistrationsTable).selected_id
+        if reg_id is None:
+            self.notify("No registration is selected.", severity="warning")
+            return
+        self._remove(reg_id)
+
+    def action_edit_plan(self) -> None:
+        """Open the ring-plan editor on the plan the guest rings now."""
+        plan = [slot.spec for slot in self.snapshot.slots] if self.snapshot else demo_plan()
+
+        def apply(result: list[SlotSpec] | None) -> None:
+            if result is not None:
+                self._set_plan(result)
+
+        self.push_screen(RingPlanScreen(plan), apply)
+
+    def action_pause(self) -> None:
+        """Park the guest at a quiescent point."""
+        self._pause()
+
+    def action_resume(self) -> None:
+        """Let the guest ring again."""
+        self._resume()
+
+    def action_reset(self) -> None:
+        """Zero every count and histogram."""
+        self._reset()
+
+    def action_cycle_interval(self) -> None:
+        """Step through the refresh intervals (kvm_stat's `s`)."""
+        index = (
+            REFRESH_INTERVALS.index(self.refresh_interval)
+            if (self.refresh_interval in REFRESH_INTERVALS)
+            else -1
+        )
+        self.refresh_interval = REFRESH_INTERVALS[(index + 1) % len(REFRESH_INTERVALS)]
+        self.notify(f"Refreshing every {self.refresh_interval:g} s.")
+
+    def action_filter(self) -> None:
+        """Ask for an address fragment to filter registrations by."""
+
+        def apply(result: str | None) -> None:
+            if result is not None:
+                self.filter_text = result
+
+        self.push_screen(FilterPrompt(self.filter_text), apply)
+
+    def action_sort(self) -> None:
+        """Cycle the registrations' sort order."""
+        index = SORT_KEYS.index(self.sort_key)
+        self.sort_key = SORT_KEYS[(index + 1) % len(SORT_KEYS)]
+
+    def watch_sort_key(self) -> None:
+        """Re-show the last snapshot in the new order."""
+        self._show_tables()
+
+    def watch_filter_text(self) -> None:
+        """Re-show the last snapshot through the new filter."""
+        self._show_tables()
+
+    def action_screenshot(self) -> None:
+        """Save an SVG of the screen under screenshots/."""
+        self._screenshot_dir.mkdir(parents=True, exist_ok=True)
+        stamp = self._clock().strftime("%Y%m%d-%H%M%S")
+        path = self.save_screenshot(f"iofdtui-{stamp}.svg", str(self._screenshot_dir))
+        self.notify(f"Saved {path}", title="Screenshot")
+        self.log_event(f"screenshot saved to {path}")
+
+    def action_help(self) -> None:
+        """Explain ioeventfd and every column."""
+        self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        """Leave; `on_unmount` tears the VM down."""
+        if self.startup_error is not None:
+            self.exit(EXIT_NO_VM, EXIT_NO_VM, message=f"iofdtui: {self.startup_error}")
+        else:
+            self.exit(0, 0)
+
+    def on_unmount(self) -> None:
+        """Whatever way the app ends, no VM, thread or fd outlives it.
+
+        This is the one engine call made on the event loop: at unmount
+        nothing is left to draw, and the close must finish before the process
+        exits, so waiting for it here is the point.
+        """
+        self._shutdown_lab()
+
+
+def make_app(lab_factory: LabFactory | None = None, **options: object) -> IofdApp:
+    """Build the app; tests pass a fake lab factory and fixed options.
+
+    Args:
+        lab_factory: builds the lab; the real engine's when None.
+        **options: keyword options of `IofdApp`.
+    """
+    return IofdApp(lab_factory or _open_real_lab, **options)  # type: ignore[arg-type]
+
+
+def run_app() -> int:
+    """Run the app in the terminal; returns the exit status (2: no VM)."""
+    app = make_app()
+    result = app.run()
+    if result is not None:
+        return int(result)
+    return EXIT_NO_VM if app.startup_error else (app.return_code or 0)
+
+
+__all__ = ["EXIT_NO_VM", "IofdApp", "make_app", "run_app"]

@@ -1,0 +1,182 @@
+"""The add-registration form: bus, address, width, trigger; validated as you type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Button, Footer, Input, Label, Select, Static
+
+from iofdtui.engine.model import Bus, RegistrationSpec, SpecError
+
+WIDTHS: tuple[tuple[str, int], ...] = (
+    ("1 byte", 1),
+    ("2 bytes", 2),
+    ("4 bytes", 4),
+    ("8 bytes", 8),
+    ("any length (0)", 0),
+)
+"""Width choices; 0 is `KVM_CAP_IOEVENTFD_ANY_LENGTH`'s zero-length match."""
+
+
+def parse_int(text: str) -> int:
+    """Parse `0x3f8`, `1016` or `0b11`; raise ValueError on anything else."""
+    return int(text.strip().replace("_", ""), 0)
+
+
+class AddRegistrationScreen(ModalScreen[int | None]):
+    """A modal form that asks the app to register an ioeventfd.
+
+    The app runs the registration in a worker; a rejection (such as EEXIST)
+    comes back through `show_rejection` and the form stays open with the
+    user's input intact. It is dismissed with the new id on success.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", tooltip="Close the form; nothing is registered."),
+        Binding("ctrl+r", "submit", "Register", tooltip="Register this ioeventfd."),
+    ]
+
+    DEFAULT_CSS = """
+    AddRegistrationScreen { align: center middle; }
+    AddRegistrationScreen > #form {
+        width: 76;
+        max-width: 100%;
+        height: auto;
+        border: thick $accent;
+        background: $surface;
+        padding: 0 1;
+    }
+    AddRegistrationScreen .row { height: auto; }
+    AddRegistrationScreen .row > Label { width: 10; padding: 1 0 0 0; }
+    AddRegistrationScreen .row > Input, AddRegistrationScreen .row > Select { width: 1fr; }
+    AddRegistrationScreen #problem { height: auto; min-height: 2; color: $error; }
+    AddRegistrationScreen #problem.-ok { color: $success; }
+    AddRegistrationScreen #buttons { height: auto; align-horizontal: right; }
+    AddRegistrationScreen #buttons > Button { margin: 0 0 0 1; }
+    """
+
+    @dataclass
+    class Submitted(Message):
+        """The user asked to register `spec` (already validated)."""
+
+        spec: RegistrationSpec
+
+    def __init__(self, any_length: bool = True) -> None:
+        """Build the form.
+
+        Args:
+            any_length: whether the kernel has KVM_CAP_IOEVENTFD_ANY_LENGTH.
+        """
+        super().__init__()
+        self.any_length = any_length
+        """Whether width 0 ("any length") is offered as valid."""
+        self.pending = False
+        """True while the app is asking the kernel; the form waits."""
+
+    def compose(self) -> ComposeResult:
+        """Four fields, a problem line, and the buttons."""
+        with Vertical(id="form") as form:
+            form.border_title = "Add an ioeventfd registration"
+            with Horizontal(classes="row"):
+                yield Label("bus")
+                yield Select(
+                    [("PIO (port I/O, OUT)", Bus.PIO), ("MMIO (memory write)", Bus.MMIO)],
+                    value=Bus.PIO,
+                    allow_blank=False,
+                    id="bus",
+                )
+            with Horizontal(classes="row"):
+                yield Label("address")
+                yield Input(placeholder="0x3f8 or 0xfe000000", id="addr")
+            with Horizontal(classes="row"):
+                yield Label("width")
+                yield Select(WIDTHS, value=1, allow_blank=False, id="width")
+            with Horizontal(classes="row"):
+                yield Label("trigger")
+                yield Input(placeholder="empty: any value (wildcard)", id="trigger")
+            yield Static("", id="problem")
+            with Horizontal(id="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Register", variant="primary", id="register")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Start on the address, the field that is always needed."""
+        self.query_one("#addr", Input).focus()
+        self.validate_form()
+
+    def spec_or_problem(self) -> tuple[RegistrationSpec | None, str, str | None]:
+        """The spec the fields describe, or a one-line problem and its field."""
+        addr_text = self.query_one("#addr", Input).value
+        trig_text = self.query_one("#trigger", Input).value
+        bus = self.query_one("#bus", Select).value
+        width = self.query_one("#width", Select).value
+        if not addr_text.strip():
+            return None, "address: type a port (0x3f8) or an MMIO address (0xfe000000)", "addr"
+        try:
+            addr = parse_int(addr_text)
+        except ValueError:
+            return None, f"address: {addr_text.strip()!r} is not a number (try 0x3f8)", "addr"
+        trigger = None
+        if trig_text.strip():
+            try:
+                trigger = parse_int(trig_text)
+            except ValueError:
+                return None, f"trigger: {trig_text.strip()!r} is not a number (try 0x1)", "trigger"
+        assert isinstance(bus, Bus) and isinstance(width, int)
+        spec = RegistrationSpec(bus, addr, width, trigger)
+        try:
+            spec.validate(any_length_supported=self.any_length)
+        except SpecError as err:
+            return None, str(err), err.field
+        return spec, f"ready: {spec.describe()}", None
+
+    def validate_form(self) -> RegistrationSpec | None:
+        """Check the fields, mark the wrong one, and say why on the problem line."""
+        spec, text, field = self.spec_or_problem()
+        for name in ("addr", "width", "trigger"):
+            self.query_one(f"#{name}").set_class(name == field, "-invalid")
+        problem = self.query_one("#problem", Static)
+        problem.update(text)
+        problem.set_class(spec is not None, "-ok")
+        self.query_one("#register", Button).disabled = spec is None or self.pending
+        return spec
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def _changed(self) -> None:
+        self.validate_form()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#register")
+    def action_submit(self) -> None:
+        """Ask the app to register what the form describes."""
+        spec = self.validate_form()
+        if spec is None or self.pending:
+            return
+        self.pending = True
+        self.query_one("#register", Button).disabled = True
+        self.query_one("#problem", Static).update(f"registering {spec.describe()}…")
+        self.post_message(self.Submitted(spec))
+
+    def show_rejection(self, message: str, field: str | None) -> None:
+        """The kernel said no: show why, mark the field, keep everything typed."""
+        self.pending = False
+        problem = self.query_one("#problem", Static)
+        problem.update(f"rejected: {message}")
+        problem.set_class(False, "-ok")
+        for name in ("addr", "width", "trigger"):
+            self.query_one(f"#{name}").set_class(name == field, "-invalid")
+        self.query_one("#register", Button).disabled = False
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        """Close without registering anything."""
+        self.dismiss(None)

@@ -1,0 +1,130 @@
+"""The help screen: what ioeventfd is and how to read every figure."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Markdown
+
+HELP = """\
+# iofdtui: ioeventfd doorbells, live
+
+A test VM on `/dev/kvm` runs a tiny guest that **rings doorbells**: it writes
+to I/O ports (`out`, PIO) and to unmapped guest-physical addresses (`mov`, MMIO),
+in the order and mix of its **ring plan** (`e`).
+
+Without help, every such write leaves the guest: `KVM_RUN` returns to
+userspace with `KVM_EXIT_IO` / `KVM_EXIT_MMIO`, the VMM handles it, and
+re-enters. That round trip is the **userspace-exit path**.
+
+An **ioeventfd** (`KVM_IOEVENTFD`) asks the kernel to catch writes to one
+address itself: KVM signals an eventfd and resumes the guest at once, without
+leaving the kernel. A thread of iofdtui reads the eventfd's counter. That is the
+**ioeventfd path**; it is what virtio queue notifications use.
+
+## Trigger values (DATAMATCH)
+
+A registration has a bus, an address, a length (`len`: 1, 2, 4, 8 bytes, or 0
+= any length where the kernel has `KVM_CAP_IOEVENTFD_ANY_LENGTH`) and an
+optional **trigger value**. With a trigger (`KVM_IOEVENTFD_FLAG_DATAMATCH`)
+only writes of exactly that value signal; any other value **misses** and exits
+to userspace as if nothing were registered. Without one (*any*) every write of
+that length signals. Two registrations on one address collide (`EEXIST`) unless
+both have different trigger values of the same length.
+
+## Registrations table
+
+| column | meaning |
+|---|---|
+| # | iofdtui's id of the registration |
+| bus, address | `pio` port or `mmio` guest-physical address, hex |
+| len | the registration's length in bytes; *any* = zero-length |
+| trigger | the DATAMATCH value, or *any* (wildcard) |
+| efd | the eventfd's file-descriptor number in this process |
+| signals | the eventfd counter's sum since the last reset (counted, by the kernel) |
+| signals/s | signals over the last refresh interval (the title says how long) |
+| p50, p99 | guest-measured ring cost on this eventfd, net of timer overhead |
+| base p50, p99 | the same for the userspace-exit path, same bus and width, same run |
+| ratio | base p50 / p50: how many times cheaper the ioeventfd path is |
+
+Latency is timed by the guest: `rdtsc` around the single write instruction,
+minus the timer's own cost calibrated in the same run. The baseline comes from a
+never-registered doorbell of the same bus and width rung in the same loop.
+
+## Doorbells table
+
+| column | meaning |
+|---|---|
+| doorbell | bus and address the guest writes to |
+| guest writes | the plan's writes there: width and value |
+| rings | writes the guest made (counted by the guest) |
+| signals | rings an eventfd took |
+| exits | rings that reached userspace (counted in the run loop) |
+| exits by value | userspace exits per written value: the trigger misses |
+| check | rings = signals + exits, **exactly**, at the last checkpoint |
+
+While the guest runs, a burst can be counted on one side before the other, so
+the live columns may disagree by up to one burst. Once a second iofdtui parks
+the guest at a quiescent point for a moment (a **checkpoint**) and checks the
+sum; that is the check column, and it must always be ✓. Pausing (`p`) takes one.
+
+## Detail pane
+
+The selected registration's signals/s over the last minute, and its latency
+distribution (green) beside the userspace-exit path's (yellow) on one log axis,
+net of the timer overhead; each bar is the share of that path's timed rings.
+
+## KVM flavours
+
+The header says which module serves `/dev/kvm`. Under **kvm_pvm** guest
+instructions are emulated: `rdtsc`, `out` and `mov` all cost emulator time, so
+every latency here is an **emulator figure**, not a hardware VM-exit cost. The
+ratio still says which path is cheaper on this machine.
+
+## Keys
+
+`a` add · `d`/Delete remove · `e` ring plan · `p` pause/resume · `r` reset ·
+`s` refresh interval · `f` filter · `o` sort · `S`/Ctrl+S screenshot ·
+`h`/`?` help · `q` quit · Ctrl+P command palette
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    """A scrollable explanation; any of Escape, q, h, ? closes it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close"),
+        Binding("q", "close", "Close", show=False),
+        Binding("h", "close", "Close", show=False),
+        Binding("question_mark", "close", "Close", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 100;
+        max-width: 100%;
+        height: 1fr;
+        border: thick $accent;
+        background: $surface;
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        """The help text and the footer."""
+        with VerticalScroll() as scroll:
+            scroll.border_title = "Help"
+            yield Markdown(HELP)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Focus the text so the arrow keys scroll it."""
+        self.query_one(VerticalScroll).focus()
+
+    def action_close(self) -> None:
+        """Back to the lab."""
+        self.dismiss(None)

@@ -1,0 +1,82 @@
+"""The header: what machine the figures come from and what the guest is doing."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from iofdtui.engine.snapshot import Snapshot
+from iofdtui.ui import format as fmt
+
+STATE_STYLE = {
+    "running": "bold $success",
+    "paused": "bold $warning",
+    "faulted": "bold $error",
+}
+"""How each guest state is coloured, wherever it is shown."""
+
+
+class LabHeader(Widget):
+    """Kernel, KVM flavour, TSC rate, guest state and guest rings/s.
+
+    Rings/s is over the interval since the previous snapshot, and says so.
+    """
+
+    DEFAULT_CSS = """
+    LabHeader {
+        height: auto;
+        background: $panel;
+        color: $foreground;
+        padding: 0 1;
+    }
+    """
+
+    snapshot: reactive[Snapshot | None] = reactive(None, layout=True)
+    """The latest snapshot, or None before the VM is up."""
+
+    starting_note: reactive[str] = reactive("starting the test VM…", layout=True)
+    """What to say before the first snapshot."""
+
+    def render(self) -> Content:
+        """Two lines (three when something is wrong): the machine, then the guest."""
+        snap = self.snapshot
+        if snap is None:
+            return Content.assemble(("iofdtui", "bold"), f"  {self.starting_note}")
+        m = snap.machine
+        # Under 100 columns the same facts are said in fewer words, so the
+        # header stays two lines on an 80x24 terminal.
+        wide = self.size.width >= 100
+        parts: list[str | tuple[str, str]] = [("iofdtui", "bold")]
+        parts.append(f"  kernel {m.kernel} · " if wide else f" · {m.kernel} · ")
+        parts.append(m.kvm_module or "kvm")
+        if m.emulated:
+            note = " (guest instructions emulated: emulator figures)" if wide else ", emulated"
+            parts.append((note, "$warning"))
+        elif m.emulated is False and wide:
+            parts.append(" (hardware virtualization)")
+        parts.append(f" · TSC {m.tsc_khz:,} kHz")
+        parts += ["\nguest ", (snap.state, STATE_STYLE.get(snap.state, "bold"))]
+        if snap.fault:
+            parts.append((f": {snap.fault}", "$error"))
+        over = "over the last" if wide else "over"
+        parts.append(
+            f" · {fmt.rate(snap.ring_rate)} rings/s {over} {fmt.seconds(snap.interval_s)}"
+            f" · {fmt.count(snap.total_rings)} rings{' since reset' if wide else ''}"
+        )
+        if snap.timer_overhead_ns is not None:
+            overhead = fmt.ns(snap.timer_overhead_ns)
+            parts.append(
+                f" · timer overhead {overhead} subtracted" if wide else f" · overhead {overhead}"
+            )
+        health = snap.health
+        problems = []
+        if health.stray_exits:
+            problems.append(f"{health.stray_exits} stray exits (last {health.last_stray})")
+        if health.garbage_pages:
+            problems.append(f"{health.garbage_pages} guest counter pages held garbage")
+        if health.unsolicited_parks:
+            problems.append(f"{health.unsolicited_parks} unsolicited parks")
+        if problems:
+            parts.append(("\n⚠ " + "; ".join(problems), "$error"))
+        return Content.assemble(*parts)

@@ -1,0 +1,171 @@
+"""The registrations table: one row per eventfd, updated in place."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.coordinate import Coordinate
+from textual.widgets import DataTable
+
+from iofdtui.engine.model import format_addr
+from iofdtui.engine.snapshot import RegistrationStats
+from iofdtui.ui import format as fmt
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("id", "#"),
+    ("bus", "bus"),
+    ("addr", "address"),
+    ("width", "len"),
+    ("trigger", "trig"),
+    ("eventfd", "efd"),
+    ("signals", "signals"),
+    ("rate", "sig/s"),
+    ("p50", "p50"),
+    ("p99", "p99"),
+    ("base_p50", "base50"),
+    ("base_p99", "base99"),
+    ("ratio", "ratio"),
+)
+"""(column key, header) in display order; short, so all 13 fit in 80 columns."""
+
+_LEFT = {"bus", "addr", "trigger"}
+
+SORT_KEYS: tuple[str, ...] = ("id", "address", "signals", "signals/s", "p50", "ratio")
+"""What `o` cycles through, as kvm_stat's sort toggle does."""
+
+
+def _sort_value(stats: RegistrationStats, key: str) -> tuple[float, int]:
+    # Larger-is-more-interesting columns sort descending, like kvm_stat.
+    values = {
+        "id": float(stats.id),
+        "address": float(stats.spec.addr),
+        "signals": -float(stats.signals),
+        "signals/s": -(stats.signals_per_s or 0.0),
+        "p50": stats.latency.p50_ns if stats.latency.p50_ns is not None else float("inf"),
+        "ratio": -(stats.ratio or 0.0),
+    }
+    return (values[key], stats.id)
+
+
+def cells(stats: RegistrationStats, compact: bool = False) -> tuple[str, ...]:
+    """The row of one registration, as the strings shown."""
+    spec = stats.spec
+    return (
+        str(stats.id),
+        spec.bus.value,
+        format_addr(spec.bus, spec.addr),
+        "any" if spec.width == 0 else str(spec.width),
+        "any" if spec.trigger is None else f"{spec.trigger:#x}",
+        str(stats.eventfd),
+        fmt.count(stats.signals, compact),
+        fmt.rate(stats.signals_per_s),
+        fmt.ns(stats.latency.p50_ns),
+        fmt.ns(stats.latency.p99_ns),
+        fmt.ns(stats.baseline.p50_ns),
+        fmt.ns(stats.baseline.p99_ns),
+        fmt.ratio(stats.ratio),
+    )
+
+
+def matches(stats: RegistrationStats, needle: str) -> bool:
+    """Whether a registration passes the address filter (`f`)."""
+    if not needle:
+        return True
+    needle = needle.lower().removeprefix("0x")
+    spec = stats.spec
+    return needle in format_addr(spec.bus, spec.addr).lower() or needle in spec.bus.value
+
+
+class RegistrationsTable(DataTable[Text]):
+    """One row per registered eventfd; cells change in place, the cursor stays put.
+
+    Rows are keyed by registration id, so the cursor follows the registration
+    when the sort order or the set of rows changes.
+    """
+
+    DEFAULT_CSS = """
+    RegistrationsTable {
+        height: auto;
+        max-height: 14;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        # No cell padding: each cell carries one leading space instead, which
+        # is the gap 13 columns can afford in an 80-column terminal.
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True, cell_padding=0)
+        self._shown: dict[str, tuple[str, ...]] = {}
+        self._order: list[str] = []
+        self._keep: int | None = None
+
+    compact: bool = False
+    """Counts past a million shortened (`1.97M`): set when under 100 columns wide."""
+
+    def on_resize(self) -> None:
+        """In a narrow terminal shorten big counts so every column stays in view."""
+        compact = self.size.width < 100
+        if compact != self.compact:
+            self.compact = compact
+            self._keep = self.selected_id
+            self._shown = {}
+            # Columns only ever widen; start them afresh for the new format.
+            self.clear(columns=True)
+            self._add_columns()
+            self._order = []
+
+    def _add_columns(self) -> None:
+        for key, label in COLUMNS:
+            self.add_column(self._cell(key, label), key=key)
+
+    def on_mount(self) -> None:
+        """Lay out the columns (unless a resize already has); rows come from snapshots."""
+        if not self.columns:
+            self._add_columns()
+
+    @property
+    def selected_id(self) -> int | None:
+        """The registration under the cursor, if any."""
+        if not self.row_count:
+            return None
+        row = min(self.cursor_row, self.row_count - 1)
+        key = self.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value
+        return int(key) if key is not None else None
+
+    def show(
+        self, registrations: Sequence[RegistrationStats], needle: str = "", sort: str = "id"
+    ) -> None:
+        """Show these registrations, filtered and sorted, touching only changed cells."""
+        visible = sorted(
+            (r for r in registrations if matches(r, needle)), key=lambda r: _sort_value(r, sort)
+        )
+        rows = {str(r.id): cells(r, self.compact) for r in visible}
+        order = list(rows)
+        if order != self._order:
+            self._rebuild(rows, order)
+        else:
+            for row_key, row in rows.items():
+                old = self._shown[row_key]
+                for (col_key, _), new, prev in zip(COLUMNS, row, old, strict=True):
+                    if new != prev:
+                        self.update_cell(
+                            row_key, col_key, self._cell(col_key, new), update_width=True
+                        )
+        self._shown = rows
+
+    def _rebuild(self, rows: dict[str, tuple[str, ...]], order: list[str]) -> None:
+        # Rows came or went, or the order changed: rebuild in one go (one
+        # repaint, so no flicker) and put the cursor back on the same id.
+        selected = self._keep if self._keep is not None else self.selected_id
+        self._keep = None
+        self.clear()
+        for row_key in order:
+            cells_ = [self._cell(k, v) for (k, _), v in zip(COLUMNS, rows[row_key], strict=True)]
+            self.add_row(*cells_, key=row_key)
+        self._order = order
+        if selected is not None and str(selected) in rows:
+            self.move_cursor(row=order.index(str(selected)), animate=False)
+
+    @staticmethod
+    def _cell(col_key: str, value: str) -> Text:
+        return Text(" " + value, justify="left" if col_key in _LEFT else "right")

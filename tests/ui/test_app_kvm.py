@@ -1,0 +1,269 @@
+"""Behaviour tests: the app driving the real engine on /dev/kvm, through its keys."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Callable
+
+import pytest
+from textual.message import Message
+from textual.pilot import Pilot
+from textual.widgets import Input, Static
+
+from iofdtui.engine.model import Bus
+from iofdtui.engine.snapshot import DoorbellStats, RegistrationStats, Snapshot
+from iofdtui.ui.app import IofdApp, make_app
+from iofdtui.ui.messages import (
+    GuestPaused,
+    PlanChanged,
+    RegistrationAdded,
+    RegistrationRefused,
+    RegistrationRemoved,
+)
+from iofdtui.ui.screens.add_registration import AddRegistrationScreen
+from iofdtui.ui.screens.ring_plan import RingPlanScreen
+from iofdtui.ui.widgets.plan_line import PlanLine
+from iofdtui.ui.widgets.registrations_table import RegistrationsTable
+
+pytestmark = pytest.mark.kvm
+
+BASELINE_PIO = (Bus.PIO, 0x0600)  # in the demo plan, never registered: every ring exits
+BASELINE_MMIO = (Bus.MMIO, 0xFE0F_F000)  # the guest writes 0x0 there
+
+
+@pytest.fixture(autouse=True)
+def idle_means_a_tick(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Textual's pilot waits until the *process* is idle, up to a second per wait.
+
+    With the guest's vCPU and consumer threads ringing in this process it
+    never is, so every key press would cost two seconds. The tests wait for
+    the state they need (`wait_for`) instead.
+    """
+
+    async def one_tick(min_sleep: float = 0.0, max_sleep: float = 0.0) -> None:
+        await asyncio.sleep(0.02)
+
+    monkeypatch.setattr("textual.app.wait_for_idle", one_tick)
+    monkeypatch.setattr("textual.pilot.wait_for_idle", one_tick)
+
+
+async def wait_for(pilot: Pilot, predicate: Callable[[], object], timeout: float = 10.0) -> None:
+    """Let the app run until `predicate()` holds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, "timed out waiting for the app"
+        await pilot.pause(0.05)
+
+
+async def next_snapshot(pilot: Pilot) -> Snapshot:
+    """The first snapshot shown after now."""
+    app = pilot.app
+    assert isinstance(app, IofdApp)
+    before = app.snapshot
+    await wait_for(pilot, lambda: app.snapshot is not before)
+    assert app.snapshot is not None
+    return app.snapshot
+
+
+def doorbell(snap: Snapshot, key: tuple[Bus, int]) -> DoorbellStats:
+    return next(d for d in snap.doorbells if (d.bus, d.addr) == key)
+
+
+def registration(snap: Snapshot, reg_id: int) -> RegistrationStats:
+    return next(r for r in snap.registrations if r.id == reg_id)
+
+
+async def live(pilot: Pilot) -> IofdApp:
+    """Wait until the demo is on screen with figures moving."""
+    app = pilot.app
+    assert isinstance(app, IofdApp)
+    await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.ring_rate)
+    return app
+
+
+async def add_through_form(pilot: Pilot, address: str, trigger: str = "", bus: str = "") -> None:
+    """Press a, fill the form like a user, press Enter."""
+    await pilot.press("a")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, AddRegistrationScreen))
+    if bus == "mmio":
+        # The bus select: open it, move to MMIO, choose; then back to the address.
+        await pilot.click("#bus")
+        await pilot.press("down", "enter")
+        await pilot.click("#addr")
+    await pilot.press(*address)
+    if trigger:
+        await pilot.click("#trigger")
+        await pilot.press(*trigger)
+    await pilot.press("enter")
+
+
+def fresh_app() -> IofdApp:
+    # A short interval makes the tests quick; the figures are the same kind.
+    return make_app(refresh_interval=0.1)
+
+
+async def test_wildcard_takes_the_rings_then_exits_take_over_on_removal() -> None:
+    messages: list[Message] = []
+    app = fresh_app()
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await live(pilot)
+        before = await next_snapshot(pilot)
+        later = await next_snapshot(pilot)
+        assert doorbell(later, BASELINE_PIO).exits > doorbell(before, BASELINE_PIO).exits
+
+        await add_through_form(pilot, "0x600")
+        await wait_for(pilot, lambda: any(isinstance(m, RegistrationAdded) for m in messages))
+        [added] = [m for m in messages if isinstance(m, RegistrationAdded)]
+        assert not isinstance(app.screen, AddRegistrationScreen), "the form closes on success"
+
+        first = await next_snapshot(pilot)
+        await asyncio.sleep(0.3)
+        second = await next_snapshot(pilot)
+        # Its signals grow, the doorbell's userspace exits stop dead.
+        signals = [registration(s, added.reg_id).signals for s in (first, second)]
+        assert signals[1] > signals[0]
+        assert doorbell(second, BASELINE_PIO).exits == doorbell(first, BASELINE_PIO).exits
+        table = app.query_one(RegistrationsTable)
+        assert str(added.reg_id) in [row.value for row in table.rows]
+
+        # Select it (ids sort in order: it is the last row) and remove it with d.
+        table.focus()
+        table.move_cursor(row=table.row_count - 1)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: any(isinstance(m, RegistrationRemoved) for m in messages))
+        first = await next_snapshot(pilot)
+        await asyncio.sleep(0.3)
+        second = await next_snapshot(pilot)
+        assert all(r.id != added.reg_id for r in second.registrations)
+        assert doorbell(second, BASELINE_PIO).exits > doorbell(first, BASELINE_PIO).exits
+        # The removed eventfd's signals stay in the doorbell's account, frozen.
+        assert doorbell(second, BASELINE_PIO).signals == doorbell(first, BASELINE_PIO).signals > 0
+
+
+async def test_a_trigger_the_guest_misses_leaves_the_exits_running() -> None:
+    messages: list[Message] = []
+    app = fresh_app()
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await live(pilot)
+        await add_through_form(pilot, "0xfe0ff000", trigger="0x5", bus="mmio")
+        await wait_for(pilot, lambda: any(isinstance(m, RegistrationAdded) for m in messages))
+        [added] = [m for m in messages if isinstance(m, RegistrationAdded)]
+        assert added.spec.bus is Bus.MMIO and added.spec.trigger == 5
+
+        first = await next_snapshot(pilot)
+        await asyncio.sleep(0.3)
+        second = await next_snapshot(pilot)
+        assert registration(second, added.reg_id).signals == 0
+        assert doorbell(second, BASELINE_MMIO).exits > doorbell(first, BASELINE_MMIO).exits
+        misses = dict(((w, v), n) for w, v, n in doorbell(second, BASELINE_MMIO).exits_by_value)
+        assert misses[(4, 0x0)] == doorbell(second, BASELINE_MMIO).exits
+
+
+async def test_a_duplicate_shows_the_collision_in_the_form_and_the_app_goes_on() -> None:
+    messages: list[Message] = []
+    app = fresh_app()
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await live(pilot)
+        await add_through_form(pilot, "0x3f8")  # the demo's wildcard #1 is there
+        await wait_for(pilot, lambda: any(isinstance(m, RegistrationRefused) for m in messages))
+        [refused] = [m for m in messages if isinstance(m, RegistrationRefused)]
+        assert refused.message.startswith("EEXIST") and "#1" in refused.message
+
+        screen = app.screen
+        assert isinstance(screen, AddRegistrationScreen), "the form stays open"
+        problem = str(screen.query_one("#problem", Static).render())
+        assert "EEXIST" in problem and "collides with #1" in problem
+        assert screen.query_one("#addr").value == "0x3f8", "nothing typed is lost"
+
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, AddRegistrationScreen))
+        first = await next_snapshot(pilot)
+        second = await next_snapshot(pilot)
+        assert second.total_rings > first.total_rings, "the guest still rings"
+        assert [r.id for r in second.registrations] == [1, 2]
+        assert any("collides with #1" in line for line in app.query_one("#log").entries)
+
+
+async def test_pause_freezes_every_count_and_the_checkpoint_balances() -> None:
+    messages: list[Message] = []
+    app = fresh_app()
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await live(pilot)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: any(isinstance(m, GuestPaused) for m in messages))
+        [paused] = [m for m in messages if isinstance(m, GuestPaused)]
+        assert paused.exact
+        await wait_for(pilot, lambda: app.guest_state == "paused")
+        first = await next_snapshot(pilot)
+        await asyncio.sleep(0.3)
+        second = await next_snapshot(pilot)
+        assert second.state == "paused"
+        assert second.total_rings == first.total_rings
+        assert second.doorbells == first.doorbells
+        assert [r.signals for r in second.registrations] == [r.signals for r in first.registrations]
+        cp = second.checkpoint
+        assert cp is not None and cp.exact and cp.conserved and cp.attribution_ok
+        # At a pause the live counts are the checkpoint's counts: exactly balanced.
+        assert all(d.balance == 0 for d in second.doorbells)
+        assert app.check_action("resume", ()) is True and app.check_action("pause", ()) is False
+
+        await pilot.press("p")
+        await wait_for(pilot, lambda: app.guest_state == "running")
+        later = await next_snapshot(pilot)
+        await wait_for(pilot, lambda: app.snapshot.total_rings > later.total_rings)
+        log = app.query_one("#log").entries
+        assert any("guest paused" in line for line in log)
+        assert any("guest resumed" in line for line in log)
+
+
+async def test_quit_leaves_no_thread_or_fd_behind() -> None:
+    def counts() -> tuple[int, int, int]:
+        return (
+            threading.active_count(),
+            len(os.listdir("/proc/self/task")),  # native threads too (vCPU, consumer)
+            len(os.listdir("/proc/self/fd")),
+        )
+
+    before = counts()
+    app = fresh_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await live(pilot)
+        during = counts()
+        assert during[1] > before[1] and during[2] > before[2]
+        await pilot.press("q")
+    assert app.lab is None
+    assert app.return_code == 0
+    # Textual runs thread workers on asyncio's default executor; its idle
+    # threads belong to asyncio, so join them before counting.
+    await asyncio.get_running_loop().shutdown_default_executor()
+    assert counts() == before
+
+
+async def test_the_ring_plan_editor_changes_what_the_guest_rings() -> None:
+    messages: list[Message] = []
+    app = fresh_app()
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await live(pilot)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, RingPlanScreen))
+        lines = list(app.screen.query(PlanLine))
+        assert len(lines) == 5
+        value = lines[-1].query_one("#value", Input)
+        value.value = "0x1ff"  # MMIO 0xfe0ff000 is a 4-byte write: fits
+        lines[3].query_one("#value", Input).value = "0x100"  # PIO 0x600 is a 1-byte write
+        await pilot.pause()
+        assert app.screen.query_one("#apply").disabled, "an invalid plan cannot be applied"
+        lines[3].query_one("#value", Input).value = "0x7"
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: any(isinstance(m, PlanChanged) for m in messages))
+        await wait_for(pilot, lambda: not isinstance(app.screen, RingPlanScreen))
+        snap = await next_snapshot(pilot)
+        snap = await next_snapshot(pilot)
+        written = {(s.spec.bus, s.spec.addr): s.spec.value for s in snap.slots}
+        assert written[BASELINE_PIO] == 0x7 and written[BASELINE_MMIO] == 0x1FF
+        misses = {v for _w, v, n in doorbell(snap, BASELINE_PIO).exits_by_value if n}
+        assert 0x7 in misses

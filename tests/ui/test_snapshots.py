@@ -1,0 +1,81 @@
+"""SVG snapshots of the app's screens, fed a fixed snapshot (no /dev/kvm needed)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from iofdtui.ui.app import IofdApp, make_app
+from tests.ui.fake_lab import FakeLab, fixed_clock, no_kvm
+
+
+def fake_app(factory=FakeLab) -> IofdApp:  # type: ignore[no-untyped-def]
+    """The app around a fake lab; one reading only (the next is an hour away)."""
+    return make_app(factory, refresh_interval=3600.0, clock=fixed_clock)
+
+
+async def until_live(pilot: Pilot) -> None:
+    """Wait for the first reading, then show a second one with the histograms.
+
+    The first reading comes before any row is selected, so it carries no
+    histogram; the poller's next one is an hour away, so take it here (from
+    the fake lab) exactly as the poller would.
+    """
+    app = pilot.app
+    assert isinstance(app, IofdApp)
+    for _ in range(500):
+        if app.snapshot is not None:
+            break
+        await asyncio.sleep(0.01)
+    await pilot.pause()
+    message = app._read(float("inf"))
+    assert message is not None and message.selected == 1
+    app.post_message(message)
+    await pilot.pause()
+
+
+class TestMainScreen:
+    def test_80x24(self, snap_compare) -> None:
+        assert snap_compare(fake_app(), run_before=until_live, terminal_size=(80, 24))
+
+    def test_160x45(self, snap_compare) -> None:
+        assert snap_compare(fake_app(), run_before=until_live, terminal_size=(160, 45))
+
+
+class TestAddForm:
+    def test_validation_error(self, snap_compare) -> None:
+        async def run_before(pilot: Pilot) -> None:
+            await until_live(pilot)
+            await pilot.press("a")
+            await pilot.pause()
+            await pilot.press(*"0x10000")  # past the last port
+            await pilot.pause()
+            for field in pilot.app.screen.query(Input):
+                field.cursor_blink = False
+            await pilot.pause()
+
+        assert snap_compare(fake_app(), run_before=run_before, terminal_size=(80, 24))
+
+
+class TestHelp:
+    def test_help_screen(self, snap_compare) -> None:
+        async def run_before(pilot: Pilot) -> None:
+            await until_live(pilot)
+            await pilot.press("h")
+            await pilot.pause()
+
+        assert snap_compare(fake_app(), run_before=run_before, terminal_size=(100, 34))
+
+
+class TestStartupError:
+    def test_no_kvm(self, snap_compare) -> None:
+        async def run_before(pilot: Pilot) -> None:
+            for _ in range(200):
+                if pilot.app.startup_error is not None:
+                    break
+                await asyncio.sleep(0.01)
+            await pilot.pause()
+
+        assert snap_compare(fake_app(no_kvm), run_before=run_before, terminal_size=(80, 24))
