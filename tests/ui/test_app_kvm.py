@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 from textual.message import Message
 from textual.pilot import Pilot
-from textual.widgets import Input, Static
+from textual.widgets import Input, Select, Static
 
 from iofdtui.engine.model import Bus
 from iofdtui.engine.snapshot import DoorbellStats, RegistrationStats, Snapshot
@@ -89,9 +89,10 @@ async def add_through_form(pilot: Pilot, address: str, trigger: str = "", bus: s
     await pilot.press("a")
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, AddRegistrationScreen))
     if bus == "mmio":
-        # The bus select: open it, move to MMIO, choose; then back to the address.
-        await pilot.click("#bus")
-        await pilot.press("down", "enter")
+        # Choose MMIO in the bus select, then go back to the address.  (Set, not
+        # clicked: the select's overlay mounts asynchronously, which races the keys.)
+        pilot.app.screen.query_one("#bus", Select).value = Bus.MMIO
+        await wait_for(pilot, lambda: pilot.app.screen.query_one("#bus", Select).value == Bus.MMIO)
         await pilot.click("#addr")
     await pilot.press(*address)
     if trigger:
@@ -249,6 +250,13 @@ async def test_the_ring_plan_editor_changes_what_the_guest_rings() -> None:
         await live(pilot)
         await pilot.press("e")
         await wait_for(pilot, lambda: isinstance(app.screen, RingPlanScreen))
+        await wait_for(
+            pilot,
+            lambda: (
+                len(app.screen.query(PlanLine)) == 5
+                and all(line.query("#value") for line in app.screen.query(PlanLine))
+            ),
+        )
         lines = list(app.screen.query(PlanLine))
         assert len(lines) == 5
         value = lines[-1].query_one("#value", Input)

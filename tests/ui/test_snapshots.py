@@ -25,8 +25,9 @@ async def until_live(pilot: Pilot) -> None:
     """
     app = pilot.app
     assert isinstance(app, IofdApp)
-    for _ in range(500):
-        if app.snapshot is not None:
+    # Wait for the first reading and for the table's first row to be selected.
+    for _ in range(1000):
+        if app.snapshot is not None and app._selected is not None:
             break
         await asyncio.sleep(0.01)
     await pilot.pause()

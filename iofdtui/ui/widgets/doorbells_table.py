@@ -84,6 +84,9 @@ class DoorbellsTable(DataTable[Text]):
         # One leading space per cell instead of padding: see RegistrationsTable.
         super().__init__(id=id, cursor_type="none", zebra_stripes=True, cell_padding=0)
         self._shown: dict[str, tuple[str, ...]] = {}
+        self._last: (
+            tuple[Sequence[DoorbellStats], Sequence[SlotStats], Checkpoint | None] | None
+        ) = None
 
     compact: bool = False
     """Counts past a million shortened (`1.97M`): set when under 100 columns wide."""
@@ -97,6 +100,8 @@ class DoorbellsTable(DataTable[Text]):
             # Columns only ever widen; start them afresh for the new format.
             self.clear(columns=True)
             self._add_columns()
+            if self._last is not None:
+                self.show(*self._last)  # at once, not at the next snapshot
 
     def _add_columns(self) -> None:
         for key, label in COLUMNS:
@@ -114,6 +119,7 @@ class DoorbellsTable(DataTable[Text]):
         checkpoint: Checkpoint | None,
     ) -> None:
         """Show these doorbells, touching only the cells that changed."""
+        self._last = (doorbells, slots, checkpoint)
         rows = {
             doorbell_key(d.bus, d.addr): cells(d, slots, checkpoint, self.compact)
             for d in doorbells

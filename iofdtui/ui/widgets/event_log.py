@@ -5,13 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from rich.text import Text
-from textual.widgets import RichLog
+from textual.widgets import OptionList
 
 _SEVERITY = {"information": "foreground", "warning": "warning", "error": "error"}
+MAX_ENTRIES = 1000
 
 
-class EventLog(RichLog):
-    """A timestamped list of what the user did and what the engine answered."""
+class EventLog(OptionList):
+    """A timestamped list of what the user did and what the engine answered.
+
+    An OptionList rather than a RichLog: it wraps each entry when it paints,
+    at the width it has then, so what is shown never depends on when an
+    entry was written relative to the first layout.
+    """
 
     DEFAULT_CSS = """
     EventLog {
@@ -21,16 +27,20 @@ class EventLog(RichLog):
     }
     """
 
+    can_focus = False
+
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, wrap=True, markup=False, max_lines=1000, min_width=20)
+        super().__init__(id=id)
         self.entries: list[str] = []
         """Plain text of every entry, oldest first (tests and exports read it)."""
 
     def record(self, when: datetime, text: str, severity: str = "information") -> None:
-        """Append one entry with its time of day."""
+        """Append one entry with its time of day, and keep the newest in view."""
         stamp = when.strftime("%H:%M:%S")
-        # RichLog renders Rich text, which cannot read $variables: resolve the theme colour.
+        # Rich text cannot read $variables: resolve the theme colour here.
         colour = self.app.theme_variables.get(_SEVERITY.get(severity, "foreground"), "")
-        line = Text.assemble((stamp, "dim"), " ", (text, colour))
         self.entries.append(f"{stamp} {text}")
-        self.write(line)
+        self.add_option(Text.assemble((stamp, "dim"), " ", (text, colour)))
+        if self.option_count > MAX_ENTRIES:
+            self.remove_option_at_index(0)
+        self.scroll_end(animate=False)

@@ -98,6 +98,7 @@ class RegistrationsTable(DataTable[Text]):
         self._shown: dict[str, tuple[str, ...]] = {}
         self._order: list[str] = []
         self._keep: int | None = None
+        self._last: tuple[Sequence[RegistrationStats], str, str] | None = None
 
     compact: bool = False
     """Counts past a million shortened (`1.97M`): set when under 100 columns wide."""
@@ -113,6 +114,10 @@ class RegistrationsTable(DataTable[Text]):
             self.clear(columns=True)
             self._add_columns()
             self._order = []
+            if self._last is not None:
+                # Redraw what was shown at once: waiting for the next snapshot
+                # would leave the table empty and the selection lost meanwhile.
+                self.show(*self._last)
 
     def _add_columns(self) -> None:
         for key, label in COLUMNS:
@@ -136,6 +141,7 @@ class RegistrationsTable(DataTable[Text]):
         self, registrations: Sequence[RegistrationStats], needle: str = "", sort: str = "id"
     ) -> None:
         """Show these registrations, filtered and sorted, touching only changed cells."""
+        self._last = (registrations, needle, sort)
         visible = sorted(
             (r for r in registrations if matches(r, needle)), key=lambda r: _sort_value(r, sort)
         )
