@@ -269,27 +269,30 @@ class Lab:
         except SpecError as err:
             raise RegistrationRejected(E.EINVAL, str(err), err.field) from None
         with self._live(), self.paused():
-            rid = ffi.new("int *")
-            efd = ffi.new("int *")
-            stage = ffi.new("int *")
-            rc = lib.lab_assign(
-                self._lab,
-                1 if spec.bus is Bus.PIO else 0,
-                spec.addr,
-                spec.width,
-                0 if spec.trigger is None else 1,
-                spec.trigger or 0,
-                rid,
-                efd,
-                stage,
-            )
-            if rc < 0:
-                raise self._rejection(spec, -rc, stage[0])
+            native_id, efd = self._assign(spec)
             reg_id = self._next_id
             self._next_id += 1
-            self._regs[reg_id] = _Registration(spec, rid[0], efd[0])
+            self._regs[reg_id] = _Registration(spec, native_id, efd)
             self._route_all()
             return reg_id
+
+    def _assign(self, spec: RegistrationSpec) -> tuple[int, int]:
+        """KVM_IOEVENTFD assign through the core: (native id, eventfd) or a rejection."""
+        rid, efd, stage = ffi.new("int *"), ffi.new("int *"), ffi.new("int *")
+        rc = lib.lab_assign(
+            self._lab,
+            1 if spec.bus is Bus.PIO else 0,
+            spec.addr,
+            spec.width,
+            0 if spec.trigger is None else 1,
+            spec.trigger or 0,
+            rid,
+            efd,
+            stage,
+        )
+        if rc < 0:
+            raise self._rejection(spec, -rc, stage[0])
+        return rid[0], efd[0]
 
     def remove_registration(self, reg_id: int) -> RegistrationStats:
         """Deassign and drain; the final counts stay in the accounting."""
@@ -330,7 +333,6 @@ class Lab:
         """
         rings_at = {s.doorbell for s in self._slots.values()}
         with self._live(), self.paused():
-            rid, efd, stage = ffi.new("int *"), ffi.new("int *"), ffi.new("int *")
             for spec in specs:
                 if (spec.bus, spec.addr) in rings_at:
                     raise RegistrationRejected(
@@ -340,23 +342,13 @@ class Lab:
                     spec.validate(any_length_supported=self.any_length)
                 except SpecError as err:
                     raise RegistrationRejected(E.EINVAL, str(err), err.field) from None
-                rc = lib.lab_assign(
-                    self._lab,
-                    1 if spec.bus is Bus.PIO else 0,
-                    spec.addr,
-                    spec.width,
-                    0 if spec.trigger is None else 1,
-                    spec.trigger or 0,
-                    rid,
-                    efd,
-                    stage,
-                )
-                if rc < 0:
-                    err = self._rejection(spec, -rc, stage[0])
+                try:
+                    native_id, _efd = self._assign(spec)
+                except RegistrationRejected as err:
                     raise RegistrationRejected(
                         err.errno or E.EIO, f"{err} (after {len(self._decoys)} decoys)"
-                    )
-                self._decoys.append(rid[0])
+                    ) from None
+                self._decoys.append(native_id)
             return len(specs)
 
     def remove_decoys(self) -> None:
