@@ -26,17 +26,16 @@ import time
 from iofdtui.engine.bench import Phase, run_phase
 from iofdtui.engine.lab import Lab
 from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
-from iofdtui.engine.native import lib
 
 DOORBELLS = {Bus.PIO: (0x03F8, 1), Bus.MMIO: (0xFE00_0000, 4)}
 
 
-def floor_rate(bus: Bus, ioeventfd: bool, seconds: float, mode: int) -> float:
+def floor_rate(bus: Bus, ioeventfd: bool, seconds: float, consumer: str) -> float:
     """Rings/s of the bare loop, counted as eventfd signals or userspace exits."""
     addr, width = DOORBELLS[bus]
     slot = SlotSpec(bus, addr, width, 0x5A, 0)
     with Lab() as lab:
-        lib.lab_set_consumer_mode(lab._lab, mode)
+        lab.set_consumer(consumer)
         reg = lab.add_registration(RegistrationSpec(bus, addr, width)) if ioeventfd else None
         lab.start_bare(slot)
         time.sleep(0.2)
@@ -57,16 +56,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--consumer", choices=("poll", "epoll"), default="poll")
     args = parser.parse_args()
-    mode = lib.LAB_CONSUMER_POLL if args.consumer == "poll" else lib.LAB_CONSUMER_EPOLL
     print(f"consumer: {args.consumer}, {args.seconds} s per phase")
     print(f"{'bus':5} {'path':10} {'floor/s':>10} {'engine/s':>10} {'ratio':>6}")
     ok = True
     for bus, (_, width) in DOORBELLS.items():
         measured = {}
         for path in ("ioeventfd", "userspace"):
-            floor = floor_rate(bus, path == "ioeventfd", args.seconds, mode)
+            floor = floor_rate(bus, path == "ioeventfd", args.seconds, args.consumer)
             with Lab() as lab:
-                lib.lab_set_consumer_mode(lab._lab, mode)
+                lab.set_consumer(args.consumer)
                 lab.start()
                 result = run_phase(lab, Phase(bus, width, width, path), args.seconds)
             measured[path] = result

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from iofdtui.engine.kernel_counters import KernelCounters
 from iofdtui.engine.lab import Lab
 from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
-from iofdtui.engine.native import lib
 from iofdtui.engine.snapshot import Latency
 
 PIO_PORT = 0x03F8
@@ -204,9 +203,7 @@ def run_bench(
 ) -> BenchReport:
     """Run every phase on one lab; raises KvmUnavailable when there is no KVM."""
     with Lab() as lab:
-        lib.lab_set_consumer_mode(
-            lab._lab, lib.LAB_CONSUMER_POLL if consumer == "poll" else lib.LAB_CONSUMER_EPOLL
-        )
+        lab.set_consumer(consumer)
         lab.start()
         results = []
         for phase in phases(lab.any_length):

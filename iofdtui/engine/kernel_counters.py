@@ -106,17 +106,17 @@ def compare(before: KernelSample, after: KernelSample, kvm_module: str) -> Kerne
         )
     if "io_exits" in deltas:
         if "kvm_pvm" in kvm_module:
-            relations.append(Relation("io_exits", "0 (PVM emulates PIO)", deltas["io_exits"], 0))
+            relations.append(Relation("io_exits", "none: PVM emulates PIO", deltas["io_exits"], 0))
         elif "kvm_intel" in kvm_module or "kvm_amd" in kvm_module:
             relations.append(
                 Relation(
                     "io_exits",
-                    "PIO signals + PIO userspace exits + pause OUTs",
+                    "PIO signals + PIO exits + pause OUTs",
                     deltas["io_exits"],
                     ours.pio_signals + ours.pio_exits + ours.control_outs,
                 )
             )
     if "halt_exits" in deltas:
         halts = deltas["halt_exits"]
-        relations.append(Relation("halt_exits", "0 (the guest never halts)", halts, 0))
+        relations.append(Relation("halt_exits", "none: the guest never halts", halts, 0))
     return KernelCounters(deltas=deltas, ours=ours, relations=tuple(relations))

@@ -118,6 +118,7 @@ class Lab:
         )
         self._regs: dict[int, _Registration] = {}
         self._decoys: list[int] = []  # native ids
+        self._consumer = "epoll"
         self._removed: list[RegistrationStats] = []
         self._next_id = 1
         self._slots: dict[int, SlotSpec] = {}  # native slot index -> spec
@@ -155,6 +156,24 @@ class Lab:
             self._define_plan([slot])
             check(lib.lab_set_bare(self._lab, slot.addr, slot.value), "configuring the bare loop")
             check(lib.lab_start(self._lab, lib.ENTRY_BARE + slot.kind), "starting the vCPU")
+
+    @property
+    def consumer(self) -> str:
+        """How the eventfd consumer thread waits: "epoll" (blocks) or "poll" (spins)."""
+        return self._consumer
+
+    def set_consumer(self, mode: str) -> None:
+        """Block in epoll_wait ("epoll") or busy-poll every eventfd ("poll").
+
+        A blocked consumer must be woken by each signal, inside the guest's
+        write; a polling one never sleeps but holds a CPU.
+        """
+        native = {"epoll": lib.LAB_CONSUMER_EPOLL, "poll": lib.LAB_CONSUMER_POLL}.get(mode)
+        if native is None:
+            raise ValueError(f"consumer mode must be 'epoll' or 'poll', not {mode!r}")
+        with self._live():
+            check(lib.lab_set_consumer_mode(self._lab, native), "setting the consumer mode")
+            self._consumer = mode
 
     def stop(self) -> None:
         """Stop the vCPU and consumer threads (the VM stays, counts stay)."""
@@ -757,6 +776,7 @@ class Lab:
                     forced_pauses=health.forced_parks,
                     unsolicited_parks=health.unsolicited_parks,
                 ),
+                consumer=self._consumer,
             )
 
 

@@ -164,3 +164,4 @@ class Snapshot:
     doorbells: tuple[DoorbellStats, ...]
     checkpoint: Checkpoint | None
     health: Health
+    consumer: str = "epoll"  # how the eventfd consumer waits: "epoll" or "poll"

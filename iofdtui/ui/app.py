@@ -31,6 +31,7 @@ from iofdtui.engine.snapshot import RegistrationStats, Snapshot
 from iofdtui.ui.commands import IofdCommands
 from iofdtui.ui.lab_port import LabFactory, LabPort
 from iofdtui.ui.messages import (
+    ConsumerChanged,
     CountersReset,
     EngineFailed,
     GuestPaused,
@@ -67,7 +68,9 @@ CHECKPOINT_EVERY_S = 1.0
 HISTORY_S = 60.0
 """How much signals/s history the detail sparkline keeps."""
 
-_ENGINE_ACTIONS = frozenset({"add", "remove", "edit_plan", "pause", "resume", "reset"})
+_ENGINE_ACTIONS = frozenset(
+    {"add", "remove", "edit_plan", "pause", "resume", "reset", "toggle_consumer"}
+)
 
 
 def _open_real_lab() -> LabPort:
@@ -111,6 +114,13 @@ class IofdApp(App[int]):
         Binding("p", "resume", "Resume", tooltip="Let the guest ring again."),
         Binding("r", "reset", "Reset", tooltip="Zero every count and histogram."),
         Binding("s", "cycle_interval", "Rate", tooltip="Cycle the refresh interval."),
+        Binding(
+            "c",
+            "toggle_consumer",
+            "Consumer",
+            show=False,  # the footer is full at 80 columns; palette and help list it
+            tooltip="Switch the eventfd consumer between blocking epoll and busy-polling.",
+        ),
         Binding("f", "filter", "Filter", tooltip="Filter registrations by address."),
         Binding("o", "sort", "Sort", tooltip="Cycle the sort order of registrations."),
         Binding("S", "screenshot", "SVG", tooltip="Save an SVG to screenshots/."),
@@ -347,6 +357,19 @@ class IofdApp(App[int]):
                 self.post_message(CountersReset())
 
     @work(thread=True, exit_on_error=False, group="engine")
+    def _toggle_consumer(self) -> None:
+        with self._engine() as lab:
+            if lab is None:
+                return
+            mode = "poll" if lab.consumer == "epoll" else "epoll"
+            try:
+                lab.set_consumer(mode)
+            except EngineError as err:
+                self.post_message(EngineFailed("switching the eventfd consumer", str(err)))
+            else:
+                self.post_message(ConsumerChanged(mode))
+
+    @work(thread=True, exit_on_error=False, group="engine")
     def _set_plan(self, plan: list[SlotSpec]) -> None:
         with self._engine() as lab:
             if lab is None:
@@ -509,6 +532,11 @@ class IofdApp(App[int]):
         self._rates.clear()
         self.log_event("counters reset")
 
+    @on(ConsumerChanged)
+    def _consumer_changed(self, event: ConsumerChanged) -> None:
+        how = "busy-polls every eventfd" if event.mode == "poll" else "blocks in epoll_wait"
+        self.log_event(f"eventfd consumer now {how}; reset (r) to compare ring costs cleanly")
+
     @on(PlanChanged)
     def _plan_changed(self, event: PlanChanged) -> None:
         writes = ", ".join(slot.describe() for slot in event.plan) or "nothing"
@@ -565,6 +593,10 @@ class IofdApp(App[int]):
     def action_reset(self) -> None:
         """Zero every count and histogram."""
         self._reset()
+
+    def action_toggle_consumer(self) -> None:
+        """Switch the eventfd consumer between epoll_wait and busy-polling."""
+        self._toggle_consumer()
 
     def action_cycle_interval(self) -> None:
         """Step through the refresh intervals (kvm_stat's `s`)."""

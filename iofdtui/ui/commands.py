@@ -18,6 +18,11 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("Pause guest", "Park the guest at a quiescent point; counts become exact (p)", "pause"),
     ("Resume guest", "Let the paused guest ring again (p)", "resume"),
     ("Reset counters", "Zero every count and histogram (r)", "reset"),
+    (
+        "Switch eventfd consumer",
+        "Block in epoll_wait or busy-poll: what a sleeping device thread costs a ring (c)",
+        "toggle_consumer",
+    ),
     ("Cycle refresh interval", "Change how often the tables refresh (s)", "cycle_interval"),
     ("Filter by address", "Show only registrations whose address matches (f)", "filter"),
     ("Cycle sort order", "Sort by id, address, signals, rate, p50, ratio (o)", "sort"),

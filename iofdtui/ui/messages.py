@@ -89,6 +89,13 @@ class CountersReset(Message):
 
 
 @dataclass
+class ConsumerChanged(Message):
+    """The eventfd consumer now waits this way: "epoll" or "poll"."""
+
+    mode: str
+
+
+@dataclass
 class PlanChanged(Message):
     """The guest now rings this plan."""
 

@@ -81,3 +81,17 @@ def test_a_closed_lab_refuses_calls_instead_of_crashing() -> None:
         lab.snapshot()
     with pytest.raises(EngineError, match="closed"):
         lab.checkpoint()
+
+
+def test_the_consumer_mode_switches_and_counts_stay_exact(lab) -> None:
+    lab.set_plan([SlotSpec(Bus.PIO, 0x3F8, 1, 1, 4)])
+    lab.add_registration(RegistrationSpec(Bus.PIO, 0x3F8, 1))
+    lab.start()
+    for mode in ("poll", "epoll", "poll"):
+        lab.set_consumer(mode)
+        time.sleep(0.1)
+        checkpoint = lab.checkpoint()
+        assert checkpoint.conserved and checkpoint.attribution_ok
+        assert lab.snapshot().consumer == mode
+    with pytest.raises(ValueError, match="epoll"):
+        lab.set_consumer("spin")

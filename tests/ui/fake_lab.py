@@ -109,6 +109,7 @@ class FakeLab:
 
     def __init__(self) -> None:
         self.closed = False
+        self._consumer = "epoll"
         self.regs: dict[int, RegistrationSpec] = {}
 
     def start(self) -> None:
@@ -156,6 +157,15 @@ class FakeLab:
 
     def reset_counters(self) -> None:
         """The figures are fixed."""
+
+    @property
+    def consumer(self) -> str:
+        """The fake consumer's mode."""
+        return self._consumer
+
+    def set_consumer(self, mode: str) -> None:
+        """Remember the mode; the figures stay fixed."""
+        self._consumer = mode
 
     def checkpoint(self) -> Checkpoint:
         """The fixed checkpoint."""

@@ -16,6 +16,7 @@ from iofdtui.engine.model import Bus
 from iofdtui.engine.snapshot import DoorbellStats, RegistrationStats, Snapshot
 from iofdtui.ui.app import IofdApp, make_app
 from iofdtui.ui.messages import (
+    ConsumerChanged,
     GuestPaused,
     PlanChanged,
     RegistrationAdded,
@@ -275,3 +276,26 @@ async def test_the_ring_plan_editor_changes_what_the_guest_rings() -> None:
         assert written[BASELINE_PIO] == 0x7 and written[BASELINE_MMIO] == 0x1FF
         misses = {v for _w, v, n in doorbell(snap, BASELINE_PIO).exits_by_value if n}
         assert 0x7 in misses
+
+
+async def test_c_switches_the_eventfd_consumer_and_the_header_says_so() -> None:
+    messages: list[Message] = []
+    app = fresh_app()
+    async with app.run_test(size=(160, 45), message_hook=messages.append) as pilot:
+        await live(pilot)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: any(isinstance(m, ConsumerChanged) for m in messages))
+        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.consumer == "poll")
+        await wait_for(
+            pilot,
+            lambda: (
+                app.snapshot is not None
+                and app.snapshot.checkpoint is not None
+                and app.snapshot.checkpoint.kernel is not None
+            ),
+        )
+        kernel = app.snapshot.checkpoint.kernel
+        assert kernel.relations and all(r.holds for r in kernel.relations)
+        assert any("busy-polls" in line for line in app.query_one("#log").entries)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.consumer == "epoll")

@@ -78,6 +78,24 @@ The selected registration's signals/s over the last minute, and its latency
 distribution (green) beside the userspace-exit path's (yellow) on one log axis,
 net of the timer overhead; each bar is the share of that path's timed rings.
 
+## The kernel's own counters
+
+In a wide terminal the header's third line puts the vCPU's binary stats
+(`KVM_GET_STATS_FD`) beside iofdtui's counts between the last two checkpoints,
+with the relation that must hold on this flavour: `mmio_exits` = MMIO userspace
+exits everywhere; `io_exits` = PIO signals + PIO exits + iofdtui's pause OUTs on
+VMX/SVM (every PIO intercept counts, ioeventfd-served ones too), but 0 under
+kvm_pvm, which emulates PIO; `halt_exits` = 0. A broken relation shows in red at
+any width. `insn_emulation/ring` is how many guest instructions the kernel
+emulated per ring: about 1 means the guest is emulated, not run natively.
+
+## The eventfd consumer
+
+`c` switches the thread that reads the eventfds between blocking in
+`epoll_wait` (what a sleeping device thread does) and busy-polling. A ring that
+finds the consumer asleep pays its wake-up inside the guest's write; compare the
+p50 of a registration in each mode (reset with `r` between them).
+
 ## KVM flavours
 
 The header says which module serves `/dev/kvm`. Under **kvm_pvm** guest
@@ -88,7 +106,8 @@ ratio still says which path is cheaper on this machine.
 ## Keys
 
 `a` add · `d`/Delete remove · `e` ring plan · `p` pause/resume · `r` reset ·
-`s` refresh interval · `f` filter · `o` sort · `S`/Ctrl+S screenshot ·
+`s` refresh interval · `c` eventfd consumer · `f` filter · `o` sort ·
+`S`/Ctrl+S screenshot ·
 `h`/`?` help · `q` quit · Ctrl+P command palette
 """
 

@@ -69,6 +69,7 @@ class LabHeader(Widget):
             parts.append(
                 f" · timer overhead {overhead} subtracted" if wide else f" · overhead {overhead}"
             )
+        parts += self._kernel_line(snap, wide)
         health = snap.health
         problems = []
         if health.stray_exits:
@@ -80,3 +81,26 @@ class LabHeader(Widget):
         if problems:
             parts.append(("\n⚠ " + "; ".join(problems), "$error"))
         return Content.assemble(*parts)
+
+    @staticmethod
+    def _kernel_line(snap: Snapshot, wide: bool) -> list[str | tuple[str, str]]:
+        """The kernel's own counters beside ours (wide), or only a broken relation."""
+        kernel = snap.checkpoint.kernel if snap.checkpoint else None
+        if not wide:
+            if kernel is None or kernel.all_hold:
+                return []
+            broken = [r for r in kernel.relations if not r.holds]
+            text = "; ".join(f"{r.stat} {r.kernel:,} ≠ {r.ours:,}" for r in broken)
+            return [(f"\n✗ kernel disagrees: {text}", "$error")]
+        parts: list[str | tuple[str, str]] = [f"\nconsumer {snap.consumer} · "]
+        if kernel is None:
+            parts.append(("kernel counters: from the second exact checkpoint on", "$text-muted"))
+            return parts
+        parts.append(f"kernel vs ours since checkpoint #{snap.checkpoint.number - 1}: ")
+        for i, rel in enumerate(kernel.relations):
+            sign = "=" if rel.holds else "≠"
+            parts.append(f"{'' if i == 0 else ' · '}{rel.stat} {rel.kernel:,} {sign} {rel.ours:,} ")
+            parts.append(("✓", "$success") if rel.holds else (f"✗ ({rel.formula})", "bold $error"))
+        if kernel.insn_per_ring is not None:
+            parts.append(f" · insn_emulation/ring {kernel.insn_per_ring:.2f}")
+        return parts
