@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from iofdtui.engine.model import Bus, format_addr
 from iofdtui.engine.snapshot import Checkpoint, DoorbellStats, SlotStats
 from iofdtui.ui import format as fmt
+from iofdtui.ui.widgets.counts_table import CountsTable
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("doorbell", "doorbell"),
@@ -65,7 +65,7 @@ def cells(
     )
 
 
-class DoorbellsTable(DataTable[Text]):
+class DoorbellsTable(CountsTable):
     """Per doorbell: guest rings, eventfd signals, userspace exits, and the check.
 
     The live columns move while the guest runs (a burst can be counted on one
@@ -80,37 +80,8 @@ class DoorbellsTable(DataTable[Text]):
     }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
-        # One leading space per cell instead of padding: see RegistrationsTable.
-        super().__init__(id=id, cursor_type="none", zebra_stripes=True, cell_padding=0)
-        self._shown: dict[str, tuple[str, ...]] = {}
-        self._last: (
-            tuple[Sequence[DoorbellStats], Sequence[SlotStats], Checkpoint | None] | None
-        ) = None
-
-    compact: bool = False
-    """Counts past a million shortened (`1.97M`): set when under 100 columns wide."""
-
-    def on_resize(self) -> None:
-        """In a narrow terminal shorten big counts so every column stays in view."""
-        compact = self.size.width < 100
-        if compact != self.compact:
-            self.compact = compact
-            self._shown = {}
-            # Columns only ever widen; start them afresh for the new format.
-            self.clear(columns=True)
-            self._add_columns()
-            if self._last is not None:
-                self.show(*self._last)  # at once, not at the next snapshot
-
-    def _add_columns(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(self._cell(key, label), key=key)
-
-    def on_mount(self) -> None:
-        """Lay out the columns (unless a resize already has)."""
-        if not self.columns:
-            self._add_columns()
+    COLUMNS = COLUMNS
+    LEFT = frozenset(_LEFT)
 
     def show(
         self,
@@ -131,12 +102,7 @@ class DoorbellsTable(DataTable[Text]):
                     *(self._cell(k, v) for (k, _), v in zip(COLUMNS, row, strict=True)), key=row_key
                 )
         else:
-            for row_key, row in rows.items():
-                for (col_key, _), new, prev in zip(COLUMNS, row, self._shown[row_key], strict=True):
-                    if new != prev:
-                        self.update_cell(
-                            row_key, col_key, self._cell(col_key, new), update_width=True
-                        )
+            self._update_cells(rows)
         self._shown = rows
 
     def _cell(self, col_key: str, value: str) -> Text:
@@ -147,4 +113,4 @@ class DoorbellsTable(DataTable[Text]):
                 return Text(" " + value, style=f"bold {theme['success']}")
             if value.startswith("✗"):
                 return Text(" " + value, style=f"bold {theme['error']}")
-        return Text(" " + value, justify="left" if col_key in _LEFT else "right")
+        return super()._cell(col_key, value)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.text import Text
 from textual.coordinate import Coordinate
-from textual.widgets import DataTable
 
 from iofdtui.engine.model import format_addr
 from iofdtui.engine.snapshot import RegistrationStats
 from iofdtui.ui import format as fmt
+from iofdtui.ui.widgets.counts_table import CountsTable
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("id", "#"),
@@ -77,7 +76,7 @@ def matches(stats: RegistrationStats, needle: str) -> bool:
     return needle in format_addr(spec.bus, spec.addr).lower() or needle in spec.bus.value
 
 
-class RegistrationsTable(DataTable[Text]):
+class RegistrationsTable(CountsTable):
     """One row per registered eventfd; cells change in place, the cursor stays put.
 
     Rows are keyed by registration id, so the cursor follows the registration
@@ -91,42 +90,18 @@ class RegistrationsTable(DataTable[Text]):
     }
     """
 
+    COLUMNS = COLUMNS
+    LEFT = frozenset(_LEFT)
+
     def __init__(self, *, id: str | None = None) -> None:
-        # No cell padding: each cell carries one leading space instead, which
-        # is the gap 13 columns can afford in an 80-column terminal.
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True, cell_padding=0)
-        self._shown: dict[str, tuple[str, ...]] = {}
+        super().__init__(id=id, cursor_type="row")
         self._order: list[str] = []
         self._keep: int | None = None
-        self._last: tuple[Sequence[RegistrationStats], str, str] | None = None
 
-    compact: bool = False
-    """Counts past a million shortened (`1.97M`): set when under 100 columns wide."""
-
-    def on_resize(self) -> None:
-        """In a narrow terminal shorten big counts so every column stays in view."""
-        compact = self.size.width < 100
-        if compact != self.compact:
-            self.compact = compact
-            self._keep = self.selected_id
-            self._shown = {}
-            # Columns only ever widen; start them afresh for the new format.
-            self.clear(columns=True)
-            self._add_columns()
-            self._order = []
-            if self._last is not None:
-                # Redraw what was shown at once: waiting for the next snapshot
-                # would leave the table empty and the selection lost meanwhile.
-                self.show(*self._last)
-
-    def _add_columns(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(self._cell(key, label), key=key)
-
-    def on_mount(self) -> None:
-        """Lay out the columns (unless a resize already has); rows come from snapshots."""
-        if not self.columns:
-            self._add_columns()
+    def _before_reformat(self) -> None:
+        # The rebuild that follows puts the cursor back on this registration.
+        self._keep = self.selected_id
+        self._order = []
 
     @property
     def selected_id(self) -> int | None:
@@ -150,13 +125,7 @@ class RegistrationsTable(DataTable[Text]):
         if order != self._order:
             self._rebuild(rows, order)
         else:
-            for row_key, row in rows.items():
-                old = self._shown[row_key]
-                for (col_key, _), new, prev in zip(COLUMNS, row, old, strict=True):
-                    if new != prev:
-                        self.update_cell(
-                            row_key, col_key, self._cell(col_key, new), update_width=True
-                        )
+            self._update_cells(rows)
         self._shown = rows
 
     def _rebuild(self, rows: dict[str, tuple[str, ...]], order: list[str]) -> None:
@@ -171,7 +140,3 @@ class RegistrationsTable(DataTable[Text]):
         self._order = order
         if selected is not None and str(selected) in rows:
             self.move_cursor(row=order.index(str(selected)), animate=False)
-
-    @staticmethod
-    def _cell(col_key: str, value: str) -> Text:
-        return Text(" " + value, justify="left" if col_key in _LEFT else "right")
