@@ -20,6 +20,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid
+from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.widgets import DataTable, Footer
 from textual.worker import Worker, WorkerState
@@ -422,6 +423,10 @@ class IofdApp(App[int]):
 
     @on(SnapshotReady)
     def _snapshot_ready(self, event: SnapshotReady) -> None:
+        try:
+            header = self.query_one(LabHeader)
+        except NoMatches:
+            return  # a reading that arrived while the app tears its screen down at quit
         snap = event.snapshot
         self.snapshot = snap
         if event.selected is not None:
@@ -436,7 +441,7 @@ class IofdApp(App[int]):
         for gone in set(self._rates) - live:
             del self._rates[gone]
         self.guest_state = snap.state
-        self.query_one(LabHeader).snapshot = snap
+        header.snapshot = snap
         self._show_tables()
 
     def _show_tables(self) -> None:
