@@ -228,7 +228,8 @@ def run_bench(
         return BenchReport(machine=machine, results=tuple(results))
 
 
-def _ns(value: float | None) -> str:
+def format_ns(value: float | None) -> str:
+    """Nanoseconds for the bench tables: `1,381`, or a dash when there is no figure."""
     return "—" if value is None else f"{value:,.0f}"
 
 
@@ -247,7 +248,7 @@ def render(report: BenchReport) -> object:
     overhead = m["timer_overhead_ns"]
     head.append(
         "latency = guest-measured ring cost (rdtsc around the write), net of "
-        f"{_ns(overhead if isinstance(overhead, float) else None)} ns timer overhead "
+        f"{format_ns(overhead if isinstance(overhead, float) else None)} ns timer overhead "
         "measured in the same run\n"
     )
     table = Table(title="Doorbell rings, by path", title_justify="left", box=box.SIMPLE_HEAD)
@@ -262,9 +263,9 @@ def render(report: BenchReport) -> object:
             width,
             r.phase.path,
             f"{r.rings_per_s:,.0f}",
-            _ns(lat.p50_ns),
-            _ns(lat.p99_ns),
-            _ns(lat.mean_ns),
+            format_ns(lat.p50_ns),
+            format_ns(lat.p99_ns),
+            format_ns(lat.mean_ns),
             f"{r.rings:,}",
             "✓" if r.conserved else "✗",
             "—" if r.kernel is None else ("✓" if r.kernel.all_hold else "✗"),
@@ -288,8 +289,8 @@ def render(report: BenchReport) -> object:
             str(row["bus"]),
             str(row["width"]),
             f"{ratio:.1f}×" if isinstance(ratio, float) else "—",
-            _ns(saved if isinstance(saved, float) else None),
-            _ns(wall if isinstance(wall, float) else None),
+            format_ns(saved if isinstance(saved, float) else None),
+            format_ns(wall if isinstance(wall, float) else None),
             f"{agree:.2f}" if isinstance(agree, float) else "—",
         )
     note = Text(

@@ -70,7 +70,7 @@ class _Registration:
 
 @dataclass
 class _Retired:
-    """Counts of slots and registrations that are gone, kept per doorbell."""
+    """Counts per doorbell: those of slots and registrations that are gone, or totals."""
 
     rings: int = 0
     exits: int = 0
@@ -319,7 +319,10 @@ class Lab:
             reg = self._regs.get(reg_id)
             if reg is None:
                 raise RegistrationRejected(E.ENOENT, f"no registration #{reg_id}")
-            final_view = self._registration_stats(reg_id, reg, self._baselines(), None)
+            overhead = self.timer_overhead_cycles()
+            final_view = self._registration_stats(
+                reg_id, reg, self._baselines(overhead), None, overhead
+            )
             final = ffi.new("struct lab_path_stats *")
             rc = lib.lab_deassign(self._lab, reg.native_id, final)
             del self._regs[reg_id]
@@ -546,19 +549,30 @@ class Lab:
         lib.lab_quantiles(self._lab, lib.LAB_PATH_CAL, 0, ffi.new("double[]", [0.5]), 1, out)
         return out[0] if out[0] >= 0 else None
 
-    def latency(self, kind: int, ident: int) -> Latency:
-        """Net latency of one path (see `Latency`)."""
+    def latency(self, kind: int, ident: int, overhead: float | None = None) -> Latency:
+        """Net latency of one path (see `Latency`).
+
+        `overhead` is the timer overhead in cycles; callers reading many paths
+        pass it in so the calibration histogram is read once per reading.
+        """
         stats = ffi.new("struct lab_path_stats *")
-        if lib.lab_read_path(self._lab, kind, ident, stats) < 0 or stats.samples == 0:
+        if lib.lab_read_path(self._lab, kind, ident, stats) < 0:
             return Latency.empty()
-        overhead = self.timer_overhead_cycles()
+        if overhead is None:
+            overhead = self.timer_overhead_cycles()
+        return self._net_latency(kind, ident, stats, overhead)
+
+    def _net_latency(self, kind: int, ident: int, stats: object, overhead: float | None) -> Latency:
+        samples = stats.samples  # type: ignore[attr-defined]
+        if samples == 0:
+            return Latency.empty()
         if overhead is None or not self.tsc_khz:
-            return Latency(stats.samples, None, None, None)
+            return Latency(samples, None, None, None)
         out = ffi.new("double[2]")
         lib.lab_quantiles(self._lab, kind, ident, ffi.new("double[]", _QUANTILES), 2, out)
-        mean = stats.cycles / stats.samples
+        mean = stats.cycles / samples  # type: ignore[attr-defined]
         return Latency(
-            samples=stats.samples,
+            samples=samples,
             p50_ns=self._cycles_to_ns(out[0] - overhead),
             p99_ns=self._cycles_to_ns(out[1] - overhead),
             mean_ns=self._cycles_to_ns(mean - overhead),
@@ -587,8 +601,8 @@ class Lab:
         with self._live():
             return [] if kind is None else self.histogram(lib.LAB_PATH_USER, kind)
 
-    def _baselines(self) -> dict[int, Latency]:
-        return {kind: self.latency(lib.LAB_PATH_USER, kind) for kind in KIND_NAMES}
+    def _baselines(self, overhead: float | None) -> dict[int, Latency]:
+        return {kind: self.latency(lib.LAB_PATH_USER, kind, overhead) for kind in KIND_NAMES}
 
     def _registration_stats(
         self,
@@ -596,10 +610,10 @@ class Lab:
         reg: _Registration,
         baselines: dict[int, Latency],
         interval: float | None,
+        overhead: float | None,
     ) -> RegistrationStats:
-        path = ffi.new("struct lab_path_stats *")
-        lib.lab_read_path(self._lab, lib.LAB_PATH_REG, reg.native_id, path)
-        latency = self.latency(lib.LAB_PATH_REG, reg.native_id)
+        path = self._reg_path(reg)
+        latency = self._net_latency(lib.LAB_PATH_REG, reg.native_id, path, overhead)
         width = reg.spec.width or next(
             (s.width for s in self._slots.values() if reg.spec.serves(s)), 0
         )
@@ -623,43 +637,47 @@ class Lab:
             ratio=ratio,
         )
 
-    def _doorbells(
-        self, slot_stats: object, regs: dict[int, RegistrationStats]
-    ) -> tuple[DoorbellStats, ...]:
-        keys = set(self._retired)
-        keys.update(s.doorbell for s in self._slots.values())
-        keys.update((r.spec.bus, r.spec.addr) for r in self._regs.values())
-        out = []
-        for bus, addr in sorted(keys, key=lambda k: (k[0].value, k[1])):
-            retired = self._retired.get((bus, addr), _Retired())
-            rings, exits, signals = retired.rings, retired.exits, retired.signals
-            by_value = dict(retired.exits_by_value)
-            for index, spec in self._slots.items():
-                if spec.doorbell == (bus, addr):
-                    st = slot_stats[index]  # type: ignore[index]
-                    rings += st.rings
-                    exits += st.exits
-                    key = (spec.width, spec.value)
-                    by_value[key] = by_value.get(key, 0) + st.exits
-            for rid, reg in self._regs.items():
-                if (reg.spec.bus, reg.spec.addr) == (bus, addr):
-                    signals += regs[rid].signals
-            out.append(
-                DoorbellStats(
-                    bus=bus,
-                    addr=addr,
-                    rings=rings,
-                    signals=signals,
-                    exits=exits,
-                    exits_by_value=tuple((w, v, n) for (w, v), n in sorted(by_value.items()) if n),
-                )
-            )
-        return tuple(out)
+    def _reg_path(self, reg: _Registration) -> object:
+        path = ffi.new("struct lab_path_stats *")
+        lib.lab_read_path(self._lab, lib.LAB_PATH_REG, reg.native_id, path)
+        return path
 
-    def _attribution_ok(self, slot_stats: object, regs: dict[int, RegistrationStats]) -> bool:
+    def _doorbells(
+        self, slot_stats: object, signals_by_reg: dict[int, int]
+    ) -> tuple[DoorbellStats, ...]:
+        """Per doorbell: retired counts plus the live slots' and registrations' (one pass each)."""
+        totals: dict[tuple[Bus, int], _Retired] = {
+            key: _Retired(r.rings, r.exits, r.signals, dict(r.exits_by_value))
+            for key, r in self._retired.items()
+        }
+        for index, spec in self._slots.items():
+            st = slot_stats[index]  # type: ignore[index]
+            door = totals.setdefault(spec.doorbell, _Retired())
+            door.rings += st.rings
+            door.exits += st.exits
+            key = (spec.width, spec.value)
+            door.exits_by_value[key] = door.exits_by_value.get(key, 0) + st.exits
+        for rid, reg in self._regs.items():
+            door = totals.setdefault((reg.spec.bus, reg.spec.addr), _Retired())
+            door.signals += signals_by_reg[rid]
+        return tuple(
+            DoorbellStats(
+                bus=bus,
+                addr=addr,
+                rings=t.rings,
+                signals=t.signals,
+                exits=t.exits,
+                exits_by_value=tuple(
+                    (w, v, n) for (w, v), n in sorted(t.exits_by_value.items()) if n
+                ),
+            )
+            for (bus, addr), t in sorted(totals.items(), key=lambda kv: (kv[0][0].value, kv[0][1]))
+        )
+
+    def _attribution_ok(self, slot_stats: object, paths: dict[int, object]) -> bool:
         """Each path got exactly the rings the kernel says it served."""
-        for st in regs.values():
-            if st.rings != st.signals:
+        for path in paths.values():
+            if path.rings != path.signals:  # type: ignore[attr-defined]
                 return False
         for index in self._slots:
             st = slot_stats[index]  # type: ignore[index]
@@ -674,12 +692,11 @@ class Lab:
 
     def _take_checkpoint(self, exact: bool) -> None:
         slot_stats = self._read_slots()
-        baselines = self._baselines()
-        regs = {
-            rid: self._registration_stats(rid, reg, baselines, None)
-            for rid, reg in self._regs.items()
-        }
-        doorbells = self._doorbells(slot_stats, regs)
+        paths = {rid: self._reg_path(reg) for rid, reg in self._regs.items()}
+        doorbells = self._doorbells(
+            slot_stats,
+            {rid: p.signals for rid, p in paths.items()},  # type: ignore[attr-defined]
+        )
         kernel = None
         if self._stats is not None:
             health = ffi.new("struct lab_health *")
@@ -706,7 +723,7 @@ class Lab:
             taken_at=time.time(),
             exact=exact,
             doorbells=doorbells,
-            attribution_ok=self._attribution_ok(slot_stats, regs),
+            attribution_ok=self._attribution_ok(slot_stats, paths),
             kernel=kernel,
         )
 
@@ -723,9 +740,10 @@ class Lab:
                 if interval > 0:
                     ring_rate = (total - self._last_total[1]) / interval
             self._last_total = (now, total)
-            baselines = self._baselines()
+            overhead = self.timer_overhead_cycles()
+            baselines = self._baselines(overhead)
             regs = {
-                rid: self._registration_stats(rid, reg, baselines, interval)
+                rid: self._registration_stats(rid, reg, baselines, interval, overhead)
                 for rid, reg in self._regs.items()
             }
             for rid, st in regs.items():
@@ -741,7 +759,7 @@ class Lab:
                         rings=st.rings,
                         exits=st.exits,
                         served_by=self._serving(spec),
-                        latency=self.latency(lib.LAB_PATH_SLOT, index),
+                        latency=self.latency(lib.LAB_PATH_SLOT, index, overhead),
                     )
                 )
             health = ffi.new("struct lab_health *")
@@ -753,7 +771,6 @@ class Lab:
                     f"{bus.value} {format_addr(bus, health.stray_port)}/{health.stray_width} "
                     f"←{health.stray_value:#x}"
                 )
-            overhead = self.timer_overhead_cycles()
             state = _STATES.get(health.state, "unknown")
             return Snapshot(
                 taken_at=now,
@@ -767,7 +784,7 @@ class Lab:
                 registrations=tuple(regs[rid] for rid in sorted(regs)),
                 removed=tuple(self._removed),
                 slots=tuple(slots),
-                doorbells=self._doorbells(slot_stats, regs),
+                doorbells=self._doorbells(slot_stats, {r: st.signals for r, st in regs.items()}),
                 checkpoint=self._checkpoint,
                 health=Health(
                     stray_exits=health.stray_exits,

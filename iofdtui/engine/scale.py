@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from iofdtui.engine.bench import format_ns as ns
 from iofdtui.engine.lab import Lab
 from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
 from iofdtui.engine.snapshot import Latency
@@ -175,9 +176,6 @@ def render(report: ScaleReport) -> object:
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
-
-    def ns(v: float | None) -> str:
-        return "—" if v is None else f"{v:,.0f}"
 
     decoys = Table(
         title=f"{report.bus.value.upper()} ring cost vs decoy registrations elsewhere on the bus",
