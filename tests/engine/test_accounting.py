@@ -132,3 +132,18 @@ def test_unexpected_exits_become_engine_errors(lab, code: int, expected: str) ->
     assert expected in fault and "eip=" in fault
     snap = lab.snapshot()
     assert snap.state == "faulted" and snap.fault == fault
+
+
+def test_rings_since_reset_keep_counting_across_plan_changes(lab) -> None:
+    lab.set_plan([SlotSpec(Bus.PIO, 0x3F8, 1, 1, 2)])
+    lab.start()
+    time.sleep(0.1)
+    lab.snapshot()
+    time.sleep(0.1)
+    before = lab.snapshot()
+    lab.set_plan([SlotSpec(Bus.PIO, 0x600, 1, 1, 2)])  # the old slot's rings retire
+    time.sleep(0.1)
+    after = lab.snapshot()
+    assert after.total_rings >= before.total_rings
+    assert after.ring_rate is not None and after.ring_rate > 0
+    assert after.total_rings == sum(d.rings for d in after.doorbells)
