@@ -732,7 +732,10 @@ class Lab:
         with self._live():
             now = time.monotonic()
             slot_stats = self._read_slots()
-            total = sum(slot_stats[i].rings for i in self._slots)
+            # Every ring since reset, those of slots the plan has since dropped too.
+            total = sum(slot_stats[i].rings for i in self._slots) + sum(
+                r.rings for r in self._retired.values()
+            )
             interval = None
             ring_rate = None
             if self._last_total is not None:
