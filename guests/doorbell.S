@@ -72,6 +72,7 @@ next_slot:
         shl     eax, 4                  /* RING_UNROLL == 16 */
         inc     eax                     /* + the timed ring */
         mov     dword ptr [V_RINGS], eax
+        add     dword ptr [ebx + CTR_ISSUED], eax /* announced before any write */
 
         mov     edi, dword ptr [esi + SLOT_VALUE_LO]
         mov     ebp, dword ptr [esi + SLOT_WHERE]

@@ -64,6 +64,8 @@
 #define CTR_RINGS         0
 #define CTR_SAMPLES       4
 #define CTR_CYCLES        8
+#define CTR_ISSUED        12 /* rings announced before a visit's writes, so the
+                              * host can bracket live counts: done <= counted <= issued */
 #define CTR_HIST          16
 /* Log-linear histogram of cycles: values below 128 exact, then 64 sub-buckets
  * per power of two (1.6 % wide), up to 2^32. */

@@ -76,6 +76,7 @@ class _Retired:
     exits: int = 0
     signals: int = 0
     exits_by_value: dict[tuple[int, int], int] = field(default_factory=dict)
+    issued: int = 0
 
 
 class Lab:
@@ -320,8 +321,9 @@ class Lab:
             if reg is None:
                 raise RegistrationRejected(E.ENOENT, f"no registration #{reg_id}")
             overhead = self.timer_overhead_cycles()
+            signals = self._reg_path(reg).signals  # type: ignore[attr-defined]
             final_view = self._registration_stats(
-                reg_id, reg, self._baselines(overhead), None, overhead
+                reg_id, reg, signals, self._baselines(overhead), None, overhead
             )
             final = ffi.new("struct lab_path_stats *")
             rc = lib.lab_deassign(self._lab, reg.native_id, final)
@@ -608,6 +610,7 @@ class Lab:
         self,
         reg_id: int,
         reg: _Registration,
+        signals: int,
         baselines: dict[int, Latency],
         interval: float | None,
         overhead: float | None,
@@ -624,12 +627,12 @@ class Lab:
             ratio = baseline.p50_ns / latency.p50_ns
         rate = None
         if interval:
-            rate = (path.signals - reg.last_signals) / interval
+            rate = (signals - reg.last_signals) / interval
         return RegistrationStats(
             id=reg_id,
             spec=reg.spec,
             eventfd=reg.eventfd,
-            signals=path.signals,
+            signals=signals,
             signals_per_s=rate,
             rings=path.rings,
             latency=latency,
@@ -646,14 +649,16 @@ class Lab:
         self, slot_stats: object, signals_by_reg: dict[int, int]
     ) -> tuple[DoorbellStats, ...]:
         """Per doorbell: retired counts plus the live slots' and registrations' (one pass each)."""
+        # Retired slots left at a quiescent point: every ring they issued is done.
         totals: dict[tuple[Bus, int], _Retired] = {
-            key: _Retired(r.rings, r.exits, r.signals, dict(r.exits_by_value))
+            key: _Retired(r.rings, r.exits, r.signals, dict(r.exits_by_value), r.rings)
             for key, r in self._retired.items()
         }
         for index, spec in self._slots.items():
             st = slot_stats[index]  # type: ignore[index]
             door = totals.setdefault(spec.doorbell, _Retired())
             door.rings += st.rings
+            door.issued += st.issued
             door.exits += st.exits
             key = (spec.width, spec.value)
             door.exits_by_value[key] = door.exits_by_value.get(key, 0) + st.exits
@@ -667,6 +672,7 @@ class Lab:
                 rings=t.rings,
                 signals=t.signals,
                 exits=t.exits,
+                issued=t.issued,
                 exits_by_value=tuple(
                     (w, v, n) for (w, v), n in sorted(t.exits_by_value.items()) if n
                 ),
@@ -689,6 +695,15 @@ class Lab:
         stats = ffi.new("struct lab_slot_stats[]", MAX_SLOTS)
         lib.lab_read_slots(self._lab, stats, MAX_SLOTS)
         return stats
+
+    def _read_live(self) -> tuple[object, dict[int, int]]:
+        """Slots and every registration's signals, read in the order that brackets them."""
+        stats = ffi.new("struct lab_slot_stats[]", MAX_SLOTS)
+        rids = list(self._regs)
+        ids = ffi.new("int[]", [self._regs[r].native_id for r in rids] or [0])
+        signals = ffi.new("uint64_t[]", max(len(rids), 1))
+        lib.lab_read_live(self._lab, stats, MAX_SLOTS, ids, signals, len(rids))
+        return stats, {rid: signals[i] for i, rid in enumerate(rids)}
 
     def _take_checkpoint(self, exact: bool) -> None:
         slot_stats = self._read_slots()
@@ -731,7 +746,7 @@ class Lab:
         """Read every counter without stopping the guest."""
         with self._live():
             now = time.monotonic()
-            slot_stats = self._read_slots()
+            slot_stats, signals = self._read_live()
             # Every ring since reset, those of slots the plan has since dropped too.
             total = sum(slot_stats[i].rings for i in self._slots) + sum(
                 r.rings for r in self._retired.values()
@@ -746,7 +761,7 @@ class Lab:
             overhead = self.timer_overhead_cycles()
             baselines = self._baselines(overhead)
             regs = {
-                rid: self._registration_stats(rid, reg, baselines, interval, overhead)
+                rid: self._registration_stats(rid, reg, signals[rid], baselines, interval, overhead)
                 for rid, reg in self._regs.items()
             }
             for rid, st in regs.items():
@@ -787,7 +802,7 @@ class Lab:
                 registrations=tuple(regs[rid] for rid in sorted(regs)),
                 removed=tuple(self._removed),
                 slots=tuple(slots),
-                doorbells=self._doorbells(slot_stats, {r: st.signals for r, st in regs.items()}),
+                doorbells=self._doorbells(slot_stats, signals),
                 checkpoint=self._checkpoint,
                 health=Health(
                     stray_exits=health.stray_exits,

@@ -91,8 +91,11 @@ class SlotStats:
 class DoorbellStats:
     """One doorbell (bus + address): every ring there, and where it went.
 
-    `rings == signals + exits` holds exactly whenever the guest is parked;
-    while it runs, up to one burst per slot can be counted on one side only.
+    `rings == signals + exits` holds exactly whenever the guest is parked.
+    While it runs, the guest announces each visit's rings before writing them
+    (`issued`) and counts them after (`rings`), and the engine reads rings,
+    then signals and exits, then issued; so `rings <= signals + exits <=
+    issued` holds at every instant, and a lost or invented count breaks it.
     """
 
     bus: Bus
@@ -101,11 +104,24 @@ class DoorbellStats:
     signals: int
     exits: int
     exits_by_value: tuple[tuple[int, int, int], ...]  # (width, value, exits)
+    issued: int | None = None  # None: unknown (then only the exact balance is checked)
 
     @property
     def balance(self) -> int:
         """rings - signals - exits: 0 when every ring is accounted for."""
         return self.rings - self.signals - self.exits
+
+    @property
+    def in_flight(self) -> int:
+        """Counted rings the guest has not yet counted itself (0 when parked)."""
+        return self.signals + self.exits - self.rings
+
+    @property
+    def live_ok(self) -> bool:
+        """rings <= signals + exits <= issued (exact balance when `issued` is unknown)."""
+        if self.issued is None:
+            return self.balance == 0
+        return self.rings <= self.signals + self.exits <= self.issued
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,8 @@ def test_rings_balance_exactly_through_thousands_of_changes(lab) -> None:
             lab.set_plan(list(unique.values()))
         else:
             lab.reset_counters()
+        for door in lab.snapshot().doorbells:
+            assert door.live_ok, (step, door)
         if step % 10 == 0:
             checkpoint = lab.checkpoint()
             checks += 1
@@ -147,3 +149,30 @@ def test_rings_since_reset_keep_counting_across_plan_changes(lab) -> None:
     assert after.total_rings >= before.total_rings
     assert after.ring_rate is not None and after.ring_rate > 0
     assert after.total_rings == sum(d.rings for d in after.doorbells)
+
+
+def test_live_conservation_holds_while_running_and_breaks_at_once_when_a_count_is_lost(
+    lab,
+) -> None:
+    pio, mmio = SlotSpec(Bus.PIO, 0x3F8, 1, 1, 8), SlotSpec(Bus.MMIO, 0xFE00_0000, 4, 1, 8)
+    lab.set_plan([pio, mmio])
+    lab.add_registration(RegistrationSpec(Bus.PIO, 0x3F8, 1))
+    lab.start()
+    in_flight = 0
+    for _ in range(200):
+        for door in lab.snapshot().doorbells:
+            assert door.live_ok, door
+            assert door.rings <= door.issued
+            in_flight += door.in_flight
+    assert in_flight > 0  # the bracket was exercised, not only equal counts
+    # Make the guest claim three rings nobody counted: the very next reading shows it.
+    with lab.paused():
+        index = next(i for i, spec in lab._slots.items() if spec == mmio)
+        page = lib.CTR_BASE + index * lib.CTR_STRIDE
+        for offset in (lib.CTR_RINGS, lib.CTR_ISSUED):
+            lab.poke_guest(page + offset, lab.peek_guest(page + offset) + 3)
+        door = next(d for d in lab.snapshot().doorbells if d.bus is Bus.MMIO)
+        assert not door.live_ok and door.in_flight == -3
+    door = next(d for d in lab.snapshot().doorbells if d.bus is Bus.MMIO)
+    assert not door.live_ok  # still running, still three short
+    assert all(d.live_ok for d in lab.snapshot().doorbells if d.bus is Bus.PIO)

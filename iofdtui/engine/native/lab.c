@@ -54,13 +54,14 @@ struct slot {
     uint64_t value;
     int route; /* -1: userspace exit, else a registration id */
     uint64_t exits; /* vCPU thread only, relaxed atomics */
+    uint64_t issued; /* rings the guest announced before writing them */
     uint64_t rings_user;
     struct accum acc;
 };
 
 /* The last raw value seen on each guest counter page, for widening. */
 struct page_prev {
-    uint32_t rings, samples, cycles;
+    uint32_t rings, samples, cycles, issued;
     uint32_t hist[HIST_BUCKETS];
 };
 
@@ -249,6 +250,22 @@ static void fold(struct lab *lab)
 }
 
 /*
+ * Fold the guest's "issued" counters; `mu` held.  Kept apart from fold() so
+ * a live reading can take them last: rings done (read first) <= signals +
+ * exits (read next) <= rings issued (read last) holds at every instant.
+ */
+static void fold_issued(struct lab *lab)
+{
+    for (int p = 0; p < MAX_SLOTS; p++) {
+        uint32_t raw = *guest_u32(lab, CTR_BASE + (uint32_t)p * CTR_STRIDE + CTR_ISSUED);
+        uint32_t d = raw - lab->prev[p].issued;
+        lab->prev[p].issued = raw;
+        if (lab->slots[p].defined)
+            lab->slots[p].issued += d;
+    }
+}
+
+/*
  * At a quiescent point every counter page must agree with itself: one
  * histogram bucket per timed sample (mod 2^32, as the guest's counters
  * wrap), and no page the plan does not use may move.  Live folds cannot
@@ -263,7 +280,9 @@ static void check_pages(struct lab *lab)
         for (int b = 0; b < HIST_BUCKETS; b++)
             sum += pv->hist[b];
         int unused = p < MAX_SLOTS && !lab->slots[p].defined && pv->rings != lab->unused_rings[p];
-        if (sum != pv->samples || (p == CTR_CAL && pv->rings != 0) || unused)
+        /* Parked between visits: every announced ring has been counted. */
+        int unsettled = p < MAX_SLOTS && pv->issued != pv->rings;
+        if (sum != pv->samples || (p == CTR_CAL && pv->rings != 0) || unused || unsettled)
             bad++;
     }
     lab->health.garbage_pages = bad;
@@ -277,6 +296,7 @@ static void sync_counters(struct lab *lab)
     pthread_mutex_lock(&lab->mu);
     drain_ready(lab);
     fold(lab);
+    fold_issued(lab);
     check_pages(lab);
     pthread_mutex_unlock(&lab->mu);
 }
@@ -307,8 +327,10 @@ static void *consumer_main(void *arg)
         clock_gettime(CLOCK_MONOTONIC, &now);
         long ms = (now.tv_sec - lab->last_fold.tv_sec) * 1000 +
                   (now.tv_nsec - lab->last_fold.tv_nsec) / 1000000;
-        if (ms >= FOLD_PERIOD_MS)
+        if (ms >= FOLD_PERIOD_MS) {
             fold(lab);
+            fold_issued(lab);
+        }
         pthread_mutex_unlock(&lab->mu);
     }
     return NULL;
@@ -869,6 +891,7 @@ static void slot_final(struct slot *s, struct lab_slot_stats *out)
 {
     out->rings = s->acc.rings;
     out->exits = __atomic_load_n(&s->exits, __ATOMIC_RELAXED);
+    out->issued = s->issued;
     out->rings_user = s->rings_user;
     out->samples = s->acc.samples;
     out->cycles = s->acc.cycles;
@@ -1133,6 +1156,33 @@ int lab_read_slots(struct lab *lab, struct lab_slot_stats *out, int n)
     return n;
 }
 
+/*
+ * One live reading, in the order that makes conservation checkable while the
+ * guest runs: rings done first, then every pending eventfd count and the
+ * exits, then the rings issued.  A lost or invented count breaks
+ * done <= signals + exits <= issued at once.
+ */
+int lab_read_live(struct lab *lab, struct lab_slot_stats *out, int n, const int *reg_ids,
+                  uint64_t *signals, int nregs)
+{
+    if (n > MAX_SLOTS)
+        n = MAX_SLOTS;
+    pthread_mutex_lock(&lab->mu);
+    fold(lab);
+    drain_ready(lab);
+    for (int i = 0; i < n; i++)
+        slot_final(&lab->slots[i], &out[i]);
+    for (int i = 0; i < nregs; i++) {
+        const struct reg *r = reg_get(lab, reg_ids[i]);
+        signals[i] = r ? r->signals : 0;
+    }
+    fold_issued(lab);
+    for (int i = 0; i < n; i++)
+        out[i].issued = lab->slots[i].issued;
+    pthread_mutex_unlock(&lab->mu);
+    return n;
+}
+
 /* `mu` held. */
 static const struct accum *path_accum(struct lab *lab, int kind, int id, uint64_t *signals,
                                       int *err)
@@ -1245,10 +1295,12 @@ int lab_reset_counters(struct lab *lab)
     pthread_mutex_lock(&lab->mu);
     drain_ready(lab);
     fold(lab);
+    fold_issued(lab);
     for (int i = 0; i < MAX_SLOTS; i++) {
         struct slot *s = &lab->slots[i];
         memset(&s->acc, 0, sizeof(s->acc));
         s->rings_user = 0;
+        s->issued = 0;
         __atomic_store_n(&s->exits, 0, __ATOMIC_RELAXED);
     }
     for (int i = 0; i < lab->nregs; i++) {

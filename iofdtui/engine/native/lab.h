@@ -64,7 +64,8 @@ struct lab_facts {
 
 /* Host-side totals for one slot of the ring plan (widened, cumulative). */
 struct lab_slot_stats {
-    uint64_t rings;        /* counted by the guest */
+    uint64_t rings;        /* counted by the guest after each visit's writes */
+    uint64_t issued;       /* announced by the guest before them (>= rings) */
     uint64_t exits;        /* userspace exits the vCPU thread saw for it */
     uint64_t rings_user;   /* rings while its route was the userspace path */
     uint64_t samples;      /* timed rings */
@@ -132,6 +133,8 @@ int lab_deassign(struct lab *lab, int reg_id, struct lab_path_stats *final);
 int lab_registration_count(struct lab *lab);
 
 int lab_read_slots(struct lab *lab, struct lab_slot_stats *out, int n);
+int lab_read_live(struct lab *lab, struct lab_slot_stats *out, int n, const int *reg_ids,
+                  uint64_t *signals, int nregs);
 int lab_read_path(struct lab *lab, int kind, int id, struct lab_path_stats *out);
 int lab_read_hist(struct lab *lab, int kind, int id, uint64_t *out, int n);
 int lab_read_health(struct lab *lab, struct lab_health *out);

@@ -18,11 +18,12 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("signals", "signals"),
     ("exits", "exits"),
     ("misses", "exits by value"),
-    ("check", "check"),
+    ("live", "live"),
+    ("check", "exact"),
 )
 """(column key, header) in display order."""
 
-_LEFT = {"doorbell", "plan", "misses", "check"}
+_LEFT = {"doorbell", "plan", "misses", "live", "check"}
 
 
 def doorbell_key(bus: Bus, addr: int) -> str:
@@ -39,6 +40,18 @@ def check_cell(checkpoint: Checkpoint | None, key: str) -> str:
             return "✓" if d.balance == 0 else f"✗ {d.balance:+d}"
     # Not rung and not registered when the checkpoint was taken: nothing to balance.
     return "·"
+
+
+def live_cell(door: DoorbellStats) -> str:
+    """✓ while rings done <= signals + exits <= rings issued, with the rings in flight.
+
+    The in-flight count is what the host has counted and the guest has not
+    yet (it counts a visit's rings after writing them); ✗ and the difference
+    the moment a count is lost or invented.
+    """
+    if not door.live_ok:
+        return f"✗ {door.in_flight:+d}"
+    return f"✓ +{door.in_flight}" if door.in_flight else "✓"
 
 
 def cells(
@@ -61,6 +74,7 @@ def cells(
         fmt.count(door.signals, compact),
         fmt.count(door.exits, compact),
         misses or fmt.DASH,
+        live_cell(door),
         check_cell(checkpoint, doorbell_key(door.bus, door.addr)),
     )
 
@@ -68,9 +82,10 @@ def cells(
 class DoorbellsTable(CountsTable):
     """Per doorbell: guest rings, eventfd signals, userspace exits, and the check.
 
-    The live columns move while the guest runs (a burst can be counted on one
-    side before the other), so the check column is the exact one taken at the
-    last checkpoint, when the guest was parked.
+    While the guest runs a visit's rings can be counted by the host before the
+    guest counts them, so the live column checks the bracket rings done <=
+    signals + exits <= rings issued at every reading, and the exact column is
+    the equality taken at the last checkpoint, when the guest was parked.
     """
 
     DEFAULT_CSS = """
@@ -106,10 +121,10 @@ class DoorbellsTable(CountsTable):
         self._shown = rows
 
     def _cell(self, col_key: str, value: str) -> Text:
-        if col_key == "check":
+        if col_key in ("check", "live"):
             # DataTable cells are Rich text, which cannot read $variables: resolve them.
             theme = self.app.theme_variables
-            if value == "✓":
+            if value.startswith("✓"):
                 return Text(" " + value, style=f"bold {theme['success']}")
             if value.startswith("✗"):
                 return Text(" " + value, style=f"bold {theme['error']}")
