@@ -19,6 +19,8 @@
 #define V_SLOT      (GUEST_VARS + 0)   /* index of the slot being rung */
 #define V_CTR       (GUEST_VARS + 4)   /* its counter page */
 #define V_RINGS     (GUEST_VARS + 8)   /* rings this visit */
+#define V_KIND      (GUEST_VARS + 12)  /* paced: the write kind, kept over the wait */
+#define V_NEXT      (GUEST_VARS + 16)  /* paced: TSC (low 32 bits) of the next ring */
 
 /* cpp does not expand inside the quoted macro arguments below: name them. */
         .equ    slot_value, SLOT_VALUE_LO
@@ -68,6 +70,10 @@ next_slot:
         jbe     2f
         mov     ecx, MAX_ITERS
 2:
+        cmp     dword ptr [MB_PACE], 0
+        je      3f
+        xor     ecx, ecx                /* paced: one ring a visit */
+3:
         mov     eax, ecx
         shl     eax, 4                  /* RING_UNROLL == 16 */
         inc     eax                     /* + the timed ring */
@@ -79,12 +85,17 @@ next_slot:
         mov     eax, dword ptr [esi + SLOT_KIND]
         cmp     eax, NKINDS
         jae     bad_kind
+        cmp     dword ptr [MB_PACE], 0
+        jne     paced
         jmp     dword ptr [kind_table + eax * 4]
 
         .section .rodata
 kind_table:
         .long   ring_pio1, ring_pio2, ring_pio4
         .long   ring_mmio1, ring_mmio2, ring_mmio4, ring_mmio8
+paced_table:
+        .long   paced_pio1, paced_pio2, paced_pio4
+        .long   paced_mmio1, paced_mmio2, paced_mmio4, paced_mmio8
         .text
 
 /*
@@ -124,6 +135,56 @@ kind_table:
         VISIT   ring_mmio2, "mov ebx, ebp",     "mov word ptr [ebx], ax"
         VISIT   ring_mmio4, "mov ebx, ebp",     "mov dword ptr [ebx], eax"
         VISIT   ring_mmio8, "mov ebx, ebp; movq mm0, qword ptr [esi + slot_value]", "movq qword ptr [ebx], mm0"
+
+/*
+ * Paced mode: wait for the period to pass, publish the ring (seqlock, see
+ * guest_abi.h), make the one write, mark it done, count it.  The wait is
+ * signed 32-bit TSC arithmetic; a deadline more than a period ahead (a stale
+ * one after a pause, or the first) is treated as due.
+ */
+paced:
+        mov     dword ptr [V_KIND], eax
+1:
+        rdtsc
+        sub     eax, dword ptr [V_NEXT]
+        jns     2f
+        neg     eax
+        cmp     eax, dword ptr [MB_PACE]
+        jbe     1b
+2:
+        rdtsc
+        add     eax, dword ptr [MB_PACE]
+        mov     dword ptr [V_NEXT], eax
+        inc     dword ptr [WAKE_SEQ]            /* odd: being written */
+        mov     eax, dword ptr [esi + SLOT_CTR]
+        mov     dword ptr [WAKE_SLOT], eax
+        mov     eax, dword ptr [V_KIND]
+        jmp     dword ptr [paced_table + eax * 4]
+
+.macro  PACED name, setup, write
+\name:
+        \setup
+        rdtsc
+        mov     dword ptr [WAKE_STAMP], eax
+        inc     dword ptr [WAKE_SEQ]            /* even: published */
+        mov     eax, edi
+        mov     edx, ebp
+        \write
+        mov     eax, dword ptr [WAKE_SEQ]
+        mov     dword ptr [WAKE_DONE], eax
+        mov     ebx, dword ptr [V_CTR]
+        inc     dword ptr [ebx + CTR_RINGS]
+        inc     dword ptr [V_SLOT]
+        jmp     next_slot
+.endm
+
+        PACED   paced_pio1,  "",                "out dx, al"
+        PACED   paced_pio2,  "",                "out dx, ax"
+        PACED   paced_pio4,  "",                "out dx, eax"
+        PACED   paced_mmio1, "mov ebx, ebp",     "mov byte ptr [ebx], al"
+        PACED   paced_mmio2, "mov ebx, ebp",     "mov word ptr [ebx], ax"
+        PACED   paced_mmio4, "mov ebx, ebp",     "mov dword ptr [ebx], eax"
+        PACED   paced_mmio8, "mov ebx, ebp; movq mm0, qword ptr [esi + slot_value]", "movq qword ptr [ebx], mm0"
 
 /* eax = cycles of the timed window; add it to the histogram at [ebx]. */
 .macro  HIST_ADD

@@ -25,8 +25,22 @@
 #define MB_NSLOTS         (MB_BASE + 0x10) /* slots rung each round */
 #define MB_ROUNDS         (MB_BASE + 0x14) /* guest heartbeat, informational */
 #define MB_SEED           (MB_BASE + 0x18) /* seed for CMD_SCRIBBLE */
+#define MB_PACE           (MB_BASE + 0x1c) /* 0, or TSC cycles between paced rings */
 #define MB_SLOTS          (MB_BASE + 0x20)
 #define MB_BARE           (MB_BASE + 0x400) /* where/value for the bare loops */
+
+/*
+ * Paced mode (MB_PACE != 0): one ring per visit, at most one per period, and
+ * the guest publishes each ring as a seqlock: WAKE_SEQ odd while it writes
+ * WAKE_SLOT and WAKE_STAMP, even once they hold the ring about to be made,
+ * and WAKE_DONE = WAKE_SEQ once the write has been made.  The stamp is the
+ * low 32 bits of the guest TSC, four instructions before the write.
+ */
+#define MB_WAKE           (MB_BASE + 0x600)
+#define WAKE_SEQ          (MB_WAKE + 0x0)
+#define WAKE_DONE         (MB_WAKE + 0x4)
+#define WAKE_SLOT         (MB_WAKE + 0x8)  /* counter page (host slot) index */
+#define WAKE_STAMP        (MB_WAKE + 0xc)
 
 #define MB_MAGIC_VALUE    0x44464f49 /* "IOFD" */
 #define CMD_RUN           0

@@ -24,8 +24,20 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--consumer",
         choices=("epoll", "poll"),
-        default="epoll",
-        help="eventfd consumer: block in epoll_wait (default) or busy-poll",
+        default=None,
+        help="eventfd consumer: block in epoll_wait (default) or busy-poll; "
+        "--wake measures both unless one is named",
+    )
+    bench.add_argument(
+        "--wake",
+        action="store_true",
+        help="wake-up latency: guest write → eventfd consumer running, paced rings",
+    )
+    bench.add_argument(
+        "--period",
+        type=float,
+        default=100.0,
+        help="µs between paced rings for --wake (default 100)",
     )
     bench.add_argument(
         "--scale",
@@ -67,6 +79,29 @@ def _scale(args: argparse.Namespace) -> int:
     return 0
 
 
+def _wake(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from iofdtui.engine.wake import CONSUMERS, WakePhase, render, run_wake
+
+    if args.seconds <= 0 or not 1 <= args.period <= 100_000:
+        print("iofdtui: --seconds must be positive and --period 1..100000 µs", file=sys.stderr)
+        return EXIT_ENV
+    consumers = (args.consumer,) if args.consumer else CONSUMERS
+    err = Console(stderr=True)
+    with err.status("measuring…") as status:
+
+        def progress(phase: WakePhase) -> None:
+            status.update(f"measuring {phase.bus.value} wake-ups, consumer {phase.consumer}…")
+
+        report = run_wake(args.seconds, args.period, consumers, progress=progress)
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        Console().print(render(report))
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from rich.console import Console
 
@@ -82,7 +117,7 @@ def _bench(args: argparse.Namespace) -> int:
             width = "any" if phase.width == 0 else phase.width
             status.update(f"measuring {phase.bus.value} len {width} {phase.path}…")
 
-        report = run_bench(args.seconds, consumer=args.consumer, progress=progress)
+        report = run_bench(args.seconds, consumer=args.consumer or "epoll", progress=progress)
     if args.json:
         print(json.dumps(report.as_json(), indent=2))
     else:
@@ -101,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "bench":
+            if args.wake:
+                return _wake(args)
             return _scale(args) if args.scale else _bench(args)
         return _app()
     except EngineError as err:

@@ -29,3 +29,15 @@ def emulation(module: str) -> tuple[bool | None, str]:
 def kernel_release() -> str:
     """`uname -r`."""
     return os.uname().release
+
+
+def tsc_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
+    """The host CPU's TSC flags: constant_tsc and nonstop_tsc make one clock of it."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return {f for f in line.split(":", 1)[1].split() if "tsc" in f}
+    return set()

@@ -49,6 +49,7 @@ from iofdtui.engine.snapshot import (
     RegistrationStats,
     SlotStats,
     Snapshot,
+    WakeLatency,
 )
 
 _STATES = {
@@ -120,6 +121,8 @@ class Lab:
         self._regs: dict[int, _Registration] = {}
         self._decoys: list[int] = []  # native ids
         self._consumer = "epoll"
+        self._pace_us: float | None = None
+        self._tsc_flags = host.tsc_flags()
         self._removed: list[RegistrationStats] = []
         self._next_id = 1
         self._slots: dict[int, SlotSpec] = {}  # native slot index -> spec
@@ -175,6 +178,86 @@ class Lab:
         with self._live():
             check(lib.lab_set_consumer_mode(self._lab, native), "setting the consumer mode")
             self._consumer = mode
+
+    @property
+    def pace_us(self) -> float | None:
+        """Paced mode's period in µs, or None when the guest rings flat out."""
+        return self._pace_us
+
+    def set_pace(self, period_us: float | None) -> None:
+        """Pace the plan: one ring per visit, at least `period_us` apart (None: flat out).
+
+        Wake-up latency needs it: with one ring per wake-up, each wake-up
+        belongs to exactly one ring.  Takes effect between epochs.
+        """
+        if period_us is not None and not 1 <= period_us <= 100_000:
+            raise ValueError("the ring period must be between 1 µs and 100 ms")
+        if period_us is not None and not self.tsc_khz:
+            raise ValueError("pacing needs the guest TSC rate (KVM_GET_TSC_KHZ)")
+        cycles = 0 if period_us is None else round(period_us * self.tsc_khz / 1000)
+        with self._live(), self.paused():
+            check(lib.lab_set_pace(self._lab, cycles), "setting the ring pace")
+            self._pace_us = period_us
+
+    @property
+    def wake_note(self) -> str | None:
+        """Why wake-up latency cannot be shown honestly here, or None when it can."""
+        facts = ffi.new("struct lab_facts *")
+        lib.lab_facts(self._lab, facts)
+        if not facts.tsc_offset_ok:
+            name = E.errorcode.get(facts.tsc_offset_errno, str(facts.tsc_offset_errno))
+            return (
+                f"no guest↔host clock: KVM_VCPU_TSC_OFFSET unavailable ({name}; "
+                "Linux 5.16+ on x86 has it)"
+            )
+        if not self.tsc_khz:
+            return "no TSC rate: KVM_GET_TSC_KHZ unavailable"
+        missing = {"constant_tsc", "nonstop_tsc"} - self._tsc_flags
+        if missing:
+            return f"host TSC is not one clock (no {', '.join(sorted(missing))} in /proc/cpuinfo)"
+        if facts.tsc_offset_changes:
+            return f"the guest's TSC offset moved {facts.tsc_offset_changes}× during the run"
+        return None
+
+    def tsc_offset_text(self) -> str:
+        """KVM_VCPU_TSC_OFFSET as a signed number of cycles, or why it is unknown."""
+        facts = ffi.new("struct lab_facts *")
+        lib.lab_facts(self._lab, facts)
+        if not facts.tsc_offset_ok:
+            return "unknown"
+        offset = facts.tsc_offset - (1 << 64) if facts.tsc_offset >> 63 else facts.tsc_offset
+        return f"{offset:,} cycles"
+
+    def wake_latency(self, reg_id: int) -> WakeLatency | None:
+        """Wake-up latency of a live registration (None before any paced ring of it)."""
+        with self._live():
+            reg = self._regs.get(reg_id)
+            return None if reg is None else self._wake(reg, self.wake_note)
+
+    def _wake(self, reg: _Registration, note: str | None) -> WakeLatency | None:
+        st = ffi.new("struct lab_wake_stats *")
+        if lib.lab_read_wake(self._lab, reg.native_id, st) < 0:
+            return None
+        counts = (st.coalesced, st.raced, st.foreign, st.unpublished, st.negative, st.elsewhere)
+        if st.samples == 0 and not any(counts):
+            return None
+        p50 = p99 = mean = None
+        if st.samples and note is None and not st.negative:
+            path = ffi.new("struct lab_path_stats *")
+            lib.lab_read_path(self._lab, lib.LAB_PATH_WAKE, reg.native_id, path)
+            out = ffi.new("double[2]")
+            lib.lab_quantiles(
+                self._lab, lib.LAB_PATH_WAKE, reg.native_id, ffi.new("double[]", _QUANTILES), 2, out
+            )
+            p50, p99 = self._cycles_to_ns(out[0]), self._cycles_to_ns(out[1])
+            mean = self._cycles_to_ns(path.cycles / path.samples) if path.samples else None
+        return WakeLatency(st.samples, p50, p99, mean, *counts)
+
+    def wake_histogram(self, reg_id: int) -> list[tuple[float, int]]:
+        """Histogram of a live registration's wake-up latency (ns, count)."""
+        with self._live():
+            reg = self._regs.get(reg_id)
+            return [] if reg is None else self.histogram(lib.LAB_PATH_WAKE, reg.native_id)
 
     def stop(self) -> None:
         """Stop the vCPU and consumer threads (the VM stays, counts stay)."""
@@ -764,8 +847,10 @@ class Lab:
                 rid: self._registration_stats(rid, reg, signals[rid], baselines, interval, overhead)
                 for rid, reg in self._regs.items()
             }
+            note = self.wake_note
             for rid, st in regs.items():
                 self._regs[rid].last_signals = st.signals
+                regs[rid] = replace(st, wake=self._wake(self._regs[rid], note))
             slots = []
             for index in self._plan:
                 spec = self._slots[index]
@@ -812,6 +897,8 @@ class Lab:
                     unsolicited_parks=health.unsolicited_parks,
                 ),
                 consumer=self._consumer,
+                pace_us=self._pace_us,
+                wake_note=note,
             )
 
 

@@ -125,8 +125,13 @@ def run_scale(
     sizes: Sequence[int] = DECOY_SIZES,
     trigger_counts: Sequence[int] = TRIGGER_COUNTS,
     progress: Callable[[str], None] | None = None,
+    on_point: Callable[[ScalePoint], bool | None] | None = None,
 ) -> ScaleReport:
-    """Measure ring cost against decoy count and trigger-value count."""
+    """Measure ring cost against decoy count and trigger-value count.
+
+    `on_point` sees each point as it is measured (an app plots them live);
+    returning False stops the run there, with the points so far and a note.
+    """
     notes: list[str] = []
     points: list[ScalePoint] = []
     doorbell = DOORBELL[bus]
@@ -153,6 +158,8 @@ def run_scale(
                 notes.append(f"stopped at {lab.decoy_count:,} decoys: {err}")
                 break
             points.append(_measure(lab, "decoys", n, seconds))
+            if on_point is not None and on_point(points[-1]) is False:
+                return _stopped(bus, points, notes)
 
     for k in trigger_counts:
         with Lab() as lab:
@@ -167,6 +174,14 @@ def run_scale(
                     progress(f"{k} trigger values, {series}")
                 lab.set_plan([SlotSpec(bus, doorbell, 4, value, 32)])
                 points.append(_measure(lab, series, k, seconds))
+                if on_point is not None and on_point(points[-1]) is False:
+                    return _stopped(bus, points, notes)
+    return ScaleReport(bus, tuple(points), tuple(notes))
+
+
+def _stopped(bus: Bus, points: list[ScalePoint], notes: list[str]) -> ScaleReport:
+    """The report of a run its caller stopped early (`on_point` returned False)."""
+    notes.append(f"stopped by the caller after {len(points)} points")
     return ScaleReport(bus, tuple(points), tuple(notes))
 
 

@@ -34,6 +34,54 @@ class Latency:
 
 
 @dataclass(frozen=True, slots=True)
+class WakeLatency:
+    """Guest doorbell write → the consumer thread running, in paced mode.
+
+    Both ends on the guest's TSC clock: the guest stamps each paced ring four
+    instructions before its write; the consumer reads the host TSC when
+    epoll_wait returns and maps it through KVM_VCPU_TSC_OFFSET.  A sample is
+    kept only when the consumer alone read exactly one signal that the last
+    ring made (see lab.c `wake_sample`); the others are counted by reason.
+
+    Attributes:
+        samples: rings with a latency.
+        p50_ns, p99_ns, mean_ns: None without samples or without a clock mapping.
+        coalesced: reads that returned more than one signal.
+        raced: the eventfd was drained by a reading since the consumer's last read.
+        foreign: the last ring made was another registration's (or a userspace exit's).
+        unpublished: the guest's ring record did not settle in time.
+        negative: samples before their own stamp: the clock mapping is wrong.
+        elsewhere: read by a reading or a pause rather than the consumer.
+
+    Each field counts signals, so while paced since the last reset
+    `samples + discarded == signals` exactly.
+    """
+
+    samples: int
+    p50_ns: float | None
+    p99_ns: float | None
+    mean_ns: float | None
+    coalesced: int = 0
+    raced: int = 0
+    foreign: int = 0
+    unpublished: int = 0
+    negative: int = 0
+    elsewhere: int = 0
+
+    @property
+    def discarded(self) -> int:
+        """Signals read without a sample."""
+        return (
+            self.coalesced
+            + self.raced
+            + self.foreign
+            + self.unpublished
+            + self.negative
+            + self.elsewhere
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class MachineFacts:
     """What the numbers are about."""
 
@@ -73,6 +121,7 @@ class RegistrationStats:
     baseline: Latency
     ratio: float | None
     removed: bool = False
+    wake: WakeLatency | None = None  # None: never measured (no paced rings yet)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,3 +230,5 @@ class Snapshot:
     checkpoint: Checkpoint | None
     health: Health
     consumer: str = "epoll"  # how the eventfd consumer waits: "epoll" or "poll"
+    pace_us: float | None = None  # paced mode: one ring per visit, this far apart
+    wake_note: str | None = None  # why wake-up latency cannot be shown (None: it can)

@@ -26,6 +26,7 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#include <x86intrin.h>
 
 extern const unsigned char iofdtui_guest_image[];
 extern const unsigned int iofdtui_guest_image_len;
@@ -45,6 +46,11 @@ struct reg {
     uint32_t len;
     uint64_t signals;
     struct accum *acc; /* allocated when a slot is first routed to it */
+    /* Wake-up latency (paced mode), consumer thread only, under `mu`. */
+    uint64_t consumer_mark; /* `signals` after the consumer's own last read */
+    uint32_t wake_seq;      /* the guest's ring sequence of the last sample */
+    struct lab_wake_stats wake;
+    struct accum *wake_acc; /* latency histogram, in TSC cycles */
 };
 
 struct slot {
@@ -91,6 +97,9 @@ struct lab {
     uint32_t unused_rings[MAX_SLOTS]; /* raw rings when the page was released */
     struct lab_health health;
     struct timespec last_fold;
+    uint32_t pace;            /* TSC cycles between paced rings, 0 = not paced */
+    uint32_t wake_seq_base;   /* WAKE_SEQ when pacing began */
+    uint64_t tsc_offset;      /* guest TSC = host TSC + tsc_offset */
 };
 
 static const uint32_t kind_width[NKINDS] = {1, 2, 4, 1, 2, 4, 8};
@@ -159,12 +168,15 @@ static struct reg *reg_get(struct lab *lab, int id)
 
 /* ------------------------------------------------------- accounting -- */
 
-/* Drain one eventfd into its registration; `mu` held. */
-static void drain_reg(struct reg *r)
+/* Drain one eventfd into its registration; `mu` held.  Returns the count read. */
+static uint64_t drain_reg(struct reg *r)
 {
     uint64_t v;
-    if (r->efd >= 0 && read(r->efd, &v, sizeof(v)) == sizeof(v))
+    if (r->efd >= 0 && read(r->efd, &v, sizeof(v)) == sizeof(v)) {
         r->signals += v;
+        return v;
+    }
+    return 0;
 }
 
 /* Read every readable eventfd until none is left; `mu` held. */
@@ -179,7 +191,9 @@ static void drain_ready(struct lab *lab)
                 continue; /* the consumer's stop signal stays pending */
             struct reg *r = reg_get(lab, (int)ev[i].data.u64);
             if (r) {
-                drain_reg(r);
+                uint64_t count = drain_reg(r);
+                if (lab->pace)
+                    r->wake.elsewhere += count; /* read here, so no wake-up to time */
                 got++;
             }
         }
@@ -303,6 +317,89 @@ static void sync_counters(struct lab *lab)
 
 /* ----------------------------------------------------------- threads -- */
 
+/* Bucket of a cycle count, as the guest's HIST_ADD computes it. */
+static int hist_bucket(uint32_t v)
+{
+    if (v < 128)
+        return (int)v;
+    int msb = 31 - __builtin_clz(v);
+    int shift = msb - HIST_SUB_BITS;
+    return (int)(v >> shift) + (shift << HIST_SUB_BITS);
+}
+
+/* The ring the guest published last, once it has been made (see guest_abi.h). */
+struct published {
+    uint32_t seq, slot, stamp;
+};
+
+/* Spin until the guest's current paced ring is published and done; 0 on timeout. */
+static int read_published(struct lab *lab, uint64_t limit, struct published *out)
+{
+    for (;;) {
+        uint32_t seq = __atomic_load_n(guest_u32(lab, WAKE_SEQ), __ATOMIC_ACQUIRE);
+        uint32_t done = __atomic_load_n(guest_u32(lab, WAKE_DONE), __ATOMIC_ACQUIRE);
+        if (!(seq & 1) && done == seq) {
+            out->slot = __atomic_load_n(guest_u32(lab, WAKE_SLOT), __ATOMIC_ACQUIRE);
+            out->stamp = __atomic_load_n(guest_u32(lab, WAKE_STAMP), __ATOMIC_ACQUIRE);
+            out->seq = seq;
+            if (__atomic_load_n(guest_u32(lab, WAKE_SEQ), __ATOMIC_ACQUIRE) == seq)
+                return 1;
+        }
+        if (__rdtsc() > limit)
+            return 0;
+        __builtin_ia32_pause();
+    }
+}
+
+/*
+ * One consumer read of a registration in paced mode; `mu` held.  `woke` is
+ * the host TSC when epoll_wait returned, `pub` the ring the guest had made
+ * by then (read before the eventfd).  The sample is the ring's: only when
+ * the consumer alone read the eventfd since its last read (no drain by a
+ * reading), the read returned exactly one signal, and the last ring made was
+ * routed here.  Then that one signal is the ring's and it was pending when
+ * the thread woke, so woke - stamp is its wake-up latency.
+ */
+static void wake_sample(struct lab *lab, struct reg *r, int id, uint64_t woke, uint64_t before,
+                        uint64_t count, const struct published *pub, int published)
+{
+    int ours = before == r->consumer_mark;
+    r->consumer_mark = r->signals;
+    if (!count)
+        return;
+    /* Every signal read becomes a sample or is counted under one reason. */
+    if (!published) {
+        r->wake.unpublished += count;
+        return;
+    }
+    if (!ours) {
+        r->wake.raced += count;
+        return;
+    }
+    if (count != 1) {
+        r->wake.coalesced += count;
+        return;
+    }
+    uint32_t since = pub->seq - lab->wake_seq_base;
+    if (since == 0 || since > 0x7fffffffu || pub->slot >= MAX_SLOTS ||
+        lab->slots[pub->slot].route != id || pub->seq == r->wake_seq) {
+        r->wake.foreign++;
+        return;
+    }
+    r->wake_seq = pub->seq;
+    int32_t cycles = (int32_t)((uint32_t)(woke + lab->tsc_offset) - pub->stamp);
+    if (cycles < 0) {
+        r->wake.negative++; /* the TSC mapping is wrong: never a sample */
+        return;
+    }
+    if (!r->wake_acc && !(r->wake_acc = calloc(1, sizeof(*r->wake_acc))))
+        return;
+    r->wake_acc->samples++;
+    r->wake_acc->cycles += (uint32_t)cycles;
+    r->wake_acc->hist[hist_bucket((uint32_t)cycles)]++;
+    r->wake.samples++;
+}
+
 static void *consumer_main(void *arg)
 {
     struct lab *lab = arg;
@@ -312,7 +409,13 @@ static void *consumer_main(void *arg)
     while (!done) {
         int poll = __atomic_load_n(&lab->consumer_mode, __ATOMIC_RELAXED) == LAB_CONSUMER_POLL;
         int n = epoll_wait(lab->epfd, ev, 64, poll ? 0 : FOLD_PERIOD_MS);
+        uint64_t woke = __rdtsc();
         struct timespec now;
+        struct published pub = {0, 0, 0};
+        int paced = __atomic_load_n(&lab->pace, __ATOMIC_ACQUIRE) != 0;
+        int published = 0;
+        if (paced && n > 0) /* wait at most ~1 ms (the guest publishes right after the write) */
+            published = read_published(lab, woke + (uint64_t)lab->facts.tsc_khz + 1, &pub);
 
         pthread_mutex_lock(&lab->mu);
         for (int i = 0; i < n; i++) {
@@ -320,9 +423,16 @@ static void *consumer_main(void *arg)
                 done = 1;
                 continue;
             }
-            struct reg *r = reg_get(lab, (int)ev[i].data.u64);
-            if (r)
-                drain_reg(r);
+            int id = (int)ev[i].data.u64;
+            struct reg *r = reg_get(lab, id);
+            if (!r)
+                continue;
+            uint64_t before = r->signals;
+            uint64_t count = drain_reg(r);
+            if (paced)
+                wake_sample(lab, r, id, woke, before, count, &pub, published);
+            else
+                r->consumer_mark = r->signals;
         }
         clock_gettime(CLOCK_MONOTONIC, &now);
         long ms = (now.tv_sec - lab->last_fold.tv_sec) * 1000 +
@@ -509,6 +619,35 @@ static void *vcpu_main(void *arg)
 
 /* ------------------------------------------------------------ set-up -- */
 
+/*
+ * guest TSC = host TSC + offset (we never set a TSC frequency, so KVM runs the
+ * guest's at the host's).  A vCPU ioctl: call it only while no thread is in
+ * KVM_RUN (at create, and while parked).
+ */
+static void read_tsc_offset(struct lab *lab)
+{
+#ifdef KVM_VCPU_TSC_CTRL
+    uint64_t offset = 0;
+    struct kvm_device_attr attr = {
+        .group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET,
+        .addr = (uint64_t)(uintptr_t)&offset,
+    };
+    if (ioctl(lab->vcpu, KVM_HAS_DEVICE_ATTR, &attr) < 0 ||
+        ioctl(lab->vcpu, KVM_GET_DEVICE_ATTR, &attr) < 0) {
+        lab->facts.tsc_offset_errno = errno;
+        lab->facts.tsc_offset_ok = 0;
+        return;
+    }
+    if (lab->facts.tsc_offset_ok && offset != lab->tsc_offset)
+        lab->facts.tsc_offset_changes++;
+    __atomic_store_n(&lab->tsc_offset, offset, __ATOMIC_RELEASE);
+    lab->facts.tsc_offset = offset;
+    lab->facts.tsc_offset_ok = 1;
+#else
+    lab->facts.tsc_offset_errno = ENOSYS; /* built against headers without the attribute */
+#endif
+}
+
 static int setup_vcpu_regs(struct lab *lab, int entry)
 {
     struct kvm_sregs sregs;
@@ -638,6 +777,7 @@ int lab_create(struct lab **out, int *stage, int64_t *detail)
     }
     int khz = ioctl(lab->vcpu, KVM_GET_TSC_KHZ, 0);
     lab->facts.tsc_khz = khz > 0 ? (uint32_t)khz : 0;
+    read_tsc_offset(lab);
 
     err = load_image(lab);
     if (err) {
@@ -774,6 +914,7 @@ int lab_pause(struct lab *lab, int timeout_ms)
     if (st == LAB_FAULTED)
         return -EIO;
     sync_counters(lab);
+    read_tsc_offset(lab); /* parked, not in KVM_RUN: the vCPU ioctl cannot block */
     return forced;
 }
 
@@ -1126,6 +1267,8 @@ int lab_deassign(struct lab *lab, int reg_id, struct lab_path_stats *final)
     r->efd = -1;
     free(r->acc);
     r->acc = NULL;
+    free(r->wake_acc);
+    r->wake_acc = NULL;
     lab->live_regs--;
     for (int i = 0; i < MAX_SLOTS; i++)
         if (lab->slots[i].route == reg_id)
@@ -1208,6 +1351,12 @@ static const struct accum *path_accum(struct lab *lab, int kind, int id, uint64_
         break;
     case LAB_PATH_CAL:
         return &lab->cal;
+    case LAB_PATH_WAKE: {
+        struct reg *r = reg_get(lab, id);
+        if (r)
+            return r->wake_acc; /* NULL until its first sample */
+        break;
+    }
     }
     *err = -ENOENT;
     return NULL;
@@ -1308,8 +1457,12 @@ int lab_reset_counters(struct lab *lab)
         if (r->efd < 0)
             continue;
         r->signals = 0;
+        r->consumer_mark = 0;
+        memset(&r->wake, 0, sizeof(r->wake));
         if (r->acc)
             memset(r->acc, 0, sizeof(*r->acc));
+        if (r->wake_acc)
+            memset(r->wake_acc, 0, sizeof(*r->wake_acc));
     }
     memset(lab->user, 0, sizeof(lab->user));
     memset(&lab->cal, 0, sizeof(lab->cal));
@@ -1318,6 +1471,29 @@ int lab_reset_counters(struct lab *lab)
     lab->health.rounds = rounds;
     pthread_mutex_unlock(&lab->mu);
     return 0;
+}
+
+int lab_set_pace(struct lab *lab, uint32_t cycles)
+{
+    if (!quiescent(lab))
+        return -EBUSY;
+    pthread_mutex_lock(&lab->mu);
+    /* Samples count only rings published from now on. */
+    lab->wake_seq_base = *guest_u32(lab, WAKE_SEQ);
+    *guest_u32(lab, MB_PACE) = cycles;
+    __atomic_store_n(&lab->pace, cycles, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&lab->mu);
+    return 0;
+}
+
+int lab_read_wake(struct lab *lab, int reg_id, struct lab_wake_stats *out)
+{
+    pthread_mutex_lock(&lab->mu);
+    struct reg *r = reg_get(lab, reg_id);
+    if (r)
+        *out = r->wake;
+    pthread_mutex_unlock(&lab->mu);
+    return r ? 0 : -ENOENT;
 }
 
 int lab_stats_fds(struct lab *lab, int *vm_fd, int *vcpu_fd)

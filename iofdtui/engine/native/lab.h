@@ -60,6 +60,24 @@ struct lab_facts {
     int cap_immediate_exit;
     int cap_binary_stats;
     uint64_t ram_size;
+    int tsc_offset_ok;         /* KVM_VCPU_TSC_OFFSET was read */
+    int tsc_offset_errno;      /* why not */
+    uint64_t tsc_offset;       /* guest TSC = host TSC + tsc_offset */
+    uint32_t tsc_offset_changes; /* seen to move between pauses */
+};
+
+/*
+ * Wake-up latency of one registration (paced mode), in signals: each signal
+ * read while paced is a sample or is counted under exactly one reason.
+ */
+struct lab_wake_stats {
+    uint64_t samples;
+    uint64_t coalesced;    /* read together with another signal */
+    uint64_t raced;        /* a reading drained the eventfd since the consumer's last read */
+    uint64_t foreign;      /* the last ring made was not this registration's */
+    uint64_t unpublished;  /* the guest's ring record did not settle within ~1 ms */
+    uint64_t negative;     /* before the guest's stamp: the TSC mapping is wrong */
+    uint64_t elsewhere;    /* read by a reading or a pause, not by the consumer */
 };
 
 /* Host-side totals for one slot of the ring plan (widened, cumulative). */
@@ -102,6 +120,7 @@ enum lab_path_kind {
     LAB_PATH_REG = 1,      /* id = registration id */
     LAB_PATH_USER = 2,     /* id = kind: rings that exited to userspace */
     LAB_PATH_CAL = 3,      /* the empty timed window */
+    LAB_PATH_WAKE = 4,     /* id = registration id: wake-up latency (paced mode) */
 };
 
 int lab_create(struct lab **out, int *stage, int64_t *detail);
@@ -115,6 +134,9 @@ int lab_stop(struct lab *lab);
 int lab_state(struct lab *lab);
 int lab_fault(struct lab *lab, char *buf, int len);
 int lab_set_consumer_mode(struct lab *lab, int mode);
+/* Paced ring plan: one ring per visit, `cycles` of guest TSC apart (0: off). Paused or idle. */
+int lab_set_pace(struct lab *lab, uint32_t cycles);
+int lab_read_wake(struct lab *lab, int reg_id, struct lab_wake_stats *out);
 
 /* Ring plan: define slots, then say which are rung, in order. Paused or idle. */
 int lab_define_slot(struct lab *lab, int slot, uint32_t kind, uint32_t where,

@@ -1,0 +1,222 @@
+"""`iofdtui bench --wake`: from the guest's doorbell write to the host's eventfd reader.
+
+The ring cost the guest measures says how long the vCPU is held; a device
+model cares when its own thread runs.  Here one doorbell is rung in paced
+mode (one ring per period, so each wake-up belongs to one ring), the guest
+stamps each ring with its TSC, and the consumer thread reads the host TSC
+when `epoll_wait` returns, mapped to guest time with KVM_VCPU_TSC_OFFSET.
+Each phase measures one bus with one consumer mode: blocking in
+`epoll_wait` (a thread that sleeps) or busy polling (one that never does).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from iofdtui.engine.bench import format_ns as ns
+from iofdtui.engine.lab import Lab
+from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
+from iofdtui.engine.snapshot import WakeLatency
+
+DOORBELL = {Bus.PIO: (0x03F8, 1), Bus.MMIO: (0xFE00_0000, 4)}
+CONSUMERS = ("epoll", "poll")
+WARMUP_S = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class WakePhase:
+    """One bus, one consumer mode."""
+
+    bus: Bus
+    consumer: str
+
+
+@dataclass(frozen=True, slots=True)
+class WakeResult:
+    """What one phase measured."""
+
+    phase: WakePhase
+    wake: WakeLatency | None
+    rings: int
+    signals: int
+    exact: bool
+
+    def as_json(self) -> dict[str, object]:
+        """JSON row."""
+        w = self.wake
+        return {
+            "bus": self.phase.bus.value,
+            "consumer": self.phase.consumer,
+            "rings": self.rings,
+            "signals": self.signals,
+            "exact": self.exact,
+            "samples": w.samples if w else 0,
+            "wake_ns": {
+                "p50": w.p50_ns if w else None,
+                "p99": w.p99_ns if w else None,
+                "mean": w.mean_ns if w else None,
+            },
+            "discarded": {
+                "coalesced": w.coalesced if w else 0,
+                "raced": w.raced if w else 0,
+                "foreign": w.foreign if w else 0,
+                "unpublished": w.unpublished if w else 0,
+                "negative": w.negative if w else 0,
+                "elsewhere": w.elsewhere if w else 0,
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class WakeReport:
+    """A whole `--wake` run."""
+
+    period_us: float
+    seconds: float
+    note: str | None  # why no latency could be shown, when none could
+    tsc_offset: str
+    kvm_module: str
+    results: tuple[WakeResult, ...]
+
+    def sleeping_cost_ns(self, bus: Bus) -> float | None:
+        """p50 with a blocking consumer minus p50 with a polling one, on one bus."""
+        by = {r.phase.consumer: r.wake for r in self.results if r.phase.bus is bus}
+        epoll, poll = by.get("epoll"), by.get("poll")
+        if epoll and poll and epoll.p50_ns is not None and poll.p50_ns is not None:
+            return epoll.p50_ns - poll.p50_ns
+        return None
+
+    def as_json(self) -> dict[str, object]:
+        """JSON document."""
+        return {
+            "period_us": self.period_us,
+            "seconds": self.seconds,
+            "note": self.note,
+            "tsc_offset": self.tsc_offset,
+            "kvm_module": self.kvm_module,
+            "results": [r.as_json() for r in self.results],
+        }
+
+
+def wake_phases(consumers: Sequence[str] = CONSUMERS) -> Iterator[WakePhase]:
+    """Every bus with every consumer mode asked for."""
+    for bus in (Bus.PIO, Bus.MMIO):
+        for consumer in consumers:
+            yield WakePhase(bus, consumer)
+
+
+def run_wake_phase(lab: Lab, phase: WakePhase, seconds: float) -> WakeResult:
+    """Ring one doorbell, paced, on a lab that is set up and paused; read its wake-ups."""
+    lab.set_consumer(phase.consumer)
+    lab.reset_counters()
+    lab.resume()
+    time.sleep(WARMUP_S + seconds)
+    exact = lab.pause()
+    checkpoint = lab.checkpoint()
+    snap = lab.snapshot()
+    (reg,) = snap.registrations
+    return WakeResult(
+        phase=phase,
+        wake=reg.wake,
+        rings=snap.total_rings,
+        signals=reg.signals,
+        exact=exact and checkpoint.conserved and checkpoint.attribution_ok,
+    )
+
+
+def run_wake(
+    seconds: float,
+    period_us: float = 100.0,
+    consumers: Sequence[str] = CONSUMERS,
+    progress: Callable[[WakePhase], None] | None = None,
+) -> WakeReport:
+    """Measure wake-up latency for each bus and consumer mode, one lab per bus."""
+    results: list[WakeResult] = []
+    note = offset = module = ""
+    for bus in (Bus.PIO, Bus.MMIO):
+        addr, width = DOORBELL[bus]
+        with Lab() as lab:
+            lab.set_plan([SlotSpec(bus, addr, width, 1, 0)])
+            lab.add_registration(RegistrationSpec(bus, addr, width))
+            lab.set_pace(period_us)
+            lab.start()
+            lab.pause()
+            for phase in wake_phases(consumers):
+                if phase.bus is not bus:
+                    continue
+                if progress:
+                    progress(phase)
+                results.append(run_wake_phase(lab, phase, seconds))
+            note = lab.wake_note or ""
+            offset = lab.tsc_offset_text()
+            module = lab.machine.kvm_module
+    return WakeReport(period_us, seconds, note or None, offset, module, tuple(results))
+
+
+def render(report: WakeReport) -> object:
+    """A rich table and the notes that say what the figures are."""
+    from rich import box
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(
+        title=f"wake-up latency: guest doorbell write → consumer thread running "
+        f"(paced: one ring every {report.period_us:g} µs)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    for col in (
+        "bus",
+        "consumer",
+        "samples",
+        "p50 ns",
+        "p99 ns",
+        "mean ns",
+        "discarded",
+        "signals",
+        "exact",
+    ):
+        table.add_column(col, justify="left" if col in ("bus", "consumer") else "right")
+    for r in report.results:
+        w = r.wake
+        if w is None or w.p50_ns is None:
+            cells = ["—", "—", "—"]
+        else:
+            cells = [ns(w.p50_ns), ns(w.p99_ns), ns(w.mean_ns)]
+        discarded = "—" if w is None else f"{w.discarded:,}"
+        table.add_row(
+            r.phase.bus.value,
+            r.phase.consumer,
+            f"{w.samples:,}" if w else "0",
+            *cells,
+            discarded,
+            f"{r.signals:,}",
+            "✓" if r.exact else "✗",
+        )
+    lines = Text(style="dim")
+    if report.note:
+        lines.append(f"no latency shown: {report.note}\n", style="bold yellow")
+    for bus in (Bus.PIO, Bus.MMIO):
+        cost = report.sleeping_cost_ns(bus)
+        if cost is not None:
+            lines.append(
+                f"{bus.value}: a consumer that sleeps in epoll_wait wakes {ns(cost)} ns later at "
+                "p50 than one that polls (and the polling one holds a CPU).\n",
+                style="bold",
+            )
+    lines.append(
+        f"clock: guest TSC = host TSC + {report.tsc_offset} (KVM_VCPU_TSC_OFFSET, read while "
+        "the vCPU was not running); the guest stamps each ring 4 instructions before its "
+        "write"
+    )
+    if "kvm_pvm" in report.kvm_module:
+        lines.append(" (on kvm_pvm each is emulated, ~0.45 µs, and included)")
+    lines.append(
+        ".\nA sample is kept only when the consumer alone read exactly one signal, made by "
+        "the last ring; every other signal is counted as discarded, with its reason "
+        "(--json), so samples + discarded = signals."
+    )
+    return Group(table, lines)
