@@ -248,3 +248,29 @@ def test_start_stop_cycles_with_two_vcpus_leak_no_fd_or_thread() -> None:
         lab.start()
         lab.close()
     assert counts() == before
+
+
+def test_bench_vcpus_json_reports_both_vcpus_and_exact_accounting() -> None:
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "iofdtui", "bench", "--vcpus", "2", "--seconds", "0.05", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    doc = json.loads(done.stdout)
+    modes = {(r["bus"], r["mode"]) for r in doc["results"]}
+    assert modes == {
+        (b, m) for b in ("pio", "mmio") for m in ("1 vCPU", "own eventfds", "one eventfd")
+    }
+    for row in doc["results"]:
+        assert row["conserved"] is True and row["userspace_exits"] == 0, row
+        assert len(row["vcpus"]) == (1 if row["mode"] == "1 vCPU" else 2)
+        assert all(
+            v["rings"] > 0 and set(v["latency_ns"]) == {"p50", "p99", "mean"} for v in row["vcpus"]
+        )
+        assert row["signals"] >= sum(v["rings"] for v in row["vcpus"])
