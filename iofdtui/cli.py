@@ -124,7 +124,7 @@ def _vcpus(args: argparse.Namespace) -> int:
         def progress(bus: Bus, mode: str) -> None:
             status.update(f"measuring {bus.value}, {mode}…")
 
-        report = run_vcpu_bench(args.seconds, progress=progress)
+        report = run_vcpu_bench(args.seconds, consumer=args.consumer or "epoll", progress=progress)
     if args.json:
         print(json.dumps(report.as_json(), indent=2))
     else:

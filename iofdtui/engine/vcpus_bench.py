@@ -115,10 +115,11 @@ def _vcpu_rings(snapshot: object, vcpus: int) -> list[int]:
     return [sum(d.per_vcpu[k].rings for d in doors) for k in range(vcpus)]
 
 
-def run_vcpu_phase(bus: Bus, mode: str, seconds: float) -> VcpuPhaseResult:
+def run_vcpu_phase(bus: Bus, mode: str, seconds: float, consumer: str = "epoll") -> VcpuPhaseResult:
     """Measure one phase on a fresh lab."""
     vcpus, plans, regs = _setup(bus, mode)
     with Lab(vcpus=vcpus) as lab:
+        lab.set_consumer(consumer)
         lab.set_plans(plans)
         for spec in regs:
             lab.add_registration(spec)
@@ -171,7 +172,9 @@ class VcpuBenchReport:
 
 
 def run_vcpu_bench(
-    seconds: float, progress: Callable[[Bus, str], None] | None = None
+    seconds: float,
+    consumer: str = "epoll",
+    progress: Callable[[Bus, str], None] | None = None,
 ) -> VcpuBenchReport:
     """Every phase, bus by bus; raises KvmUnavailable without KVM or a second vCPU."""
     results = []
@@ -179,7 +182,7 @@ def run_vcpu_bench(
         for mode in MODES:
             if progress:
                 progress(bus, mode)
-            results.append(run_vcpu_phase(bus, mode, seconds))
+            results.append(run_vcpu_phase(bus, mode, seconds, consumer))
     with Lab(vcpus=2) as lab:  # facts only; it never runs
         m = lab.machine
     machine = {
@@ -189,6 +192,7 @@ def run_vcpu_bench(
         "emulated": m.emulated,
         "emulation_note": m.emulation_note,
         "host_cpus": os.cpu_count(),
+        "consumer": consumer,
         "latency_note": "guest-measured ring cost per vCPU, net of timer overhead",
     }
     return VcpuBenchReport(machine=machine, results=tuple(results))
@@ -210,7 +214,8 @@ def render(report: VcpuBenchReport) -> object:
     m = report.machine
     head = Text()
     head.append(f"kernel {m['kernel']}   /dev/kvm: {m['kvm_module']}   ")
-    head.append(f"TSC {m['tsc_khz']:,} kHz   host CPUs: {m['host_cpus']}\n")
+    head.append(f"TSC {m['tsc_khz']:,} kHz   host CPUs: {m['host_cpus']}   ")
+    head.append(f"consumer: {m['consumer']}\n")
     head.append(f"{m['emulation_note']}\n", style="bold yellow" if m["emulated"] else "")
     head.append(
         "per vCPU: rings/s and guest-measured ring cost (rdtsc around the write), net of the "
