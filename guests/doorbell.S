@@ -9,6 +9,13 @@
  * around the single write, then updates the counters once.  The empty timed
  * window (same instructions minus the write) is sampled once per round so
  * the host can subtract the timer overhead measured in the same run.
+ *
+ * Every access to per-vCPU memory (mailbox, scratch variables, wake record,
+ * counter pages, slot table) goes through FS, whose base is this vCPU's area
+ * (guest_abi.h VCPU_AREA): two vCPUs run this same code with their own
+ * plans and counters.  Code, jump tables and the doorbell writes stay DS
+ * (base 0), so an MMIO doorbell is the same absolute gpa for both.  The bare
+ * floor loops read DS: they are vCPU 0's only.
  */
 #include "guest_abi.h"
 
@@ -37,55 +44,55 @@ lab_main:
         mov     esp, GUEST_STACK_TOP
 round:
         /* Pause handshake: acknowledge at a quiescent point, then park. */
-        mov     eax, dword ptr [MB_PAUSE_SEQ]
-        cmp     eax, dword ptr [MB_ACK_SEQ]
+        mov     eax, dword ptr fs:[MB_PAUSE_SEQ]
+        cmp     eax, dword ptr fs:[MB_ACK_SEQ]
         je      1f
-        mov     dword ptr [MB_ACK_SEQ], eax
+        mov     dword ptr fs:[MB_ACK_SEQ], eax
         mov     dx, PARK_PORT
         out     dx, al
         jmp     round
 1:
-        cmp     dword ptr [MB_CMD], CMD_SCRIBBLE
+        cmp     dword ptr fs:[MB_CMD], CMD_SCRIBBLE
         je      scribble
-        mov     dword ptr [V_SLOT], 0
+        mov     dword ptr fs:[V_SLOT], 0
 
 next_slot:
-        mov     eax, dword ptr [V_SLOT]
-        cmp     eax, dword ptr [MB_NSLOTS]
+        mov     eax, dword ptr fs:[V_SLOT]
+        cmp     eax, dword ptr fs:[MB_NSLOTS]
         jae     calibrate
         cmp     eax, MAX_SLOTS
         jae     calibrate
         shl     eax, SLOT_SHIFT
         lea     esi, [MB_SLOTS + eax]
 
-        mov     ebx, dword ptr [esi + SLOT_CTR]
+        mov     ebx, dword ptr fs:[esi + SLOT_CTR]
         cmp     ebx, MAX_SLOTS
         jae     bad_slot
         shl     ebx, CTR_SHIFT
         add     ebx, CTR_BASE
-        mov     dword ptr [V_CTR], ebx
+        mov     dword ptr fs:[V_CTR], ebx
 
-        mov     ecx, dword ptr [esi + SLOT_ITERS]
+        mov     ecx, dword ptr fs:[esi + SLOT_ITERS]
         cmp     ecx, MAX_ITERS
         jbe     2f
         mov     ecx, MAX_ITERS
 2:
-        cmp     dword ptr [MB_PACE], 0
+        cmp     dword ptr fs:[MB_PACE], 0
         je      3f
         xor     ecx, ecx                /* paced: one ring a visit */
 3:
         mov     eax, ecx
         shl     eax, 4                  /* RING_UNROLL == 16 */
         inc     eax                     /* + the timed ring */
-        mov     dword ptr [V_RINGS], eax
-        add     dword ptr [ebx + CTR_ISSUED], eax /* announced before any write */
+        mov     dword ptr fs:[V_RINGS], eax
+        add     dword ptr fs:[ebx + CTR_ISSUED], eax /* announced before any write */
 
-        mov     edi, dword ptr [esi + SLOT_VALUE_LO]
-        mov     ebp, dword ptr [esi + SLOT_WHERE]
-        mov     eax, dword ptr [esi + SLOT_KIND]
+        mov     edi, dword ptr fs:[esi + SLOT_VALUE_LO]
+        mov     ebp, dword ptr fs:[esi + SLOT_WHERE]
+        mov     eax, dword ptr fs:[esi + SLOT_KIND]
         cmp     eax, NKINDS
         jae     bad_kind
-        cmp     dword ptr [MB_PACE], 0
+        cmp     dword ptr fs:[MB_PACE], 0
         jne     paced
         jmp     dword ptr [kind_table + eax * 4]
 
@@ -134,7 +141,7 @@ paced_table:
         VISIT   ring_mmio1, "mov ebx, ebp",     "mov byte ptr [ebx], al"
         VISIT   ring_mmio2, "mov ebx, ebp",     "mov word ptr [ebx], ax"
         VISIT   ring_mmio4, "mov ebx, ebp",     "mov dword ptr [ebx], eax"
-        VISIT   ring_mmio8, "mov ebx, ebp; movq mm0, qword ptr [esi + slot_value]", "movq qword ptr [ebx], mm0"
+        VISIT   ring_mmio8, "mov ebx, ebp; movq mm0, qword ptr fs:[esi + slot_value]", "movq qword ptr [ebx], mm0"
 
 /*
  * Paced mode: wait for the period to pass, publish the ring (seqlock, see
@@ -143,38 +150,38 @@ paced_table:
  * one after a pause, or the first) is treated as due.
  */
 paced:
-        mov     dword ptr [V_KIND], eax
+        mov     dword ptr fs:[V_KIND], eax
 1:
         rdtsc
-        sub     eax, dword ptr [V_NEXT]
+        sub     eax, dword ptr fs:[V_NEXT]
         jns     2f
         neg     eax
-        cmp     eax, dword ptr [MB_PACE]
+        cmp     eax, dword ptr fs:[MB_PACE]
         jbe     1b
 2:
         rdtsc
-        add     eax, dword ptr [MB_PACE]
-        mov     dword ptr [V_NEXT], eax
-        inc     dword ptr [WAKE_SEQ]            /* odd: being written */
-        mov     eax, dword ptr [esi + SLOT_CTR]
-        mov     dword ptr [WAKE_SLOT], eax
-        mov     eax, dword ptr [V_KIND]
+        add     eax, dword ptr fs:[MB_PACE]
+        mov     dword ptr fs:[V_NEXT], eax
+        inc     dword ptr fs:[WAKE_SEQ]            /* odd: being written */
+        mov     eax, dword ptr fs:[esi + SLOT_CTR]
+        mov     dword ptr fs:[WAKE_SLOT], eax
+        mov     eax, dword ptr fs:[V_KIND]
         jmp     dword ptr [paced_table + eax * 4]
 
 .macro  PACED name, setup, write
 \name:
         \setup
         rdtsc
-        mov     dword ptr [WAKE_STAMP], eax
-        inc     dword ptr [WAKE_SEQ]            /* even: published */
+        mov     dword ptr fs:[WAKE_STAMP], eax
+        inc     dword ptr fs:[WAKE_SEQ]            /* even: published */
         mov     eax, edi
         mov     edx, ebp
         \write
-        mov     eax, dword ptr [WAKE_SEQ]
-        mov     dword ptr [WAKE_DONE], eax
-        mov     ebx, dword ptr [V_CTR]
-        inc     dword ptr [ebx + CTR_RINGS]
-        inc     dword ptr [V_SLOT]
+        mov     eax, dword ptr fs:[WAKE_SEQ]
+        mov     dword ptr fs:[WAKE_DONE], eax
+        mov     ebx, dword ptr fs:[V_CTR]
+        inc     dword ptr fs:[ebx + CTR_RINGS]
+        inc     dword ptr fs:[V_SLOT]
         jmp     next_slot
 .endm
 
@@ -184,12 +191,12 @@ paced:
         PACED   paced_mmio1, "mov ebx, ebp",     "mov byte ptr [ebx], al"
         PACED   paced_mmio2, "mov ebx, ebp",     "mov word ptr [ebx], ax"
         PACED   paced_mmio4, "mov ebx, ebp",     "mov dword ptr [ebx], eax"
-        PACED   paced_mmio8, "mov ebx, ebp; movq mm0, qword ptr [esi + slot_value]", "movq qword ptr [ebx], mm0"
+        PACED   paced_mmio8, "mov ebx, ebp; movq mm0, qword ptr fs:[esi + slot_value]", "movq qword ptr [ebx], mm0"
 
 /* eax = cycles of the timed window; add it to the histogram at [ebx]. */
 .macro  HIST_ADD
-        add     dword ptr [ebx + CTR_CYCLES], eax
-        inc     dword ptr [ebx + CTR_SAMPLES]
+        add     dword ptr fs:[ebx + CTR_CYCLES], eax
+        inc     dword ptr fs:[ebx + CTR_SAMPLES]
         bsr     ecx, eax
         jz      3f
         sub     ecx, HIST_SUB_BITS
@@ -198,15 +205,15 @@ paced:
         shl     ecx, HIST_SUB_BITS
         add     eax, ecx
 3:
-        inc     dword ptr [ebx + CTR_HIST + eax * 4]
+        inc     dword ptr fs:[ebx + CTR_HIST + eax * 4]
 .endm
 
 account:
-        mov     ebx, dword ptr [V_CTR]
-        mov     ecx, dword ptr [V_RINGS]
-        add     dword ptr [ebx + CTR_RINGS], ecx
+        mov     ebx, dword ptr fs:[V_CTR]
+        mov     ecx, dword ptr fs:[V_RINGS]
+        add     dword ptr fs:[ebx + CTR_RINGS], ecx
         HIST_ADD
-        inc     dword ptr [V_SLOT]
+        inc     dword ptr fs:[V_SLOT]
         jmp     next_slot
 
 calibrate:
@@ -218,7 +225,7 @@ calibrate:
         sub     eax, esi
         mov     ebx, CTR_BASE + CTR_CAL * CTR_STRIDE
         HIST_ADD
-        inc     dword ptr [MB_ROUNDS]
+        inc     dword ptr fs:[MB_ROUNDS]
         jmp     round
 
 bad_slot:
@@ -236,18 +243,18 @@ fault:
  * handshake word with pseudo-random garbage, then carry on ringing.
  */
 scribble:
-        mov     eax, dword ptr [MB_SEED]
+        mov     eax, dword ptr fs:[MB_SEED]
         mov     edi, CTR_BASE
         mov     ecx, (CTR_COUNT * CTR_STRIDE) / 4
 4:
         imul    eax, eax, 1103515245
         add     eax, 12345
-        mov     dword ptr [edi], eax
+        mov     dword ptr fs:[edi], eax
         add     edi, 4
         dec     ecx
         jnz     4b
-        mov     dword ptr [MB_ACK_SEQ], eax
-        mov     dword ptr [MB_CMD], CMD_RUN
+        mov     dword ptr fs:[MB_ACK_SEQ], eax
+        mov     dword ptr fs:[MB_CMD], CMD_RUN
         jmp     round
 
 /* ------------------------------------------------------------ floors ---- */

@@ -16,6 +16,17 @@
 #define GUEST_CODE        0x8000   /* the image is loaded here */
 #define GUEST_CODE_MAX    0x8000   /* bytes available for the image */
 
+/*
+ * Two vCPUs: each one's per-vCPU memory (mailbox, scratch variables, wake
+ * record, counter pages) is reached through FS, whose base the host sets to
+ * vcpu * VCPU_AREA (KVM_SET_SREGS).  Every address below is an offset in
+ * that area; vCPU 0's area starts at 0, so one vCPU sees today's layout.
+ * vCPU 1's area (0x40000..0x72000) sits above vCPU 0's counter pages
+ * (..0x32000) and never reaches the code (0x8000..0x10000, DS only).
+ */
+#define MAX_VCPUS         2
+#define VCPU_AREA         0x40000
+
 /* Mailbox: host -> guest (plus the guest's handshake fields). */
 #define MB_BASE           0x1000
 #define MB_MAGIC          (MB_BASE + 0x00)

@@ -40,6 +40,13 @@ def _parser() -> argparse.ArgumentParser:
         help="µs between paced rings for --wake (default 100)",
     )
     bench.add_argument(
+        "--vcpus",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="2: two vCPUs ringing at once (own eventfds, one shared eventfd) against one",
+    )
+    bench.add_argument(
         "--scale",
         action="store_true",
         help="ring cost against decoy registrations (1..100,000) and trigger values (1..512)",
@@ -102,6 +109,29 @@ def _wake(args: argparse.Namespace) -> int:
     return 0
 
 
+def _vcpus(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from iofdtui.engine.model import Bus
+    from iofdtui.engine.vcpus_bench import render, run_vcpu_bench
+
+    if args.seconds <= 0:
+        print("iofdtui: --seconds must be positive", file=sys.stderr)
+        return EXIT_ENV
+    err = Console(stderr=True)
+    with err.status("measuring…") as status:
+
+        def progress(bus: Bus, mode: str) -> None:
+            status.update(f"measuring {bus.value}, {mode}…")
+
+        report = run_vcpu_bench(args.seconds, consumer=args.consumer or "epoll", progress=progress)
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        Console().print(render(report))
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from rich.console import Console
 
@@ -138,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "bench":
             if args.wake:
                 return _wake(args)
+            if args.vcpus == 2:
+                return _vcpus(args)
             return _scale(args) if args.scale else _bench(args)
         return _app()
     except EngineError as err:

@@ -45,3 +45,13 @@ def lab() -> Iterator[object]:
 
     with Lab() as the_lab:
         yield the_lab
+
+
+@pytest.fixture
+def lab2() -> Iterator[object]:
+    """A fresh, not yet started lab with two vCPUs; closed after the test."""
+    need_kvm()
+    from iofdtui.engine.lab import Lab
+
+    with Lab(vcpus=2) as the_lab:
+        yield the_lab

@@ -20,6 +20,8 @@ GUESTS = Path("guests")
 # Guest ABI constants the Python side needs, taken from guest_abi.h.
 ABI_CONSTANTS = (
     "MAX_SLOTS",
+    "MAX_VCPUS",
+    "VCPU_AREA",
     "MAX_ITERS",
     "RING_UNROLL",
     "NKINDS",

@@ -90,6 +90,11 @@ def start_error(stage: int, code: int, detail: int) -> KvmUnavailable:
         msg = f"could not give the guest its RAM: {os.strerror(code)}"
     elif stage == lib.LAB_STAGE_VCPU:
         msg = f"KVM_CREATE_VCPU failed: {os.strerror(code)}"
+    elif stage == lib.LAB_STAGE_VCPUS:
+        msg = (
+            f"this KVM runs at most {detail} vCPU(s) per VM (KVM_CAP_MAX_VCPUS) and iofdtui "
+            f"at most {lib.MAX_VCPUS}; run with --vcpus 1 (or up to {min(detail, lib.MAX_VCPUS)})"
+        )
     elif stage == lib.LAB_STAGE_IMAGE:
         msg = "the built-in guest image is unusable: reinstall iofdtui (pip install -e .)"
     else:

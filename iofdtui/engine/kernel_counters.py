@@ -16,6 +16,7 @@ Which relations hold depends on who serves /dev/kvm (NOTES.md §7):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from iofdtui.engine.kvm_stats import StatsReader
@@ -80,11 +81,22 @@ class KernelSample:
     ours: OurCounts
 
 
-def read_sample(reader: StatsReader, ours: OurCounts) -> KernelSample:
-    """The watched vCPU statistics (those this kernel has) with our counts."""
-    values = reader.read()
-    stats = {name: int(values[name]) for name in WATCHED if isinstance(values.get(name), int)}
-    return KernelSample(stats, ours)
+def read_sample(reader: StatsReader | Sequence[StatsReader], ours: OurCounts) -> KernelSample:
+    """The watched vCPU statistics (those this kernel has) with our counts.
+
+    With several vCPUs, each stat is the sum over every vCPU's stats fd: our
+    counts are the VM's, and a ring is counted by the vCPU that made it.
+    """
+    readers = [reader] if isinstance(reader, StatsReader) else list(reader)
+    stats: dict[str, int] = {}
+    present = set(WATCHED)
+    for one in readers:
+        values = one.read()
+        # A stat only some vCPUs report would make a meaningless sum: keep it out.
+        present &= {name for name in WATCHED if isinstance(values.get(name), int)}
+        for name in present:
+            stats[name] = stats.get(name, 0) + int(values[name])
+    return KernelSample({k: v for k, v in stats.items() if k in present}, ours)
 
 
 def compare(before: KernelSample, after: KernelSample, kvm_module: str) -> KernelCounters:

@@ -5,6 +5,10 @@ Every change (registration, ring plan, reset) is applied between two epochs:
 the guest is asked to park at a quiescent point, the change is made, and the
 guest resumes.  So every ring falls in exactly one epoch, is served by one
 path, and the counts balance exactly at each pause.
+
+With `Lab(vcpus=2)` two vCPUs run the same guest, each with its own ring
+plan, counter pages and userspace exits; registrations are the VM's, so both
+may ring one eventfd.  A pause parks both.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from iofdtui.engine.snapshot import (
     RegistrationStats,
     SlotStats,
     Snapshot,
+    VcpuCounts,
     WakeLatency,
 )
 
@@ -78,6 +83,14 @@ class _Retired:
     signals: int = 0
     exits_by_value: dict[tuple[int, int], int] = field(default_factory=dict)
     issued: int = 0
+    by_vcpu: dict[int, list[int]] = field(default_factory=dict)  # vcpu -> [rings, exits, issued]
+
+    def add_vcpu(self, vcpu: int, rings: int, exits: int, issued: int) -> None:
+        """Add one slot's counts to its vCPU's share."""
+        share = self.by_vcpu.setdefault(vcpu, [0, 0, 0])
+        share[0] += rings
+        share[1] += exits
+        share[2] += issued
 
 
 class Lab:
@@ -87,14 +100,15 @@ class Lab:
     serialised by one lock.  None of them runs on the ring path.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, vcpus: int = 1) -> None:
         out = ffi.new("struct lab **")
         stage = ffi.new("int *")
         detail = ffi.new("int64_t *")
-        rc = lib.lab_create(out, stage, detail)
+        rc = lib.lab_create(out, vcpus, stage, detail)
         if rc < 0:
             raise start_error(stage[0], -rc, detail[0])
         self._lab = out[0]
+        self.vcpus: int = vcpus
         self._lock = threading.RLock()
         facts = ffi.new("struct lab_facts *")
         lib.lab_facts(self._lab, facts)
@@ -117,6 +131,7 @@ class Lab:
             tsc_khz=facts.tsc_khz,
             api_version=facts.api_version,
             capabilities=tuple(caps),
+            vcpus=vcpus,
         )
         self._regs: dict[int, _Registration] = {}
         self._decoys: list[int] = []  # native ids
@@ -125,23 +140,26 @@ class Lab:
         self._tsc_flags = host.tsc_flags()
         self._removed: list[RegistrationStats] = []
         self._next_id = 1
-        self._slots: dict[int, SlotSpec] = {}  # native slot index -> spec
-        self._plan: list[int] = []
+        # Native slot index -> spec; slot s is vCPU s // MAX_SLOTS's.
+        self._slots: dict[int, SlotSpec] = {}
+        self._plans: list[list[int]] = [[] for _ in range(vcpus)]
         self._retired: dict[tuple[Bus, int], _Retired] = {}
         self._checkpoint: Checkpoint | None = None
         self._checkpoints = 0
         self._last_total: tuple[float, int] | None = None
         self._closed = False
-        self._stats: StatsReader | None = None
+        # One reader per vCPU: the kernel relations sum over every vCPU.
+        self._stats: list[StatsReader] | None = None
         self._kernel_sample: KernelSample | None = None
-        vm_fd, vcpu_fd = ffi.new("int *"), ffi.new("int *")
-        lib.lab_stats_fds(self._lab, vm_fd, vcpu_fd)
+        fds = [lib.lab_vcpu_stats_fd(self._lab, k) for k in range(vcpus)]
         self.kernel_stats_note = "KVM_CAP_BINARY_STATS_FD is missing: no kernel counters"
-        if vcpu_fd[0] >= 0:
+        if all(fd >= 0 for fd in fds):
             try:
-                self._stats = StatsReader(vcpu_fd[0])
-                self.kernel_stats_note = f"vCPU stats fd {self._stats.id}"
+                self._stats = [StatsReader(fd) for fd in fds]
+                names = ", ".join(reader.id for reader in self._stats)
+                self.kernel_stats_note = f"vCPU stats fd {names}"
             except (OSError, StatsFormatError) as err:
+                self._stats = None
                 self.kernel_stats_note = f"unreadable vCPU stats fd: {err}"
 
     # ------------------------------------------------------------ lifecycle
@@ -155,7 +173,10 @@ class Lab:
         """Run the floor instead: a bare `write; jmp` loop on `slot`'s doorbell.
 
         No timing, no guest counters; rings are counted only as signals or exits.
+        One vCPU only: the bare loops read vCPU 0's mailbox.
         """
+        if self.vcpus > 1:
+            raise ValueError("the bare floor loops run on one vCPU: use Lab(vcpus=1)")
         with self._live():
             self._define_plan([slot])
             check(lib.lab_set_bare(self._lab, slot.addr, slot.value), "configuring the bare loop")
@@ -194,6 +215,9 @@ class Lab:
             raise ValueError("the ring period must be between 1 µs and 100 ms")
         if period_us is not None and not self.tsc_khz:
             raise ValueError("pacing needs the guest TSC rate (KVM_GET_TSC_KHZ)")
+        if period_us is not None and self.vcpus > 1:
+            # One ring record and one TSC offset (vCPU 0's): two publishers would mix.
+            raise ValueError("paced mode (wake-up latency) runs on one vCPU: use Lab(vcpus=1)")
         cycles = 0 if period_us is None else round(period_us * self.tsc_khz / 1000)
         with self._live(), self.paused():
             check(lib.lab_set_pace(self._lab, cycles), "setting the ring pace")
@@ -520,8 +544,25 @@ class Lab:
 
     # -------------------------------------------------------------- the plan
 
-    def set_plan(self, slots: Sequence[SlotSpec]) -> None:
-        """Say which doorbells the guest rings, with which values, in order."""
+    def set_plan(self, slots: Sequence[SlotSpec], vcpu: int = 0) -> None:
+        """Say which doorbells vCPU `vcpu` rings, with which values, in order."""
+        self._check_plan(slots, vcpu)
+        with self._live(), self.paused():
+            self._define_plan(slots, vcpu)
+
+    def set_plans(self, plans: Sequence[Sequence[SlotSpec]]) -> None:
+        """One plan per vCPU (plans[k] for vCPU k), changed in one epoch."""
+        if len(plans) != self.vcpus:
+            raise SpecError(f"this lab has {self.vcpus} vCPU(s): give one plan each", "plan")
+        for vcpu, slots in enumerate(plans):
+            self._check_plan(slots, vcpu)
+        with self._live(), self.paused():
+            for vcpu, slots in enumerate(plans):
+                self._define_plan(slots, vcpu)
+
+    def _check_plan(self, slots: Sequence[SlotSpec], vcpu: int) -> None:
+        if not 0 <= vcpu < self.vcpus:
+            raise SpecError(f"vCPU {vcpu} does not exist (this lab has {self.vcpus})", "plan")
         for slot in slots:
             slot.validate()
         identities = [(s.bus, s.addr, s.width, s.value) for s in slots]
@@ -529,43 +570,46 @@ class Lab:
             raise SpecError("the same doorbell write appears twice in the plan", "value")
         if len(slots) > MAX_SLOTS:
             raise SpecError(f"the guest rings at most {MAX_SLOTS} writes", "plan")
-        with self._live(), self.paused():
-            self._define_plan(slots)
 
-    def plan(self) -> list[SlotSpec]:
-        """The ring plan, in the order the guest rings it."""
+    def plan(self, vcpu: int = 0) -> list[SlotSpec]:
+        """vCPU `vcpu`'s ring plan, in the order it rings it."""
         with self._live():
-            return [self._slots[i] for i in self._plan]
+            return [self._slots[i] for i in self._plans[vcpu]]
 
-    def _define_plan(self, slots: Sequence[SlotSpec]) -> None:
+    def _define_plan(self, slots: Sequence[SlotSpec], vcpu: int = 0) -> None:
         def identity(s: SlotSpec) -> tuple[Bus, int, int, int]:
             return (s.bus, s.addr, s.width, s.value)
 
+        # This vCPU's native slots (and counter pages) only.
+        mine = range(vcpu * MAX_SLOTS, (vcpu + 1) * MAX_SLOTS)
         wanted = {identity(s): s for s in slots}
         kept: dict[tuple[Bus, int, int, int], int] = {}
         final = ffi.new("struct lab_slot_stats *")
         for index, spec in list(self._slots.items()):
+            if index not in mine:
+                continue
             if identity(spec) in wanted:
                 kept[identity(spec)] = index
                 continue
             check(lib.lab_clear_slot(self._lab, index, final), "clearing a slot")
-            self._retire_slot(spec, final)
+            self._retire_slot(spec, final, vcpu)
             del self._slots[index]
         order = []
         for spec in slots:
             index = kept.get(identity(spec))
             if index is None:
-                index = next(i for i in range(MAX_SLOTS) if i not in self._slots)
+                index = next(i for i in mine if i not in self._slots)
                 check(
                     lib.lab_define_slot(self._lab, index, spec.kind, spec.addr, spec.value, final),
                     "defining a slot",
                 )
             self._slots[index] = spec
             order.append(index)
-        self._plan = order
+        self._plans[vcpu] = order
         check(
             lib.lab_set_plan(
                 self._lab,
+                vcpu,
                 ffi.new("int[]", order),
                 ffi.new("uint32_t[]", [self._slots[i].weight for i in order]),
                 len(order),
@@ -574,10 +618,12 @@ class Lab:
         )
         self._route_all()
 
-    def _retire_slot(self, spec: SlotSpec, final: object) -> None:
+    def _retire_slot(self, spec: SlotSpec, final: object, vcpu: int) -> None:
         retired = self._retired.setdefault(spec.doorbell, _Retired())
         retired.rings += final.rings  # type: ignore[attr-defined]
         retired.exits += final.exits  # type: ignore[attr-defined]
+        # Cleared at a quiescent point: every ring it issued is done.
+        retired.add_vcpu(vcpu, final.rings, final.exits, final.rings)  # type: ignore[attr-defined]
         key = (spec.width, spec.value)
         retired.exits_by_value[key] = retired.exits_by_value.get(key, 0) + final.exits  # type: ignore[attr-defined]
 
@@ -734,7 +780,14 @@ class Lab:
         """Per doorbell: retired counts plus the live slots' and registrations' (one pass each)."""
         # Retired slots left at a quiescent point: every ring they issued is done.
         totals: dict[tuple[Bus, int], _Retired] = {
-            key: _Retired(r.rings, r.exits, r.signals, dict(r.exits_by_value), r.rings)
+            key: _Retired(
+                r.rings,
+                r.exits,
+                r.signals,
+                dict(r.exits_by_value),
+                r.rings,
+                {k: list(v) for k, v in r.by_vcpu.items()},
+            )
             for key, r in self._retired.items()
         }
         for index, spec in self._slots.items():
@@ -743,6 +796,7 @@ class Lab:
             door.rings += st.rings
             door.issued += st.issued
             door.exits += st.exits
+            door.add_vcpu(index // MAX_SLOTS, st.rings, st.exits, st.issued)
             key = (spec.width, spec.value)
             door.exits_by_value[key] = door.exits_by_value.get(key, 0) + st.exits
         for rid, reg in self._regs.items():
@@ -758,6 +812,9 @@ class Lab:
                 issued=t.issued,
                 exits_by_value=tuple(
                     (w, v, n) for (w, v), n in sorted(t.exits_by_value.items()) if n
+                ),
+                per_vcpu=tuple(
+                    VcpuCounts(k, *t.by_vcpu.get(k, (0, 0, 0))) for k in range(self.vcpus)
                 ),
             )
             for (bus, addr), t in sorted(totals.items(), key=lambda kv: (kv[0][0].value, kv[0][1]))
@@ -775,17 +832,19 @@ class Lab:
         return True
 
     def _read_slots(self) -> object:
-        stats = ffi.new("struct lab_slot_stats[]", MAX_SLOTS)
-        lib.lab_read_slots(self._lab, stats, MAX_SLOTS)
+        n = self.vcpus * MAX_SLOTS
+        stats = ffi.new("struct lab_slot_stats[]", n)
+        lib.lab_read_slots(self._lab, stats, n)
         return stats
 
     def _read_live(self) -> tuple[object, dict[int, int]]:
         """Slots and every registration's signals, read in the order that brackets them."""
-        stats = ffi.new("struct lab_slot_stats[]", MAX_SLOTS)
+        n = self.vcpus * MAX_SLOTS
+        stats = ffi.new("struct lab_slot_stats[]", n)
         rids = list(self._regs)
         ids = ffi.new("int[]", [self._regs[r].native_id for r in rids] or [0])
         signals = ffi.new("uint64_t[]", max(len(rids), 1))
-        lib.lab_read_live(self._lab, stats, MAX_SLOTS, ids, signals, len(rids))
+        lib.lab_read_live(self._lab, stats, n, ids, signals, len(rids))
         return stats, {rid: signals[i] for i, rid in enumerate(rids)}
 
     def _take_checkpoint(self, exact: bool) -> None:
@@ -852,19 +911,21 @@ class Lab:
                 self._regs[rid].last_signals = st.signals
                 regs[rid] = replace(st, wake=self._wake(self._regs[rid], note))
             slots = []
-            for index in self._plan:
-                spec = self._slots[index]
-                st = slot_stats[index]
-                slots.append(
-                    SlotStats(
-                        index=index,
-                        spec=spec,
-                        rings=st.rings,
-                        exits=st.exits,
-                        served_by=self._serving(spec),
-                        latency=self.latency(lib.LAB_PATH_SLOT, index, overhead),
+            for vcpu, plan in enumerate(self._plans):
+                for index in plan:
+                    spec = self._slots[index]
+                    st = slot_stats[index]
+                    slots.append(
+                        SlotStats(
+                            index=index,
+                            spec=spec,
+                            rings=st.rings,
+                            exits=st.exits,
+                            served_by=self._serving(spec),
+                            latency=self.latency(lib.LAB_PATH_SLOT, index, overhead),
+                            vcpu=vcpu,
+                        )
                     )
-                )
             health = ffi.new("struct lab_health *")
             lib.lab_read_health(self._lab, health)
             last_stray = None
@@ -899,13 +960,14 @@ class Lab:
                 consumer=self._consumer,
                 pace_us=self._pace_us,
                 wake_note=note,
+                vcpus=self.vcpus,
             )
 
 
-def open_lab() -> Lab:
+def open_lab(vcpus: int = 1) -> Lab:
     """Create a lab, or raise KvmUnavailable with a one-line explanation."""
     try:
-        return Lab()
+        return Lab(vcpus)
     except KvmUnavailable:
         raise
     except OSError as err:  # pragma: no cover - unexpected set-up failure

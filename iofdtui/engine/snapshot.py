@@ -82,6 +82,22 @@ class WakeLatency:
 
 
 @dataclass(frozen=True, slots=True)
+class VcpuCounts:
+    """One vCPU's share of a doorbell: the rings it made and its userspace exits.
+
+    Signals cannot be split (an eventfd counter does not know who rang it),
+    but at a pause `rings - exits` is exactly what this vCPU's writes
+    signalled, since each exit is counted by the vCPU thread that took it.
+    `issued` brackets `rings` as on DoorbellStats.
+    """
+
+    vcpu: int
+    rings: int
+    exits: int
+    issued: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class MachineFacts:
     """What the numbers are about."""
 
@@ -92,6 +108,7 @@ class MachineFacts:
     tsc_khz: int
     api_version: int
     capabilities: tuple[str, ...]
+    vcpus: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +151,7 @@ class SlotStats:
     exits: int
     served_by: int | None
     latency: Latency
+    vcpu: int = 0  # the vCPU whose plan holds it
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +172,7 @@ class DoorbellStats:
     exits: int
     exits_by_value: tuple[tuple[int, int, int], ...]  # (width, value, exits)
     issued: int | None = None  # None: unknown (then only the exact balance is checked)
+    per_vcpu: tuple[VcpuCounts, ...] = ()  # rings and exits per vCPU; they sum to the totals
 
     @property
     def balance(self) -> int:
@@ -232,3 +251,4 @@ class Snapshot:
     consumer: str = "epoll"  # how the eventfd consumer waits: "epoll" or "poll"
     pace_us: float | None = None  # paced mode: one ring per visit, this far apart
     wake_note: str | None = None  # why wake-up latency cannot be shown (None: it can)
+    vcpus: int = 1  # vCPUs ringing (each with its own plan)

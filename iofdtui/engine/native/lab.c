@@ -1,11 +1,16 @@
 /*
- * The doorbell lab engine: VM set-up, the vCPU run loop, the eventfd
+ * The doorbell lab engine: VM set-up, the vCPU run loops, the eventfd
  * consumer, and the host-side accounting of the guest's counter pages.
  *
  * Locking: `ctl` guards the vCPU state machine (pause/resume/stop); `mu`
- * guards the registration table and every host-side accumulator.  The vCPU
+ * guards the registration table and every host-side accumulator.  A vCPU
  * thread never takes `mu` on the ring path: it bumps per-slot exit counters
- * with relaxed atomics, and the slot table only changes while it is parked.
+ * with relaxed atomics, and the slot table only changes while every vCPU is
+ * parked.
+ *
+ * Two vCPUs share the VM, its registrations, the consumer and the per-path
+ * accumulators (an eventfd cannot tell who rang it); each has its own slots,
+ * counter pages and userspace exits, so rings and exits are exact per vCPU.
  */
 #define _GNU_SOURCE
 #include "lab.h"
@@ -32,6 +37,13 @@ extern const unsigned char iofdtui_guest_image[];
 extern const unsigned int iofdtui_guest_image_len;
 
 #define FOLD_PERIOD_MS 100 /* u32 guest counters must not wrap between folds */
+#define NSLOTS_ALL (MAX_VCPUS * MAX_SLOTS)
+
+/* Every vCPU area, counter pages included, lies inside guest RAM, above the code of vCPU 0. */
+_Static_assert((MAX_VCPUS - 1) * VCPU_AREA + CTR_BASE + CTR_COUNT * CTR_STRIDE <= GUEST_RAM_SIZE,
+               "vCPU areas overflow guest RAM");
+_Static_assert(CTR_BASE + CTR_COUNT * CTR_STRIDE <= VCPU_AREA, "counter pages overflow a vCPU area");
+_Static_assert(GUEST_CODE + GUEST_CODE_MAX <= CTR_BASE, "code overlaps the counter pages");
 #define CTL_EVENT UINT64_MAX
 
 struct accum {
@@ -71,10 +83,26 @@ struct page_prev {
     uint32_t hist[HIST_BUCKETS];
 };
 
-struct lab {
-    int kvm, vm, vcpu;
-    int vm_stats, vcpu_stats;
+struct lab;
+
+/* One vCPU: its fd, run loop and thread, and the widening state of its pages. */
+struct vcpu {
+    struct lab *lab;
+    int index;
+    int fd, stats;
     struct kvm_run *run;
+    pthread_t thread;
+    int thread_up;
+    int parked;                       /* under `ctl`: parked in this epoch */
+    struct page_prev prev[CTR_COUNT]; /* under `mu` */
+    uint32_t unused_rings[MAX_SLOTS]; /* raw rings when the page was released */
+};
+
+struct lab {
+    int kvm, vm;
+    int vm_stats;
+    int nvcpus;
+    struct vcpu vcpus[MAX_VCPUS];
     int run_size;
     uint8_t *ram;
     struct lab_facts facts;
@@ -82,19 +110,19 @@ struct lab {
     pthread_mutex_t ctl;
     pthread_cond_t cond;
     int state, stop, pause_req, threads_up;
+    int dead;                 /* a vCPU faulted: the others leave KVM_RUN too */
     uint32_t pause_seq;
-    pthread_t vcpu_thread, consumer_thread;
+    uint32_t resume_gen;      /* bumped by each resume: releases parked vCPUs */
+    pthread_t consumer_thread;
     char fault[512];
 
     pthread_mutex_t mu;
     int epfd, ctlfd, consumer_mode;
     struct reg *regs;
     int nregs, regs_cap, live_regs;
-    struct slot slots[MAX_SLOTS];
+    struct slot slots[NSLOTS_ALL]; /* slot s is vCPU s / MAX_SLOTS's page s % MAX_SLOTS */
     struct accum user[NKINDS];
     struct accum cal;
-    struct page_prev prev[CTR_COUNT];
-    uint32_t unused_rings[MAX_SLOTS]; /* raw rings when the page was released */
     struct lab_health health;
     struct timespec last_fold;
     uint32_t pace;            /* TSC cycles between paced rings, 0 = not paced */
@@ -126,6 +154,17 @@ static volatile uint32_t *guest_u32(struct lab *lab, uint32_t gpa)
     return (volatile uint32_t *)(lab->ram + gpa);
 }
 
+/* A u32 in vCPU `k`'s area; `k` < nvcpus and `off` < VCPU_AREA keep it inside RAM. */
+static volatile uint32_t *vcpu_u32(struct lab *lab, int k, uint32_t off)
+{
+    return guest_u32(lab, (uint32_t)k * VCPU_AREA + off % VCPU_AREA);
+}
+
+static int slot_ok(struct lab *lab, int slot)
+{
+    return slot >= 0 && slot < lab->nvcpus * MAX_SLOTS;
+}
+
 static uint64_t load_le(const uint8_t *p, uint32_t n)
 {
     uint64_t v = 0;
@@ -134,27 +173,38 @@ static uint64_t load_le(const uint8_t *p, uint32_t n)
     return v;
 }
 
-static void set_fault(struct lab *lab, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static void kick(struct vcpu *v);
 
-static void set_fault(struct lab *lab, const char *fmt, ...)
+static void set_fault(struct vcpu *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A fault on any vCPU faults the lab; the first one is kept, and named. */
+static void set_fault(struct vcpu *v, const char *fmt, ...)
 {
+    struct lab *lab = v->lab;
     va_list ap;
     struct kvm_regs regs;
-    char what[384];
+    char what[384], who[16] = "";
 
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
+    if (lab->nvcpus > 1)
+        snprintf(who, sizeof(who), "vCPU %d: ", v->index);
     pthread_mutex_lock(&lab->ctl);
-    /* Called on the vCPU thread, which owns the vCPU: registers are safe. */
-    if (ioctl(lab->vcpu, KVM_GET_REGS, &regs) == 0)
-        snprintf(lab->fault, sizeof(lab->fault), "%s (eip=0x%llx eax=0x%llx edx=0x%llx)",
-                 what, (unsigned long long)regs.rip, (unsigned long long)regs.rax,
-                 (unsigned long long)regs.rdx);
-    else
-        snprintf(lab->fault, sizeof(lab->fault), "%s", what);
+    if (lab->state != LAB_FAULTED) {
+        /* Called on the vCPU's own thread, which owns the vCPU: registers are safe. */
+        if (ioctl(v->fd, KVM_GET_REGS, &regs) == 0)
+            snprintf(lab->fault, sizeof(lab->fault), "%s%s (eip=0x%llx eax=0x%llx edx=0x%llx)",
+                     who, what, (unsigned long long)regs.rip, (unsigned long long)regs.rax,
+                     (unsigned long long)regs.rdx);
+        else
+            snprintf(lab->fault, sizeof(lab->fault), "%s%s", who, what);
+    }
     lab->state = LAB_FAULTED;
+    __atomic_store_n(&lab->dead, 1, __ATOMIC_RELEASE);
+    for (int k = 0; k < lab->nvcpus; k++)
+        if (k != v->index && lab->vcpus[k].thread_up)
+            kick(&lab->vcpus[k]);
     pthread_cond_broadcast(&lab->cond);
     pthread_mutex_unlock(&lab->ctl);
 }
@@ -214,11 +264,11 @@ static void accum_add(struct accum *a, uint64_t rings, uint64_t samples, uint64_
  * The pages are untrusted: only fixed offsets are read, every delta is a
  * u32, and a page that contradicts itself is counted as garbage.
  */
-static void fold(struct lab *lab)
+static void fold_vcpu(struct lab *lab, struct vcpu *v)
 {
     for (int p = 0; p < CTR_COUNT; p++) {
-        volatile uint32_t *pg = guest_u32(lab, CTR_BASE + (uint32_t)p * CTR_STRIDE);
-        struct page_prev *pv = &lab->prev[p];
+        volatile uint32_t *pg = vcpu_u32(lab, v->index, CTR_BASE + (uint32_t)p * CTR_STRIDE);
+        struct page_prev *pv = &v->prev[p];
         uint32_t rings = pg[CTR_RINGS / 4], samples = pg[CTR_SAMPLES / 4];
         uint32_t cycles = pg[CTR_CYCLES / 4];
         uint32_t dr = rings - pv->rings, ds = samples - pv->samples, dc = cycles - pv->cycles;
@@ -229,7 +279,7 @@ static void fold(struct lab *lab)
         pv->cycles = cycles;
 
         struct accum *dst[3] = {NULL, NULL, NULL};
-        struct slot *s = p < MAX_SLOTS ? &lab->slots[p] : NULL;
+        struct slot *s = p < MAX_SLOTS ? &lab->slots[v->index * MAX_SLOTS + p] : NULL;
         if (p == CTR_CAL) {
             dst[0] = &lab->cal;
         } else if (s && s->defined) {
@@ -259,6 +309,13 @@ static void fold(struct lab *lab)
                 accum_add(dst[k], p == CTR_CAL ? 0 : dr, ds, dc);
         lab->health.folds++;
     }
+}
+
+/* Every vCPU's pages; `mu` held. */
+static void fold(struct lab *lab)
+{
+    for (int k = 0; k < lab->nvcpus; k++)
+        fold_vcpu(lab, &lab->vcpus[k]);
     lab->health.rounds = *guest_u32(lab, MB_ROUNDS);
     clock_gettime(CLOCK_MONOTONIC, &lab->last_fold);
 }
@@ -270,12 +327,15 @@ static void fold(struct lab *lab)
  */
 static void fold_issued(struct lab *lab)
 {
-    for (int p = 0; p < MAX_SLOTS; p++) {
-        uint32_t raw = *guest_u32(lab, CTR_BASE + (uint32_t)p * CTR_STRIDE + CTR_ISSUED);
-        uint32_t d = raw - lab->prev[p].issued;
-        lab->prev[p].issued = raw;
-        if (lab->slots[p].defined)
-            lab->slots[p].issued += d;
+    for (int k = 0; k < lab->nvcpus; k++) {
+        struct vcpu *v = &lab->vcpus[k];
+        for (int p = 0; p < MAX_SLOTS; p++) {
+            uint32_t raw = *vcpu_u32(lab, k, CTR_BASE + (uint32_t)p * CTR_STRIDE + CTR_ISSUED);
+            uint32_t d = raw - v->prev[p].issued;
+            v->prev[p].issued = raw;
+            if (lab->slots[k * MAX_SLOTS + p].defined)
+                lab->slots[k * MAX_SLOTS + p].issued += d;
+        }
     }
 }
 
@@ -288,16 +348,20 @@ static void fold_issued(struct lab *lab)
 static void check_pages(struct lab *lab)
 {
     uint32_t bad = 0;
-    for (int p = 0; p < CTR_COUNT; p++) {
-        const struct page_prev *pv = &lab->prev[p];
-        uint32_t sum = 0;
-        for (int b = 0; b < HIST_BUCKETS; b++)
-            sum += pv->hist[b];
-        int unused = p < MAX_SLOTS && !lab->slots[p].defined && pv->rings != lab->unused_rings[p];
-        /* Parked between visits: every announced ring has been counted. */
-        int unsettled = p < MAX_SLOTS && pv->issued != pv->rings;
-        if (sum != pv->samples || (p == CTR_CAL && pv->rings != 0) || unused || unsettled)
-            bad++;
+    for (int k = 0; k < lab->nvcpus; k++) {
+        const struct vcpu *v = &lab->vcpus[k];
+        for (int p = 0; p < CTR_COUNT; p++) {
+            const struct page_prev *pv = &v->prev[p];
+            uint32_t sum = 0;
+            for (int b = 0; b < HIST_BUCKETS; b++)
+                sum += pv->hist[b];
+            int unused = p < MAX_SLOTS && !lab->slots[k * MAX_SLOTS + p].defined &&
+                         pv->rings != v->unused_rings[p];
+            /* Parked between visits: every announced ring has been counted. */
+            int unsettled = p < MAX_SLOTS && pv->issued != pv->rings;
+            if (sum != pv->samples || (p == CTR_CAL && pv->rings != 0) || unused || unsettled)
+                bad++;
+        }
     }
     lab->health.garbage_pages = bad;
     if (bad)
@@ -446,9 +510,11 @@ static void *consumer_main(void *arg)
     return NULL;
 }
 
-static int match_slot(struct lab *lab, int pio, uint32_t where, uint32_t width, uint64_t value)
+/* Only this vCPU's slots: an exit is counted for the vCPU that made the write. */
+static int match_slot(struct vcpu *v, int pio, uint32_t where, uint32_t width, uint64_t value)
 {
-    for (int i = 0; i < MAX_SLOTS; i++) {
+    struct lab *lab = v->lab;
+    for (int i = v->index * MAX_SLOTS; i < (v->index + 1) * MAX_SLOTS; i++) {
         struct slot *s = &lab->slots[i];
         if (s->defined && s->pio == pio && s->where == where && s->width == width &&
             s->value == value)
@@ -457,9 +523,10 @@ static int match_slot(struct lab *lab, int pio, uint32_t where, uint32_t width, 
     return -1;
 }
 
-static void count_exit(struct lab *lab, int pio, uint32_t where, uint32_t width, uint64_t value)
+static void count_exit(struct vcpu *v, int pio, uint32_t where, uint32_t width, uint64_t value)
 {
-    int i = match_slot(lab, pio, where, width, value);
+    struct lab *lab = v->lab;
+    int i = match_slot(v, pio, where, width, value);
     if (i >= 0) {
         __atomic_fetch_add(&lab->slots[i].exits, 1, __ATOMIC_RELAXED);
         return;
@@ -473,11 +540,17 @@ static void count_exit(struct lab *lab, int pio, uint32_t where, uint32_t width,
     pthread_mutex_unlock(&lab->mu);
 }
 
-/* Park the vCPU thread until resumed or stopped; returns 1 when stopping. */
-static int park(struct lab *lab, int forced)
+/*
+ * Park this vCPU's thread until resumed or stopped; returns 1 when stopping.
+ * The lab is parked once every vCPU is; a resume bumps `resume_gen`, which
+ * releases them all (a flag per vCPU would let a late waker miss a resume
+ * followed at once by the next pause).
+ */
+static int park(struct vcpu *v, int forced)
 {
+    struct lab *lab = v->lab;
     pthread_mutex_lock(&lab->ctl);
-    if (!lab->pause_req && !lab->stop) {
+    if ((!lab->pause_req && !lab->stop) || v->parked) {
         lab->health.unsolicited_parks++;
         pthread_mutex_unlock(&lab->ctl);
         return 0;
@@ -486,32 +559,40 @@ static int park(struct lab *lab, int forced)
         lab->health.forced_parks++;
     else
         lab->health.parks++;
-    lab->state = LAB_PARKED;
-    pthread_cond_broadcast(&lab->cond);
-    while (lab->state == LAB_PARKED && !lab->stop)
+    v->parked = 1;
+    int all = 1;
+    for (int k = 0; k < lab->nvcpus; k++)
+        all &= lab->vcpus[k].parked;
+    if (all && lab->state == LAB_RUNNING) {
+        lab->state = LAB_PARKED;
+        pthread_cond_broadcast(&lab->cond);
+    }
+    uint32_t gen = lab->resume_gen;
+    while (lab->resume_gen == gen && !lab->stop && !lab->dead)
         pthread_cond_wait(&lab->cond, &lab->ctl);
-    int stop = lab->stop;
+    int stop = lab->stop || lab->dead;
     pthread_mutex_unlock(&lab->ctl);
     return stop;
 }
 
 /* Returns 1 to leave the run loop. */
-static int handle_io(struct lab *lab)
+static int handle_io(struct vcpu *v)
 {
-    struct kvm_run *run = lab->run;
+    struct lab *lab = v->lab;
+    struct kvm_run *run = v->run;
     uint64_t bytes = (uint64_t)run->io.size * run->io.count;
 
     if (run->io.direction != KVM_EXIT_IO_OUT) {
-        set_fault(lab, "guest read port 0x%x (IN): the doorbell guest only writes", run->io.port);
+        set_fault(v, "guest read port 0x%x (IN): the doorbell guest only writes", run->io.port);
         return 1;
     }
     if (run->io.size != 1 && run->io.size != 2 && run->io.size != 4) {
-        set_fault(lab, "KVM_EXIT_IO with size %u", run->io.size);
+        set_fault(v, "KVM_EXIT_IO with size %u", run->io.size);
         return 1;
     }
     if (run->io.data_offset > (uint64_t)lab->run_size ||
         bytes > (uint64_t)lab->run_size - run->io.data_offset) {
-        set_fault(lab, "KVM_EXIT_IO data (offset %llu, %llu bytes) outside kvm_run",
+        set_fault(v, "KVM_EXIT_IO data (offset %llu, %llu bytes) outside kvm_run",
                   (unsigned long long)run->io.data_offset, (unsigned long long)bytes);
         return 1;
     }
@@ -519,44 +600,45 @@ static int handle_io(struct lab *lab)
     if (run->io.port == PARK_PORT || run->io.port == FAULT_PORT)
         __atomic_fetch_add(&lab->health.control_outs, 1, __ATOMIC_RELAXED);
     if (run->io.port == PARK_PORT)
-        return park(lab, 0);
+        return park(v, 0);
     if (run->io.port == FAULT_PORT) {
-        set_fault(lab, "the guest rejected its ring plan (code %u)", data[0]);
+        set_fault(v, "the guest rejected its ring plan (code %u)", data[0]);
         return 1;
     }
     if (run->io.count != 1) {
         /* String I/O: never from our guest; count it as stray, not a ring. */
-        count_exit(lab, 1, run->io.port, run->io.size * run->io.count, 0);
+        count_exit(v, 1, run->io.port, run->io.size * run->io.count, 0);
         return 0;
     }
-    count_exit(lab, 1, run->io.port, run->io.size, load_le(data, run->io.size));
+    count_exit(v, 1, run->io.port, run->io.size, load_le(data, run->io.size));
     return 0;
 }
 
-static int handle_mmio(struct lab *lab)
+static int handle_mmio(struct vcpu *v)
 {
-    struct kvm_run *run = lab->run;
+    struct kvm_run *run = v->run;
     if (!run->mmio.is_write) {
-        set_fault(lab, "guest read MMIO 0x%llx: the doorbell guest only writes",
+        set_fault(v, "guest read MMIO 0x%llx: the doorbell guest only writes",
                   (unsigned long long)run->mmio.phys_addr);
         return 1;
     }
     uint32_t len = run->mmio.len;
     if (len == 0 || len > 8) {
-        set_fault(lab, "KVM_EXIT_MMIO with length %u", len);
+        set_fault(v, "KVM_EXIT_MMIO with length %u", len);
         return 1;
     }
     if (run->mmio.phys_addr > UINT32_MAX) {
-        count_exit(lab, 0, UINT32_MAX, len, load_le(run->mmio.data, len));
+        count_exit(v, 0, UINT32_MAX, len, load_le(run->mmio.data, len));
         return 0;
     }
-    count_exit(lab, 0, (uint32_t)run->mmio.phys_addr, len, load_le(run->mmio.data, len));
+    count_exit(v, 0, (uint32_t)run->mmio.phys_addr, len, load_le(run->mmio.data, len));
     return 0;
 }
 
 static void *vcpu_main(void *arg)
 {
-    struct lab *lab = arg;
+    struct vcpu *v = arg;
+    struct lab *lab = v->lab;
     sigset_t set;
 
     sigemptyset(&set);
@@ -564,50 +646,52 @@ static void *vcpu_main(void *arg)
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
     for (;;) {
-        if (__atomic_load_n(&lab->stop, __ATOMIC_ACQUIRE))
+        if (__atomic_load_n(&lab->stop, __ATOMIC_ACQUIRE) ||
+            __atomic_load_n(&lab->dead, __ATOMIC_ACQUIRE))
             break;
-        int r = ioctl(lab->vcpu, KVM_RUN, 0);
+        int r = ioctl(v->fd, KVM_RUN, 0);
         if (r < 0 && errno != EINTR && errno != EAGAIN) {
-            set_fault(lab, "KVM_RUN failed: %s", strerror(errno));
+            set_fault(v, "KVM_RUN failed: %s", strerror(errno));
             break;
         }
-        if (r < 0 || lab->run->exit_reason == KVM_EXIT_INTR) {
-            /* A kick: stopping, or a pause the guest did not answer. */
-            lab->run->immediate_exit = 0;
-            if (__atomic_load_n(&lab->stop, __ATOMIC_ACQUIRE))
+        if (r < 0 || v->run->exit_reason == KVM_EXIT_INTR) {
+            /* A kick: stopping, a fault elsewhere, or a pause the guest did not answer. */
+            v->run->immediate_exit = 0;
+            if (__atomic_load_n(&lab->stop, __ATOMIC_ACQUIRE) ||
+                __atomic_load_n(&lab->dead, __ATOMIC_ACQUIRE))
                 break;
-            if (__atomic_load_n(&lab->pause_req, __ATOMIC_ACQUIRE) && park(lab, 1))
+            if (__atomic_load_n(&lab->pause_req, __ATOMIC_ACQUIRE) && park(v, 1))
                 break;
             continue;
         }
         int leave = 0;
-        switch (lab->run->exit_reason) {
+        switch (v->run->exit_reason) {
         case KVM_EXIT_IO:
-            leave = handle_io(lab);
+            leave = handle_io(v);
             break;
         case KVM_EXIT_MMIO:
-            leave = handle_mmio(lab);
+            leave = handle_mmio(v);
             break;
         case KVM_EXIT_HLT:
-            set_fault(lab, "guest halted (KVM_EXIT_HLT)");
+            set_fault(v, "guest halted (KVM_EXIT_HLT)");
             leave = 1;
             break;
         case KVM_EXIT_SHUTDOWN:
-            set_fault(lab, "guest shut down (KVM_EXIT_SHUTDOWN: a triple fault)");
+            set_fault(v, "guest shut down (KVM_EXIT_SHUTDOWN: a triple fault)");
             leave = 1;
             break;
         case KVM_EXIT_FAIL_ENTRY:
-            set_fault(lab, "VM entry failed (KVM_EXIT_FAIL_ENTRY, reason 0x%llx)",
-                      (unsigned long long)lab->run->fail_entry.hardware_entry_failure_reason);
+            set_fault(v, "VM entry failed (KVM_EXIT_FAIL_ENTRY, reason 0x%llx)",
+                      (unsigned long long)v->run->fail_entry.hardware_entry_failure_reason);
             leave = 1;
             break;
         case KVM_EXIT_INTERNAL_ERROR:
-            set_fault(lab, "KVM internal error (KVM_EXIT_INTERNAL_ERROR, suberror %u)",
-                      lab->run->internal.suberror);
+            set_fault(v, "KVM internal error (KVM_EXIT_INTERNAL_ERROR, suberror %u)",
+                      v->run->internal.suberror);
             leave = 1;
             break;
         default:
-            set_fault(lab, "unexpected exit reason %u", lab->run->exit_reason);
+            set_fault(v, "unexpected exit reason %u", v->run->exit_reason);
             leave = 1;
             break;
         }
@@ -632,8 +716,9 @@ static void read_tsc_offset(struct lab *lab)
         .group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET,
         .addr = (uint64_t)(uintptr_t)&offset,
     };
-    if (ioctl(lab->vcpu, KVM_HAS_DEVICE_ATTR, &attr) < 0 ||
-        ioctl(lab->vcpu, KVM_GET_DEVICE_ATTR, &attr) < 0) {
+    /* vCPU 0's: paced mode (the only user) runs on vCPU 0 alone. */
+    int fd = lab->vcpus[0].fd;
+    if (ioctl(fd, KVM_HAS_DEVICE_ATTR, &attr) < 0 || ioctl(fd, KVM_GET_DEVICE_ATTR, &attr) < 0) {
         lab->facts.tsc_offset_errno = errno;
         lab->facts.tsc_offset_ok = 0;
         return;
@@ -648,13 +733,13 @@ static void read_tsc_offset(struct lab *lab)
 #endif
 }
 
-static int setup_vcpu_regs(struct lab *lab, int entry)
+static int setup_vcpu_regs(struct lab *lab, struct vcpu *v, int entry)
 {
     struct kvm_sregs sregs;
     struct kvm_regs regs;
     const uint32_t *table = (const uint32_t *)(lab->ram + GUEST_CODE);
 
-    if (ioctl(lab->vcpu, KVM_GET_SREGS, &sregs) < 0)
+    if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
         return -errno;
     /* Flat 32-bit protected mode: hidden segment parts only, no GDT needed. */
     struct kvm_segment seg = {
@@ -667,17 +752,19 @@ static int setup_vcpu_regs(struct lab *lab, int entry)
     seg.type = 3; /* data: read/write, accessed */
     seg.selector = 0x10;
     sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = seg;
+    /* FS reaches this vCPU's own mailbox and counters (guest_abi.h VCPU_AREA). */
+    sregs.fs.base = (uint64_t)v->index * VCPU_AREA;
     sregs.cr0 = 0x31; /* PE | ET | NE; EM and TS clear so MMX runs */
     sregs.cr4 = 0;
     sregs.efer = 0;
-    if (ioctl(lab->vcpu, KVM_SET_SREGS, &sregs) < 0)
+    if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0)
         return -errno;
 
     memset(&regs, 0, sizeof(regs));
     regs.rflags = 0x2;
     regs.rip = table[entry];
     regs.rsp = GUEST_STACK_TOP;
-    if (ioctl(lab->vcpu, KVM_SET_REGS, &regs) < 0)
+    if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
         return -errno;
     return 0;
 }
@@ -692,7 +779,8 @@ static int load_image(struct lab *lab)
     for (int i = 0; i < ENTRY_COUNT; i++)
         if (table[i] < GUEST_CODE + ENTRY_COUNT * 4 || table[i] >= GUEST_CODE + len)
             return -ENOEXEC;
-    *guest_u32(lab, MB_MAGIC) = MB_MAGIC_VALUE;
+    for (int k = 0; k < lab->nvcpus; k++)
+        *vcpu_u32(lab, k, MB_MAGIC) = MB_MAGIC_VALUE;
     return 0;
 }
 
@@ -704,14 +792,26 @@ static int load_image(struct lab *lab)
         goto fail;                                                                                 \
     } while (0)
 
-int lab_create(struct lab **out, int *stage, int64_t *detail)
+int lab_create(struct lab **out, int vcpus, int *stage, int64_t *detail)
 {
     int err = 0;
+    if (vcpus < 1 || vcpus > MAX_VCPUS) {
+        *stage = LAB_STAGE_VCPUS;
+        *detail = MAX_VCPUS;
+        return -EINVAL;
+    }
     struct lab *lab = calloc(1, sizeof(*lab));
     if (!lab)
         return -ENOMEM;
-    lab->kvm = lab->vm = lab->vcpu = lab->epfd = lab->ctlfd = -1;
-    lab->vm_stats = lab->vcpu_stats = -1;
+    lab->kvm = lab->vm = lab->epfd = lab->ctlfd = -1;
+    lab->vm_stats = -1;
+    lab->nvcpus = vcpus;
+    lab->facts.vcpus = vcpus;
+    for (int k = 0; k < MAX_VCPUS; k++) {
+        lab->vcpus[k].lab = lab;
+        lab->vcpus[k].index = k;
+        lab->vcpus[k].fd = lab->vcpus[k].stats = -1;
+    }
     pthread_mutex_init(&lab->ctl, NULL);
     pthread_mutex_init(&lab->mu, NULL);
     pthread_cond_init(&lab->cond, NULL);
@@ -738,6 +838,15 @@ int lab_create(struct lab **out, int *stage, int64_t *detail)
     lab->facts.cap_any_length = ioctl(lab->kvm, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD_ANY_LENGTH) > 0;
     lab->facts.cap_no_length = ioctl(lab->kvm, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD_NO_LENGTH) > 0;
     lab->facts.cap_binary_stats = ioctl(lab->kvm, KVM_CHECK_EXTENSION, KVM_CAP_BINARY_STATS_FD) > 0;
+    /* api.rst: MAX_VCPUS is the limit; without it NR_VCPUS; without that, assume 4. */
+    int max = ioctl(lab->kvm, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+    if (max <= 0)
+        max = ioctl(lab->kvm, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+    lab->facts.max_vcpus = max > 0 ? max : 4;
+    if (vcpus > lab->facts.max_vcpus) {
+        errno = ENOTSUP;
+        FAIL(LAB_STAGE_VCPUS, lab->facts.max_vcpus);
+    }
 
     lab->vm = ioctl(lab->kvm, KVM_CREATE_VM, 0);
     if (lab->vm < 0)
@@ -758,24 +867,27 @@ int lab_create(struct lab **out, int *stage, int64_t *detail)
     if (ioctl(lab->vm, KVM_SET_USER_MEMORY_REGION, &region) < 0)
         FAIL(LAB_STAGE_MEMORY, 0);
 
-    lab->vcpu = ioctl(lab->vm, KVM_CREATE_VCPU, 0);
-    if (lab->vcpu < 0)
-        FAIL(LAB_STAGE_VCPU, 0);
     lab->run_size = ioctl(lab->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
     if (lab->run_size < (int)sizeof(struct kvm_run))
         FAIL(LAB_STAGE_VCPU, lab->run_size);
     lab->facts.vcpu_mmap_size = lab->run_size;
-    lab->run = mmap(NULL, (size_t)lab->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, lab->vcpu, 0);
-    if (lab->run == MAP_FAILED) {
-        lab->run = NULL;
-        FAIL(LAB_STAGE_VCPU, 0);
-    }
-    /* Opened now: vCPU ioctls wait for KVM_RUN to return, reading the fd never does. */
-    if (lab->facts.cap_binary_stats) {
+    if (lab->facts.cap_binary_stats)
         lab->vm_stats = ioctl(lab->vm, KVM_GET_STATS_FD, NULL);
-        lab->vcpu_stats = ioctl(lab->vcpu, KVM_GET_STATS_FD, NULL);
+    for (int k = 0; k < vcpus; k++) {
+        struct vcpu *v = &lab->vcpus[k];
+        v->fd = ioctl(lab->vm, KVM_CREATE_VCPU, k);
+        if (v->fd < 0)
+            FAIL(LAB_STAGE_VCPU, k);
+        v->run = mmap(NULL, (size_t)lab->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+        if (v->run == MAP_FAILED) {
+            v->run = NULL;
+            FAIL(LAB_STAGE_VCPU, k);
+        }
+        /* Opened now: vCPU ioctls wait for KVM_RUN to return, reading the fd never does. */
+        if (lab->facts.cap_binary_stats)
+            v->stats = ioctl(v->fd, KVM_GET_STATS_FD, NULL);
     }
-    int khz = ioctl(lab->vcpu, KVM_GET_TSC_KHZ, 0);
+    int khz = ioctl(lab->vcpus[0].fd, KVM_GET_TSC_KHZ, 0);
     lab->facts.tsc_khz = khz > 0 ? (uint32_t)khz : 0;
     read_tsc_offset(lab);
 
@@ -794,7 +906,7 @@ int lab_create(struct lab **out, int *stage, int64_t *detail)
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = CTL_EVENT};
     if (epoll_ctl(lab->epfd, EPOLL_CTL_ADD, lab->ctlfd, &ev) < 0)
         FAIL(LAB_STAGE_THREADS, 0);
-    for (int i = 0; i < MAX_SLOTS; i++)
+    for (int i = 0; i < NSLOTS_ALL; i++)
         lab->slots[i].route = -1;
     pthread_once(&kick_once, install_kick_handler);
     *out = lab;
@@ -816,23 +928,32 @@ int lab_start(struct lab *lab, int entry)
     int err;
     if (entry < 0 || entry >= ENTRY_COUNT)
         return -EINVAL;
+    if (entry != ENTRY_LAB && lab->nvcpus > 1)
+        return -EINVAL; /* the bare floor loops are vCPU 0's only */
     pthread_mutex_lock(&lab->ctl);
     if (lab->threads_up) {
         pthread_mutex_unlock(&lab->ctl);
         return -EBUSY;
     }
-    err = setup_vcpu_regs(lab, entry);
-    if (err) {
-        pthread_mutex_unlock(&lab->ctl);
-        return err;
+    for (int k = 0; k < lab->nvcpus; k++) {
+        err = setup_vcpu_regs(lab, &lab->vcpus[k], entry);
+        if (err) {
+            pthread_mutex_unlock(&lab->ctl);
+            return err;
+        }
     }
     lab->stop = 0;
+    lab->dead = 0;
     lab->pause_req = 0;
     lab->fault[0] = 0;
-    lab->run->immediate_exit = 0;
-    /* A fresh start re-reads the plan: make the handshake words agree. */
-    *guest_u32(lab, MB_ACK_SEQ) = lab->pause_seq;
-    *guest_u32(lab, MB_PAUSE_SEQ) = lab->pause_seq;
+    for (int k = 0; k < lab->nvcpus; k++) {
+        struct vcpu *v = &lab->vcpus[k];
+        v->run->immediate_exit = 0;
+        v->parked = 0;
+        /* A fresh start re-reads the plan: make the handshake words agree. */
+        *vcpu_u32(lab, k, MB_ACK_SEQ) = lab->pause_seq;
+        *vcpu_u32(lab, k, MB_PAUSE_SEQ) = lab->pause_seq;
+    }
     lab->state = LAB_RUNNING;
     clock_gettime(CLOCK_MONOTONIC, &lab->last_fold);
     err = pthread_create(&lab->consumer_thread, NULL, consumer_main, lab);
@@ -841,24 +962,39 @@ int lab_start(struct lab *lab, int entry)
         pthread_mutex_unlock(&lab->ctl);
         return -err;
     }
-    err = pthread_create(&lab->vcpu_thread, NULL, vcpu_main, lab);
-    if (err) {
-        uint64_t one = 1;
-        (void)!write(lab->ctlfd, &one, sizeof(one));
-        pthread_join(lab->consumer_thread, NULL);
-        lab->state = LAB_IDLE;
-        pthread_mutex_unlock(&lab->ctl);
-        return -err;
+    for (int k = 0; k < lab->nvcpus; k++) {
+        struct vcpu *v = &lab->vcpus[k];
+        err = pthread_create(&v->thread, NULL, vcpu_main, v);
+        if (err) {
+            /* Undo: stop the vCPUs already running, then the consumer. */
+            __atomic_store_n(&lab->stop, 1, __ATOMIC_RELEASE);
+            pthread_cond_broadcast(&lab->cond);
+            pthread_mutex_unlock(&lab->ctl);
+            for (int j = 0; j < k; j++) {
+                kick(&lab->vcpus[j]);
+                pthread_join(lab->vcpus[j].thread, NULL);
+                lab->vcpus[j].thread_up = 0;
+            }
+            uint64_t one = 1, drop;
+            (void)!write(lab->ctlfd, &one, sizeof(one));
+            pthread_join(lab->consumer_thread, NULL);
+            (void)!read(lab->ctlfd, &drop, sizeof(drop));
+            pthread_mutex_lock(&lab->ctl);
+            lab->state = LAB_IDLE;
+            pthread_mutex_unlock(&lab->ctl);
+            return -err;
+        }
+        v->thread_up = 1;
     }
     lab->threads_up = 1;
     pthread_mutex_unlock(&lab->ctl);
     return 0;
 }
 
-static void kick(struct lab *lab)
+static void kick(struct vcpu *v)
 {
-    lab->run->immediate_exit = 1;
-    pthread_kill(lab->vcpu_thread, kick_signal());
+    v->run->immediate_exit = 1;
+    pthread_kill(v->thread, kick_signal());
 }
 
 static void deadline_after(struct timespec *ts, int ms)
@@ -895,7 +1031,9 @@ int lab_pause(struct lab *lab, int timeout_ms)
     }
     __atomic_store_n(&lab->pause_req, 1, __ATOMIC_RELEASE);
     lab->pause_seq++;
-    *guest_u32(lab, MB_PAUSE_SEQ) = lab->pause_seq;
+    /* Every vCPU's mailbox; the lab is parked once all of them are. */
+    for (int k = 0; k < lab->nvcpus; k++)
+        *vcpu_u32(lab, k, MB_PAUSE_SEQ) = lab->pause_seq;
     deadline_after(&ts, timeout_ms);
     while (lab->state == LAB_RUNNING) {
         if (pthread_cond_timedwait(&lab->cond, &lab->ctl, &ts) == ETIMEDOUT &&
@@ -905,7 +1043,9 @@ int lab_pause(struct lab *lab, int timeout_ms)
                 return -ETIMEDOUT;
             }
             forced = 1;
-            kick(lab);
+            for (int k = 0; k < lab->nvcpus; k++)
+                if (!lab->vcpus[k].parked)
+                    kick(&lab->vcpus[k]);
             deadline_after(&ts, 1000);
         }
     }
@@ -924,6 +1064,9 @@ int lab_resume(struct lab *lab)
     int st = lab->state;
     if (st == LAB_PARKED) {
         __atomic_store_n(&lab->pause_req, 0, __ATOMIC_RELEASE);
+        for (int k = 0; k < lab->nvcpus; k++)
+            lab->vcpus[k].parked = 0;
+        lab->resume_gen++;
         lab->state = LAB_RUNNING;
         pthread_cond_broadcast(&lab->cond);
     }
@@ -942,9 +1085,20 @@ int lab_stop(struct lab *lab)
     }
     __atomic_store_n(&lab->stop, 1, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&lab->cond);
+    for (int k = 0; k < lab->nvcpus; k++)
+        if (lab->vcpus[k].thread_up)
+            kick(&lab->vcpus[k]);
     pthread_mutex_unlock(&lab->ctl);
-    kick(lab);
-    pthread_join(lab->vcpu_thread, NULL);
+    for (int k = 0; k < lab->nvcpus; k++) {
+        if (lab->vcpus[k].thread_up)
+            pthread_join(lab->vcpus[k].thread, NULL);
+    }
+    pthread_mutex_lock(&lab->ctl);
+    for (int k = 0; k < lab->nvcpus; k++) {
+        lab->vcpus[k].thread_up = 0;
+        lab->vcpus[k].parked = 0;
+    }
+    pthread_mutex_unlock(&lab->ctl);
     uint64_t one = 1, drop;
     (void)!write(lab->ctlfd, &one, sizeof(one));
     pthread_join(lab->consumer_thread, NULL);
@@ -954,7 +1108,8 @@ int lab_stop(struct lab *lab)
     lab->threads_up = 0;
     if (lab->state != LAB_FAULTED)
         lab->state = LAB_IDLE;
-    lab->run->immediate_exit = 0;
+    for (int k = 0; k < lab->nvcpus; k++)
+        lab->vcpus[k].run->immediate_exit = 0;
     pthread_mutex_unlock(&lab->ctl);
     return 0;
 }
@@ -995,16 +1150,19 @@ void lab_destroy(struct lab *lab)
     free(lab->regs);
     if (lab->vm_stats >= 0)
         close(lab->vm_stats);
-    if (lab->vcpu_stats >= 0)
-        close(lab->vcpu_stats);
     if (lab->epfd >= 0)
         close(lab->epfd);
     if (lab->ctlfd >= 0)
         close(lab->ctlfd);
-    if (lab->run)
-        munmap(lab->run, (size_t)lab->run_size);
-    if (lab->vcpu >= 0)
-        close(lab->vcpu);
+    for (int k = 0; k < MAX_VCPUS; k++) {
+        struct vcpu *v = &lab->vcpus[k];
+        if (v->stats >= 0)
+            close(v->stats);
+        if (v->run)
+            munmap(v->run, (size_t)lab->run_size);
+        if (v->fd >= 0)
+            close(v->fd);
+    }
     if (lab->vm >= 0)
         close(lab->vm);
     if (lab->ram)
@@ -1040,7 +1198,7 @@ static void slot_final(struct slot *s, struct lab_slot_stats *out)
 
 int lab_clear_slot(struct lab *lab, int slot, struct lab_slot_stats *final)
 {
-    if (slot < 0 || slot >= MAX_SLOTS)
+    if (!slot_ok(lab, slot))
         return -EINVAL;
     if (!quiescent(lab))
         return -EBUSY;
@@ -1050,7 +1208,8 @@ int lab_clear_slot(struct lab *lab, int slot, struct lab_slot_stats *final)
         slot_final(s, final);
     memset(s, 0, sizeof(*s));
     s->route = -1;
-    lab->unused_rings[slot] = lab->prev[slot].rings;
+    struct vcpu *v = &lab->vcpus[slot / MAX_SLOTS];
+    v->unused_rings[slot % MAX_SLOTS] = v->prev[slot % MAX_SLOTS].rings;
     pthread_mutex_unlock(&lab->mu);
     return 0;
 }
@@ -1083,34 +1242,34 @@ int lab_define_slot(struct lab *lab, int slot, uint32_t kind, uint32_t where, ui
     return 0;
 }
 
-int lab_set_plan(struct lab *lab, const int *slots, const uint32_t *iters, int n)
+int lab_set_plan(struct lab *lab, int vcpu, const int *slots, const uint32_t *iters, int n)
 {
-    if (n < 0 || n > MAX_SLOTS)
+    if (vcpu < 0 || vcpu >= lab->nvcpus || n < 0 || n > MAX_SLOTS)
         return -EINVAL;
     if (!quiescent(lab))
         return -EBUSY;
     for (int i = 0; i < n; i++) {
-        if (slots[i] < 0 || slots[i] >= MAX_SLOTS || !lab->slots[slots[i]].defined ||
-            iters[i] > MAX_ITERS)
+        if (!slot_ok(lab, slots[i]) || slots[i] / MAX_SLOTS != vcpu ||
+            !lab->slots[slots[i]].defined || iters[i] > MAX_ITERS)
             return -EINVAL;
     }
     for (int i = 0; i < n; i++) {
         const struct slot *s = &lab->slots[slots[i]];
         uint32_t base = MB_SLOTS + (uint32_t)i * SLOT_SIZE;
-        *guest_u32(lab, base + SLOT_KIND) = s->kind;
-        *guest_u32(lab, base + SLOT_WHERE) = s->where;
-        *guest_u32(lab, base + SLOT_VALUE_LO) = (uint32_t)s->value;
-        *guest_u32(lab, base + SLOT_VALUE_HI) = (uint32_t)(s->value >> 32);
-        *guest_u32(lab, base + SLOT_ITERS) = iters[i];
-        *guest_u32(lab, base + SLOT_CTR) = (uint32_t)slots[i];
+        *vcpu_u32(lab, vcpu, base + SLOT_KIND) = s->kind;
+        *vcpu_u32(lab, vcpu, base + SLOT_WHERE) = s->where;
+        *vcpu_u32(lab, vcpu, base + SLOT_VALUE_LO) = (uint32_t)s->value;
+        *vcpu_u32(lab, vcpu, base + SLOT_VALUE_HI) = (uint32_t)(s->value >> 32);
+        *vcpu_u32(lab, vcpu, base + SLOT_ITERS) = iters[i];
+        *vcpu_u32(lab, vcpu, base + SLOT_CTR) = (uint32_t)(slots[i] % MAX_SLOTS); /* its page */
     }
-    *guest_u32(lab, MB_NSLOTS) = (uint32_t)n;
+    *vcpu_u32(lab, vcpu, MB_NSLOTS) = (uint32_t)n;
     return 0;
 }
 
 int lab_set_route(struct lab *lab, int slot, int reg_id)
 {
-    if (slot < 0 || slot >= MAX_SLOTS)
+    if (!slot_ok(lab, slot))
         return -EINVAL;
     if (!quiescent(lab))
         return -EBUSY;
@@ -1136,8 +1295,10 @@ int lab_set_bare(struct lab *lab, uint32_t where, uint64_t value)
 
 int lab_scribble(struct lab *lab, uint32_t seed)
 {
-    *guest_u32(lab, MB_SEED) = seed;
-    *guest_u32(lab, MB_CMD) = CMD_SCRIBBLE;
+    for (int k = 0; k < lab->nvcpus; k++) {
+        *vcpu_u32(lab, k, MB_SEED) = seed + (uint32_t)k;
+        *vcpu_u32(lab, k, MB_CMD) = CMD_SCRIBBLE;
+    }
     return 0;
 }
 
@@ -1270,7 +1431,7 @@ int lab_deassign(struct lab *lab, int reg_id, struct lab_path_stats *final)
     free(r->wake_acc);
     r->wake_acc = NULL;
     lab->live_regs--;
-    for (int i = 0; i < MAX_SLOTS; i++)
+    for (int i = 0; i < NSLOTS_ALL; i++)
         if (lab->slots[i].route == reg_id)
             lab->slots[i].route = -1;
     pthread_mutex_unlock(&lab->mu);
@@ -1289,8 +1450,8 @@ int lab_registration_count(struct lab *lab)
 
 int lab_read_slots(struct lab *lab, struct lab_slot_stats *out, int n)
 {
-    if (n > MAX_SLOTS)
-        n = MAX_SLOTS;
+    if (n > NSLOTS_ALL)
+        n = NSLOTS_ALL;
     pthread_mutex_lock(&lab->mu);
     fold(lab);
     for (int i = 0; i < n; i++)
@@ -1301,15 +1462,16 @@ int lab_read_slots(struct lab *lab, struct lab_slot_stats *out, int n)
 
 /*
  * One live reading, in the order that makes conservation checkable while the
- * guest runs: rings done first, then every pending eventfd count and the
- * exits, then the rings issued.  A lost or invented count breaks
- * done <= signals + exits <= issued at once.
+ * guest runs: rings done first (every vCPU's), then every pending eventfd
+ * count and the exits, then the rings issued (every vCPU's).  A lost or
+ * invented count breaks done <= signals + exits <= issued at once, per
+ * doorbell, even when both vCPUs ring it.
  */
 int lab_read_live(struct lab *lab, struct lab_slot_stats *out, int n, const int *reg_ids,
                   uint64_t *signals, int nregs)
 {
-    if (n > MAX_SLOTS)
-        n = MAX_SLOTS;
+    if (n > NSLOTS_ALL)
+        n = NSLOTS_ALL;
     pthread_mutex_lock(&lab->mu);
     fold(lab);
     drain_ready(lab);
@@ -1334,7 +1496,7 @@ static const struct accum *path_accum(struct lab *lab, int kind, int id, uint64_
     *err = 0;
     switch (kind) {
     case LAB_PATH_SLOT:
-        if (id >= 0 && id < MAX_SLOTS)
+        if (slot_ok(lab, id))
             return &lab->slots[id].acc;
         break;
     case LAB_PATH_REG: {
@@ -1445,7 +1607,7 @@ int lab_reset_counters(struct lab *lab)
     drain_ready(lab);
     fold(lab);
     fold_issued(lab);
-    for (int i = 0; i < MAX_SLOTS; i++) {
+    for (int i = 0; i < NSLOTS_ALL; i++) {
         struct slot *s = &lab->slots[i];
         memset(&s->acc, 0, sizeof(s->acc));
         s->rings_user = 0;
@@ -1475,6 +1637,9 @@ int lab_reset_counters(struct lab *lab)
 
 int lab_set_pace(struct lab *lab, uint32_t cycles)
 {
+    /* One publisher: the wake record and the TSC offset are vCPU 0's. */
+    if (cycles && lab->nvcpus > 1)
+        return -EOPNOTSUPP;
     if (!quiescent(lab))
         return -EBUSY;
     pthread_mutex_lock(&lab->mu);
@@ -1499,6 +1664,13 @@ int lab_read_wake(struct lab *lab, int reg_id, struct lab_wake_stats *out)
 int lab_stats_fds(struct lab *lab, int *vm_fd, int *vcpu_fd)
 {
     *vm_fd = lab->vm_stats;
-    *vcpu_fd = lab->vcpu_stats;
+    *vcpu_fd = lab->vcpus[0].stats;
     return 0;
+}
+
+int lab_vcpu_stats_fd(struct lab *lab, int vcpu)
+{
+    if (vcpu < 0 || vcpu >= lab->nvcpus)
+        return -EINVAL;
+    return lab->vcpus[vcpu].stats;
 }

@@ -1,8 +1,11 @@
 /*
- * The doorbell lab: one KVM VM with one vCPU running the doorbell guest,
- * ioeventfd registrations, and the counters that account for every ring.
+ * The doorbell lab: one KVM VM with one or two vCPUs running the doorbell
+ * guest, ioeventfd registrations, and the counters that account for every ring.
  *
- * Threads: the vCPU thread runs KVM_RUN and counts userspace exits; the
+ * Slots are numbered across vCPUs: slot s belongs to vCPU s / MAX_SLOTS and
+ * is that vCPU's counter page s % MAX_SLOTS.
+ *
+ * Threads: each vCPU thread runs KVM_RUN and counts its userspace exits; the
  * consumer thread reads the eventfds (epoll) and folds the guest's counter
  * pages.  Callers (Python, GIL released) only take short locks.
  *
@@ -29,6 +32,7 @@ enum lab_stage {
     LAB_STAGE_REGS = 7,        /* KVM_SET_SREGS / KVM_SET_REGS */
     LAB_STAGE_THREADS = 8,     /* eventfd, epoll or pthread_create */
     LAB_STAGE_IMAGE = 9,       /* the built-in guest image is unusable */
+    LAB_STAGE_VCPUS = 10,      /* too many vCPUs asked; detail = KVM_CAP_MAX_VCPUS */
 };
 
 /* Where lab_assign failed. */
@@ -53,6 +57,8 @@ enum lab_consumer_mode {
 
 struct lab_facts {
     int api_version;
+    int vcpus;                 /* vCPUs in this VM (1 or MAX_VCPUS) */
+    int max_vcpus;             /* KVM_CAP_MAX_VCPUS (or NR_VCPUS, or 4 per api.rst) */
     int vcpu_mmap_size;
     uint32_t tsc_khz;          /* 0 when KVM_GET_TSC_KHZ is unavailable */
     int cap_any_length;        /* KVM_CAP_IOEVENTFD_ANY_LENGTH */
@@ -123,7 +129,7 @@ enum lab_path_kind {
     LAB_PATH_WAKE = 4,     /* id = registration id: wake-up latency (paced mode) */
 };
 
-int lab_create(struct lab **out, int *stage, int64_t *detail);
+int lab_create(struct lab **out, int vcpus, int *stage, int64_t *detail);
 void lab_destroy(struct lab *lab);
 int lab_facts(struct lab *lab, struct lab_facts *out);
 
@@ -134,15 +140,17 @@ int lab_stop(struct lab *lab);
 int lab_state(struct lab *lab);
 int lab_fault(struct lab *lab, char *buf, int len);
 int lab_set_consumer_mode(struct lab *lab, int mode);
-/* Paced ring plan: one ring per visit, `cycles` of guest TSC apart (0: off). Paused or idle. */
+/* Paced ring plan (vCPU 0 only): one ring per visit, `cycles` of guest TSC apart (0: off).
+ * Paused or idle. */
 int lab_set_pace(struct lab *lab, uint32_t cycles);
 int lab_read_wake(struct lab *lab, int reg_id, struct lab_wake_stats *out);
 
-/* Ring plan: define slots, then say which are rung, in order. Paused or idle. */
+/* Ring plan: define slots, then say which are rung, in order. Paused or idle.
+ * lab_set_plan takes the slots of `vcpu` only. */
 int lab_define_slot(struct lab *lab, int slot, uint32_t kind, uint32_t where,
                     uint64_t value, struct lab_slot_stats *final);
 int lab_clear_slot(struct lab *lab, int slot, struct lab_slot_stats *final);
-int lab_set_plan(struct lab *lab, const int *slots, const uint32_t *iters, int n);
+int lab_set_plan(struct lab *lab, int vcpu, const int *slots, const uint32_t *iters, int n);
 int lab_set_route(struct lab *lab, int slot, int reg_id);
 int lab_set_bare(struct lab *lab, uint32_t where, uint64_t value);
 int lab_scribble(struct lab *lab, uint32_t seed);
@@ -163,6 +171,8 @@ int lab_read_health(struct lab *lab, struct lab_health *out);
 int lab_reset_counters(struct lab *lab);
 /* KVM binary stats fds (KVM_GET_STATS_FD), opened once; -1 when unsupported. */
 int lab_stats_fds(struct lab *lab, int *vm_fd, int *vcpu_fd);
+/* One vCPU's stats fd (vCPU 0's is the one lab_stats_fds gives). */
+int lab_vcpu_stats_fd(struct lab *lab, int vcpu);
 int lab_quantiles(struct lab *lab, int kind, int id, const double *q, int nq,
                   double *out);
 double lab_hist_value(int bucket);
