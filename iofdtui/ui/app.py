@@ -7,6 +7,7 @@ the workers' typed messages (`ui/messages.py`) into widget updates.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
@@ -46,16 +47,18 @@ from iofdtui.ui.messages import (
     RegistrationRemoved,
     SnapshotReady,
 )
+from iofdtui.ui.scale_sweep import KvmSweep, SweepPort
 from iofdtui.ui.screens.add_registration import AddRegistrationScreen
 from iofdtui.ui.screens.filter_prompt import FilterPrompt
 from iofdtui.ui.screens.help import HelpScreen
 from iofdtui.ui.screens.ring_plan import RingPlanScreen
+from iofdtui.ui.screens.scale_plot import ScalePlotScreen
 from iofdtui.ui.screens.startup_error import StartupErrorScreen
 from iofdtui.ui.widgets.doorbells_table import DoorbellsTable
 from iofdtui.ui.widgets.event_log import EventLog
 from iofdtui.ui.widgets.lab_header import LabHeader
 from iofdtui.ui.widgets.registration_detail import RegistrationDetail
-from iofdtui.ui.widgets.registrations_table import SORT_KEYS, RegistrationsTable
+from iofdtui.ui.widgets.registrations_table import COLUMN_SORT, SORT_KEYS, RegistrationsTable
 
 EXIT_NO_VM = 2
 """Exit status when the test VM cannot start (the same as `iofdtui bench`)."""
@@ -114,7 +117,13 @@ class IofdApp(App[int]):
         Binding("p", "pause", "Pause", tooltip="Park the guest; the counts become exact."),
         Binding("p", "resume", "Resume", tooltip="Let the guest ring again."),
         Binding("r", "reset", "Reset", tooltip="Zero every count and histogram."),
-        Binding("s", "cycle_interval", "Rate", tooltip="Cycle the refresh interval."),
+        Binding(
+            "s",
+            "cycle_interval",
+            "Rate",
+            show=False,  # made room for x (Scale) in an 80-column footer; palette and help list it
+            tooltip="Cycle the refresh interval.",
+        ),
         Binding(
             "c",
             "toggle_consumer",
@@ -124,6 +133,12 @@ class IofdApp(App[int]):
         ),
         Binding("f", "filter", "Filter", tooltip="Filter registrations by address."),
         Binding("o", "sort", "Sort", tooltip="Cycle the sort order of registrations."),
+        Binding(
+            "x",
+            "scale_plot",
+            "Scale",
+            tooltip="Measure and plot ring cost against registrations on the bus.",
+        ),
         Binding("S", "screenshot", "SVG", tooltip="Save an SVG to screenshots/."),
         Binding("ctrl+s", "screenshot", "Screenshot", show=False),
         Binding("h", "help", "Help", tooltip="What ioeventfd is; how to read the columns."),
@@ -151,6 +166,7 @@ class IofdApp(App[int]):
         checkpoint_every: float = CHECKPOINT_EVERY_S,
         clock: Callable[[], datetime] = datetime.now,
         screenshot_dir: Path | str = "screenshots",
+        scale_sweep: SweepPort | None = None,
     ) -> None:
         """Build the app around a lab factory.
 
@@ -160,12 +176,14 @@ class IofdApp(App[int]):
             checkpoint_every: seconds between exact checkpoints (brief pauses).
             clock: time of day for the event log (fixed in layout tests).
             screenshot_dir: where `S` saves SVG screenshots.
+            scale_sweep: what `x` measures; the real sweep on /dev/kvm when None.
         """
         super().__init__()
         self._lab_factory = lab_factory
         self._checkpoint_every = checkpoint_every
         self._clock = clock
         self._screenshot_dir = Path(screenshot_dir)
+        self._scale_sweep: SweepPort = scale_sweep or KvmSweep()
         self.set_reactive(IofdApp.refresh_interval, refresh_interval)
         self.lab: LabPort | None = None
         """The running lab, once the start worker has built it."""
@@ -212,7 +230,11 @@ class IofdApp(App[int]):
 
     def log_event(self, text: str, severity: str = "information") -> None:
         """Add a timed line to the event log."""
-        self.query_one(EventLog).record(self._clock(), text, severity)
+        try:
+            log = self.query_one(EventLog)
+        except NoMatches:
+            return  # a worker's report that arrives while the app tears its screens down
+        log.record(self._clock(), text, severity)
 
     # ---------------------------------------------------------------- workers
 
@@ -448,6 +470,16 @@ class IofdApp(App[int]):
         snap = self.snapshot
         if snap is None:
             return
+        self._show_registrations()
+        doors = self.query_one(DoorbellsTable)
+        doors.show(snap.doorbells, snap.slots, snap.checkpoint)
+        doors.border_subtitle = self._check_summary(snap)
+
+    def _show_registrations(self) -> None:
+        """The registrations table alone: all a sort or a filter changes."""
+        snap = self.snapshot
+        if snap is None:
+            return
         table = self.query_one(RegistrationsTable)
         table.show(snap.registrations, self.filter_text, self.sort_key)
         interval = "—" if snap.interval_s is None else f"{snap.interval_s:.2f} s"
@@ -457,9 +489,6 @@ class IofdApp(App[int]):
             shown = table.row_count
             notes.append(f"filter '{self.filter_text}': {shown} of {len(snap.registrations)}")
         table.border_subtitle = " · ".join(notes)
-        doors = self.query_one(DoorbellsTable)
-        doors.show(snap.doorbells, snap.slots, snap.checkpoint)
-        doors.border_subtitle = self._check_summary(snap)
         self._selected = table.selected_id
         self._show_detail()
 
@@ -489,6 +518,17 @@ class IofdApp(App[int]):
     def _row_highlighted(self) -> None:
         self._selected = self.query_one(RegistrationsTable).selected_id
         self._show_detail()
+
+    @on(DataTable.HeaderSelected, "#registrations")
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        """A click on a column's header sorts by that column, where it can."""
+        key = COLUMN_SORT.get(str(event.column_key.value))
+        if key is None:
+            self.notify(
+                "Sortable columns: #, address, signals, sig/s, p50, ratio.", severity="warning"
+            )
+            return
+        self.sort_key = key
 
     def watch_guest_state(self, state: str) -> None:
         """Log a fault the moment it is seen; the header shows the state."""
@@ -629,11 +669,11 @@ class IofdApp(App[int]):
 
     def watch_sort_key(self) -> None:
         """Re-show the last snapshot in the new order."""
-        self._show_tables()
+        self._show_registrations()
 
     def watch_filter_text(self) -> None:
         """Re-show the last snapshot through the new filter."""
-        self._show_tables()
+        self._show_registrations()
 
     def action_screenshot(self) -> None:
         """Save an SVG of the screen under screenshots/."""
@@ -642,6 +682,52 @@ class IofdApp(App[int]):
         path = self.save_screenshot(f"iofdtui-{stamp}.svg", str(self._screenshot_dir))
         self.notify(f"Saved {path}", title="Screenshot")
         self.log_event(f"screenshot saved to {path}")
+
+    def action_scale_plot(self) -> None:
+        """Open the scale screen; it sweeps on its own VM while the live guest waits."""
+        self.push_screen(
+            ScalePlotScreen(
+                self._scale_sweep,
+                hold_live=self._hold_live_for_sweep,
+                release_live=self._release_live_after_sweep,
+            )
+        )
+
+    def _hold_live_for_sweep(self) -> tuple[str, bool]:
+        """Pause the live guest for a sweep (in the sweep's worker thread).
+
+        Returns what the scale screen should say, and whether this paused it
+        (only then is it resumed afterwards: a guest the user paused stays so).
+        """
+        with self._engine() as lab:
+            if lab is None:
+                return "No live guest is running: the sweep has the CPUs to itself.", False
+            if lab.state != "running":
+                return "The live guest was already paused; it stays paused.", False
+            try:
+                exact = lab.pause()
+            except EngineError as err:
+                return f"The live guest could not be paused ({err}): figures may be noisy.", False
+        self.post_message(GuestPaused(exact))
+        return (
+            "The live guest is paused for the sweep, so the two VMs do not compete for the "
+            f"{os.cpu_count() or 'few'} CPUs; it resumes when you close this screen.",
+            True,
+        )
+
+    def _release_live_after_sweep(self) -> None:
+        """Let the live guest ring again once the sweep is over and its screen closed."""
+        if not self.is_running:
+            return  # the app is quitting: the lab is about to be closed anyway
+        with self._engine() as lab:
+            if lab is None or lab.state != "paused":
+                return
+            try:
+                lab.resume()
+            except EngineError as err:
+                self.post_message(EngineFailed("resuming the guest", str(err)))
+                return
+        self.post_message(GuestResumed())
 
     def action_help(self) -> None:
         """Explain ioeventfd and every column."""

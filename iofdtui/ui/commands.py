@@ -26,6 +26,11 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("Cycle refresh interval", "Change how often the tables refresh (s)", "cycle_interval"),
     ("Filter by address", "Show only registrations whose address matches (f)", "filter"),
     ("Cycle sort order", "Sort by id, address, signals, rate, p50, ratio (o)", "sort"),
+    (
+        "Scale plot",
+        "Measure ring cost vs decoy registrations and trigger values, and plot it (x)",
+        "scale_plot",
+    ),
     ("Save SVG screenshot", "Write the screen to screenshots/ (S)", "screenshot"),
     ("Help", "What ioeventfd is and how to read every column (h)", "help"),
     ("Quit", "Stop the VM, close every fd, leave (q)", "quit"),

@@ -31,3 +31,15 @@ def test_decoys_refuse_a_doorbell_the_guest_rings(lab) -> None:
     assert lab.decoy_count == 1
     lab.remove_decoys()
     assert lab.decoy_count == 0
+
+
+def test_on_point_sees_each_point_and_can_stop_the_run() -> None:
+    seen = []
+
+    def on_point(point: object) -> bool:
+        seen.append(point)
+        return len(seen) < 2
+
+    report = run_scale(0.02, sizes=(1, 10, 100), trigger_counts=(1,), on_point=on_point)
+    assert [p.n for p in report.points] == [1, 10] and seen == list(report.points)
+    assert report.notes == ("stopped by the caller after 2 points",)

@@ -111,6 +111,8 @@ class FakeLab:
         self.closed = False
         self._consumer = "epoll"
         self.regs: dict[int, RegistrationSpec] = {}
+        self.state = "running"
+        """What `pause` and `resume` last left (the fixed snapshot says running)."""
 
     def start(self) -> None:
         """Nothing to start."""
@@ -150,10 +152,12 @@ class FakeLab:
 
     def pause(self, timeout: float = 2.0) -> bool:
         """Always exact."""
+        self.state = "paused"
         return True
 
     def resume(self) -> None:
-        """Nothing to resume."""
+        """Ring again (in name: the figures are fixed)."""
+        self.state = "running"
 
     def reset_counters(self) -> None:
         """The figures are fixed."""

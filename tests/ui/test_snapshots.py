@@ -8,7 +8,9 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from iofdtui.ui.app import IofdApp, make_app
+from iofdtui.ui.screens.scale_plot import ScalePlotScreen
 from tests.ui.fake_lab import FakeLab, fixed_clock, no_kvm
+from tests.ui.fake_sweep import FakeSweep
 
 
 def fake_app(factory=FakeLab) -> IofdApp:  # type: ignore[no-untyped-def]
@@ -68,6 +70,22 @@ class TestHelp:
             await pilot.pause()
 
         assert snap_compare(fake_app(), run_before=run_before, terminal_size=(100, 34))
+
+
+class TestScaleScreen:
+    def test_scale_plot(self, snap_compare) -> None:
+        async def run_before(pilot: Pilot) -> None:
+            await until_live(pilot)
+            await pilot.press("x")
+            for _ in range(1000):
+                screen = pilot.app.screen
+                if isinstance(screen, ScalePlotScreen) and screen.report is not None:
+                    break
+                await asyncio.sleep(0.01)
+            await pilot.pause()
+
+        app = make_app(FakeLab, refresh_interval=3600.0, clock=fixed_clock, scale_sweep=FakeSweep())
+        assert snap_compare(app, run_before=run_before, terminal_size=(120, 40))
 
 
 class TestStartupError:

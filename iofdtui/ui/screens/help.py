@@ -96,6 +96,20 @@ emulated per ring: about 1 means the guest is emulated, not run natively.
 finds the consumer asleep pays its wake-up inside the guest's write; compare the
 p50 of a registration in each mode (reset with `r` between them).
 
+## Scale (`x`)
+
+What does a registration cost the guest? `x` opens a screen that measures it
+on a VM of its own, pausing the live guest meanwhile so the two do not compete
+for the CPUs (it resumes when you close the screen, unless you had paused it).
+Plot (a): the p50 ring cost of one doorbell against the number of *decoy*
+registrations elsewhere on the bus (1 to 100,000, as far as `RLIMIT_NOFILE`
+allows: one eventfd each). Plot (b): against k trigger values at the doorbell
+itself, for the value registered first, the one registered last, and a miss.
+KVM binary-searches the bus's sorted array for the address, then walks the
+entries there: decoys barely move the cost, while each entry registered before
+the hit adds a step (~20 ns here). `r` measures again; Escape closes (a running
+sweep stops after its current point).
+
 ## KVM flavours
 
 The header says which module serves `/dev/kvm`. Under **kvm_pvm** guest
@@ -106,7 +120,8 @@ ratio still says which path is cheaper on this machine.
 ## Keys
 
 `a` add · `d`/Delete remove · `e` ring plan · `p` pause/resume · `r` reset ·
-`s` refresh interval · `c` eventfd consumer · `f` filter · `o` sort ·
+`s` refresh interval · `c` eventfd consumer · `f` filter · `o` sort (or click a
+column header) · `x` scale plot ·
 `S`/Ctrl+S screenshot ·
 `h`/`?` help · `q` quit · Ctrl+P command palette
 """

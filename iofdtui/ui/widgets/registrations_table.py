@@ -33,6 +33,16 @@ _LEFT = {"bus", "addr", "trigger"}
 SORT_KEYS: tuple[str, ...] = ("id", "address", "signals", "signals/s", "p50", "ratio")
 """What `o` cycles through, as kvm_stat's sort toggle does."""
 
+COLUMN_SORT: dict[str, str] = {
+    "id": "id",
+    "addr": "address",
+    "signals": "signals",
+    "rate": "signals/s",
+    "p50": "p50",
+    "ratio": "ratio",
+}
+"""The sort order a click on a column's header picks (column key -> sort key)."""
+
 
 def _sort_value(stats: RegistrationStats, key: str) -> tuple[float, int]:
     # Larger-is-more-interesting columns sort descending, like kvm_stat.
@@ -122,10 +132,21 @@ class RegistrationsTable(CountsTable):
         )
         rows = {str(r.id): cells(r, self.compact) for r in visible}
         order = list(rows)
-        if order != self._order:
-            self._rebuild(rows, order)
-        else:
+        if order == self._order:
             self._update_cells(rows)
+        elif self._order and len(order) == len(self._order) and set(order) == set(self._shown):
+            # Same rows in a new order (a sort, or counts overtaking each
+            # other): update the changed cells and reorder the rows in place,
+            # which with 1,000 rows is far cheaper than rebuilding them.
+            selected = self.selected_id
+            self._update_cells(rows)
+            rank = {key: i for i, key in enumerate(order)}
+            self.sort("id", key=lambda cell: rank[cell.plain.strip()])
+            self._order = order
+            if selected is not None:
+                self.move_cursor(row=rank[str(selected)], animate=False)
+        else:
+            self._rebuild(rows, order)
         self._shown = rows
 
     def _rebuild(self, rows: dict[str, tuple[str, ...]], order: list[str]) -> None:

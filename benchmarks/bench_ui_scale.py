@@ -1,0 +1,212 @@
+"""The app with 1,000 registrations: frame time, and how fast sort, filter and scroll show.
+
+1,000 real registrations on the real engine (one eventfd each): the demo's
+two, 598 wildcard PIO ports, 250 MMIO addresses and 150 trigger values at
+one more port.  The guest rings the demo plan, so the demo's rows move and
+the rest stay put, as in a real device model with many quiet queues.
+
+1. The engine's `Lab.snapshot()` with 1,000 registrations (what the poller
+   thread pays per refresh; it never blocks the event loop).
+2. A frame: the snapshot handler (a fresh snapshot each time, tables updated
+   in place), the screen's layout and a full compositor render turned into
+   terminal segments, as benchmarks/bench_ui.py does for 100; then, on the
+   next snapshot, its parts: the registrations table's update, the doorbells
+   table's update (one row per registered address) and the paint.
+3. A sort (`o`), a filter (`f` + Enter: the filter applied) and a page-down
+   scroll: the action, then the layout and full render that show it.
+
+Target: frame p90 well under 50 ms.
+
+    python benchmarks/bench_ui_scale.py [--registrations N] [--frames F]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import statistics
+import time
+from collections.abc import Callable
+
+from iofdtui.engine.demo import demo_plan, demo_registrations
+from iofdtui.engine.lab import Lab
+from iofdtui.engine.model import Bus, RegistrationSpec
+from iofdtui.ui.app import IofdApp, make_app
+from iofdtui.ui.messages import SnapshotReady
+from iofdtui.ui.widgets.doorbells_table import DoorbellsTable
+from iofdtui.ui.widgets.registrations_table import RegistrationsTable
+
+
+def extra_specs(count: int) -> list[RegistrationSpec]:
+    """`count` distinct registrations away from the demo's doorbells."""
+    specs: list[RegistrationSpec] = []
+    pio = count * 6 // 10
+    mmio = count // 4
+    for i in range(pio):
+        specs.append(RegistrationSpec(Bus.PIO, 0x1000 + i, 1))
+    for i in range(mmio):
+        specs.append(RegistrationSpec(Bus.MMIO, 0xD000_0000 + 0x10 * i, 4))
+    for value in range(1, count - pio - mmio + 1):
+        specs.append(RegistrationSpec(Bus.PIO, 0x0700, 2, value))
+    return specs
+
+
+def need_fds(registrations: int) -> None:
+    """One eventfd per registration: make sure the soft limit allows them."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = registrations + 256
+    if soft < want:
+        if hard != resource.RLIM_INFINITY and hard < want:
+            raise SystemExit(f"RLIMIT_NOFILE hard limit {hard} < {want}: raise it (ulimit -Hn)")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+def lab_factory(registrations: int) -> Callable[[], Lab]:
+    """A lab holding all but the demo's registrations (the app adds the demo's)."""
+
+    def build() -> Lab:
+        lab = Lab()
+        for spec in extra_specs(registrations - len(demo_registrations())):
+            lab.add_registration(spec)
+        return lab
+
+    return build
+
+
+def engine_snapshot_ms(registrations: int, count: int = 30) -> list[float]:
+    """Milliseconds per `Lab.snapshot()` with the demo ringing and N registrations."""
+    with Lab() as lab:
+        lab.set_plan(demo_plan())
+        for spec in [*demo_registrations(), *extra_specs(registrations - 2)]:
+            lab.add_registration(spec)
+        lab.start()
+        time.sleep(0.3)
+        out = []
+        for _ in range(count):
+            start = time.perf_counter()
+            lab.snapshot()
+            out.append((time.perf_counter() - start) * 1e3)
+            time.sleep(0.02)
+        return out
+
+
+def _paint(app: IofdApp) -> None:
+    """Lay the screen out and render every cell, as a terminal refresh would."""
+    app.screen._refresh_layout(app.size)
+    update = app.screen._compositor.render_update(full=True)
+    list(app.console.render(update))
+
+
+def _timed(app: IofdApp, change: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    change()
+    _paint(app)
+    return (time.perf_counter() - start) * 1e3
+
+
+async def _wait(predicate: Callable[[], object], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise RuntimeError("timed out")
+        await asyncio.sleep(0.05)
+
+
+async def ui_times(
+    registrations: int, frames: int, size: tuple[int, int]
+) -> dict[str, list[float]]:
+    """Milliseconds per frame, sort, filter and page-down with N registrations."""
+    # One reading from the poller; the benchmark takes its own readings after
+    # that, so every frame shows a fresh snapshot and nothing else competes.
+    app = make_app(lab_factory(registrations), refresh_interval=3600.0)
+    times: dict[str, list[float]] = {
+        "frame": [],
+        "  regs table": [],
+        "  doorbells": [],
+        "  paint": [],
+        "sort": [],
+        "filter": [],
+        "page down": [],
+    }
+    async with app.run_test(size=size) as pilot:
+        await _wait(lambda: app.snapshot is not None)
+        lab = app.lab
+        assert lab is not None
+        table = app.query_one(RegistrationsTable)
+        doors = app.query_one(DoorbellsTable)
+        await _wait(lambda: table.row_count == registrations)
+        table.focus()
+        await pilot.pause()
+        for _ in range(frames):
+            snap = await asyncio.to_thread(lab.snapshot)
+            assert len(snap.registrations) == registrations
+            times["frame"].append(_timed(app, lambda s=snap: app._snapshot_ready(SnapshotReady(s))))
+            # The same frame's parts, on the next reading: each table's update, then the paint.
+            snap = await asyncio.to_thread(lab.snapshot)
+            start = time.perf_counter()
+            table.show(snap.registrations, app.filter_text, app.sort_key)
+            mid = time.perf_counter()
+            doors.show(snap.doorbells, snap.slots, snap.checkpoint)
+            end = time.perf_counter()
+            _paint(app)
+            times["  regs table"].append((mid - start) * 1e3)
+            times["  doorbells"].append((end - mid) * 1e3)
+            times["  paint"].append((time.perf_counter() - end) * 1e3)
+            await asyncio.sleep(0.02)
+        for _ in range(frames):
+            times["sort"].append(_timed(app, app.action_sort))
+            await asyncio.sleep(0.02)
+        for i in range(frames):
+            needle = ("fe", "0x1", "d000", "")[i % 4]
+
+            def apply(needle: str = needle) -> None:
+                app.filter_text = needle
+
+            times["filter"].append(_timed(app, apply))
+            await asyncio.sleep(0.02)
+        app.filter_text = ""
+        app.sort_key = "id"
+        await pilot.pause()
+        for _ in range(frames):
+            before = table.scroll_y
+            times["page down"].append(_timed(app, table.action_page_down))
+            # Page-down must have moved the view; at the bottom, start again.
+            if table.scroll_y == before:
+                table.move_cursor(row=0, animate=False)
+            await asyncio.sleep(0.02)
+    return times
+
+
+def summary(ms: list[float]) -> str:
+    ordered = sorted(ms)
+    p90 = ordered[int(0.9 * (len(ordered) - 1))]
+    median, worst = statistics.median(ordered), ordered[-1]
+    return f"median {median:6.1f} ms  p90 {p90:6.1f} ms  worst {worst:6.1f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--registrations", type=int, default=1_000)
+    parser.add_argument("--frames", type=int, default=20)
+    args = parser.parse_args()
+    need_fds(args.registrations)
+    snap_ms = engine_snapshot_ms(args.registrations)
+    print(f"{args.registrations:,} registrations")
+    print(f"  engine Lab.snapshot() (poller thread)  {summary(snap_ms)}")
+    ok = True
+    for size in ((160, 45), (80, 24)):
+        times = asyncio.run(ui_times(args.registrations, args.frames, size))
+        print(f"  at {size[0]}x{size[1]}:")
+        for what, ms in times.items():
+            print(f"    {what:<14} {summary(ms)}")
+        ok = ok and all(
+            sorted(ms)[int(0.9 * (len(ms) - 1))] < 50
+            for what, ms in times.items()
+            if not what.startswith(" ")
+        )
+    print("targets met (every p90 < 50 ms)" if ok else "TARGETS MISSED")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""The scale screen on the real engine: a tiny sweep, measured while the live guest waits."""
+
+from __future__ import annotations
+
+import pytest
+from textual.message import Message
+
+from iofdtui.ui.app import make_app
+from iofdtui.ui.messages import GuestPaused, GuestResumed
+from iofdtui.ui.scale_sweep import KvmSweep
+from iofdtui.ui.screens.scale_plot import ScalePlotScreen
+from iofdtui.ui.widgets.scale_plot import ScalePlot
+from tests.ui.test_app_kvm import idle_means_a_tick, live, wait_for
+
+pytestmark = pytest.mark.kvm
+
+__all__ = ["idle_means_a_tick"]  # the fixture, applied to these tests too
+
+TINY = KvmSweep(seconds=0.05, sizes=(1, 10), trigger_counts=(1, 8))
+
+
+async def test_a_tiny_sweep_plots_measured_points_and_the_live_guest_resumes() -> None:
+    messages: list[Message] = []
+    app = make_app(refresh_interval=0.1, scale_sweep=TINY)
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await live(pilot)
+        await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(app.screen, ScalePlotScreen))
+        screen = app.screen
+        assert isinstance(screen, ScalePlotScreen)
+        await wait_for(pilot, lambda: screen.report is not None, timeout=60.0)
+        assert screen.report is not None and not screen.report.notes
+        assert [(p.series, p.n) for p in screen.points] == [
+            ("decoys", 1),
+            ("decoys", 10),
+            *((s, k) for k in (1, 8) for s in ("hit-first", "hit-last", "miss")),
+        ]
+        for point in screen.points:
+            assert point.exact and point.rings > 0, point
+            assert point.latency.samples > 0 and point.latency.p50_ns is not None
+        plotted = screen.query_one("#walk-plot", ScalePlot).series
+        assert sum(len(s.points) for s in plotted) == 6
+        # The live guest waited for the sweep and still waits while the plot is shown.
+        assert any(isinstance(m, GuestPaused) for m in messages)
+        assert app.lab is not None and app.lab.state == "paused"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: any(isinstance(m, GuestResumed) for m in messages))
+        await wait_for(pilot, lambda: app.lab is not None and app.lab.state == "running")
+        before = app.snapshot.total_rings if app.snapshot else 0
+        await wait_for(pilot, lambda: app.snapshot and app.snapshot.total_rings > before)
