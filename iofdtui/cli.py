@@ -17,6 +17,13 @@ def _parser() -> argparse.ArgumentParser:
         description="Watch KVM ioeventfd doorbells: a live test VM, registrations with "
         "trigger values, exact signal counts and latency beside the userspace-exit baseline.",
     )
+    parser.add_argument(
+        "--vcpus",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="vCPUs ringing the plan in the app (default 1; v switches in the app)",
+    )
     sub = parser.add_subparsers(dest="command")
     bench = sub.add_parser("bench", help="measure ioeventfd against userspace exits, headless")
     bench.add_argument("--seconds", type=float, default=1.0, help="seconds per path (default 1.0)")
@@ -155,10 +162,10 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _app() -> int:
+def _app(vcpus: int) -> int:
     from iofdtui.ui.app import run_app
 
-    return run_app()
+    return run_app(vcpus)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.vcpus == 2:
                 return _vcpus(args)
             return _scale(args) if args.scale else _bench(args)
-        return _app()
+        return _app(args.vcpus)
     except EngineError as err:
         print(f"iofdtui: {err}", file=sys.stderr)
         return EXIT_ENV

@@ -11,7 +11,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -41,11 +41,13 @@ from iofdtui.ui.messages import (
     Histogram,
     LabFailed,
     LabStarted,
+    PaceChanged,
     PlanChanged,
     RegistrationAdded,
     RegistrationRefused,
     RegistrationRemoved,
     SnapshotReady,
+    VcpusChanged,
 )
 from iofdtui.ui.scale_sweep import KvmSweep, SweepPort
 from iofdtui.ui.screens.add_registration import AddRegistrationScreen
@@ -73,16 +75,37 @@ HISTORY_S = 60.0
 """How much signals/s history the detail sparkline keeps."""
 
 _ENGINE_ACTIONS = frozenset(
-    {"add", "remove", "edit_plan", "pause", "resume", "reset", "toggle_consumer"}
+    {
+        "add",
+        "remove",
+        "edit_plan",
+        "pause",
+        "resume",
+        "reset",
+        "toggle_consumer",
+        "toggle_pace",
+        "toggle_vcpus",
+    }
 )
 
+PACE_US = 100.0
+"""The period `w` paces the plan at: one ring per visit, a wake-up per ring."""
 
-def _open_real_lab() -> LabPort:
+
+def _open_real_lab(vcpus: int = 1) -> LabPort:
     # Imported here so building the app (e.g. in layout tests) never loads
     # the native engine unless the real lab is asked for.
     from iofdtui.engine.lab import open_lab
 
-    return open_lab()
+    return open_lab(vcpus)
+
+
+def _apply_plan(lab: LabPort, plan: Sequence[SlotSpec]) -> None:
+    """Every vCPU rings the same plan (so two vCPUs share each eventfd)."""
+    if lab.vcpus > 1:
+        lab.set_plans([plan] * lab.vcpus)
+    else:
+        lab.set_plan(plan)
 
 
 def baseline_width(stats: RegistrationStats, snapshot: Snapshot) -> int:
@@ -131,6 +154,20 @@ class IofdApp(App[int]):
             show=False,  # the footer is full at 80 columns; palette and help list it
             tooltip="Switch the eventfd consumer between blocking epoll and busy-polling.",
         ),
+        Binding(
+            "w",
+            "toggle_pace",
+            "Wake",
+            show=False,  # footer full at 80 columns; palette and help list it
+            tooltip="Pace the plan (one ring every 100 µs) to measure wake-up latency.",
+        ),
+        Binding(
+            "v",
+            "toggle_vcpus",
+            "vCPUs",
+            show=False,
+            tooltip="Restart the VM with one or two vCPUs ringing the same plan.",
+        ),
         Binding("f", "filter", "Filter", tooltip="Filter registrations by address."),
         Binding("o", "sort", "Sort", tooltip="Cycle the sort order of registrations."),
         Binding(
@@ -167,6 +204,7 @@ class IofdApp(App[int]):
         clock: Callable[[], datetime] = datetime.now,
         screenshot_dir: Path | str = "screenshots",
         scale_sweep: SweepPort | None = None,
+        vcpus: int = 1,
     ) -> None:
         """Build the app around a lab factory.
 
@@ -177,9 +215,11 @@ class IofdApp(App[int]):
             clock: time of day for the event log (fixed in layout tests).
             screenshot_dir: where `S` saves SVG screenshots.
             scale_sweep: what `x` measures; the real sweep on /dev/kvm when None.
+            vcpus: vCPUs the VM starts with (`v` switches between one and two).
         """
         super().__init__()
         self._lab_factory = lab_factory
+        self._vcpus = vcpus
         self._checkpoint_every = checkpoint_every
         self._clock = clock
         self._screenshot_dir = Path(screenshot_dir)
@@ -248,13 +288,13 @@ class IofdApp(App[int]):
     def _start_lab(self) -> None:
         """Build the lab, apply the demo, start the guest (blocking: a worker)."""
         try:
-            lab = self._lab_factory()
+            lab = self._new_lab(self._vcpus)
         except OSError as err:
             # KvmUnavailable's str() is already one line with the cause and the fix.
             self.post_message(LabFailed(str(err)))
             return
         try:
-            lab.set_plan(demo_plan())
+            _apply_plan(lab, demo_plan())
             for spec in demo_registrations():
                 lab.add_registration(spec)
             lab.start()
@@ -269,6 +309,10 @@ class IofdApp(App[int]):
                 return
             self.lab = lab
         self.post_message(LabStarted(lab.machine, registrations))
+
+    def _new_lab(self, vcpus: int) -> LabPort:
+        # Fakes in tests take no arguments: ask for vCPUs only when it matters.
+        return self._lab_factory(vcpus=vcpus) if vcpus != 1 else self._lab_factory()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="poll")
     def _poll(self) -> None:
@@ -308,6 +352,15 @@ class IofdApp(App[int]):
             stats = next((r for r in snap.registrations if r.id == selected), None)
             if stats is None:
                 return SnapshotReady(snap)
+            if snap.pace_us is not None:
+                # Paced: no ring cost is sampled; draw when the reader woke instead.
+                return SnapshotReady(
+                    snap,
+                    selected=stats.id,
+                    histogram=lab.wake_histogram(stats.id),
+                    baseline_key=None,
+                    baseline_histogram=[],
+                )
             key = (stats.spec.bus, baseline_width(stats, snap))
             return SnapshotReady(
                 snap,
@@ -393,12 +446,61 @@ class IofdApp(App[int]):
                 self.post_message(ConsumerChanged(mode))
 
     @work(thread=True, exit_on_error=False, group="engine")
+    def _toggle_pace(self) -> None:
+        with self._engine() as lab:
+            if lab is None:
+                return
+            pace = None if lab.pace_us else PACE_US
+            try:
+                lab.set_pace(pace)
+                lab.reset_counters()  # wake-up figures from one mode only
+            except (EngineError, ValueError) as err:
+                self.post_message(EngineFailed("pacing the ring plan", str(err)))
+            else:
+                self.post_message(PaceChanged(pace))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="engine")
+    def _switch_vcpus(self) -> None:
+        """A new VM with the other vCPU count, the same plan and registrations.
+
+        vCPUs cannot be added to a running VM's accounting, so the lab is
+        rebuilt; the poller waits on the engine lock meanwhile.
+        """
+        with self._engine_lock:
+            old = self.lab
+            if old is None or self._closing:
+                return
+            vcpus = 1 if old.vcpus > 1 else 2
+            specs, plan, consumer = old.registrations(), old.plan(), old.consumer
+            try:
+                new = self._new_lab(vcpus)
+            except OSError as err:
+                self.post_message(EngineFailed(f"starting a VM with {vcpus} vCPUs", str(err)))
+                return
+            try:
+                old.close()
+                _apply_plan(new, plan)
+                for _, spec in sorted(specs.items()):
+                    new.add_registration(spec)
+                new.set_consumer(consumer)
+                new.start()
+            except (EngineError, SpecError, ValueError) as err:
+                new.close()
+                self.lab = None
+                self.post_message(EngineFailed(f"starting a VM with {vcpus} vCPUs", str(err)))
+                return
+            self.lab = new
+            self._vcpus = vcpus
+            registrations = new.registrations()
+        self.post_message(VcpusChanged(vcpus, registrations))
+
+    @work(thread=True, exit_on_error=False, group="engine")
     def _set_plan(self, plan: list[SlotSpec]) -> None:
         with self._engine() as lab:
             if lab is None:
                 return
             try:
-                lab.set_plan(plan)
+                _apply_plan(lab, plan)
             except (EngineError, SpecError) as err:
                 self.post_message(EngineFailed("changing the ring plan", str(err)))
             else:
@@ -511,7 +613,7 @@ class IofdApp(App[int]):
             hist, base = [], []
         rates = [rate for _, rate in self._rates.get(stats.id, ())] if stats else []
         self.query_one(RegistrationDetail).show(
-            stats, rates, HISTORY_S, hist, base, snap.timer_overhead_ns
+            stats, rates, HISTORY_S, hist, base, snap.timer_overhead_ns, snap
         )
 
     @on(DataTable.RowHighlighted, "#registrations")
@@ -582,6 +684,25 @@ class IofdApp(App[int]):
         how = "busy-polls every eventfd" if event.mode == "poll" else "blocks in epoll_wait"
         self.log_event(f"eventfd consumer now {how}; reset (r) to compare ring costs cleanly")
 
+    @on(PaceChanged)
+    def _pace_changed(self, event: PaceChanged) -> None:
+        if event.pace_us is None:
+            self.log_event("ring plan flat out again (counters reset)")
+        else:
+            self.log_event(
+                f"paced: one ring per visit, {event.pace_us:g} µs apart; wake-up latency "
+                "measured (counters reset; ring cost is not sampled while paced)"
+            )
+
+    @on(VcpusChanged)
+    def _vcpus_changed(self, event: VcpusChanged) -> None:
+        self._rates.clear()
+        ids = ", ".join(f"#{i}" for i in sorted(event.registrations)) or "none"
+        self.log_event(
+            f"new VM with {event.vcpus} vCPU{'s' if event.vcpus > 1 else ''} ringing the same "
+            f"plan; registrations made again as {ids}; counters start at zero"
+        )
+
     @on(PlanChanged)
     def _plan_changed(self, event: PlanChanged) -> None:
         writes = ", ".join(slot.describe() for slot in event.plan) or "nothing"
@@ -642,6 +763,15 @@ class IofdApp(App[int]):
     def action_toggle_consumer(self) -> None:
         """Switch the eventfd consumer between epoll_wait and busy-polling."""
         self._toggle_consumer()
+
+    def action_toggle_pace(self) -> None:
+        """Pace the plan for wake-up latency, or ring flat out again."""
+        self._toggle_pace()
+
+    def action_toggle_vcpus(self) -> None:
+        """Restart the VM with one or two vCPUs."""
+        self.log_event("restarting the VM with another vCPU count…")
+        self._switch_vcpus()
 
     def action_cycle_interval(self) -> None:
         """Step through the refresh intervals (kvm_stat's `s`)."""
@@ -760,9 +890,9 @@ def make_app(lab_factory: LabFactory | None = None, **options: object) -> IofdAp
     return IofdApp(lab_factory or _open_real_lab, **options)  # type: ignore[arg-type]
 
 
-def run_app() -> int:
+def run_app(vcpus: int = 1) -> int:
     """Run the app in the terminal; returns the exit status (2: no VM)."""
-    app = make_app()
+    app = make_app(vcpus=vcpus)
     result = app.run()
     if result is not None:
         return int(result)

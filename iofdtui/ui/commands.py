@@ -23,6 +23,16 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
         "Block in epoll_wait or busy-poll: what a sleeping device thread costs a ring (c)",
         "toggle_consumer",
     ),
+    (
+        "Pace the plan / ring flat out",
+        "One ring every 100 µs, so each wake-up of the eventfd reader is timed (w)",
+        "toggle_pace",
+    ),
+    (
+        "Switch one/two vCPUs",
+        "Restart the VM with two vCPUs ringing the same plan, or back to one (v)",
+        "toggle_vcpus",
+    ),
     ("Cycle refresh interval", "Change how often the tables refresh (s)", "cycle_interval"),
     ("Filter by address", "Show only registrations whose address matches (f)", "filter"),
     ("Cycle sort order", "Sort by id, address, signals, rate, p50, ratio (o)", "sort"),

@@ -96,6 +96,21 @@ class ConsumerChanged(Message):
 
 
 @dataclass
+class PaceChanged(Message):
+    """The ring plan is now paced every `pace_us` µs (None: flat out)."""
+
+    pace_us: float | None
+
+
+@dataclass
+class VcpusChanged(Message):
+    """A new VM with `vcpus` vCPUs took over; registrations were made again."""
+
+    vcpus: int
+    registrations: dict[int, RegistrationSpec]
+
+
+@dataclass
 class PlanChanged(Message):
     """The guest now rings this plan."""
 

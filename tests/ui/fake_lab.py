@@ -107,9 +107,11 @@ class FakeLab:
     machine = MACHINE
     any_length = True
 
-    def __init__(self) -> None:
+    def __init__(self, vcpus: int = 1) -> None:
+        self.vcpus = vcpus
         self.closed = False
         self._consumer = "epoll"
+        self._pace_us: float | None = None
         self.regs: dict[int, RegistrationSpec] = {}
         self.state = "running"
         """What `pause` and `resume` last left (the fixed snapshot says running)."""
@@ -121,8 +123,21 @@ class FakeLab:
         """Remember that the app closed it."""
         self.closed = True
 
-    def set_plan(self, slots: Sequence[SlotSpec]) -> None:
+    def set_plan(self, slots: Sequence[SlotSpec], vcpu: int = 0) -> None:
         """Accept any plan."""
+
+    def set_plans(self, plans: Sequence[Sequence[SlotSpec]]) -> None:
+        """Accept one plan per vCPU."""
+        assert len(plans) == self.vcpus
+
+    @property
+    def pace_us(self) -> float | None:
+        """The pace last set."""
+        return self._pace_us
+
+    def set_pace(self, period_us: float | None) -> None:
+        """Remember the pace; the figures stay fixed."""
+        self._pace_us = period_us
 
     def plan(self) -> list[SlotSpec]:
         """The demo plan."""
@@ -182,6 +197,10 @@ class FakeLab:
     def registration_histogram(self, reg_id: int) -> list[tuple[float, int]]:
         """A fixed ioeventfd histogram."""
         return list(IOEVENTFD_HIST)
+
+    def wake_histogram(self, reg_id: int) -> list[tuple[float, int]]:
+        """No paced rings in the fixed figures."""
+        return []
 
     def baseline_histogram(self, bus: Bus, width: int) -> list[tuple[float, int]]:
         """A fixed userspace-exit histogram."""

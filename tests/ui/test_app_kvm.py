@@ -299,3 +299,58 @@ async def test_c_switches_the_eventfd_consumer_and_the_header_says_so() -> None:
         assert any("busy-polls" in line for line in app.query_one("#log").entries)
         await pilot.press("c")
         await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.consumer == "epoll")
+
+
+async def test_w_paces_the_plan_and_the_detail_pane_shows_wake_up_latency() -> None:
+    app = fresh_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await live(pilot)
+        await pilot.press("w")
+        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.pace_us == 100.0)
+        await wait_for(
+            pilot,
+            lambda: any(
+                r.wake is not None and r.wake.samples > 20 for r in app.snapshot.registrations
+            ),
+            timeout=20,
+        )
+        snap = app.snapshot
+        if snap.wake_note is None:
+            line = str(app.query_one("#detail-wake", Static).render())
+            assert "wake-up (paced 100 µs, consumer epoll): p50" in line
+        for reg in snap.registrations:  # every signal a sample or counted, even with readings
+            assert reg.wake is None or reg.wake.samples + reg.wake.discarded == reg.signals
+        await pilot.press("w")
+        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.pace_us is None)
+
+
+async def test_v_restarts_with_two_vcpus_that_share_the_eventfds_and_balance() -> None:
+    app = fresh_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await live(pilot)
+        await pilot.press("v")
+        await wait_for(
+            pilot,
+            lambda: (
+                app.snapshot is not None
+                and app.snapshot.vcpus == 2
+                and app.snapshot.checkpoint is not None
+                and app.snapshot.total_rings > 0
+            ),
+            timeout=20,
+        )
+        await wait_for(
+            pilot,
+            lambda: all(
+                len(d.per_vcpu) == 2 and all(v.rings > 0 for v in d.per_vcpu)
+                for d in app.snapshot.doorbells
+            ),
+        )
+        snap = app.snapshot
+        assert snap.checkpoint.conserved and snap.checkpoint.attribution_ok
+        assert {r.spec for r in snap.registrations} == set(app.lab.registrations().values())
+        table = app.query_one("#doorbells")
+        assert "vcpus" in [str(c.value) for c in table.columns]
+        await pilot.press("v")
+        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.vcpus == 1)
+        await wait_for(pilot, lambda: "vcpus" not in [str(c.value) for c in table.columns])

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from iofdtui.engine.model import Bus
-from iofdtui.engine.snapshot import DoorbellStats
-from iofdtui.ui.widgets.doorbells_table import live_cell
+from iofdtui.engine.snapshot import DoorbellStats, VcpuCounts
+from iofdtui.ui.widgets.doorbells_table import live_cell, per_vcpu_cell
 
 
 def _door(rings: int, signals: int, exits: int, issued: int | None) -> DoorbellStats:
@@ -24,3 +24,17 @@ def test_live_cell_turns_to_a_cross_when_a_count_is_lost_or_invented() -> None:
 def test_without_issued_only_the_exact_balance_counts() -> None:
     assert live_cell(_door(100, 60, 40, None)) == "✓"
     assert live_cell(_door(100, 60, 41, None)) == "✗ +1"
+
+
+def test_per_vcpu_cell_gives_each_vcpus_rings_and_exits() -> None:
+    door = DoorbellStats(
+        Bus.PIO,
+        0x600,
+        1_336_528,
+        0,
+        1_336_528,
+        (),
+        1_336_528,
+        per_vcpu=(VcpuCounts(0, 1_006_156, 1_006_156), VcpuCounts(1, 330_372, 330_372)),
+    )
+    assert per_vcpu_cell(door) == "0:1.01M/1.01M 1:330k/330k"

@@ -96,6 +96,35 @@ emulated per ring: about 1 means the guest is emulated, not run natively.
 finds the consumer asleep pays its wake-up inside the guest's write; compare the
 p50 of a registration in each mode (reset with `r` between them).
 
+## Wake-up latency (`w`)
+
+The ring cost is how long the guest's vCPU is held; a device model cares when
+its own thread runs. `w` paces the plan (one ring per visit, every 100 µs, so
+each wake-up of the eventfd reader belongs to one ring) and the detail pane
+shows, for the selected registration, the time from the guest's write to the
+consumer thread returning from `epoll_wait`: the guest stamps each ring with
+its TSC, the host maps its own TSC through `KVM_VCPU_TSC_OFFSET`. It says the
+mode it comes from (pace, consumer); switch the consumer with `c` to see what
+sleeping costs. A wake-up that reads more than one signal, or whose signal a
+reading took, is not timed but counted ("not timed"). Without the vCPU
+attribute, or with a host TSC that is not one clock, it says why instead.
+While paced, ring cost is not sampled.
+
+## Two vCPUs (`v`)
+
+`v` restarts the VM with two vCPUs ringing the same plan (so they share every
+eventfd), or back to one; registrations are made again, counters start at
+zero. The doorbells table then shows each vCPU's rings and userspace exits
+(an eventfd counter cannot say which vCPU signalled it), and every check
+covers both vCPUs. Paced mode runs on one vCPU.
+
+## Live and exact checks
+
+`live` (doorbells table) holds at every reading: rings the guest has counted ≤
+signals + exits ≤ rings it has announced, so `✓ +17` means 17 rings counted by
+the host that the guest has not counted yet. A lost or invented count turns it
+red at once. `exact` is rings = signals + exits at the last checkpoint.
+
 ## Scale (`x`)
 
 What does a registration cost the guest? `x` opens a screen that measures it
@@ -120,7 +149,8 @@ ratio still says which path is cheaper on this machine.
 ## Keys
 
 `a` add · `d`/Delete remove · `e` ring plan · `p` pause/resume · `r` reset ·
-`s` refresh interval · `c` eventfd consumer · `f` filter · `o` sort (or click a
+`s` refresh interval · `c` eventfd consumer · `w` pace (wake-up latency) ·
+`v` one/two vCPUs · `f` filter · `o` sort (or click a
 column header) · `x` scale plot ·
 `S`/Ctrl+S screenshot ·
 `h`/`?` help · `q` quit · Ctrl+P command palette

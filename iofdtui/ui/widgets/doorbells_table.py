@@ -23,7 +23,10 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 """(column key, header) in display order."""
 
-_LEFT = {"doorbell", "plan", "misses", "live", "check"}
+VCPU_COLUMN = ("vcpus", "vCPU:rings/exits")
+"""Added when more than one vCPU rings."""
+
+_LEFT = {"doorbell", "plan", "misses", "live", "check", "vcpus"}
 
 
 def doorbell_key(bus: Bus, addr: int) -> str:
@@ -74,6 +77,20 @@ def cells(
     )
 
 
+def _short(n: int) -> str:
+    # Three significant digits: the exact totals sit in their own columns.
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if n >= scale:
+            v = n / scale
+            return f"{v:.3g}{suffix}" if v < 1000 else f"{v:.0f}{suffix}"
+    return str(n)
+
+
+def per_vcpu_cell(door: DoorbellStats) -> str:
+    """Each vCPU's rings/exits at this doorbell (signals cannot be split by vCPU)."""
+    return " ".join(f"{v.vcpu}:{_short(v.rings)}/{_short(v.exits)}" for v in door.per_vcpu)
+
+
 class DoorbellsTable(CountsTable):
     """Per doorbell: guest rings, eventfd signals, userspace exits, and the check.
 
@@ -103,20 +120,32 @@ class DoorbellsTable(CountsTable):
         self._last = (doorbells, slots, checkpoint)
         # One pass over slots and checkpoint each: a row per registered address
         # means ~1,000 rows with 1,000 registrations.
+        vcpus = max((len(d.per_vcpu) for d in doorbells), default=1)
+        columns = COLUMNS + ((VCPU_COLUMN,) if vcpus > 1 else ())
+        if columns != self.COLUMNS:
+            self.COLUMNS = columns  # type: ignore[misc]
+            self._shown = {}
+            self.clear(columns=True)
+            self._add_columns()
         writes: dict[str, list[str]] = {}
         for s in slots:
             key = doorbell_key(s.spec.bus, s.spec.addr)
-            writes.setdefault(key, []).append(f"{s.spec.width}B←{s.spec.value:#x}")
+            write = f"{s.spec.width}B←{s.spec.value:#x}"
+            if write not in writes.setdefault(key, []):  # every vCPU rings the same plan
+                writes[key].append(write)
         exact = {doorbell_key(d.bus, d.addr): d for d in checkpoint.doorbells} if checkpoint else {}
         rows = {}
         for d in doorbells:
             key = doorbell_key(d.bus, d.addr)
-            rows[key] = cells(d, writes.get(key, ()), checkpoint, exact.get(key), self.compact)
+            row = cells(d, writes.get(key, ()), checkpoint, exact.get(key), self.compact)
+            if vcpus > 1:
+                row += (per_vcpu_cell(d),)
+            rows[key] = row
         if list(rows) != list(self._shown):
             self.clear()
             for row_key, row in rows.items():
                 self.add_row(
-                    *(self._cell(k, v) for (k, _), v in zip(COLUMNS, row, strict=True)), key=row_key
+                    *(self._cell(k, v) for (k, _), v in zip(columns, row, strict=True)), key=row_key
                 )
         else:
             self._update_cells(rows)

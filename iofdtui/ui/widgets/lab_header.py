@@ -57,6 +57,10 @@ class LabHeader(Widget):
             parts.append(" (hardware virtualization)")
         parts.append(f" · TSC {m.tsc_khz:,} kHz")
         parts += ["\nguest ", (snap.state, STATE_STYLE.get(snap.state, "bold"))]
+        if snap.vcpus > 1:
+            parts.append(f" · {snap.vcpus} vCPUs")
+        if snap.pace_us is not None:
+            parts.append((f" · paced {snap.pace_us:g} µs", "$accent"))
         if snap.fault:
             parts.append((f": {snap.fault}", "$error"))
         over = "over the last" if wide else "over"

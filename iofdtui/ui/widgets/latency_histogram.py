@@ -76,12 +76,10 @@ class LatencyHistogram(Widget):
         """Legend on the first line, then one row per latency bin."""
         fast_n = sum(n for _, n in self._fast)
         slow_n = sum(n for _, n in self._slow)
-        legend = Content.assemble(
-            ("█", "$success"),
-            f" {self._labels[0]} n={fast_n:,}  ",
-            ("█", "$warning"),
-            f" {self._labels[1]} n={slow_n:,}",
+        second: list[str | tuple[str, str]] = (
+            [("█", "$warning"), f" {self._labels[1]} n={slow_n:,}"] if self._labels[1] else []
         )
+        legend = Content.assemble(("█", "$success"), f" {self._labels[0]} n={fast_n:,}  ", *second)
         # More than ~24 bins would split the few timed samples too thinly.
         rows = max(1, min(24, self.size.height - 1))
         both = self._fast + self._slow
