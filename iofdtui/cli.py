@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from iofdtui.engine.errors import EngineError
 
@@ -70,96 +72,105 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _scale(args: argparse.Namespace) -> int:
+Say = Callable[[str], None]
+"""Puts "measuring <what>…" on the status line."""
+
+
+def _measure_and_print(
+    args: argparse.Namespace, measure: Callable[[Say], Any], render: Callable[[Any], object]
+) -> int:
+    """Run a measurement under a status line, then print its table or JSON document."""
     from rich.console import Console
 
+    with Console(stderr=True).status("measuring…") as status:
+        report = measure(lambda what: status.update(f"measuring {what}…"))
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        Console().print(render(report))
+    return 0
+
+
+def _positive_seconds(args: argparse.Namespace) -> bool:
+    if args.seconds > 0:
+        return True
+    print("iofdtui: --seconds must be positive", file=sys.stderr)
+    return False
+
+
+def _scale(args: argparse.Namespace) -> int:
     from iofdtui.engine.model import Bus
     from iofdtui.engine.scale import DECOY_SIZES, TRIGGER_COUNTS, render, run_scale
 
     sizes = [n for n in DECOY_SIZES if n <= args.max_decoys]
-    err = Console(stderr=True)
-    with err.status("measuring…") as status:
-        report = run_scale(
+    return _measure_and_print(
+        args,
+        lambda say: run_scale(
             args.seconds,
             bus=Bus(args.bus),
             sizes=sizes,
             trigger_counts=TRIGGER_COUNTS,
-            progress=lambda what: status.update(f"measuring {what}…"),
-        )
-    if args.json:
-        print(json.dumps(report.as_json(), indent=2))
-    else:
-        Console().print(render(report))
-    return 0
+            progress=say,
+        ),
+        render,
+    )
 
 
 def _wake(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from iofdtui.engine.wake import CONSUMERS, render, run_wake
 
-    from iofdtui.engine.wake import CONSUMERS, WakePhase, render, run_wake
-
-    if args.seconds <= 0 or not 1 <= args.period <= 100_000:
-        print("iofdtui: --seconds must be positive and --period 1..100000 µs", file=sys.stderr)
+    if not _positive_seconds(args):
+        return EXIT_ENV
+    if not 1 <= args.period <= 100_000:
+        print("iofdtui: --period must be 1..100000 µs", file=sys.stderr)
         return EXIT_ENV
     consumers = (args.consumer,) if args.consumer else CONSUMERS
-    err = Console(stderr=True)
-    with err.status("measuring…") as status:
-
-        def progress(phase: WakePhase) -> None:
-            status.update(f"measuring {phase.bus.value} wake-ups, consumer {phase.consumer}…")
-
-        report = run_wake(args.seconds, args.period, consumers, progress=progress)
-    if args.json:
-        print(json.dumps(report.as_json(), indent=2))
-    else:
-        Console().print(render(report))
-    return 0
+    return _measure_and_print(
+        args,
+        lambda say: run_wake(
+            args.seconds,
+            args.period,
+            consumers,
+            progress=lambda p: say(f"{p.bus.value} wake-ups, consumer {p.consumer}"),
+        ),
+        render,
+    )
 
 
 def _vcpus(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    from iofdtui.engine.model import Bus
     from iofdtui.engine.vcpus_bench import render, run_vcpu_bench
 
-    if args.seconds <= 0:
-        print("iofdtui: --seconds must be positive", file=sys.stderr)
+    if not _positive_seconds(args):
         return EXIT_ENV
-    err = Console(stderr=True)
-    with err.status("measuring…") as status:
-
-        def progress(bus: Bus, mode: str) -> None:
-            status.update(f"measuring {bus.value}, {mode}…")
-
-        report = run_vcpu_bench(args.seconds, consumer=args.consumer or "epoll", progress=progress)
-    if args.json:
-        print(json.dumps(report.as_json(), indent=2))
-    else:
-        Console().print(render(report))
-    return 0
+    return _measure_and_print(
+        args,
+        lambda say: run_vcpu_bench(
+            args.seconds,
+            consumer=args.consumer or "epoll",
+            progress=lambda bus, mode: say(f"{bus.value}, {mode}"),
+        ),
+        render,
+    )
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from iofdtui.engine.bench import render, run_bench
 
-    from iofdtui.engine.bench import Phase, render, run_bench
-
-    if args.seconds <= 0:
-        print("iofdtui: --seconds must be positive", file=sys.stderr)
+    if not _positive_seconds(args):
         return EXIT_ENV
-    err = Console(stderr=True)
-    with err.status("measuring…") as status:
 
-        def progress(phase: Phase) -> None:
-            width = "any" if phase.width == 0 else phase.width
-            status.update(f"measuring {phase.bus.value} len {width} {phase.path}…")
+    def width(phase: Any) -> object:
+        return "any" if phase.width == 0 else phase.width
 
-        report = run_bench(args.seconds, consumer=args.consumer or "epoll", progress=progress)
-    if args.json:
-        print(json.dumps(report.as_json(), indent=2))
-    else:
-        Console().print(render(report))
-    return 0
+    return _measure_and_print(
+        args,
+        lambda say: run_bench(
+            args.seconds,
+            consumer=args.consumer or "epoll",
+            progress=lambda p: say(f"{p.bus.value} len {width(p)} {p.path}"),
+        ),
+        render,
+    )
 
 
 def _app(vcpus: int) -> int:

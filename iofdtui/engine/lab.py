@@ -380,6 +380,20 @@ class Lab:
             assert self._checkpoint is not None
             return self._checkpoint
 
+    def run_epoch(self, seconds: float, warmup: float = 0.0) -> tuple[Snapshot, bool]:
+        """From a pause: zero the counts, ring for `warmup + seconds`, pause again.
+
+        Returns the paused snapshot and whether the epoch was exact: parked by
+        handshake, every doorbell balanced and every ring on its predicted path.
+        """
+        self.reset_counters()
+        self.resume()
+        time.sleep(warmup + seconds)
+        exact = self.pause()
+        checkpoint = self.checkpoint()
+        snap = self.snapshot()
+        return snap, exact and checkpoint.conserved and checkpoint.attribution_ok
+
     # --------------------------------------------------------- registrations
 
     def add_registration(self, spec: RegistrationSpec, prevalidate: bool = True) -> int:

@@ -17,7 +17,6 @@ one doorbell, measured in its own phase.
 from __future__ import annotations
 
 import resource
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -84,20 +83,9 @@ def _decoy(bus: Bus, i: int) -> RegistrationSpec:
 
 
 def _measure(lab: Lab, series: str, n: int, seconds: float) -> ScalePoint:
-    lab.reset_counters()
-    lab.resume()
-    time.sleep(WARMUP_S + seconds)
-    exact = lab.pause()
-    checkpoint = lab.checkpoint()
-    snap = lab.snapshot()
+    snap, exact = lab.run_epoch(seconds, WARMUP_S)
     (slot,) = snap.slots
-    return ScalePoint(
-        series=series,
-        n=n,
-        latency=slot.latency,
-        rings=slot.rings,
-        exact=exact and checkpoint.conserved and checkpoint.attribution_ok,
-    )
+    return ScalePoint(series=series, n=n, latency=slot.latency, rings=slot.rings, exact=exact)
 
 
 def _raise_fd_limit(needed: int, notes: list[str]) -> int:

@@ -11,7 +11,6 @@ Each phase measures one bus with one consumer mode: blocking in
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -110,19 +109,14 @@ def wake_phases(consumers: Sequence[str] = CONSUMERS) -> Iterator[WakePhase]:
 def run_wake_phase(lab: Lab, phase: WakePhase, seconds: float) -> WakeResult:
     """Ring one doorbell, paced, on a lab that is set up and paused; read its wake-ups."""
     lab.set_consumer(phase.consumer)
-    lab.reset_counters()
-    lab.resume()
-    time.sleep(WARMUP_S + seconds)
-    exact = lab.pause()
-    checkpoint = lab.checkpoint()
-    snap = lab.snapshot()
+    snap, exact = lab.run_epoch(seconds, WARMUP_S)
     (reg,) = snap.registrations
     return WakeResult(
         phase=phase,
         wake=reg.wake,
         rings=snap.total_rings,
         signals=reg.signals,
-        exact=exact and checkpoint.conserved and checkpoint.attribution_ok,
+        exact=exact,
     )
 
 

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -411,7 +412,8 @@ static int read_published(struct lab *lab, uint64_t limit, struct published *out
         }
         if (__rdtsc() > limit)
             return 0;
-        __builtin_ia32_pause();
+        /* On a crowded host the vCPU thread may need this very CPU to finish. */
+        sched_yield();
     }
 }
 
