@@ -38,3 +38,4 @@ def test_per_vcpu_cell_gives_each_vcpus_rings_and_exits() -> None:
         per_vcpu=(VcpuCounts(0, 1_006_156, 1_006_156), VcpuCounts(1, 330_372, 330_372)),
     )
     assert per_vcpu_cell(door) == "0:1.01M/1.01M 1:330k/330k"
+    assert per_vcpu_cell(door, compact=True) == "0:1.01M 1:330k"

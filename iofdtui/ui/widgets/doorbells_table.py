@@ -86,8 +86,13 @@ def _short(n: int) -> str:
     return str(n)
 
 
-def per_vcpu_cell(door: DoorbellStats) -> str:
-    """Each vCPU's rings/exits at this doorbell (signals cannot be split by vCPU)."""
+def per_vcpu_cell(door: DoorbellStats, compact: bool = False) -> str:
+    """Each vCPU's rings/exits at this doorbell (signals cannot be split by vCPU).
+
+    Compact: rings only, so the column fits an 80-column terminal.
+    """
+    if compact:
+        return " ".join(f"{v.vcpu}:{_short(v.rings)}" for v in door.per_vcpu)
     return " ".join(f"{v.vcpu}:{_short(v.rings)}/{_short(v.exits)}" for v in door.per_vcpu)
 
 
@@ -122,6 +127,12 @@ class DoorbellsTable(CountsTable):
         # means ~1,000 rows with 1,000 registrations.
         vcpus = max((len(d.per_vcpu) for d in doorbells), default=1)
         columns = COLUMNS + ((VCPU_COLUMN,) if vcpus > 1 else ())
+        if vcpus > 1 and self.compact:
+            # 80 columns cannot hold it all: the per-vCPU split (of rings) wins over
+            # the misses and the per-row exact check (the border still gives its verdict).
+            columns = tuple(c for c in columns if c[0] not in ("misses", "check"))
+            columns = tuple(c if c[0] != "vcpus" else ("vcpus", "vCPU:rings") for c in columns)
+        keys = [k for k, _ in columns]
         if columns != self.COLUMNS:
             self.COLUMNS = columns  # type: ignore[misc]
             self._shown = {}
@@ -138,9 +149,10 @@ class DoorbellsTable(CountsTable):
         for d in doorbells:
             key = doorbell_key(d.bus, d.addr)
             row = cells(d, writes.get(key, ()), checkpoint, exact.get(key), self.compact)
+            by_key = dict(zip((k for k, _ in COLUMNS), row, strict=True))
             if vcpus > 1:
-                row += (per_vcpu_cell(d),)
-            rows[key] = row
+                by_key["vcpus"] = per_vcpu_cell(d, self.compact)
+            rows[key] = tuple(by_key[k] for k in keys)
         if list(rows) != list(self._shown):
             self.clear()
             for row_key, row in rows.items():

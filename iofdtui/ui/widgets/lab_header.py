@@ -55,12 +55,18 @@ class LabHeader(Widget):
             parts.append((note, "$warning"))
         elif m.emulated is False and wide:
             parts.append(" (hardware virtualization)")
-        parts.append(f" · TSC {m.tsc_khz:,} kHz")
-        parts += ["\nguest ", (snap.state, STATE_STYLE.get(snap.state, "bold"))]
+        modes: list[str | tuple[str, str]] = []
         if snap.vcpus > 1:
-            parts.append(f" · {snap.vcpus} vCPUs")
+            modes.append(f" · {snap.vcpus} vCPUs")
         if snap.pace_us is not None:
-            parts.append((f" · paced {snap.pace_us:g} µs", "$accent"))
+            modes.append((f" · paced {snap.pace_us:g} µs", "$accent"))
+        if wide:
+            parts.append(f" · TSC {m.tsc_khz:,} kHz")
+            parts += ["\nguest ", (snap.state, STATE_STYLE.get(snap.state, "bold")), *modes]
+        else:
+            # The modes go on the first line, which has room once the TSC is in GHz.
+            tsc = f" · TSC {m.tsc_khz / 1e6:.2f} GHz" if modes else f" · TSC {m.tsc_khz:,} kHz"
+            parts += [tsc, *modes, "\nguest ", (snap.state, STATE_STYLE.get(snap.state, "bold"))]
         if snap.fault:
             parts.append((f": {snap.fault}", "$error"))
         over = "over the last" if wide else "over"
