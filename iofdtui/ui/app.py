@@ -28,7 +28,7 @@ from textual.worker import Worker, WorkerState
 
 from iofdtui.engine.demo import demo_plan, demo_registrations
 from iofdtui.engine.errors import EngineError, RegistrationRejected
-from iofdtui.engine.model import RegistrationSpec, SlotSpec, SpecError
+from iofdtui.engine.model import RegistrationSpec, SlotSpec, SpecError, format_addr
 from iofdtui.engine.snapshot import RegistrationStats, Snapshot
 from iofdtui.ui.commands import IofdCommands
 from iofdtui.ui.lab_port import LabFactory, LabPort
@@ -242,6 +242,7 @@ class IofdApp(App[int]):
         self._histograms: tuple[int | None, Histogram, Histogram] = (None, [], [])
         self._rates: dict[int, deque[tuple[float, float]]] = {}
         self._last_state = "starting"
+        self._broken: set[tuple[object, int]] = set()
 
     # ---------------------------------------------------------------- layout
 
@@ -566,7 +567,22 @@ class IofdApp(App[int]):
             del self._rates[gone]
         self.guest_state = snap.state
         header.snapshot = snap
+        self._report_broken_conservation(snap)
         self._show_tables()
+
+    def _report_broken_conservation(self, snap: Snapshot) -> None:
+        """Say once, loudly, when a doorbell's live bracket breaks (a count lost or invented)."""
+        broken = {(d.bus, d.addr): d for d in snap.doorbells if not d.live_ok}
+        for key, door in broken.items():
+            if key not in self._broken:
+                where = f"{door.bus.value} {format_addr(door.bus, door.addr)}"
+                text = (
+                    f"conservation broken at {where}: rings {door.rings:,}, signals "
+                    f"{door.signals:,} + exits {door.exits:,} ({door.in_flight:+,})"
+                )
+                self.log_event(text, "error")
+                self.notify(text, title="Conservation broken", severity="error")
+        self._broken = set(broken)
 
     def _show_tables(self) -> None:
         snap = self.snapshot

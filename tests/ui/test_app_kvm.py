@@ -354,3 +354,28 @@ async def test_v_restarts_with_two_vcpus_that_share_the_eventfds_and_balance() -
         await pilot.press("v")
         await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.vcpus == 1)
         await wait_for(pilot, lambda: "vcpus" not in [str(c.value) for c in table.columns])
+
+
+async def test_a_lost_count_turns_the_live_check_red_and_is_logged_at_once() -> None:
+    from iofdtui.engine.native import lib
+
+    app = fresh_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await live(pilot)
+        lab = app.lab
+        # Make the guest claim three rings at the baseline doorbell that nobody counted.
+        with lab.paused():
+            index = next(
+                i for i, spec in lab._slots.items() if (spec.bus, spec.addr) == BASELINE_PIO
+            )
+            page = lib.CTR_BASE + index * lib.CTR_STRIDE
+            for offset in (lib.CTR_RINGS, lib.CTR_ISSUED):
+                lab.poke_guest(page + offset, lab.peek_guest(page + offset) + 3)
+        log = app.query_one("#log")
+        await wait_for(
+            pilot, lambda: any("conservation broken at pio 0x0600" in e for e in log.entries)
+        )
+        table = app.query_one("#doorbells")
+        cell = table.get_cell("pio:600", "live")
+        assert cell.plain.strip() == "✗ -3"
+        assert not doorbell(app.snapshot, BASELINE_PIO).live_ok
