@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rich import box
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
@@ -83,38 +84,61 @@ def summary(points: list[ScalePoint]) -> list[str]:
     return lines
 
 
+FIGURE = Style(bold=False)
+"""The style of a figure in the tables: no change on screen, but a style of its
+own, so each figure stays a separate run (at its column's x) rather than the
+whole row one run whose spacing an SVG viewer lays out in its own font."""
+
+
+def _add_rows(table: Table, headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """Add right-aligned columns and rows: each header and figure padded to its
+    column's width with unstyled spaces before it, so padding and text stay apart."""
+    widths = [max(len(v) for v in column) for column in zip(headers, *rows, strict=True)]
+    table.header_style = ""
+    for header, width in zip(headers, widths, strict=True):
+        label = Text.assemble(" " * (width - len(header)), (header, "bold"))
+        table.add_column(label, justify="right", min_width=width)
+    for row in rows:
+        table.add_row(
+            *(
+                Text.assemble(" " * (w - len(v)), (v, FIGURE))
+                for v, w in zip(row, widths, strict=True)
+            )
+        )
+
+
 def decoys_table(points: list[ScalePoint]) -> Table:
     """Ring cost against decoys: every figure of the decoy points measured so far."""
     table = Table(box=box.SIMPLE_HEAD, title="ring cost vs decoys", title_justify="left")
-    for col in ("decoys", "p50", "p99", "mean", "rings", "exact"):
-        table.add_column(col, justify="right")
-    for p in points:
-        if p.series == "decoys":
-            lat = p.latency
-            table.add_row(
-                f"{p.n:,}",
-                fmt.ns(lat.p50_ns),
-                fmt.ns(lat.p99_ns),
-                fmt.ns(lat.mean_ns),
-                f"{p.rings:,}",
-                "✓" if p.exact else "✗",
-            )
+    rows = [
+        (
+            f"{p.n:,}",
+            fmt.ns(p.latency.p50_ns),
+            fmt.ns(p.latency.p99_ns),
+            fmt.ns(p.latency.mean_ns),
+            f"{p.rings:,}",
+            "✓" if p.exact else "✗",
+        )
+        for p in points
+        if p.series == "decoys"
+    ]
+    _add_rows(table, ("decoys", "p50", "p99", "mean", "rings", "exact"), rows)
     return table
 
 
 def walk_table(points: list[ScalePoint]) -> Table:
     """p50 ring cost against k trigger values at the doorbell, per series."""
     table = Table(box=box.SIMPLE_HEAD, title="p50 vs trigger values (k)", title_justify="left")
-    for col in ("k", "hit-first", "hit-last", "miss"):
-        table.add_column(col, justify="right")
     by = {(p.series, p.n): p for p in points}
+    rows = []
     for k in sorted({p.n for p in points if p.series in WALK_SERIES}):
-        cells = []
+        cells = [str(k)]
         for series in WALK_SERIES:
             p = by.get((series, k))
             mark = "" if p is None or p.exact else " ✗"
             cells.append(fmt.DASH if p is None else fmt.ns(_p50(p)) + mark)
-        table.add_row(str(k), *cells)
+        rows.append(tuple(cells))
+    _add_rows(table, ("k", *WALK_SERIES), rows)
     return table
 
 

@@ -127,15 +127,20 @@ class ScalePlot(Widget):
             legend.append(f"{MARKERS[i % len(MARKERS)]} {s.name}  ", series_styles[i])
         out.append_text(legend)
         points = [y for s in self.series for _x, y in s.points]
-        rows = height - 3  # legend, x axis, x labels
-        if not points or rows < 2:
+        avail = height - 3  # legend, x axis, x labels
+        if not points or avail < 2:
             out.append("\n" * max(height // 2, 1) + SP * 2)
             out.append("waiting for the first measured point…", axis)
             return out
         top = max(points) * 1.08
-        step = nice_step(top, max(2, min(5, rows // 3)))
-        top = math.ceil(top / step) * step
-        y_ticks = [i * step for i in range(round(top / step) + 1)]
+        step = nice_step(top, max(2, min(5, avail // 3)))
+        steps = max(round(math.ceil(top / step - 1e-9)), 1)
+        top = steps * step
+        y_ticks = [i * step for i in range(steps + 1)]
+        # Equal gaps between ticks: the plot uses steps * gap + 1 rows (a tick
+        # every `gap` rows) and leaves the few rows left over blank above it.
+        gap = max((avail - 1) // steps, 1)
+        rows = steps * gap + 1
         label_w = max(len(fmt.ns(t)) for t in y_ticks) + 1
         cols = max(width - label_w - 3, 4)  # room for the last x label's tail
         lo, hi = math.log(self.x_ticks[0]), math.log(self.x_ticks[-1])
@@ -144,7 +149,9 @@ class ScalePlot(Widget):
             return round((math.log(x) - lo) / ((hi - lo) or 1) * (2 * cols - 1))
 
         def dot_y(y: float) -> int:
-            return round((1 - y / top) * (4 * rows - 1))
+            # Row r holds dots 4r..4r+3: a value sits on the middle of the row
+            # its tick labels, so a point at a tick's value is level with it.
+            return min(max(round((1 - y / top) * 4 * (rows - 1) + 1.5), 0), 4 * rows - 1)
 
         bits = [[0] * cols for _ in range(rows)]
         owner: list[list[int | None]] = [[None] * cols for _ in range(rows)]
@@ -157,7 +164,8 @@ class ScalePlot(Widget):
                     owner[dy // 4][dx // 2] = index
             for dx, dy in dots:
                 marks[(dy // 4, dx // 2)] = index
-        tick_rows = {round((1 - t / top) * (rows - 1)): t for t in y_ticks}
+        tick_rows = {(steps - i) * gap: t for i, t in enumerate(y_ticks)}
+        out.append("\n" * max(avail - rows, 0))
         # Padding goes unstyled, so an SVG export puts each label at its own x.
         for row in range(rows):
             tick = tick_rows.get(row)
