@@ -65,12 +65,15 @@ never-registered doorbell of the same bus and width rung in the same loop.
 | signals | rings an eventfd took |
 | exits | rings that reached userspace (counted in the run loop) |
 | exits by value | userspace exits per written value: the trigger misses |
-| check | rings = signals + exits, **exactly**, at the last checkpoint |
+| live | rings ≤ signals + exits ≤ rings announced, at every reading (`✓ +n`: n in flight) |
+| exact | rings = signals + exits, **exactly**, at the last checkpoint |
+| vCPU:rings | with two vCPUs: each one's rings (and exits, when wide) |
 
-While the guest runs, a burst can be counted on one side before the other, so
-the live columns may disagree by up to one burst. Once a second iofdtui parks
-the guest at a quiescent point for a moment (a **checkpoint**) and checks the
-sum; that is the check column, and it must always be ✓. Pausing (`p`) takes one.
+While the guest runs, a burst can be counted by the host before the guest
+counts it, so the live check is a bracket, and it turns red the moment a count
+is lost or invented. Once a second iofdtui parks the guest at a quiescent point
+for a moment (a **checkpoint**) and checks the sum; that is the exact column,
+and it must always be ✓. Pausing (`p`) takes one.
 
 ## Detail pane
 
