@@ -46,15 +46,22 @@ COLUMN_SORT: dict[str, str] = {
 
 def _sort_value(stats: RegistrationStats, key: str) -> tuple[float, int]:
     # Larger-is-more-interesting columns sort descending, like kvm_stat.
-    values = {
-        "id": float(stats.id),
-        "address": float(stats.spec.addr),
-        "signals": -float(stats.signals),
-        "signals/s": -(stats.signals_per_s or 0.0),
-        "p50": stats.latency.p50_ns if stats.latency.p50_ns is not None else float("inf"),
-        "ratio": -(stats.ratio or 0.0),
-    }
-    return (values[key], stats.id)
+    value: float
+    if key == "id":
+        value = float(stats.id)
+    elif key == "address":
+        value = float(stats.spec.addr)
+    elif key == "signals":
+        value = -float(stats.signals)
+    elif key == "signals/s":
+        value = -(stats.signals_per_s or 0.0)
+    elif key == "p50":
+        value = stats.latency.p50_ns if stats.latency.p50_ns is not None else float("inf")
+    elif key == "ratio":
+        value = -(stats.ratio or 0.0)
+    else:
+        raise KeyError(key)
+    return (value, stats.id)
 
 
 def cells(stats: RegistrationStats, compact: bool = False) -> tuple[str, ...]:
@@ -107,6 +114,10 @@ class RegistrationsTable(CountsTable):
         super().__init__(id=id, cursor_type="row")
         self._order: list[str] = []
         self._keep: int | None = None
+        # Each row's cells with the (frozen) stats they were made from: a sort
+        # or filter of the same reading reuses them, and `_update_cells`
+        # skips a row whose tuple is the one already shown.
+        self._cells_memo: dict[str, tuple[RegistrationStats, bool, tuple[str, ...]]] = {}
 
     def _before_reformat(self) -> None:
         # The rebuild that follows puts the cursor back on this registration.
@@ -130,7 +141,17 @@ class RegistrationsTable(CountsTable):
         visible = sorted(
             (r for r in registrations if matches(r, needle)), key=lambda r: _sort_value(r, sort)
         )
-        rows = {str(r.id): cells(r, self.compact) for r in visible}
+        memo, compact = self._cells_memo, self.compact
+        rows = {}
+        for r in visible:
+            key = str(r.id)
+            made = memo.get(key)
+            if made is not None and made[0] is r and made[1] == compact:
+                row = made[2]
+            else:
+                row = cells(r, compact)
+                memo[key] = (r, compact, row)
+            rows[key] = row
         order = list(rows)
         if order == self._order:
             self._update_cells(rows)
@@ -147,17 +168,20 @@ class RegistrationsTable(CountsTable):
                 self.move_cursor(row=rank[str(selected)], animate=False)
         else:
             self._rebuild(rows, order)
+            if max(len(self._row_cells), len(memo)) > len(registrations):
+                keep = {str(r.id) for r in registrations}
+                self._prune_rows(keep)
+                for key in [key for key in memo if key not in keep]:
+                    del memo[key]
         self._shown = rows
 
     def _rebuild(self, rows: dict[str, tuple[str, ...]], order: list[str]) -> None:
         # Rows came or went, or the order changed: rebuild in one go (one
         # repaint, so no flicker) and put the cursor back on the same id.
+        # Hidden rows keep their cells, so showing them again is cheap.
         selected = self._keep if self._keep is not None else self.selected_id
         self._keep = None
-        self.clear()
-        for row_key in order:
-            cells_ = [self._cell(k, v) for (k, _), v in zip(COLUMNS, rows[row_key], strict=True)]
-            self.add_row(*cells_, key=row_key)
+        self._replace_rows(rows, order)
         self._order = order
         if selected is not None and str(selected) in rows:
             self.move_cursor(row=order.index(str(selected)), animate=False)
