@@ -77,10 +77,6 @@ next_slot:
         jbe     2f
         mov     ecx, MAX_ITERS
 2:
-        cmp     dword ptr fs:[MB_PACE], 0
-        je      3f
-        xor     ecx, ecx                /* paced: one ring a visit */
-3:
         mov     eax, ecx
         shl     eax, 4                  /* RING_UNROLL == 16 */
         inc     eax                     /* + the timed ring */
@@ -90,16 +86,17 @@ next_slot:
         mov     edi, dword ptr fs:[esi + SLOT_VALUE_LO]
         mov     ebp, dword ptr fs:[esi + SLOT_WHERE]
         mov     eax, dword ptr fs:[esi + SLOT_KIND]
-        cmp     eax, NKINDS
+        cmp     eax, NPLANKINDS
         jae     bad_kind
-        cmp     dword ptr fs:[MB_PACE], 0
-        jne     paced
         jmp     dword ptr [kind_table + eax * 4]
 
         .section .rodata
 kind_table:
         .long   ring_pio1, ring_pio2, ring_pio4
         .long   ring_mmio1, ring_mmio2, ring_mmio4, ring_mmio8
+        .rept   NKINDS                  /* KIND_PACED + kind: wait first */
+        .long   paced
+        .endr
 paced_table:
         .long   paced_pio1, paced_pio2, paced_pio4
         .long   paced_mmio1, paced_mmio2, paced_mmio4, paced_mmio8
@@ -166,7 +163,7 @@ paced:
         mov     eax, dword ptr fs:[esi + SLOT_CTR]
         mov     dword ptr fs:[WAKE_SLOT], eax
         mov     eax, dword ptr fs:[V_KIND]
-        jmp     dword ptr [paced_table + eax * 4]
+        jmp     dword ptr [paced_table + eax * 4 - KIND_PACED * 4]
 
 .macro  PACED name, setup, write
 \name:

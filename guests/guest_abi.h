@@ -79,6 +79,10 @@
 #define KIND_MMIO4        5
 #define KIND_MMIO8        6
 #define NKINDS            7
+/* KIND_PACED + KIND_*: the same write, paced (see MB_PACE); the host writes
+ * these into the plan, so the visit path never tests whether it is paced. */
+#define KIND_PACED        NKINDS
+#define NPLANKINDS        (2 * NKINDS)
 
 /* Counter pages: guest -> host.  u32 counters that wrap; the host widens them. */
 #define CTR_BASE          0x10000

@@ -97,6 +97,9 @@ struct vcpu {
     int parked;                       /* under `ctl`: parked in this epoch */
     struct page_prev prev[CTR_COUNT]; /* under `mu` */
     uint32_t unused_rings[MAX_SLOTS]; /* raw rings when the page was released */
+    int plan[MAX_SLOTS];              /* the plan as asked for: slot and iters */
+    uint32_t plan_iters[MAX_SLOTS];
+    int plan_n;
 };
 
 struct lab {
@@ -1244,6 +1247,28 @@ int lab_define_slot(struct lab *lab, int slot, uint32_t kind, uint32_t where, ui
     return 0;
 }
 
+/*
+ * Write vCPU `vcpu`'s plan into its mailbox; quiescent.  Paced, each slot is
+ * written as its paced kind with one ring a visit, so the guest's visit path
+ * never has to ask whether it is paced.
+ */
+static void write_plan(struct lab *lab, int vcpu)
+{
+    const struct vcpu *v = &lab->vcpus[vcpu];
+    int paced = lab->pace != 0;
+    for (int i = 0; i < v->plan_n; i++) {
+        const struct slot *s = &lab->slots[v->plan[i]];
+        uint32_t base = MB_SLOTS + (uint32_t)i * SLOT_SIZE;
+        *vcpu_u32(lab, vcpu, base + SLOT_KIND) = s->kind + (paced ? KIND_PACED : 0);
+        *vcpu_u32(lab, vcpu, base + SLOT_WHERE) = s->where;
+        *vcpu_u32(lab, vcpu, base + SLOT_VALUE_LO) = (uint32_t)s->value;
+        *vcpu_u32(lab, vcpu, base + SLOT_VALUE_HI) = (uint32_t)(s->value >> 32);
+        *vcpu_u32(lab, vcpu, base + SLOT_ITERS) = paced ? 0 : v->plan_iters[i];
+        *vcpu_u32(lab, vcpu, base + SLOT_CTR) = (uint32_t)(v->plan[i] % MAX_SLOTS); /* its page */
+    }
+    *vcpu_u32(lab, vcpu, MB_NSLOTS) = (uint32_t)v->plan_n;
+}
+
 int lab_set_plan(struct lab *lab, int vcpu, const int *slots, const uint32_t *iters, int n)
 {
     if (vcpu < 0 || vcpu >= lab->nvcpus || n < 0 || n > MAX_SLOTS)
@@ -1255,17 +1280,13 @@ int lab_set_plan(struct lab *lab, int vcpu, const int *slots, const uint32_t *it
             !lab->slots[slots[i]].defined || iters[i] > MAX_ITERS)
             return -EINVAL;
     }
+    struct vcpu *v = &lab->vcpus[vcpu];
     for (int i = 0; i < n; i++) {
-        const struct slot *s = &lab->slots[slots[i]];
-        uint32_t base = MB_SLOTS + (uint32_t)i * SLOT_SIZE;
-        *vcpu_u32(lab, vcpu, base + SLOT_KIND) = s->kind;
-        *vcpu_u32(lab, vcpu, base + SLOT_WHERE) = s->where;
-        *vcpu_u32(lab, vcpu, base + SLOT_VALUE_LO) = (uint32_t)s->value;
-        *vcpu_u32(lab, vcpu, base + SLOT_VALUE_HI) = (uint32_t)(s->value >> 32);
-        *vcpu_u32(lab, vcpu, base + SLOT_ITERS) = iters[i];
-        *vcpu_u32(lab, vcpu, base + SLOT_CTR) = (uint32_t)(slots[i] % MAX_SLOTS); /* its page */
+        v->plan[i] = slots[i];
+        v->plan_iters[i] = iters[i];
     }
-    *vcpu_u32(lab, vcpu, MB_NSLOTS) = (uint32_t)n;
+    v->plan_n = n;
+    write_plan(lab, vcpu);
     return 0;
 }
 
@@ -1650,6 +1671,7 @@ int lab_set_pace(struct lab *lab, uint32_t cycles)
     *guest_u32(lab, MB_PACE) = cycles;
     __atomic_store_n(&lab->pace, cycles, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&lab->mu);
+    write_plan(lab, 0);
     return 0;
 }
 
