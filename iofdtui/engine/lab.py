@@ -252,12 +252,6 @@ class Lab:
         offset = facts.tsc_offset - (1 << 64) if facts.tsc_offset >> 63 else facts.tsc_offset
         return f"{offset:,} cycles"
 
-    def wake_latency(self, reg_id: int) -> WakeLatency | None:
-        """Wake-up latency of a live registration (None before any paced ring of it)."""
-        with self._live():
-            reg = self._regs.get(reg_id)
-            return None if reg is None else self._wake(reg, self.wake_note)
-
     def _wake(self, reg: _Registration, note: str | None) -> WakeLatency | None:
         st = ffi.new("struct lab_wake_stats *")
         if lib.lab_read_wake(self._lab, reg.native_id, st) < 0:
@@ -389,10 +383,9 @@ class Lab:
         self.reset_counters()
         self.resume()
         time.sleep(warmup + seconds)
-        exact = self.pause()
+        self.pause()  # takes the checkpoint
         checkpoint = self.checkpoint()
-        snap = self.snapshot()
-        return snap, exact and checkpoint.conserved and checkpoint.attribution_ok
+        return self.snapshot(), checkpoint.holds
 
     # --------------------------------------------------------- registrations
 
@@ -757,6 +750,7 @@ class Lab:
         baselines: dict[int, Latency],
         interval: float | None,
         overhead: float | None,
+        wake: WakeLatency | None = None,
     ) -> RegistrationStats:
         path = self._reg_path(reg)
         latency = self._net_latency(lib.LAB_PATH_REG, reg.native_id, path, overhead)
@@ -781,6 +775,7 @@ class Lab:
             latency=latency,
             baseline=baseline,
             ratio=ratio,
+            wake=wake,
         )
 
     def _reg_path(self, reg: _Registration) -> object:
@@ -916,14 +911,15 @@ class Lab:
             self._last_total = (now, total)
             overhead = self.timer_overhead_cycles()
             baselines = self._baselines(overhead)
+            note = self.wake_note
             regs = {
-                rid: self._registration_stats(rid, reg, signals[rid], baselines, interval, overhead)
+                rid: self._registration_stats(
+                    rid, reg, signals[rid], baselines, interval, overhead, self._wake(reg, note)
+                )
                 for rid, reg in self._regs.items()
             }
-            note = self.wake_note
             for rid, st in regs.items():
                 self._regs[rid].last_signals = st.signals
-                regs[rid] = replace(st, wake=self._wake(self._regs[rid], note))
             slots = []
             for vcpu, plan in enumerate(self._plans):
                 for index in plan:

@@ -208,6 +208,11 @@ class Checkpoint:
         """Every doorbell balances: guest rings == signals + userspace exits."""
         return all(d.balance == 0 for d in self.doorbells)
 
+    @property
+    def holds(self) -> bool:
+        """The whole verdict: parked by handshake, conserved, every ring on its predicted path."""
+        return self.exact and self.conserved and self.attribution_ok
+
 
 @dataclass(frozen=True, slots=True)
 class Health:

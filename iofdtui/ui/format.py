@@ -31,6 +31,16 @@ def count(value: int, compact: bool = False) -> str:
     return f"{value / 1e9:.1f}G"
 
 
+def approx_count(value: int) -> str:
+    """A count to three significant digits (`330k`, `1.01M`): for a split whose
+    exact total stands in its own column."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= scale:
+            scaled = value / scale
+            return f"{scaled:.3g}{suffix}" if scaled < 1000 else f"{scaled:.0f}{suffix}"
+    return str(value)
+
+
 def rate(value: float | None) -> str:
     """A per-second rate (`44.1k`), or a dash before the second snapshot."""
     if value is None or math.isnan(value):

@@ -77,23 +77,15 @@ def cells(
     )
 
 
-def _short(n: int) -> str:
-    # Three significant digits: the exact totals sit in their own columns.
-    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if n >= scale:
-            v = n / scale
-            return f"{v:.3g}{suffix}" if v < 1000 else f"{v:.0f}{suffix}"
-    return str(n)
-
-
 def per_vcpu_cell(door: DoorbellStats, compact: bool = False) -> str:
     """Each vCPU's rings/exits at this doorbell (signals cannot be split by vCPU).
 
     Compact: rings only, so the column fits an 80-column terminal.
     """
+    approx = fmt.approx_count
     if compact:
-        return " ".join(f"{v.vcpu}:{_short(v.rings)}" for v in door.per_vcpu)
-    return " ".join(f"{v.vcpu}:{_short(v.rings)}/{_short(v.exits)}" for v in door.per_vcpu)
+        return " ".join(f"{v.vcpu}:{approx(v.rings)}" for v in door.per_vcpu)
+    return " ".join(f"{v.vcpu}:{approx(v.rings)}/{approx(v.exits)}" for v in door.per_vcpu)
 
 
 class DoorbellsTable(CountsTable):
