@@ -64,8 +64,8 @@ async def app_rate(seconds: float) -> float:
         return await asyncio.to_thread(_rate, lab, seconds)
 
 
-def _lab_with_100() -> Lab:
-    lab = Lab()
+def _lab_with_100(vcpus: int = 1) -> Lab:
+    lab = Lab(vcpus)
     for port in range(0x700, 0x700 + 98):
         lab.add_registration(RegistrationSpec(Bus.PIO, port, 1))
     return lab

@@ -68,11 +68,11 @@ def need_fds(registrations: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
-def lab_factory(registrations: int) -> Callable[[], Lab]:
+def lab_factory(registrations: int) -> Callable[[int], Lab]:
     """A lab holding all but the demo's registrations (the app adds the demo's)."""
 
-    def build() -> Lab:
-        lab = Lab()
+    def build(vcpus: int = 1) -> Lab:
+        lab = Lab(vcpus)
         for spec in extra_specs(registrations - len(demo_registrations())):
             lab.add_registration(spec)
         return lab

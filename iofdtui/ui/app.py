@@ -290,7 +290,7 @@ class IofdApp(App[int]):
     def _start_lab(self) -> None:
         """Build the lab, apply the demo, start the guest (blocking: a worker)."""
         try:
-            lab = self._new_lab(self._vcpus)
+            lab = self._lab_factory(self._vcpus)
         except OSError as err:
             # KvmUnavailable's str() is already one line with the cause and the fix.
             self.post_message(LabFailed(str(err)))
@@ -311,10 +311,6 @@ class IofdApp(App[int]):
                 return
             self.lab = lab
         self.post_message(LabStarted(lab.machine, registrations))
-
-    def _new_lab(self, vcpus: int) -> LabPort:
-        # Fakes in tests take no arguments: ask for vCPUs only when it matters.
-        return self._lab_factory(vcpus=vcpus) if vcpus != 1 else self._lab_factory()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="poll")
     def _poll(self) -> None:
@@ -475,7 +471,7 @@ class IofdApp(App[int]):
             vcpus = 1 if old.vcpus > 1 else 2
             specs, plan, consumer = old.registrations(), old.plan(), old.consumer
             try:
-                new = self._new_lab(vcpus)
+                new = self._lab_factory(vcpus)
             except OSError as err:
                 self.post_message(EngineFailed(f"starting a VM with {vcpus} vCPUs", str(err)))
                 return

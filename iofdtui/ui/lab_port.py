@@ -47,6 +47,5 @@ class LabPort(Protocol):
     def baseline_histogram(self, bus: Bus, width: int) -> list[tuple[float, int]]: ...
 
 
-LabFactory = Callable[..., LabPort]
-"""Builds (and may fail to build) the lab; called in a thread worker, with
-`vcpus=` when the app asks for other than one vCPU."""
+LabFactory = Callable[[int], LabPort]
+"""Builds (and may fail to build) a lab with this many vCPUs; called in a thread worker."""

@@ -207,7 +207,7 @@ class FakeLab:
         return list(USERSPACE_HIST)
 
 
-def no_kvm() -> FakeLab:
+def no_kvm(vcpus: int = 1) -> FakeLab:
     """A lab factory failing as `Lab()` does without /dev/kvm."""
     raise KvmUnavailable(
         errno.ENOENT,

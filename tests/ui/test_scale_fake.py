@@ -32,8 +32,8 @@ async def settle(pilot: Pilot, predicate, timeout: float = 10.0) -> None:  # typ
 
 
 def app_with(sweep: FakeSweep, labs: list[FakeLab]) -> IofdApp:
-    def factory() -> FakeLab:
-        labs.append(FakeLab())
+    def factory(vcpus: int = 1) -> FakeLab:
+        labs.append(FakeLab(vcpus))
         return labs[-1]
 
     return make_app(factory, refresh_interval=0.05, clock=fixed_clock, scale_sweep=sweep)
