@@ -109,7 +109,7 @@ consumer thread returning from `epoll_wait`: the guest stamps each ring with
 its TSC, the host maps its own TSC through `KVM_VCPU_TSC_OFFSET`. It says the
 mode it comes from (pace, consumer); switch the consumer with `c` to see what
 sleeping costs. A wake-up that reads more than one signal, or whose signal a
-reading took, is not timed but counted ("not timed"). Without the vCPU
+reading took, is not timed but counted ("not"). Without the vCPU
 attribute, or with a host TSC that is not one clock, it says why instead.
 While paced, ring cost is not sampled.
 

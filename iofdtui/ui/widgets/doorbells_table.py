@@ -26,6 +26,9 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 VCPU_COLUMN = ("vcpus", "vCPU:rings/exits")
 """Added when more than one vCPU rings."""
 
+FULL_SPLIT_WIDTH = 125
+"""Narrower than this, two vCPUs' split shows rings only, in place of misses and exact."""
+
 _LEFT = {"doorbell", "plan", "misses", "live", "check", "vcpus"}
 
 
@@ -107,6 +110,17 @@ class DoorbellsTable(CountsTable):
     COLUMNS = COLUMNS
     LEFT = frozenset(_LEFT)
 
+    def _tight(self) -> bool:
+        """Too narrow for the full per-vCPU split beside every other column."""
+        return self.size.width < FULL_SPLIT_WIDTH
+
+    def on_resize(self) -> None:
+        """Crossing the full-split width changes the columns: redraw at once."""
+        if self._last is not None and "vcpus" in dict(self.COLUMNS):
+            tight = "misses" not in dict(self.COLUMNS)
+            if tight != self._tight():
+                self.show(*self._last)  # type: ignore[arg-type]
+
     def show(
         self,
         doorbells: Sequence[DoorbellStats],
@@ -119,9 +133,10 @@ class DoorbellsTable(CountsTable):
         # means ~1,000 rows with 1,000 registrations.
         vcpus = max((len(d.per_vcpu) for d in doorbells), default=1)
         columns = COLUMNS + ((VCPU_COLUMN,) if vcpus > 1 else ())
-        if vcpus > 1 and self.compact:
-            # 80 columns cannot hold it all: the per-vCPU split (of rings) wins over
-            # the misses and the per-row exact check (the border still gives its verdict).
+        tight = vcpus > 1 and self._tight()
+        if tight:
+            # Too narrow for it all: the per-vCPU split (of rings) wins over the
+            # misses and the per-row exact check (the border still gives its verdict).
             columns = tuple(c for c in columns if c[0] not in ("misses", "check"))
             columns = tuple(c if c[0] != "vcpus" else ("vcpus", "vCPU:rings") for c in columns)
         keys = [k for k, _ in columns]
@@ -143,7 +158,7 @@ class DoorbellsTable(CountsTable):
             row = cells(d, writes.get(key, ()), checkpoint, exact.get(key), self.compact)
             by_key = dict(zip((k for k, _ in COLUMNS), row, strict=True))
             if vcpus > 1:
-                by_key["vcpus"] = per_vcpu_cell(d, self.compact)
+                by_key["vcpus"] = per_vcpu_cell(d, compact=tight)
             rows[key] = tuple(by_key[k] for k in keys)
         if list(rows) != list(self._shown):
             self.clear()

@@ -29,7 +29,7 @@ def wake_text(wake: WakeLatency | None, snap: Snapshot | None) -> tuple[str, boo
         return f"wake-up latency ({mode}): no sample yet", False
     return (
         f"wake-up ({mode}): p50 {fmt.ns(wake.p50_ns)} · p99 {fmt.ns(wake.p99_ns)}"
-        f" · {wake.samples:,} rings, {wake.discarded:,} not timed",
+        f" · {wake.samples:,} signals timed, {wake.discarded:,} not",
         True,
     )
 
