@@ -6,6 +6,7 @@ import asyncio
 
 from textual.command import CommandPalette
 
+from iofdtui.engine.snapshot import VcpuCounts
 from iofdtui.ui.app import EXIT_NO_VM, IofdApp, make_app
 from iofdtui.ui.commands import IofdCommands
 from iofdtui.ui.screens.filter_prompt import FilterPrompt
@@ -73,3 +74,36 @@ async def test_filter_and_sort_keep_the_cursor_on_its_registration() -> None:
         await settle(pilot, lambda: table.row_count == 1)
         assert table.selected_id == 2
         assert "filter 'fe00': 1 of 2" in str(table.border_subtitle)
+
+
+class TwoVcpuLab(FakeLab):
+    """The fixed snapshot, rung by two vCPUs (the first has a third of every count)."""
+
+    def snapshot(self):  # type: ignore[no-untyped-def]
+        from dataclasses import replace
+
+        from tests.ui.fake_lab import SNAPSHOT
+
+        def split(door):  # type: ignore[no-untyped-def]
+            first = VcpuCounts(0, door.rings // 3, door.exits // 3, door.rings // 3)
+            rest = VcpuCounts(1, door.rings - first.rings, door.exits - first.exits)
+            return replace(door, issued=door.rings, per_vcpu=(first, rest))
+
+        return replace(SNAPSHOT, vcpus=2, doorbells=tuple(split(d) for d in SNAPSHOT.doorbells))
+
+
+async def test_two_vcpus_split_shows_rings_and_exits_only_where_it_fits() -> None:
+    app = app_with(TwoVcpuLab)
+    async with app.run_test(size=(170, 45)) as pilot:
+        table = app.query_one("#doorbells")
+
+        def headers() -> dict[str, str]:
+            return {str(c.key.value): c.label.plain.strip() for c in table.columns.values()}
+
+        await settle(pilot, lambda: "vcpus" in headers())
+        assert headers()["vcpus"] == "vCPU:rings" and "misses" not in headers()
+        assert table.get_cell("pio:600", "vcpus").plain.strip() == "0:44.8k 1:89.6k"
+        await pilot.resize_terminal(250, 45)
+        await settle(pilot, lambda: "misses" in headers())
+        assert headers()["vcpus"] == "vCPU:rings/exits"
+        assert table.get_cell("pio:600", "vcpus").plain.strip() == "0:44.8k/44.8k 1:89.6k/89.6k"
