@@ -12,25 +12,101 @@ from dataclasses import dataclass
 from iofdtui.engine.kernel_counters import KernelCounters
 from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
 
+READERS: tuple[str, ...] = ("none", "poll", "epoll")
+"""The eventfd reader modes, in the order `c` cycles through them.
+
+- none: no thread waits on the eventfds; every reading and checkpoint drains
+  them with non-blocking reads (what kvm-unit-tests + QEMU pci-testdev measure).
+- poll: a thread busy-polls every eventfd (vhost busy-poll, SPDK).
+- epoll: a thread sleeps in epoll_wait (QEMU iothreads, vhost by default).
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class Latency:
     """Guest-measured ring cost, net of the timer overhead measured in the same run.
 
-    Percentiles come from a log-linear histogram (64 sub-buckets per power of
-    two, about 1.6 % wide); the mean from the exact cycle sum.  None when
-    there are no samples yet.
+    One sample is one *visit*: the guest times all of a visit's back-to-back
+    rings (16 × weight + 1) with one rdtsc pair and records their mean, so
+    every ring the guest makes is inside a timed window and the mean of the
+    samples is the stream's mean cost.  In paced mode a visit is one ring (the
+    isolated kick), so a sample is that single write.  Percentiles come from a
+    log-linear histogram of the samples (64 sub-buckets per power of two,
+    about 1.6 % wide); the mean from the exact sum.  None when there are no
+    samples yet.
+
+    Attributes:
+        samples: visits timed.
+        p50_ns: median over visits of the per-ring cost.
+        p99_ns: 99th percentile over visits.
+        mean_ns: mean per-ring cost over visits.
+        rings_per_sample: rings in one sample (visit), on average.
     """
 
     samples: int
     p50_ns: float | None
     p99_ns: float | None
     mean_ns: float | None
+    rings_per_sample: float | None = None
 
     @classmethod
     def empty(cls) -> Latency:
         """No samples."""
         return cls(0, None, None, None)
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderCost:
+    """One path's ring cost under one reader mode, since the last reset.
+
+    Each epoch's rings are attributed to the reader in force during it.
+
+    Attributes:
+        reader: "none", "poll" or "epoll".
+        stream: the ring cost of flat-out rings (visits of many rings).
+        kick: the cost of a paced ring (one write to an idle device).
+    """
+
+    reader: str
+    stream: Latency
+    kick: Latency
+
+
+@dataclass(frozen=True, slots=True)
+class WhyCost:
+    """What a ring's cost is made of, over the last interval (None: not measured).
+
+    Attributes:
+        reader_wakeups: the reader's returns from epoll_wait that read this
+            eventfd (lab-wide: any eventfd), over the interval.
+        signals: signals over the same interval.
+        preemptions: the vCPU thread(s)' involuntary context switches
+            (`nonvoluntary_ctxt_switches`, /proc/self/task/TID/status).
+        runqueue_wait_ns: time the vCPU thread(s) waited runnable on a run
+            queue (`/proc/self/task/TID/schedstat`, second field).
+        rings: guest rings over the same interval (every slot, every vCPU).
+    """
+
+    reader_wakeups: int
+    signals: int
+    preemptions: int
+    runqueue_wait_ns: int
+    rings: int
+
+    @property
+    def wakeups_per_1k_signals(self) -> float | None:
+        """Reader wake-ups per 1,000 signals (0 under reader none)."""
+        return 1000 * self.reader_wakeups / self.signals if self.signals else None
+
+    @property
+    def preemptions_per_1k_rings(self) -> float | None:
+        """Involuntary switches of the vCPU thread per 1,000 rings."""
+        return 1000 * self.preemptions / self.rings if self.rings else None
+
+    @property
+    def runqueue_ns_per_ring(self) -> float | None:
+        """Run-queue wait of the vCPU thread per ring, in ns."""
+        return self.runqueue_wait_ns / self.rings if self.rings else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +199,10 @@ class RegistrationStats:
         signals_per_s: signals over the last snapshot interval.
         rings: guest rings the engine attributes to it (must equal signals).
         latency: guest-measured ring cost of the rings it served.
-        baseline: the userspace-exit path of the same bus and width, same run.
-        ratio: baseline p50 / latency p50, when both exist.
+        baseline: the userspace-exit path of the same bus and width, same run,
+            under the reader in force (its kick figure when paced).
+        ratio: baseline p50 / latency p50, like for like: both under the reader
+            in force, both stream figures (or both kick figures when paced).
         removed: True for a registration that was removed (final counts).
     """
 
@@ -139,6 +217,9 @@ class RegistrationStats:
     ratio: float | None
     removed: bool = False
     wake: WakeLatency | None = None  # None: never measured (no paced rings yet)
+    kick: Latency | None = None  # paced rings' cost under the current reader (None: none yet)
+    by_reader: tuple[ReaderCost, ...] = ()  # every reader mode measured since reset
+    why: WhyCost | None = None  # its reader wake-ups, with the lab's vCPU figures
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +334,9 @@ class Snapshot:
     doorbells: tuple[DoorbellStats, ...]
     checkpoint: Checkpoint | None
     health: Health
-    consumer: str = "epoll"  # how the eventfd consumer waits: "epoll" or "poll"
+    consumer: str = "epoll"  # the eventfd reader: "none", "poll" or "epoll" (READERS)
     pace_us: float | None = None  # paced mode: one ring per visit, this far apart
     wake_note: str | None = None  # why wake-up latency cannot be shown (None: it can)
     vcpus: int = 1  # vCPUs ringing (each with its own plan)
+    pinning: str | None = None  # e.g. "vCPU→CPU1 · reader, UI→CPU0"; None: not pinned
+    why: WhyCost | None = None  # lab-wide: reader wake-ups, vCPU preemptions, run-queue wait
