@@ -26,6 +26,15 @@ class EngineError(OSError):
         return self.message
 
 
+class LabClosed(EngineError):
+    """A call on a lab after `close()`: its native state is gone (errno EBADF)."""
+
+    title = "Lab closed"
+
+    def __init__(self) -> None:
+        super().__init__(E.EBADF, "the lab is closed; start a new one")
+
+
 class KvmUnavailable(EngineError):
     """The test VM cannot start on this machine."""
 
