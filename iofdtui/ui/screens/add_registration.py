@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import ClassVar
 
 from textual import on
@@ -13,7 +15,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
-from iofdtui.engine.model import Bus, RegistrationSpec, SpecError
+from iofdtui.engine.model import Bus, RegistrationSpec, SpecError, collision
 
 WIDTHS: tuple[tuple[str, int], ...] = (
     ("1 byte", 1),
@@ -23,6 +25,9 @@ WIDTHS: tuple[tuple[str, int], ...] = (
     ("any length (0)", 0),
 )
 """Width choices; 0 is `KVM_CAP_IOEVENTFD_ANY_LENGTH`'s zero-length match."""
+
+
+_NO_REGISTRATIONS: Mapping[int, RegistrationSpec] = MappingProxyType({})
 
 
 def parse_int(text: str) -> int:
@@ -68,15 +73,23 @@ class AddRegistrationScreen(ModalScreen[int | None]):
 
         spec: RegistrationSpec
 
-    def __init__(self, any_length: bool = True) -> None:
+    def __init__(
+        self,
+        any_length: bool = True,
+        existing: Mapping[int, RegistrationSpec] = _NO_REGISTRATIONS,
+    ) -> None:
         """Build the form.
 
         Args:
             any_length: whether the kernel has KVM_CAP_IOEVENTFD_ANY_LENGTH.
+            existing: the live registrations by id, so a collision (the
+                kernel's EEXIST) is named before submit.
         """
         super().__init__()
         self.any_length = any_length
         """Whether width 0 ("any length") is offered as valid."""
+        self.existing = existing
+        """The registrations a new one must not collide with."""
         self.pending = False
         """True while the app is asking the kernel; the form waits."""
 
@@ -136,6 +149,17 @@ class AddRegistrationScreen(ModalScreen[int | None]):
             spec.validate(any_length_supported=self.any_length)
         except SpecError as err:
             return None, str(err), err.field
+        # The kernel's EEXIST, said before asking it (the engine still checks:
+        # `existing` is as of when the form opened).
+        clash = collision(spec, self.existing)
+        if clash is not None:
+            return (
+                None,
+                f"collides with registration #{clash} ({self.existing[clash].describe()}): "
+                "the kernel refuses it (EEXIST); remove that one first, or use another "
+                "width or trigger value",
+                "addr",
+            )
         return spec, f"ready: {spec.describe()}", None
 
     def validate_form(self) -> RegistrationSpec | None:
