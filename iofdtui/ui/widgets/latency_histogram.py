@@ -90,6 +90,8 @@ class LatencyHistogram(Widget):
         lo = min(_quantile(h, 0.005) for h in (self._fast, self._slow) if h)
         hi = max(_quantile(h, 0.995) for h in (self._fast, self._slow) if h)
         hi = max(hi, lo * 1.05)
+        if rows == 1:
+            return Content.assemble(legend, "\n", *self._one_row(lo, hi))
         edges = [lo * (hi / lo) ** (i / rows) for i in range(rows + 1)]
         edges[-1] = math.inf
         edges[0] = 0.0
@@ -117,3 +119,19 @@ class LatencyHistogram(Widget):
                 (_bar(slow[i] / peak, bar_width), "$warning"),
             ]
         return Content.assemble(*parts)
+
+    def _one_row(self, lo: float, hi: float) -> list[str | tuple[str, str]]:
+        """Room for one row only: one bin would hold everything, so each bar is
+        that path's median against the top of the range instead (0..hi, to
+        scale), labelled with the range both distributions span."""
+        label = f"{fmt.ns(lo)}–{fmt.ns(hi)}"
+        bar_width = max(4, (self.size.width - len(label) - 2) // 2)
+        fast = _quantile(self._fast, 0.5) / hi if self._fast else 0.0
+        slow = _quantile(self._slow, 0.5) / hi if self._slow else 0.0
+        return [
+            (label, "$text-muted"),
+            " ",
+            (_bar(fast, bar_width), "$success"),
+            " ",
+            (_bar(slow, bar_width), "$warning"),
+        ]
