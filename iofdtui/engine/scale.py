@@ -29,6 +29,8 @@ DOORBELL = {Bus.PIO: 0x03F8, Bus.MMIO: 0xFE00_0000}
 DECOY_SIZES = (1, 10, 100, 1_000, 10_000, 100_000)
 TRIGGER_COUNTS = (1, 8, 64, 512)
 WARMUP_S = 0.1
+FD_HEADROOM = 64
+"""File descriptors kept free beside the registrations' eventfds (the VM's own, stdio)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,52 +121,74 @@ def run_scale(
 
     `on_point` sees each point as it is measured (an app plots them live);
     returning False stops the run there, with the points so far and a note.
+    A failure after the first point (an open-file limit, a VM that will not
+    start) ends the run with the points measured and a note saying where and
+    why; only a run that measured nothing raises.
     """
     notes: list[str] = []
     points: list[ScalePoint] = []
     doorbell = DOORBELL[bus]
-    limit = _raise_fd_limit(max(sizes, default=0) + 256, notes)
+    needed = max(max(sizes, default=0), max(trigger_counts, default=0))
+    limit = _raise_fd_limit(needed + 256, notes)
+    stage = "starting the VM"
 
-    with Lab() as lab:
-        lab.set_plan([SlotSpec(bus, doorbell, 4, 1, 32)])
-        lab.add_registration(RegistrationSpec(bus, doorbell, 4))
-        lab.start()
-        lab.pause()
-        for n in sorted(sizes):
-            if progress:
-                progress(f"{n:,} decoys")
-            want = [_decoy(bus, i) for i in range(lab.decoy_count, n)]
-            if lab.decoy_count + len(want) + 64 > limit:
-                notes.append(
-                    f"stopped before {n:,} decoys: the open-file limit is {limit} and could not "
-                    "be raised (one eventfd per decoy); raise the hard limit (ulimit -Hn) first"
-                )
-                break
-            try:
-                lab.add_decoys(want)
-            except OSError as err:
-                notes.append(f"stopped at {lab.decoy_count:,} decoys: {err}")
-                break
-            points.append(_measure(lab, "decoys", n, seconds))
-            if on_point is not None and on_point(points[-1]) is False:
-                return _stopped(bus, points, notes)
+    def measured(point: ScalePoint) -> bool:
+        """Keep `point`; False when the caller wants the run to stop here."""
+        points.append(point)
+        return on_point is None or on_point(point) is not False
 
-    for k in trigger_counts:
+    try:
         with Lab() as lab:
             lab.set_plan([SlotSpec(bus, doorbell, 4, 1, 32)])
-            # Values 1..k at one doorbell, registered in that order.
-            for value in range(1, k + 1):
-                lab.add_registration(RegistrationSpec(bus, doorbell, 4, value))
+            lab.add_registration(RegistrationSpec(bus, doorbell, 4))
             lab.start()
             lab.pause()
-            for series, value in (("hit-first", 1), ("hit-last", k), ("miss", k + 1)):
+            for n in sorted(sizes):
+                stage = f"{n:,} decoys"
                 if progress:
-                    progress(f"{k} trigger values, {series}")
-                lab.set_plan([SlotSpec(bus, doorbell, 4, value, 32)])
-                points.append(_measure(lab, series, k, seconds))
-                if on_point is not None and on_point(points[-1]) is False:
+                    progress(f"{n:,} decoys")
+                want = [_decoy(bus, i) for i in range(lab.decoy_count, n)]
+                if lab.decoy_count + len(want) + FD_HEADROOM > limit:
+                    notes.append(_fd_note(f"{n:,} decoys", limit))
+                    break
+                try:
+                    lab.add_decoys(want)
+                except OSError as err:
+                    notes.append(f"stopped at {lab.decoy_count:,} decoys: {err}")
+                    break
+                if not measured(_measure(lab, "decoys", n, seconds)):
                     return _stopped(bus, points, notes)
+
+        for k in trigger_counts:
+            stage = f"{k} trigger values"
+            if k + FD_HEADROOM > limit:
+                notes.append(_fd_note(f"{k} trigger values", limit))
+                break
+            with Lab() as lab:
+                lab.set_plan([SlotSpec(bus, doorbell, 4, 1, 32)])
+                # Values 1..k at one doorbell, registered in that order.
+                for value in range(1, k + 1):
+                    lab.add_registration(RegistrationSpec(bus, doorbell, 4, value))
+                lab.start()
+                lab.pause()
+                for series, value in (("hit-first", 1), ("hit-last", k), ("miss", k + 1)):
+                    if progress:
+                        progress(f"{k} trigger values, {series}")
+                    lab.set_plan([SlotSpec(bus, doorbell, 4, value, 32)])
+                    if not measured(_measure(lab, series, k, seconds)):
+                        return _stopped(bus, points, notes)
+    except OSError as err:
+        if not points:
+            raise  # nothing measured: the caller reports the one line
+        notes.append(f"stopped at {stage} after {len(points)} points: {err}")
     return ScaleReport(bus, tuple(points), tuple(notes))
+
+
+def _fd_note(where: str, limit: int) -> str:
+    return (
+        f"stopped before {where}: the open-file limit is {limit} and could not be raised "
+        "(one eventfd per registration); raise the hard limit (ulimit -Hn) first"
+    )
 
 
 def _stopped(bus: Bus, points: list[ScalePoint], notes: list[str]) -> ScaleReport:
