@@ -1,10 +1,14 @@
-"""The doorbells table's live and exact check cells."""
+"""The doorbells table: its live and exact check cells, and what fits at 80 columns."""
 
 from __future__ import annotations
 
-from iofdtui.engine.model import Bus
-from iofdtui.engine.snapshot import DoorbellStats, VcpuCounts
-from iofdtui.ui.widgets.doorbells_table import live_cell, per_vcpu_cell
+from dataclasses import replace
+
+from iofdtui.engine.model import Bus, SlotSpec
+from iofdtui.engine.snapshot import DoorbellStats, Latency, SlotStats, Snapshot, VcpuCounts
+from iofdtui.ui.app import make_app
+from iofdtui.ui.widgets.doorbells_table import COLUMNS, DoorbellsTable, live_cell, per_vcpu_cell
+from tests.ui.fake_lab import SNAPSHOT, FakeLab, fixed_clock
 
 
 def _door(rings: int, signals: int, exits: int, issued: int | None) -> DoorbellStats:
@@ -39,3 +43,115 @@ def test_per_vcpu_cell_gives_each_vcpus_rings_and_exits() -> None:
     )
     assert per_vcpu_cell(door) == "0:1.01M/1.01M 1:330k/330k"
     assert per_vcpu_cell(door, compact=True) == "0:1.01M 1:330k"
+
+
+# ------------------------------------------------------------------ the table at 80 columns
+
+
+class LiveLab(FakeLab):
+    """The fixed snapshot with what a live run shows: rings in flight, counts past a million."""
+
+    doorbells: tuple[DoorbellStats, ...] = (
+        DoorbellStats(
+            Bus.MMIO, 0xFE00_0000, 1_351_601, 676_057, 676_057, ((4, 2, 676_057),), 1_352_627
+        ),
+        DoorbellStats(Bus.MMIO, 0xFE0F_F000, 242_136, 0, 242_404, ((4, 0, 242_404),), 242_649),
+        DoorbellStats(Bus.PIO, 0x03F8, 676_057, 676_057, 0, (), 676_570),
+        DoorbellStats(Bus.PIO, 0x0600, 242_136, 0, 242_136, ((1, 0, 242_136),), 242_649),
+    )
+    slots: tuple[SlotStats, ...] = SNAPSHOT.slots
+    vcpu_count = 1
+
+    def snapshot(self) -> Snapshot:
+        doors = self.doorbells
+        if self.vcpu_count > 1:
+            doors = tuple(
+                replace(
+                    d,
+                    per_vcpu=(
+                        VcpuCounts(0, d.rings // 3, d.exits // 3),
+                        VcpuCounts(1, d.rings - d.rings // 3, d.exits - d.exits // 3),
+                    ),
+                )
+                for d in doors
+            )
+        return replace(SNAPSHOT, vcpus=self.vcpu_count, doorbells=doors, slots=self.slots)
+
+
+class LongPlanLab(LiveLab):
+    """Six writes at one doorbell, four of them missing its trigger value."""
+
+    slots = (
+        tuple(
+            SlotStats(
+                i, SlotSpec(Bus.MMIO, 0xFE00_0000, 4, value, 32), 1_000, 0, None, Latency.empty()
+            )
+            for i, value in enumerate(range(1, 7))
+        )
+        + SNAPSHOT.slots[3:]
+    )
+    doorbells = (
+        replace(
+            LiveLab.doorbells[0],
+            exits_by_value=tuple((4, v, 1_234_567) for v in range(2, 7)),
+        ),
+        *LiveLab.doorbells[1:],
+    )
+
+
+class TwoVcpuLiveLab(LiveLab):
+    vcpu_count = 2
+
+
+async def shown_at(factory: type[FakeLab], size: tuple[int, int]) -> tuple[DoorbellsTable, dict]:
+    """Run the app on `factory` at `size`; the doorbells table and its cells by row and column."""
+    app = make_app(factory, refresh_interval=0.05, clock=fixed_clock)
+    async with app.run_test(size=size) as pilot:
+        table = app.query_one(DoorbellsTable)
+        for _ in range(250):
+            if table.row_count == 4:
+                break
+            await pilot.pause(0.02)
+        await pilot.pause(0.1)
+        # Everything in view: no sideways scroll, every doorbell on screen.
+        assert table.max_scroll_x == 0, (table.virtual_size, table.scrollable_content_region)
+        assert not table.show_horizontal_scrollbar
+        assert table.max_scroll_y == 0 and table.row_count == 4
+        shown = {
+            str(row.value): {
+                str(col.value): table.get_cell(row, col).plain.strip() for col in table.columns
+            }
+            for row in table.rows
+        }
+        headers = {str(k.value): c.label.plain.strip() for k, c in table.columns.items()}
+        shown["header"] = headers
+        return table, shown
+
+
+async def test_at_80_columns_every_doorbell_and_column_fits() -> None:
+    _table, shown = await shown_at(LiveLab, (80, 24))
+    assert list(shown["header"]) == [key for key, _ in COLUMNS]
+    assert shown["header"]["misses"] == "misses"  # not "exits by value": no room
+    mmio = shown["mmio:fe000000"]
+    assert mmio["rings"] == "1.35M" and mmio["misses"] == "0x2:676,057"
+    assert mmio["live"] == "✓"  # the rings in flight are left out; the verdict stays
+    assert mmio["check"] == "✓"
+
+
+async def test_at_80_columns_a_long_plan_is_cut_short_not_scrolled() -> None:
+    _table, shown = await shown_at(LongPlanLab, (80, 24))
+    mmio = shown["mmio:fe000000"]
+    assert mmio["plan"].startswith("4B←0x1 4B←") and mmio["plan"].endswith("…")
+    assert mmio["misses"].startswith("0x2:1.23M") and mmio["misses"].endswith("…")
+
+
+async def test_at_80_columns_two_vcpus_fit_too() -> None:
+    _table, shown = await shown_at(TwoVcpuLiveLab, (80, 24))
+    assert shown["header"]["vcpus"] == "vCPU:rings"
+    assert shown["mmio:fe000000"]["vcpus"] == "0:451k 1:901k"
+
+
+async def test_a_wide_table_keeps_the_full_headers_and_the_rings_in_flight() -> None:
+    _table, shown = await shown_at(LiveLab, (160, 45))
+    assert shown["header"]["misses"] == "exits by value"
+    assert shown["mmio:fe000000"]["live"] == "✓ +513"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
+from rich.cells import cell_len
 from rich.text import Text
 
 from iofdtui.engine.model import Bus, format_addr
@@ -31,6 +33,90 @@ FULL_SPLIT_WIDTH = 125
 
 _LEFT = {"doorbell", "plan", "misses", "live", "check", "vcpus"}
 
+_COUNTS = ("rings", "signals", "exits")
+_FREE = ("plan", "misses")
+"""Columns of free length (a plan's writes, the missed values): cut short with `…` to fit."""
+
+_MIN_FREE = 8
+"""The narrowest a cut column gets, with its leading space (`4B←0x1…`)."""
+
+_COUNT_CHARS = {True: 7, False: 9}
+"""The widest a count gets, compact (`999,999`) or not (`9,999,999`): room is kept for it."""
+
+_LIVE_CHARS = 7
+"""Room kept for the live check with its rings in flight (`✓ +9999`)."""
+
+
+@dataclass(frozen=True)
+class Fit:
+    """What the table shows at its width: columns (with headers), cut lengths, live form."""
+
+    columns: tuple[tuple[str, str], ...]
+    caps: dict[str, int] = field(default_factory=dict)
+    in_flight: bool = True
+
+
+def clip(text: str, cells: int) -> str:
+    """`text` in at most `cells` cells, ending in `…` when cut."""
+    if cell_len(text) <= cells:
+        return text
+    while text and cell_len(text) > cells - 1:
+        text = text[:-1]
+    return text.rstrip() + "…"
+
+
+def fit_columns(
+    columns: tuple[tuple[str, str], ...],
+    rows: Sequence[dict[str, str]],
+    width: int,
+    compact: bool,
+) -> Fit:
+    """Choose what a table `width` cells wide shows, so nothing scrolls sideways.
+
+    `rows` hold every column's text, and `live_short` (the live check without
+    the rings in flight).  In order, until the row fits: `exits by value` is
+    headed `misses`; the live check drops its rings in flight; the plan's
+    writes and the missed values are cut short; the per-row exact check goes
+    (the border still gives the checkpoint's verdict); the misses go.  Counts
+    and the live check are measured at the widest they get, so a reading
+    whose counts gain a digit does not change the choice.
+    """
+
+    def widths(cols: tuple[tuple[str, str], ...], in_flight: bool) -> dict[str, int]:
+        out = {}
+        for key, header in cols:
+            source = "live_short" if key == "live" and not in_flight else key
+            cells = max([cell_len(header), *(cell_len(row[source]) for row in rows)])
+            if key in _COUNTS:
+                cells = max(cells, _COUNT_CHARS[compact])
+            elif key == "live" and in_flight:
+                cells = max(cells, _LIVE_CHARS)
+            out[key] = cells + 1  # each cell's leading space
+        return out
+
+    room = width - 1  # a vertical scrollbar may take one
+    renamed = tuple((k, "misses") if k == "misses" else (k, h) for k, h in columns)
+    for cols, in_flight in ((columns, True), (renamed, True), (renamed, False)):
+        if sum(widths(cols, in_flight).values()) <= room:
+            return Fit(cols, {}, in_flight)
+    cols = renamed
+    for drop in ((), ("check",), ("check", "misses")):
+        cols = tuple(c for c in renamed if c[0] not in drop)
+        sizes = widths(cols, False)
+        free = [k for k, _ in cols if k in _FREE]
+        budget = room - sum(w for k, w in sizes.items() if k not in _FREE)
+        if budget >= _MIN_FREE * len(free):
+            break
+    # Share what is left among the free columns, the shortest served first.
+    caps: dict[str, int] = {}
+    budget = max(budget, _MIN_FREE * len(free))
+    for n, key in enumerate(sorted(free, key=sizes.__getitem__)):
+        share = min(sizes[key], budget // (len(free) - n))
+        budget -= share
+        if share < sizes[key]:
+            caps[key] = share - 1
+    return Fit(cols, caps, False)
+
 
 def doorbell_key(bus: Bus, addr: int) -> str:
     """Row key of one doorbell."""
@@ -47,16 +133,17 @@ def check_cell(checkpoint: Checkpoint | None, at_checkpoint: DoorbellStats | Non
     return "✓" if at_checkpoint.balance == 0 else f"✗ {at_checkpoint.balance:+d}"
 
 
-def live_cell(door: DoorbellStats) -> str:
+def live_cell(door: DoorbellStats, in_flight: bool = True) -> str:
     """✓ while rings done <= signals + exits <= rings issued, with the rings in flight.
 
     The in-flight count is what the host has counted and the guest has not
     yet (it counts a visit's rings after writing them); ✗ and the difference
-    the moment a count is lost or invented.
+    the moment a count is lost or invented.  `in_flight=False` (a narrow
+    table) leaves the count out of a ✓, never out of a ✗.
     """
     if not door.live_ok:
         return f"✗ {door.in_flight:+d}"
-    return f"✓ +{door.in_flight}" if door.in_flight else "✓"
+    return f"✓ +{door.in_flight}" if door.in_flight and in_flight else "✓"
 
 
 def cells(
@@ -110,16 +197,17 @@ class DoorbellsTable(CountsTable):
     COLUMNS = COLUMNS
     LEFT = frozenset(_LEFT)
 
+    _fit: Fit | None = None
+    """What the last `show` chose to show at the table's width."""
+
     def _tight(self) -> bool:
         """Too narrow for the full per-vCPU split beside every other column."""
         return self.size.width < FULL_SPLIT_WIDTH
 
     def on_resize(self) -> None:
-        """Crossing the full-split width changes the columns: redraw at once."""
-        if self._last is not None and "vcpus" in dict(self.COLUMNS):
-            tight = "misses" not in dict(self.COLUMNS)
-            if tight != self._tight():
-                self.show(*self._last)  # type: ignore[arg-type]
+        """What fits depends on the width: choose again and redraw at once if it changed."""
+        if self._last is not None:
+            self.show(*self._last)  # type: ignore[arg-type]
 
     def show(
         self,
@@ -139,12 +227,6 @@ class DoorbellsTable(CountsTable):
             # misses and the per-row exact check (the border still gives its verdict).
             columns = tuple(c for c in columns if c[0] not in ("misses", "check"))
             columns = tuple(c if c[0] != "vcpus" else ("vcpus", "vCPU:rings") for c in columns)
-        keys = [k for k, _ in columns]
-        if columns != self.COLUMNS:
-            self.COLUMNS = columns  # type: ignore[misc]
-            self._shown = {}
-            self.clear(columns=True)
-            self._add_columns()
         writes: dict[str, list[str]] = {}
         for s in slots:
             key = doorbell_key(s.spec.bus, s.spec.addr)
@@ -152,19 +234,41 @@ class DoorbellsTable(CountsTable):
             if write not in writes.setdefault(key, []):  # every vCPU rings the same plan
                 writes[key].append(write)
         exact = {doorbell_key(d.bus, d.addr): d for d in checkpoint.doorbells} if checkpoint else {}
-        rows = {}
+        full: dict[str, dict[str, str]] = {}
         for d in doorbells:
             key = doorbell_key(d.bus, d.addr)
             row = cells(d, writes.get(key, ()), checkpoint, exact.get(key), self.compact)
             by_key = dict(zip((k for k, _ in COLUMNS), row, strict=True))
+            by_key["live_short"] = live_cell(d, in_flight=False)
             if vcpus > 1:
                 by_key["vcpus"] = per_vcpu_cell(d, compact=tight)
-            rows[key] = tuple(by_key[k] for k in keys)
+            full[key] = by_key
+        # Nothing scrolls sideways: at this width, drop or cut what does not fit.
+        width = self.size.width or FULL_SPLIT_WIDTH  # not laid out yet: redrawn on resize
+        fit = fit_columns(columns, list(full.values()), width, self.compact)
+        if fit != self._fit:
+            # Columns only ever widen: a new choice starts them afresh.
+            self._fit = fit
+            self.COLUMNS = fit.columns  # type: ignore[misc]
+            self._shown = {}
+            self.clear(columns=True)
+            self._add_columns()
+        keys = [k for k, _ in fit.columns]
+        live = "live" if fit.in_flight else "live_short"
+        rows = {}
+        for key, by_key in full.items():
+            rows[key] = tuple(
+                clip(by_key[live if k == "live" else k], fit.caps[k])
+                if k in fit.caps
+                else by_key[live if k == "live" else k]
+                for k in keys
+            )
         if list(rows) != list(self._shown):
             self.clear()
             for row_key, row in rows.items():
                 self.add_row(
-                    *(self._cell(k, v) for (k, _), v in zip(columns, row, strict=True)), key=row_key
+                    *(self._cell(k, v) for (k, _), v in zip(fit.columns, row, strict=True)),
+                    key=row_key,
                 )
         else:
             self._update_cells(rows)
