@@ -156,8 +156,7 @@ class AddRegistrationScreen(ModalScreen[int | None]):
             return (
                 None,
                 f"collides with registration #{clash} ({self.existing[clash].describe()}): "
-                "the kernel refuses it (EEXIST); remove that one first, or use another "
-                "width or trigger value",
+                "the kernel says EEXIST; remove it first, or use another width or trigger",
                 "addr",
             )
         return spec, f"ready: {spec.describe()}", None
