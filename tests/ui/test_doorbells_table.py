@@ -155,3 +155,24 @@ async def test_a_wide_table_keeps_the_full_headers_and_the_rings_in_flight() -> 
     _table, shown = await shown_at(LiveLab, (160, 45))
     assert shown["header"]["misses"] == "exits by value"
     assert shown["mmio:fe000000"]["live"] == "✓ +513"
+
+
+async def test_a_resize_chooses_again() -> None:
+    app = make_app(LiveLab, refresh_interval=3600.0, clock=fixed_clock)
+    async with app.run_test(size=(160, 45)) as pilot:
+        table = app.query_one(DoorbellsTable)
+        for _ in range(250):
+            if table.row_count == 4:
+                break
+            await pilot.pause(0.02)
+
+        def header() -> str:
+            return table.columns["misses"].label.plain.strip()  # type: ignore[index]
+
+        assert header() == "exits by value"
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.1)
+        assert header() == "misses" and table.max_scroll_x == 0 and table.row_count == 4
+        await pilot.resize_terminal(160, 45)
+        await pilot.pause(0.1)
+        assert header() == "exits by value" and table.max_scroll_x == 0
