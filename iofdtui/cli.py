@@ -1,20 +1,98 @@
-"""The `iofdtui` command: the app by default, `iofdtui bench` headless."""
+"""The `iofdtui` command: the app by default, `iofdtui bench` headless.
+
+Every way it can fail that a person can act on ends in one line on stderr
+(`iofdtui: <cause>; <fix>`) and exit status 2, never a traceback: bad flags
+(argparse, with a one-line `error`), an engine that cannot start (any
+`OSError`), no terminal for the app.  SIGTERM, SIGHUP (and SIGINT) end the app
+the way `q` does, so the terminal is restored and the VM closed.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import errno
 import json
+import math
+import signal
 import sys
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any, NoReturn
 
 from iofdtui.engine.errors import EngineError
 
-EXIT_ENV = 2  # the machine cannot run the lab (no KVM, no permission, ...)
+EXIT_ENV = 2  # the machine cannot run the lab (no KVM, no permission, ...), or a bad flag
+
+READERS = ("none", "poll", "epoll")
+"""Eventfd reader modes, in `--reader all` order."""
+
+WAKE_READERS = ("epoll", "poll")
+"""Readers that wake up, so have a wake-up latency (`--wake` measures both by default)."""
+
+SECONDS_RANGE = (0.05, 3600.0)
+PERIOD_RANGE = (1.0, 100_000.0)
+
+NEED_TTY = (
+    "iofdtui: the app needs a terminal (stdin and stdout must be a tty); "
+    "for a headless run try `iofdtui bench`"
+)
+
+END_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+"""Signals that end a run cleanly: the app as `q` does, the bench with one line."""
+
+
+# ------------------------------------------------------------------- flags
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line: `<prog>: <what>; see <prog> --help`."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print one line (no usage block) and exit 2, as argparse does."""
+        self.exit(EXIT_ENV, f"{self.prog}: {message}; see {self.prog} --help\n")
+
+
+def _seconds(text: str) -> float:
+    """`--seconds`: a finite number of seconds in SECONDS_RANGE."""
+    low, high = SECONDS_RANGE
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and low <= value <= high):
+        raise argparse.ArgumentTypeError(
+            f"must be seconds per measurement from {low:g} to {high:g}, got {text!r}"
+        )
+    return value
+
+
+def _period(text: str) -> float:
+    """`--period`: µs between paced rings, in PERIOD_RANGE."""
+    low, high = PERIOD_RANGE
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and low <= value <= high):
+        raise argparse.ArgumentTypeError(f"must be µs from {low:g} to {high:g}, got {text!r}")
+    return value
+
+
+def _at_least_one(text: str) -> int:
+    """`--max-decoys`: a whole number ≥ 1."""
+    try:
+        value = int(text.replace(",", "").replace("_", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="iofdtui",
         description="Watch KVM ioeventfd doorbells: a live test VM, registrations with "
         "trigger values, exact signal counts and latency beside the userspace-exit baseline.",
@@ -26,27 +104,45 @@ def _parser() -> argparse.ArgumentParser:
         default=1,
         help="vCPUs ringing the plan in the app (default 1; v switches in the app)",
     )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="pin the vCPU thread(s) to one CPU and the eventfd reader (and UI) to another",
+    )
     sub = parser.add_subparsers(dest="command")
     bench = sub.add_parser("bench", help="measure ioeventfd against userspace exits, headless")
-    bench.add_argument("--seconds", type=float, default=1.0, help="seconds per path (default 1.0)")
+    bench.add_argument(
+        "--seconds",
+        type=_seconds,
+        default=1.0,
+        help=f"seconds per path (default 1.0; {SECONDS_RANGE[0]:g} to {SECONDS_RANGE[1]:g})",
+    )
     bench.add_argument("--json", action="store_true", help="print one JSON document")
     bench.add_argument(
+        "--reader",
         "--consumer",
-        choices=("epoll", "poll"),
+        dest="reader",
+        choices=(*READERS, "all"),
         default=None,
-        help="eventfd consumer: block in epoll_wait (default) or busy-poll; "
-        "--wake measures both unless one is named",
+        help="eventfd reader: none (counts drained at each reading), poll (busy-polls), "
+        "epoll (blocks in epoll_wait; the default), all (each in turn); "
+        "--wake measures epoll and poll unless one is named",
+    )
+    bench.add_argument(
+        "--pin",
+        action="store_true",
+        help="pin the vCPU thread(s) to one CPU and the eventfd reader to another",
     )
     bench.add_argument(
         "--wake",
         action="store_true",
-        help="wake-up latency: guest write → eventfd consumer running, paced rings",
+        help="wake-up latency: guest write → eventfd reader running, paced rings",
     )
     bench.add_argument(
         "--period",
-        type=float,
-        default=100.0,
-        help="µs between paced rings for --wake (default 100)",
+        type=_period,
+        default=None,
+        help="µs between paced rings, with --wake only (default 100; 1 to 100000)",
     )
     bench.add_argument(
         "--vcpus",
@@ -61,19 +157,88 @@ def _parser() -> argparse.ArgumentParser:
         help="ring cost against decoy registrations (1..100,000) and trigger values (1..512)",
     )
     bench.add_argument(
-        "--bus", choices=("pio", "mmio"), default="pio", help="bus for --scale (default pio)"
+        "--bus",
+        choices=("pio", "mmio"),
+        default=None,
+        help="bus for --scale (default pio)",
     )
     bench.add_argument(
         "--max-decoys",
-        type=int,
-        default=100_000,
-        help="largest decoy count for --scale (default 100,000)",
+        type=_at_least_one,
+        default=None,
+        help="largest decoy count for --scale (default 100,000; at least 1)",
     )
     return parser
 
 
+def _check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse flags that the chosen bench mode would silently ignore (one line, exit 2)."""
+    modes = [m for m, on in (("--wake", args.wake), ("--scale", args.scale)) if on]
+    if args.vcpus == 2:
+        modes.append("--vcpus 2")
+    if len(modes) > 1:
+        parser.error(f"{' and '.join(modes)} are separate runs: pick one")
+    mode = modes[0] if modes else None
+    if args.period is not None and mode != "--wake":
+        parser.error("argument --period: only applies to --wake (the paced rings)")
+    for flag, given in (("--bus", args.bus), ("--max-decoys", args.max_decoys)):
+        if given is not None and mode != "--scale":
+            parser.error(f"argument {flag}: only applies to --scale")
+    if mode == "--scale":
+        if args.reader is not None:
+            parser.error("argument --reader: does not apply to --scale (its rings are counted)")
+        if args.pin:
+            parser.error("argument --pin: does not apply to --scale")
+    if mode == "--wake" and args.reader == "none":
+        parser.error("wake-up latency needs a reader: --reader poll or epoll")
+    if mode == "--vcpus 2" and args.reader == "all":
+        parser.error(
+            "argument --reader: --vcpus 2 measures one reader per run: none, poll or epoll"
+        )
+
+
+# ------------------------------------------------------------------ output
+
+
 Say = Callable[[str], None]
 """Puts "measuring <what>…" on the status line."""
+
+TEXT_WIDTH = 100
+"""Width of notes printed to a pipe or file (a terminal uses its own)."""
+
+
+def _print_report(renderable: object) -> None:
+    """Print a report's tables at their natural width, never squeezed.
+
+    Rich squeezes a table to the console (80 columns when stdout is a pipe or
+    a file) and cuts numbers to `618,…`: each table gets at least its own
+    width, so a figure is never truncated; a narrow terminal wraps the lines
+    instead. Notes wrap at the terminal's width, or TEXT_WIDTH off a terminal.
+    """
+    from rich.console import Console, Group
+    from rich.measure import Measurement
+    from rich.table import Table
+
+    probe = Console(width=10_000)
+    base = Console().width if sys.stdout.isatty() else TEXT_WIDTH
+    items = renderable.renderables if isinstance(renderable, Group) else [renderable]
+    for item in items:
+        width = base
+        if isinstance(item, Table):
+            natural = Measurement.get(probe, probe.options, item).maximum
+            width = max(base, natural)
+        Console(width=width).print(item)
+
+
+@contextmanager
+def _cursor_restored() -> Iterator[None]:
+    """Show the cursor again however the block ends (the status spinner hides it)."""
+    try:
+        yield
+    finally:
+        if sys.stderr.isatty():
+            sys.stderr.write("\x1b[?25h")
+            sys.stderr.flush()
 
 
 def _measure_and_print(
@@ -82,32 +247,29 @@ def _measure_and_print(
     """Run a measurement under a status line, then print its table or JSON document."""
     from rich.console import Console
 
-    with Console(stderr=True).status("measuring…") as status:
+    with _cursor_restored(), Console(stderr=True).status("measuring…") as status:
         report = measure(lambda what: status.update(f"measuring {what}…"))
     if args.json:
         print(json.dumps(report.as_json(), indent=2))
     else:
-        Console().print(render(report))
+        _print_report(render(report))
     return 0
 
 
-def _positive_seconds(args: argparse.Namespace) -> bool:
-    if args.seconds > 0:
-        return True
-    print("iofdtui: --seconds must be positive", file=sys.stderr)
-    return False
+# ------------------------------------------------------------------- modes
 
 
 def _scale(args: argparse.Namespace) -> int:
     from iofdtui.engine.model import Bus
     from iofdtui.engine.scale import DECOY_SIZES, TRIGGER_COUNTS, render, run_scale
 
-    sizes = [n for n in DECOY_SIZES if n <= args.max_decoys]
+    max_decoys = args.max_decoys if args.max_decoys is not None else DECOY_SIZES[-1]
+    sizes = [n for n in DECOY_SIZES if n <= max_decoys]  # --max-decoys ≥ 1: never empty
     return _measure_and_print(
         args,
         lambda say: run_scale(
             args.seconds,
-            bus=Bus(args.bus),
+            bus=Bus(args.bus or "pio"),
             sizes=sizes,
             trigger_counts=TRIGGER_COUNTS,
             progress=say,
@@ -117,21 +279,18 @@ def _scale(args: argparse.Namespace) -> int:
 
 
 def _wake(args: argparse.Namespace) -> int:
-    from iofdtui.engine.wake import CONSUMERS, render, run_wake
+    from iofdtui.engine.wake import render, run_wake
 
-    if not _positive_seconds(args):
-        return EXIT_ENV
-    if not 1 <= args.period <= 100_000:
-        print("iofdtui: --period must be 1..100000 µs", file=sys.stderr)
-        return EXIT_ENV
-    consumers = (args.consumer,) if args.consumer else CONSUMERS
+    consumers = WAKE_READERS if args.reader in (None, "all") else (args.reader,)
+    period = args.period if args.period is not None else 100.0
     return _measure_and_print(
         args,
         lambda say: run_wake(
             args.seconds,
-            args.period,
+            period,
             consumers,
-            progress=lambda p: say(f"{p.bus.value} wake-ups, consumer {p.consumer}"),
+            progress=lambda p: say(f"{p.bus.value} wake-ups, reader {p.consumer}"),
+            pin=args.pin,
         ),
         render,
     )
@@ -140,24 +299,27 @@ def _wake(args: argparse.Namespace) -> int:
 def _vcpus(args: argparse.Namespace) -> int:
     from iofdtui.engine.vcpus_bench import render, run_vcpu_bench
 
-    if not _positive_seconds(args):
-        return EXIT_ENV
     return _measure_and_print(
         args,
         lambda say: run_vcpu_bench(
             args.seconds,
-            consumer=args.consumer or "epoll",
+            consumer=args.reader or "epoll",
+            pin=args.pin,
             progress=lambda bus, mode: say(f"{bus.value}, {mode}"),
         ),
         render,
     )
 
 
+def bench_readers(reader: str | None) -> tuple[str, ...]:
+    """The readers `iofdtui bench` measures under `--reader` (epoll when not named)."""
+    if reader is None:
+        return ("epoll",)
+    return READERS if reader == "all" else (reader,)
+
+
 def _bench(args: argparse.Namespace) -> int:
     from iofdtui.engine.bench import render, run_bench
-
-    if not _positive_seconds(args):
-        return EXIT_ENV
 
     def width(phase: Any) -> object:
         return "any" if phase.width == 0 else phase.width
@@ -166,33 +328,134 @@ def _bench(args: argparse.Namespace) -> int:
         args,
         lambda say: run_bench(
             args.seconds,
-            consumer=args.consumer or "epoll",
-            progress=lambda p: say(f"{p.bus.value} len {width(p)} {p.path}"),
+            readers=bench_readers(args.reader),
+            pin=args.pin,
+            progress=lambda p, reader: say(
+                f"{p.bus.value} len {width(p)} {p.path}, reader {reader}"
+            ),
         ),
         render,
     )
 
 
-def _app(vcpus: int) -> int:
-    from iofdtui.ui.app import run_app
-
-    return run_app(vcpus)
+# --------------------------------------------------------------- the app
 
 
-def main(argv: list[str] | None = None) -> int:
+def _has_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _app(vcpus: int, pin: bool) -> int:
+    """Run the app; SIGTERM, SIGHUP and SIGINT end it as `q` does."""
+    if not _has_terminal():
+        # Checked before any VM exists: a Textual app on a pipe draws forever.
+        print(NEED_TTY, file=sys.stderr)
+        return EXIT_ENV
+    from iofdtui.ui.app import EXIT_NO_VM, make_app
+
+    # Built here rather than through run_app so a signal handler can reach it.
+    app = make_app(vcpus=vcpus, **({"pin": True} if pin else {}))
+    caught: list[int] = []
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if caught:
+            return  # already ending (`timeout` sends SIGTERM to the child and its group)
+        caught.append(signum)
+        # Textual's SIGCONT handler re-enters raw mode; `timeout` sends SIGCONT
+        # right after SIGTERM, which would undo the teardown's tty restore.
+        signal.signal(signal.SIGCONT, signal.SIG_DFL)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            # No event loop (not started yet, or already gone): nothing is drawn.
+            raise _Ended(signum) from None
+        # A Python signal handler runs in the main thread, which is the app's
+        # loop thread; scheduling exit() wakes the loop and quits as `q` does.
+        loop.call_soon_threadsafe(app.exit, None, 128 + signum)
+
+    with _handlers(on_signal):
+        result = app.run()
+    if caught:
+        return 128 + caught[0]
+    if result is not None:
+        return int(result)
+    return EXIT_NO_VM if app.startup_error else (app.return_code or 0)
+
+
+# ---------------------------------------------------------------- signals
+
+
+class _Ended(BaseException):
+    """A signal that ends the run (BaseException: no `except Exception` swallows it)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_ended(signum: int, _frame: FrameType | None) -> None:
+    raise _Ended(signum)
+
+
+@contextmanager
+def _handlers(handler: Callable[[int, FrameType | None], None]) -> Iterator[None]:
+    """Install `handler` for END_SIGNALS for the block, then put the old ones back."""
+    old = {sig: signal.signal(sig, handler) for sig in END_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
+
+
+# ------------------------------------------------------------------ errors
+
+_FIXES = {
+    errno.EMFILE: "raise the open-file limit (ulimit -n) and run again",
+    errno.ENFILE: "the system is out of file handles: close some programs and run again",
+    errno.ENOMEM: "free some memory and run again",
+    errno.EACCES: "check the permissions on /dev/kvm (the kvm group) and run again",
+    errno.EPERM: "check the permissions on /dev/kvm (the kvm group) and run again",
+    errno.EBUSY: "another program holds the device; close it and run again",
+}
+
+
+def os_error_line(err: OSError) -> str:
+    """One line for an OSError: the engine's own (cause and fix), or cause; fix by errno."""
+    if isinstance(err, EngineError):
+        return f"iofdtui: {err}"
+    cause = err.strerror or str(err) or type(err).__name__
+    if err.filename is not None:
+        cause = f"{err.filename}: {cause}"
+    fix = _FIXES.get(err.errno or 0, "check dmesg for KVM messages, then run again")
+    return f"iofdtui: {cause}; {fix}"
+
+
+def _run_bench(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    _check_combination(parser, args)
+    with _handlers(_raise_ended):
+        if args.wake:
+            return _wake(args)
+        if args.vcpus == 2:
+            return _vcpus(args)
+        return _scale(args) if args.scale else _bench(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     try:
         if args.command == "bench":
-            if args.wake:
-                return _wake(args)
-            if args.vcpus == 2:
-                return _vcpus(args)
-            return _scale(args) if args.scale else _bench(args)
-        return _app(args.vcpus)
-    except EngineError as err:
-        print(f"iofdtui: {err}", file=sys.stderr)
+            return _run_bench(parser, args)
+        return _app(args.vcpus, args.pin)
+    except OSError as err:
+        print(os_error_line(err), file=sys.stderr)
         return EXIT_ENV
+    except _Ended as end:
+        name = signal.Signals(end.signum).name
+        print(f"iofdtui: stopped by {name} before it finished", file=sys.stderr)
+        return 128 + end.signum
     except KeyboardInterrupt:
         return 130
 
