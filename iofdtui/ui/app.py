@@ -13,28 +13,28 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.command import CommandPalette
 from textual.containers import Grid
 from textual.css.query import NoMatches
 from textual.reactive import reactive
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
 from iofdtui.engine.demo import demo_plan, demo_registrations
 from iofdtui.engine.errors import EngineError, RegistrationRejected
 from iofdtui.engine.model import RegistrationSpec, SlotSpec, SpecError, format_addr
-from iofdtui.engine.snapshot import RegistrationStats, Snapshot
+from iofdtui.engine.snapshot import READERS, RegistrationStats, Snapshot
 from iofdtui.ui.commands import IofdCommands
 from iofdtui.ui.lab_port import LabFactory, LabPort
 from iofdtui.ui.messages import (
-    ConsumerChanged,
     CountersReset,
     EngineFailed,
     GuestPaused,
@@ -43,7 +43,10 @@ from iofdtui.ui.messages import (
     LabFailed,
     LabStarted,
     PaceChanged,
+    PinningChanged,
     PlanChanged,
+    PlanRejected,
+    ReaderChanged,
     RegistrationAdded,
     RegistrationRefused,
     RegistrationRemoved,
@@ -60,8 +63,13 @@ from iofdtui.ui.screens.startup_error import StartupErrorScreen
 from iofdtui.ui.widgets.doorbells_table import DoorbellsTable
 from iofdtui.ui.widgets.event_log import EventLog
 from iofdtui.ui.widgets.lab_header import LabHeader
-from iofdtui.ui.widgets.registration_detail import RegistrationDetail
-from iofdtui.ui.widgets.registrations_table import COLUMN_SORT, SORT_KEYS, RegistrationsTable
+from iofdtui.ui.widgets.registration_detail import DetailHistograms, RegistrationDetail
+from iofdtui.ui.widgets.registrations_table import (
+    COLUMN_SORT,
+    SORT_KEYS,
+    RegistrationsTable,
+    sample_note,
+)
 
 EXIT_NO_VM = 2
 """Exit status when the test VM cannot start (the same as `iofdtui bench`)."""
@@ -83,7 +91,8 @@ _ENGINE_ACTIONS = frozenset(
         "pause",
         "resume",
         "reset",
-        "toggle_consumer",
+        "cycle_reader",
+        "toggle_pinning",
         "toggle_pace",
         "toggle_vcpus",
     }
@@ -91,6 +100,13 @@ _ENGINE_ACTIONS = frozenset(
 
 PACE_US = 100.0
 """The period `w` paces the plan at: one ring per visit, a wake-up per ring."""
+
+READER_MODELS: dict[str, str] = {
+    "none": "nobody waits on the eventfds; counts drained at each reading (pci-testdev)",
+    "poll": "a thread busy-polls the eventfds (vhost busy-poll, SPDK)",
+    "epoll": "a device thread sleeps in epoll_wait (QEMU iothreads, vhost by default)",
+}
+"""What each reader mode models, as the event log says it."""
 
 
 def _open_real_lab(vcpus: int = 1) -> LabPort:
@@ -107,6 +123,15 @@ def _apply_plan(lab: LabPort, plan: Sequence[SlotSpec]) -> None:
         lab.set_plans([plan] * lab.vcpus)
     else:
         lab.set_plan(plan)
+
+
+def one_line(err: BaseException) -> str:
+    """An exception as one line: the engine's own message, or the type and its text."""
+    lines = str(err).strip().splitlines()
+    text = lines[0] if lines else ""
+    if isinstance(err, (OSError, SpecError, ValueError)) and text:
+        return text
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
 def baseline_width(stats: RegistrationStats, snapshot: Snapshot) -> int:
@@ -131,10 +156,15 @@ class IofdApp(App[int]):
     TITLE = "iofdtui"
     COMMANDS = App.COMMANDS | {IofdCommands}
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (150, "-wide")]
+    TINY_WIDTH = 80
+    """Under this many columns the app has the `-tiny` class: one line of keys, no footer."""
 
     # Keys follow kvm_stat where it has one (q, r, f, o, s, h/?).
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "add", "Add", tooltip="Register an ioeventfd on a doorbell."),
+        # Priority: the app itself opens the form, so the keys typed right after
+        # `a` wait for it instead of reaching the table (check_action keeps `a`
+        # out of every other screen).
+        Binding("a", "add", "Add", tooltip="Register an ioeventfd on a doorbell.", priority=True),
         Binding("d", "remove", "Del", tooltip="Deassign the selected registration."),
         Binding("delete", "remove", "Remove", show=False),
         Binding("e", "edit_plan", "Plan", tooltip="Edit which doorbells the guest rings."),
@@ -150,10 +180,9 @@ class IofdApp(App[int]):
         ),
         Binding(
             "c",
-            "toggle_consumer",
-            "Consumer",
-            show=False,  # the footer is full at 80 columns; palette and help list it
-            tooltip="Switch the eventfd consumer between blocking epoll and busy-polling.",
+            "cycle_reader",
+            "Reader",
+            tooltip="Cycle the eventfd reader: none → poll → epoll (a sleeping device thread).",
         ),
         Binding(
             "w",
@@ -170,14 +199,26 @@ class IofdApp(App[int]):
             tooltip="Restart the VM with one or two vCPUs ringing the same plan.",
         ),
         Binding("f", "filter", "Filter", tooltip="Filter registrations by address."),
-        Binding("o", "sort", "Sort", tooltip="Cycle the sort order of registrations."),
+        Binding(
+            "o",
+            "sort",
+            "Sort",
+            show=False,  # made room for c (Reader); a click on a column header sorts too
+            tooltip="Cycle the sort order of registrations.",
+        ),
         Binding(
             "x",
             "scale_plot",
             "Scale",
             tooltip="Measure and plot ring cost against registrations on the bus.",
         ),
-        Binding("S", "screenshot", "SVG", tooltip="Save an SVG to screenshots/."),
+        Binding(
+            "S",
+            "screenshot",
+            "SVG",
+            show=False,  # made room for c (Reader); palette and help list it
+            tooltip="Save an SVG to screenshots/.",
+        ),
         Binding("ctrl+s", "screenshot", "Screenshot", show=False),
         Binding("h", "help", "Help", tooltip="What ioeventfd is; how to read the columns."),
         Binding("question_mark", "help", "Help", show=False),
@@ -206,6 +247,7 @@ class IofdApp(App[int]):
         screenshot_dir: Path | str = "screenshots",
         scale_sweep: SweepPort | None = None,
         vcpus: int = 1,
+        pin: bool = False,
     ) -> None:
         """Build the app around a lab factory.
 
@@ -217,10 +259,12 @@ class IofdApp(App[int]):
             screenshot_dir: where `S` saves SVG screenshots.
             scale_sweep: what `x` measures; the real sweep on /dev/kvm when None.
             vcpus: vCPUs the VM starts with (`v` switches between one and two).
+            pin: pin the vCPU thread(s) to one CPU and the reader and UI to another.
         """
         super().__init__()
         self._lab_factory = lab_factory
         self._vcpus = vcpus
+        self._pin = pin
         self._checkpoint_every = checkpoint_every
         self._clock = clock
         self._screenshot_dir = Path(screenshot_dir)
@@ -241,6 +285,8 @@ class IofdApp(App[int]):
         self._poller_done.set()
         self._selected: int | None = None
         self._histograms: tuple[int | None, Histogram, Histogram] = (None, [], [])
+        self._reader_histograms: dict[str, Histogram] = {}
+        self._wake_histogram: Histogram = []
         self._rates: dict[int, deque[tuple[float, float]]] = {}
         self._last_state = "starting"
         self._broken: set[tuple[object, int]] = set()
@@ -259,10 +305,18 @@ class IofdApp(App[int]):
             yield RegistrationDetail(id="detail")
         # The palette hint would push q and h off an 80-column footer; ctrl+p
         # still opens it, and the help screen says so.
-        yield Footer(compact=True, show_command_palette=False)
+        yield Footer(compact=True, show_command_palette=False, id="keys")
+        # Under 80 columns the footer would lose its last keys (q and h among
+        # them): app.tcss shows this line in its place instead.
+        yield Static("[b]q[/b] quit · [b]h[/b] help · [b]ctrl+p[/b] every command", id="tiny-keys")
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Below 80 columns, swap the footer for the line that keeps q and h in view."""
+        self.set_class(event.size.width < self.TINY_WIDTH, "-tiny")
 
     def on_mount(self) -> None:
         """Title the panels and start the VM in the background."""
+        self.set_class(self.size.width < self.TINY_WIDTH, "-tiny")
         self.query_one("#registrations").border_title = "Registrations"
         self.query_one("#doorbells").border_title = "Doorbells"
         self.query_one("#detail").border_title = "Selected registration"
@@ -301,16 +355,26 @@ class IofdApp(App[int]):
                 lab.add_registration(spec)
             lab.start()
             registrations = lab.registrations()
-        except (EngineError, SpecError) as err:
+        except (OSError, SpecError, ValueError) as err:
+            # EngineError is an OSError; a bare one (a thread or mmap the
+            # kernel refused) is just as fatal: close what was built, one line.
             lab.close()
-            self.post_message(LabFailed(f"the demo could not start: {err}"))
+            self.post_message(LabFailed(f"the demo could not start: {one_line(err)}"))
             return
+        pin_note = None
+        if self._pin:
+            try:
+                lab.set_pinning(True)
+            except (OSError, ValueError) as err:
+                pin_note = one_line(err)
         with self._engine_lock:
             if self._closing:
                 lab.close()
                 return
             self.lab = lab
         self.post_message(LabStarted(lab.machine, registrations))
+        if self._pin:
+            self.post_message(PinningChanged(lab.pinning, refused=pin_note))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="poll")
     def _poll(self) -> None:
@@ -322,13 +386,20 @@ class IofdApp(App[int]):
         self._poller_done.clear()
         try:
             next_checkpoint = 0.0
+            last_failure = None
             while not self._stop.is_set():
                 try:
                     message = self._read(next_checkpoint)
-                except EngineError as err:
-                    self.post_message(EngineFailed("reading the counters", str(err)))
+                except Exception as err:  # the poller must outlive any reading
+                    # An engine error, or a bug: either way the header must not
+                    # freeze.  Say it once (not at every reading), then retry.
+                    failure = one_line(err)
+                    if failure != last_failure:
+                        self.post_message(EngineFailed("reading the counters", failure))
+                    last_failure = failure
                     self._stop.wait(max(1.0, self.refresh_interval))
                     continue
+                last_failure = None
                 if message is None:
                     return
                 if time.monotonic() >= next_checkpoint:
@@ -350,22 +421,19 @@ class IofdApp(App[int]):
             stats = next((r for r in snap.registrations if r.id == selected), None)
             if stats is None:
                 return SnapshotReady(snap)
-            if snap.pace_us is not None:
-                # Paced: no ring cost is sampled; draw when the reader woke instead.
-                return SnapshotReady(
-                    snap,
-                    selected=stats.id,
-                    histogram=lab.wake_histogram(stats.id),
-                    baseline_key=None,
-                    baseline_histogram=[],
-                )
+            # Under the reader in force: the stream's ring cost, or the single
+            # paced write's (the kick) when paced, beside the same figure for
+            # the userspace exit; and every reader measured since reset.
             key = (stats.spec.bus, baseline_width(stats, snap))
+            paced = snap.pace_us is not None
             return SnapshotReady(
                 snap,
                 selected=stats.id,
                 histogram=lab.registration_histogram(stats.id),
                 baseline_key=key,
                 baseline_histogram=lab.baseline_histogram(*key),
+                reader_histograms=lab.reader_histograms(stats.id),
+                wake_histogram=lab.wake_histogram(stats.id) if paced else [],
             )
 
     @work(thread=True, exit_on_error=False, group="engine")
@@ -397,8 +465,8 @@ class IofdApp(App[int]):
     @work(thread=True, exit_on_error=False, group="engine")
     def _pause(self) -> None:
         with self._engine() as lab:
-            if lab is None:
-                return
+            if lab is None or lab.state == "paused":
+                return  # a repeated `p` that found it paused already: nothing changed
             try:
                 exact = lab.pause()
             except EngineError as err:
@@ -409,8 +477,8 @@ class IofdApp(App[int]):
     @work(thread=True, exit_on_error=False, group="engine")
     def _resume(self) -> None:
         with self._engine() as lab:
-            if lab is None:
-                return
+            if lab is None or lab.state != "paused":
+                return  # a repeated `p` that found it running already: nothing changed
             try:
                 lab.resume()
             except EngineError as err:
@@ -431,17 +499,33 @@ class IofdApp(App[int]):
                 self.post_message(CountersReset())
 
     @work(thread=True, exit_on_error=False, group="engine")
-    def _toggle_consumer(self) -> None:
+    def _cycle_reader(self) -> None:
+        """The next reader mode in `READERS` (none → poll → epoll → none)."""
         with self._engine() as lab:
             if lab is None:
                 return
-            mode = "poll" if lab.consumer == "epoll" else "epoll"
+            current = lab.reader
+            mode = READERS[(READERS.index(current) + 1) % len(READERS)]
             try:
-                lab.set_consumer(mode)
-            except EngineError as err:
-                self.post_message(EngineFailed("switching the eventfd consumer", str(err)))
+                lab.set_reader(mode)
+            except (OSError, ValueError) as err:
+                self.post_message(EngineFailed("switching the eventfd reader", one_line(err)))
             else:
-                self.post_message(ConsumerChanged(mode))
+                self.post_message(ReaderChanged(mode))
+
+    @work(thread=True, exit_on_error=False, group="engine")
+    def _toggle_pinning(self) -> None:
+        with self._engine() as lab:
+            if lab is None:
+                return
+            want = lab.pinning is None
+            try:
+                lab.set_pinning(want)
+            except (OSError, ValueError) as err:
+                self.post_message(PinningChanged(lab.pinning, refused=one_line(err)))
+            else:
+                self._pin = want
+                self.post_message(PinningChanged(lab.pinning))
 
     @work(thread=True, exit_on_error=False, group="engine")
     def _toggle_pace(self) -> None:
@@ -452,8 +536,8 @@ class IofdApp(App[int]):
             try:
                 lab.set_pace(pace)
                 lab.reset_counters()  # wake-up figures from one mode only
-            except (EngineError, ValueError) as err:
-                self.post_message(EngineFailed("pacing the ring plan", str(err)))
+            except (OSError, ValueError) as err:
+                self.post_message(EngineFailed("pacing the ring plan", one_line(err)))
             else:
                 self.post_message(PaceChanged(pace))
 
@@ -469,7 +553,8 @@ class IofdApp(App[int]):
             if old is None or self._closing:
                 return
             vcpus = 1 if old.vcpus > 1 else 2
-            specs, plan, consumer = old.registrations(), old.plan(), old.consumer
+            specs, plan, reader = old.registrations(), old.plan(), old.reader
+            pinned, paced = old.pinning is not None, old.pace_us is not None
             try:
                 new = self._lab_factory(vcpus)
             except OSError as err:
@@ -478,29 +563,46 @@ class IofdApp(App[int]):
             try:
                 old.close()
                 _apply_plan(new, plan)
-                for _, spec in sorted(specs.items()):
-                    new.add_registration(spec)
-                new.set_consumer(consumer)
+                renumbered = {
+                    old_id: new.add_registration(spec) for old_id, spec in sorted(specs.items())
+                }
+                new.set_reader(reader)
                 new.start()
-            except (EngineError, SpecError, ValueError) as err:
+            except (OSError, SpecError, ValueError) as err:
                 new.close()
                 self.lab = None
-                self.post_message(EngineFailed(f"starting a VM with {vcpus} vCPUs", str(err)))
+                self.post_message(EngineFailed(f"starting a VM with {vcpus} vCPUs", one_line(err)))
                 return
+            if pinned:
+                # The same machine allowed it a moment ago; the header tells if not.
+                with suppress(OSError, ValueError):
+                    new.set_pinning(True)
             self.lab = new
             self._vcpus = vcpus
             registrations = new.registrations()
-        self.post_message(VcpusChanged(vcpus, registrations))
+        # Paced mode runs on one vCPU: a paced one-vCPU lab comes back flat out.
+        self.post_message(
+            VcpusChanged(vcpus, registrations, renumbered, pace_dropped=paced and vcpus > 1)
+        )
 
     @work(thread=True, exit_on_error=False, group="engine")
     def _set_plan(self, plan: list[SlotSpec]) -> None:
+        """Apply a plan; a rejected one leaves the plan the guest rang before."""
         with self._engine() as lab:
             if lab is None:
                 return
+            before = lab.plan()
             try:
+                for slot in plan:
+                    slot.validate()
                 _apply_plan(lab, plan)
-            except (EngineError, SpecError) as err:
-                self.post_message(EngineFailed("changing the ring plan", str(err)))
+            except Exception as err:  # whatever refused it, keep a plan
+                try:
+                    if lab.plan() != before:
+                        _apply_plan(lab, before)
+                except Exception as again:
+                    self.post_message(EngineFailed("restoring the ring plan", one_line(again)))
+                self.post_message(PlanRejected(one_line(err)))
             else:
                 self.post_message(PlanChanged(plan))
 
@@ -560,6 +662,8 @@ class IofdApp(App[int]):
         self.snapshot = snap
         if event.selected is not None:
             self._histograms = (event.selected, event.histogram, event.baseline_histogram)
+            self._reader_histograms = event.reader_histograms
+            self._wake_histogram = event.wake_histogram
         live = {r.id for r in snap.registrations}
         for reg in snap.registrations:
             history = self._rates.setdefault(reg.id, deque())
@@ -603,10 +707,11 @@ class IofdApp(App[int]):
         if snap is None:
             return
         table = self.query_one(RegistrationsTable)
-        table.show(snap.registrations, self.filter_text, self.sort_key)
+        paced = snap.pace_us is not None
+        table.show(snap.registrations, self.filter_text, self.sort_key, paced)
         interval = "—" if snap.interval_s is None else f"{snap.interval_s:.2f} s"
-        table.border_title = f"Registrations · signals/s over the last {interval}"
-        notes = [f"sort: {self.sort_key}"]
+        table.border_title = f"Registrations · sig/s over {interval} · {sample_note(paced)}"
+        notes = [f"ratio: base50/p50, reader {snap.consumer}", f"sort: {self.sort_key}"]
         if self.filter_text:
             shown = table.row_count
             notes.append(f"filter '{self.filter_text}': {shown} of {len(snap.registrations)}")
@@ -629,11 +734,17 @@ class IofdApp(App[int]):
             return
         stats = next((r for r in snap.registrations if r.id == self._selected), None)
         hist_id, hist, base = self._histograms
+        by_reader, wake = self._reader_histograms, self._wake_histogram
         if stats is None or hist_id != stats.id:
-            hist, base = [], []
+            hist, base, by_reader, wake = [], [], {}, []
         rates = [rate for _, rate in self._rates.get(stats.id, ())] if stats else []
         self.query_one(RegistrationDetail).show(
-            stats, rates, HISTORY_S, hist, base, snap.timer_overhead_ns, snap
+            stats,
+            rates,
+            HISTORY_S,
+            DetailHistograms(hist, base, by_reader, wake),
+            snap.timer_overhead_ns,
+            snap,
         )
 
     @on(DataTable.RowHighlighted, "#registrations")
@@ -689,20 +800,33 @@ class IofdApp(App[int]):
     def _guest_paused(self, event: GuestPaused) -> None:
         how = "at a quiescent point" if event.exact else "by a kick (a ring may be in flight)"
         self.log_event(f"guest paused {how}")
+        # The next `p` resumes at once, not after the next reading.
+        self.guest_state = "paused"
 
     @on(GuestResumed)
     def _guest_resumed(self) -> None:
         self.log_event("guest resumed")
+        self.guest_state = "running"
 
     @on(CountersReset)
     def _counters_reset(self) -> None:
         self._rates.clear()
         self.log_event("counters reset")
 
-    @on(ConsumerChanged)
-    def _consumer_changed(self, event: ConsumerChanged) -> None:
-        how = "busy-polls every eventfd" if event.mode == "poll" else "blocks in epoll_wait"
-        self.log_event(f"eventfd consumer now {how}; reset (r) to compare ring costs cleanly")
+    @on(ReaderChanged)
+    def _reader_changed(self, event: ReaderChanged) -> None:
+        model = READER_MODELS.get(event.mode, "")
+        self.log_event(f"reader {event.mode}: {model}")
+
+    @on(PinningChanged)
+    def _pinning_changed(self, event: PinningChanged) -> None:
+        if event.refused is not None:
+            self.log_event(f"not pinned: {event.refused}", "warning")
+            self.notify(event.refused, title="Pinning refused", severity="warning")
+        elif event.pinning is None:
+            self.log_event("pinning off: the scheduler places every thread")
+        else:
+            self.log_event(f"pinned: {event.pinning}")
 
     @on(PaceChanged)
     def _pace_changed(self, event: PaceChanged) -> None:
@@ -710,23 +834,32 @@ class IofdApp(App[int]):
             self.log_event("ring plan flat out again (counters reset)")
         else:
             self.log_event(
-                f"paced: one ring per visit, {event.pace_us:g} µs apart; wake-up latency "
-                "measured (counters reset; ring cost is not sampled while paced)"
+                f"paced: one ring per visit, {event.pace_us:g} µs apart; wake-up latency and "
+                "the cost of each single write (the kick) measured (counters reset)"
             )
 
     @on(VcpusChanged)
     def _vcpus_changed(self, event: VcpusChanged) -> None:
         self._rates.clear()
+        moved = [f"#{old}→#{new}" for old, new in sorted(event.renumbered.items()) if old != new]
         ids = ", ".join(f"#{i}" for i in sorted(event.registrations)) or "none"
+        numbering = f"renumbered {', '.join(moved)}" if moved else f"kept as {ids}"
         self.log_event(
             f"new VM with {event.vcpus} vCPU{'s' if event.vcpus > 1 else ''} ringing the same "
-            f"plan; registrations made again as {ids}; counters start at zero"
+            f"plan; registrations made again, {numbering}; counters start at zero"
         )
+        if event.pace_dropped:
+            self.log_event("paced mode off: it runs on one vCPU (v back to one, then w)", "warning")
 
     @on(PlanChanged)
     def _plan_changed(self, event: PlanChanged) -> None:
         writes = ", ".join(slot.describe() for slot in event.plan) or "nothing"
         self.log_event(f"ring plan: {writes}")
+
+    @on(PlanRejected)
+    def _plan_rejected(self, event: PlanRejected) -> None:
+        self.log_event(f"ring plan rejected: {event.message}; the old plan rings on", "error")
+        self.notify(event.message, title="Ring plan rejected", severity="error")
 
     @on(EngineFailed)
     def _engine_failed(self, event: EngineFailed) -> None:
@@ -739,16 +872,31 @@ class IofdApp(App[int]):
         """Offer engine actions only with a live lab, and one of Pause/Resume."""
         if action in _ENGINE_ACTIONS and (self.lab is None or self._closing):
             return False if action in ("pause", "resume") else None
+        on_top = self.screen
+        if (
+            action == "add"
+            and len(self.screen_stack) > 1
+            and not isinstance(on_top, CommandPalette)
+        ):
+            return False  # a priority key: every other screen (a form, help) keeps its `a`
         if action == "pause":
             return self.guest_state == "running"
         if action == "resume":
             return self.guest_state == "paused"
         return True
 
-    def action_add(self) -> None:
-        """Open the add-registration form."""
+    async def action_add(self) -> None:
+        """Open the add-registration form.
+
+        Awaiting the mount holds back the keys typed right after `a` until the
+        form's address field has focus, so none of them is lost.
+        """
         any_length = self.lab.any_length if self.lab is not None else True
-        self.push_screen(AddRegistrationScreen(any_length=any_length))
+        form = AddRegistrationScreen(any_length=any_length)
+        await self.push_screen(form)
+        # The form focuses its address field from on_mount, which lands after
+        # the keys already queued: give it focus now, synchronously.
+        form.set_focus(form.query_one("#addr"))
 
     def action_remove(self) -> None:
         """Deassign the registration under the cursor."""
@@ -760,7 +908,9 @@ class IofdApp(App[int]):
 
     def action_edit_plan(self) -> None:
         """Open the ring-plan editor on the plan the guest rings now."""
-        plan = [slot.spec for slot in self.snapshot.slots] if self.snapshot else demo_plan()
+        # Every vCPU rings the same plan: edit vCPU 0's (the others' slots repeat it).
+        snap = self.snapshot
+        plan = [slot.spec for slot in snap.slots if slot.vcpu == 0] if snap else demo_plan()
 
         def apply(result: list[SlotSpec] | None) -> None:
             if result is not None:
@@ -780,12 +930,22 @@ class IofdApp(App[int]):
         """Zero every count and histogram."""
         self._reset()
 
-    def action_toggle_consumer(self) -> None:
-        """Switch the eventfd consumer between epoll_wait and busy-polling."""
-        self._toggle_consumer()
+    def action_cycle_reader(self) -> None:
+        """Cycle the eventfd reader: none → poll → epoll."""
+        self._cycle_reader()
+
+    def action_toggle_pinning(self) -> None:
+        """Pin the vCPU thread(s) to one CPU and the reader and UI to another, or unpin."""
+        self._toggle_pinning()
 
     def action_toggle_pace(self) -> None:
         """Pace the plan for wake-up latency, or ring flat out again."""
+        paced = self.snapshot is not None and self.snapshot.pace_us is not None
+        if not paced and self.lab is not None and self.lab.vcpus > 1:
+            text = "paced mode runs on one vCPU: press v first"
+            self.log_event(text, "warning")
+            self.notify(text, title="Not paced", severity="warning")
+            return
         self._toggle_pace()
 
     def action_toggle_vcpus(self) -> None:
@@ -910,9 +1070,14 @@ def make_app(lab_factory: LabFactory | None = None, **options: object) -> IofdAp
     return IofdApp(lab_factory or _open_real_lab, **options)  # type: ignore[arg-type]
 
 
-def run_app(vcpus: int = 1) -> int:
-    """Run the app in the terminal; returns the exit status (2: no VM)."""
-    app = make_app(vcpus=vcpus)
+def run_app(vcpus: int = 1, pin: bool = False) -> int:
+    """Run the app in the terminal; returns the exit status (2: no VM).
+
+    Args:
+        vcpus: vCPUs ringing the plan (1 or 2).
+        pin: pin the vCPU thread(s) to one CPU, the reader and the UI to another.
+    """
+    app = make_app(vcpus=vcpus, pin=pin)
     result = app.run()
     if result is not None:
         return int(result)

@@ -19,9 +19,14 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("Resume guest", "Let the paused guest ring again (p)", "resume"),
     ("Reset counters", "Zero every count and histogram (r)", "reset"),
     (
-        "Switch eventfd consumer",
-        "Block in epoll_wait or busy-poll: what a sleeping device thread costs a ring (c)",
-        "toggle_consumer",
+        "Cycle eventfd reader",
+        "none → poll → epoll: nobody waiting, a busy-polling thread, a sleeping one (c)",
+        "cycle_reader",
+    ),
+    (
+        "Pin vCPU and reader to separate CPUs",
+        "vCPU thread(s) on one CPU, the reader and the UI on another; again to unpin",
+        "toggle_pinning",
     ),
     (
         "Pace the plan / ring flat out",

@@ -41,6 +41,10 @@ class SnapshotReady(Message):
     histogram: Histogram = field(default_factory=list)
     baseline_key: tuple[Bus, int] | None = None
     baseline_histogram: Histogram = field(default_factory=list)
+    reader_histograms: dict[str, Histogram] = field(default_factory=dict)
+    """The selected registration's stream ring cost under each reader measured since reset."""
+    wake_histogram: Histogram = field(default_factory=list)
+    """Paced: the selected registration's wake-up latency (guest write → reader running)."""
 
     def can_replace(self, message: Message) -> bool:
         """A newer snapshot makes an unhandled older one worthless."""
@@ -89,10 +93,21 @@ class CountersReset(Message):
 
 
 @dataclass
-class ConsumerChanged(Message):
-    """The eventfd consumer now waits this way: "epoll" or "poll"."""
+class ReaderChanged(Message):
+    """The eventfd reader is now this mode: one of `READERS` ("none", "poll", "epoll")."""
 
     mode: str
+
+
+@dataclass
+class PinningChanged(Message):
+    """CPU pinning is now `pinning` (the engine's text; None: not pinned).
+
+    `refused` is the one-line reason when pinning was asked for and refused.
+    """
+
+    pinning: str | None
+    refused: str | None = None
 
 
 @dataclass
@@ -104,10 +119,17 @@ class PaceChanged(Message):
 
 @dataclass
 class VcpusChanged(Message):
-    """A new VM with `vcpus` vCPUs took over; registrations were made again."""
+    """A new VM with `vcpus` vCPUs took over; registrations were made again.
+
+    Attributes:
+        renumbered: old registration id -> its id in the new VM.
+        pace_dropped: paced mode was on and is now off (it runs on one vCPU).
+    """
 
     vcpus: int
     registrations: dict[int, RegistrationSpec]
+    renumbered: dict[int, int] = field(default_factory=dict)
+    pace_dropped: bool = False
 
 
 @dataclass
@@ -115,6 +137,13 @@ class PlanChanged(Message):
     """The guest now rings this plan."""
 
     plan: list[SlotSpec]
+
+
+@dataclass
+class PlanRejected(Message):
+    """A ring plan was refused (one-line `message`); the guest rings the plan it had."""
+
+    message: str
 
 
 @dataclass

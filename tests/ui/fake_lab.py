@@ -8,19 +8,24 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from iofdtui.engine.errors import KvmUnavailable, RegistrationRejected
 from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
 from iofdtui.engine.snapshot import (
+    READERS,
     Checkpoint,
     DoorbellStats,
     Health,
     Latency,
     MachineFacts,
+    ReaderCost,
     RegistrationStats,
     SlotStats,
     Snapshot,
+    WakeLatency,
+    WhyCost,
 )
 
 MACHINE = MachineFacts(
@@ -44,10 +49,10 @@ PLAN = (
     SlotSpec(Bus.MMIO, 0xFE0F_F000, 4, 0x0, 32),
 )
 
-BASE_PIO = Latency(262, 6_770.0, 10_700.0, 7_012.0)
-BASE_MMIO = Latency(525, 6_870.0, 11_900.0, 7_120.0)
-LAT_PIO = Latency(263, 1_470.0, 14_500.0, 2_010.0)
-LAT_MMIO = Latency(263, 1_520.0, 11_000.0, 1_830.0)
+BASE_PIO = Latency(262, 6_770.0, 10_700.0, 7_012.0, 513.0)
+BASE_MMIO = Latency(525, 6_870.0, 11_900.0, 7_120.0, 513.0)
+LAT_PIO = Latency(263, 1_470.0, 14_500.0, 2_010.0, 513.0)
+LAT_MMIO = Latency(263, 1_520.0, 11_000.0, 1_830.0, 513.0)
 REGISTRATIONS = (
     RegistrationStats(1, PIO, 14, 134_919, 45_012.0, 134_919, LAT_PIO, BASE_PIO, 4.61),
     RegistrationStats(2, MMIO, 15, 134_919, 45_012.0, 134_919, LAT_MMIO, BASE_MMIO, 4.52),
@@ -93,6 +98,38 @@ SNAPSHOT = Snapshot(
 IOEVENTFD_HIST = [(2_900.0, 40), (3_200.0, 120), (3_500.0, 60), (4_400.0, 20), (9_000.0, 23)]
 USERSPACE_HIST = [(8_400.0, 150), (8_800.0, 80), (9_600.0, 22), (12_000.0, 10)]
 
+# Per reader mode (fixed figures of the engine's shape, not expectations): the
+# PIO registration's stream cost (a visit's mean per ring, 513 rings a visit),
+# its kick (one paced write), and the raw histograms behind them.
+STREAM = {
+    "none": Latency(1_024, 610.0, 2_950.0, 840.0, 513.0),
+    "poll": Latency(996, 690.0, 3_400.0, 930.0, 513.0),
+    "epoll": LAT_PIO,
+}
+KICK = {
+    "none": Latency(880, 2_310.0, 4_050.0, 2_480.0, 1.0),
+    "poll": Latency(870, 2_460.0, 5_100.0, 2_700.0, 1.0),
+    "epoll": Latency(860, 7_900.0, 19_400.0, 9_050.0, 1.0),
+}
+BASE_KICK = Latency(850, 8_900.0, 12_300.0, 9_300.0, 1.0)
+READER_HIST = {
+    "none": [(2_300.0, 300), (2_400.0, 500), (2_600.0, 180), (3_900.0, 30), (4_700.0, 14)],
+    "poll": [(2_400.0, 260), (2_500.0, 480), (2_800.0, 200), (4_400.0, 40), (5_100.0, 16)],
+    "epoll": IOEVENTFD_HIST,
+}
+KICK_HIST = [(4_000.0, 300), (9_600.0, 400), (11_000.0, 120), (21_000.0, 40)]
+BASE_KICK_HIST = [(10_600.0, 500), (11_200.0, 300), (14_000.0, 50)]
+WAKE = WakeLatency(13_037, 25_400.0, 56_400.0, 27_100.0, coalesced=186)
+WAKE_HIST = [(18_000.0, 2_000), (22_000.0, 5_000), (25_000.0, 4_000), (40_000.0, 1_500)]
+# Over the last interval: the registration's reader wake-ups and signals, the
+# vCPU thread's preemptions, run-queue wait (ns) and rings.
+WHY = {
+    "none": WhyCost(0, 11_253, 3, 210_000, 55_225),
+    "poll": WhyCost(2_911, 11_253, 17, 1_400_000, 55_225),
+    "epoll": WhyCost(9_804, 11_253, 41, 3_120_000, 55_225),
+}
+PINNING = "vCPU→CPU1 · reader, UI→CPU0"
+
 FIXED_TIME = datetime(2026, 1, 1, 12, 0, 0)
 
 
@@ -107,11 +144,18 @@ class FakeLab:
     machine = MACHINE
     any_length = True
 
+    cpus = 2
+    """CPUs the fake machine has (pinning needs two)."""
+
     def __init__(self, vcpus: int = 1) -> None:
         self.vcpus = vcpus
         self.closed = False
-        self._consumer = "epoll"
+        self._reader = "epoll"
+        self._pinned = False
+        self.measured = {"epoll"}
+        """Reader modes measured since the last reset."""
         self._pace_us: float | None = None
+        self._plan = list(PLAN)
         self.regs: dict[int, RegistrationSpec] = {}
         self.state = "running"
         """What `pause` and `resume` last left (the fixed snapshot says running)."""
@@ -124,11 +168,20 @@ class FakeLab:
         self.closed = True
 
     def set_plan(self, slots: Sequence[SlotSpec], vcpu: int = 0) -> None:
-        """Accept any plan."""
+        """Take the plan; an MMIO address past 32 bits fails as the old engine did.
+
+        That failure comes half-way, with the old plan already retired (as
+        the engine's cffi `OverflowError` once did), so the app must restore it.
+        """
+        if any(slot.addr > 0xFFFF_FFFF for slot in slots):
+            self._plan = []
+            raise OverflowError("integer 4294967296 does not fit '32-bit unsigned int'")
+        self._plan = list(slots)
 
     def set_plans(self, plans: Sequence[Sequence[SlotSpec]]) -> None:
-        """Accept one plan per vCPU."""
+        """One plan per vCPU (the fake keeps vCPU 0's)."""
         assert len(plans) == self.vcpus
+        self.set_plan(plans[0])
 
     @property
     def pace_us(self) -> float | None:
@@ -136,12 +189,14 @@ class FakeLab:
         return self._pace_us
 
     def set_pace(self, period_us: float | None) -> None:
-        """Remember the pace; the figures stay fixed."""
+        """Remember the pace; refuse it on two vCPUs as the engine does."""
+        if period_us is not None and self.vcpus > 1:
+            raise ValueError("paced mode (wake-up latency) runs on one vCPU: use Lab(vcpus=1)")
         self._pace_us = period_us
 
-    def plan(self) -> list[SlotSpec]:
-        """The demo plan."""
-        return list(PLAN)
+    def plan(self, vcpu: int = 0) -> list[SlotSpec]:
+        """The plan last set (the demo plan at first)."""
+        return list(self._plan)
 
     def add_registration(self, spec: RegistrationSpec) -> int:
         """Accept, or refuse a collision the way the engine words it."""
@@ -175,36 +230,110 @@ class FakeLab:
         self.state = "running"
 
     def reset_counters(self) -> None:
-        """The figures are fixed."""
+        """From now on only the reader in force has been measured."""
+        self.measured = {self._reader}
 
     @property
-    def consumer(self) -> str:
-        """The fake consumer's mode."""
-        return self._consumer
+    def reader(self) -> str:
+        """The reader mode in force."""
+        return self._reader
 
-    def set_consumer(self, mode: str) -> None:
-        """Remember the mode; the figures stay fixed."""
-        self._consumer = mode
+    def set_reader(self, mode: str) -> None:
+        """Switch reader; it counts as measured from now on."""
+        if mode not in READERS:
+            raise ValueError(f"reader mode must be one of {', '.join(READERS)}, not {mode!r}")
+        self._reader = mode
+        self.measured.add(mode)
+
+    consumer = reader
+    set_consumer = set_reader
+
+    @property
+    def pinning(self) -> str | None:
+        """Where the threads are pinned, or None."""
+        return PINNING if self._pinned else None
+
+    def set_pinning(self, on: bool) -> None:
+        """Pin (or not); refused with one line below two CPUs."""
+        if on and self.cpus < 2:
+            raise ValueError(f"pinning needs at least 2 CPUs; this machine has {self.cpus}")
+        self._pinned = on
 
     def checkpoint(self) -> Checkpoint:
         """The fixed checkpoint."""
         return CHECKPOINT
 
     def snapshot(self) -> Snapshot:
-        """The fixed snapshot."""
-        return SNAPSHOT
+        """The fixed snapshot, under the reader, pace and pinning in force."""
+        reader, paced = self._reader, self._pace_us is not None
+        by_reader = tuple(
+            ReaderCost(
+                name,
+                Latency.empty() if paced else STREAM[name],
+                KICK[name] if paced else Latency.empty(),
+            )
+            for name in READERS
+            if name in self.measured
+        )
+        why = WHY[reader]
+
+        def under_reader(stats: RegistrationStats) -> RegistrationStats:
+            if stats.spec != PIO:
+                return replace(stats, by_reader=by_reader, why=why)
+            if paced:
+                kick = KICK[reader]
+                return replace(
+                    stats,
+                    latency=kick,
+                    baseline=BASE_KICK,
+                    ratio=round(BASE_KICK.p50_ns / kick.p50_ns, 2),
+                    kick=kick,
+                    wake=WAKE,
+                    by_reader=by_reader,
+                    why=why,
+                )
+            stream = STREAM[reader]
+            return replace(
+                stats,
+                latency=stream,
+                ratio=round(BASE_PIO.p50_ns / stream.p50_ns, 2),
+                by_reader=by_reader,
+                why=why,
+            )
+
+        lab_why = replace(why, reader_wakeups=2 * why.reader_wakeups, signals=2 * why.signals)
+        slots = SNAPSHOT.slots
+        if self.vcpus > 1:  # every vCPU rings the same plan: its slots repeat vCPU 0's
+            count = len(slots)
+            slots += tuple(replace(s, index=s.index + count, vcpu=1) for s in slots)
+        return replace(
+            SNAPSHOT,
+            slots=slots,
+            registrations=tuple(under_reader(r) for r in SNAPSHOT.registrations),
+            consumer=reader,
+            pace_us=self._pace_us,
+            pinning=self.pinning,
+            vcpus=self.vcpus,
+            why=lab_why,
+        )
 
     def registration_histogram(self, reg_id: int) -> list[tuple[float, int]]:
-        """A fixed ioeventfd histogram."""
-        return list(IOEVENTFD_HIST)
+        """Its ring cost under the reader in force (the kick's, when paced)."""
+        return list(KICK_HIST if self._pace_us is not None else READER_HIST[self._reader])
+
+    def reader_histograms(self, reg_id: int) -> dict[str, list[tuple[float, int]]]:
+        """Its stream ring cost under every reader measured since reset."""
+        if self._pace_us is not None:
+            return {}
+        return {name: list(READER_HIST[name]) for name in READERS if name in self.measured}
 
     def wake_histogram(self, reg_id: int) -> list[tuple[float, int]]:
-        """No paced rings in the fixed figures."""
-        return []
+        """Wake-up latency while paced."""
+        return list(WAKE_HIST) if self._pace_us is not None else []
 
     def baseline_histogram(self, bus: Bus, width: int) -> list[tuple[float, int]]:
-        """A fixed userspace-exit histogram."""
-        return list(USERSPACE_HIST)
+        """The userspace-exit path's (its kick's, when paced)."""
+        return list(BASE_KICK_HIST if self._pace_us is not None else USERSPACE_HIST)
 
 
 def no_kvm(vcpus: int = 1) -> FakeLab:

@@ -39,11 +39,17 @@ class LabHeader(Widget):
     """What to say before the first snapshot."""
 
     def render(self) -> Content:
-        """Two lines (three when something is wrong): the machine, then the guest."""
+        """The machine, then the guest and its reader; one line under 80 columns.
+
+        A third line in a wide terminal holds the kernel's counters; another
+        appears when something is wrong.
+        """
         snap = self.snapshot
         if snap is None:
             return Content.assemble(("iofdtui", "bold"), f"  {self.starting_note}")
         m = snap.machine
+        if self.app.size.width < 80:  # the terminal's width (the header has padding)
+            return self._tiny(snap)
         # Under 100 columns the same facts are said in fewer words, so the
         # header stays two lines on an 80x24 terminal.
         wide = self.size.width >= 100
@@ -55,25 +61,34 @@ class LabHeader(Widget):
             parts.append((note, "$warning"))
         elif m.emulated is False and wide:
             parts.append(" (hardware virtualization)")
+        reader: list[str | tuple[str, str]] = [" · reader ", (snap.consumer, "bold $accent")]
         modes: list[str | tuple[str, str]] = []
+        if snap.pinning is not None:
+            # The full placement where there is room; the fact alone in 80 columns.
+            modes.append((f" · pinned {snap.pinning}" if wide else " · pinned", "$accent"))
         if snap.vcpus > 1:
             modes.append(f" · {snap.vcpus} vCPUs")
         if snap.pace_us is not None:
             modes.append((f" · paced {snap.pace_us:g} µs", "$accent"))
+        state = ["\nguest ", (snap.state, STATE_STYLE.get(snap.state, "bold"))]
         if wide:
             parts.append(f" · TSC {m.tsc_khz:,} kHz")
-            parts += ["\nguest ", (snap.state, STATE_STYLE.get(snap.state, "bold")), *modes]
+            parts += [*state, *reader, *modes]
         else:
-            # The modes go on the first line, which has room once the TSC is in GHz.
-            tsc = f" · TSC {m.tsc_khz / 1e6:.2f} GHz" if modes else f" · TSC {m.tsc_khz:,} kHz"
-            parts += [tsc, *modes, "\nguest ", (snap.state, STATE_STYLE.get(snap.state, "bold"))]
+            # The modes go on the first line, which has room once the TSC is in GHz;
+            # the reader leads the second.
+            parts += [f" · TSC {m.tsc_khz / 1e6:.2f} GHz", *modes, *state, *reader]
         if snap.fault:
             parts.append((f": {snap.fault}", "$error"))
-        over = "over the last" if wide else "over"
-        parts.append(
-            f" · {fmt.rate(snap.ring_rate)} rings/s {over} {fmt.seconds(snap.interval_s)}"
-            f" · {fmt.count(snap.total_rings)} rings{' since reset' if wide else ''}"
-        )
+        if wide:
+            parts.append(
+                f" · {fmt.rate(snap.ring_rate)} rings/s over the last"
+                f" {fmt.seconds(snap.interval_s)} · {fmt.count(snap.total_rings)} rings since reset"
+            )
+        else:
+            # The interval is in the registrations table's title.
+            rings = fmt.approx_count(snap.total_rings)
+            parts.append(f" · {fmt.rate(snap.ring_rate)} rings/s · {rings} rings")
         if snap.timer_overhead_ns is not None:
             overhead = fmt.ns(snap.timer_overhead_ns)
             parts.append(
@@ -93,6 +108,24 @@ class LabHeader(Widget):
         return Content.assemble(*parts)
 
     @staticmethod
+    def _tiny(snap: Snapshot) -> Content:
+        """Under 80 columns: what runs and how, in as few words as can say it."""
+        m = snap.machine
+        parts: list[str | tuple[str, str]] = [("iofdtui", "bold"), f" · {m.kvm_module or 'kvm'}"]
+        if m.emulated:
+            parts.append((", emulated", "$warning"))
+        parts += [" · ", (snap.state, STATE_STYLE.get(snap.state, "bold"))]
+        parts += [" · reader ", (snap.consumer, "bold $accent")]
+        if snap.pinning is not None:
+            parts.append((" · pinned", "$accent"))
+        if snap.vcpus > 1:
+            parts.append(f" · {snap.vcpus} vCPUs")
+        if snap.pace_us is not None:
+            parts.append((f" · paced {snap.pace_us:g} µs", "$accent"))
+        parts.append(f" · {fmt.rate(snap.ring_rate)} rings/s")
+        return Content.assemble(*parts)
+
+    @staticmethod
     def _kernel_line(snap: Snapshot, wide: bool) -> list[str | tuple[str, str]]:
         """The kernel's own counters beside ours (wide), or only a broken relation."""
         kernel = snap.checkpoint.kernel if snap.checkpoint else None
@@ -102,7 +135,7 @@ class LabHeader(Widget):
             broken = [r for r in kernel.relations if not r.holds]
             text = "; ".join(f"{r.stat} {r.kernel:,} ≠ {r.ours:,}" for r in broken)
             return [(f"\n✗ kernel disagrees: {text}", "$error")]
-        parts: list[str | tuple[str, str]] = [f"\nconsumer {snap.consumer} · "]
+        parts: list[str | tuple[str, str]] = ["\n"]
         if kernel is None:
             parts.append(("kernel counters: from the second exact checkpoint on", "$text-muted"))
             return parts
