@@ -5,10 +5,14 @@
  *
  * Under kvm_pvm every guest instruction is emulated (~0.45 us each), so the
  * ring path is built for instruction count: each visit to a slot rings
- * RING_UNROLL-write blocks back to back, then one timed ring with rdtsc
- * around the single write, then updates the counters once.  The empty timed
- * window (same instructions minus the write) is sampled once per round so
- * the host can subtract the timer overhead measured in the same run.
+ * RING_UNROLL-write blocks back to back, then one more ring, all inside one
+ * rdtsc pair, and records the visit's cycles per ring once.  Every ring is
+ * inside a timed window, so the samples describe the rings that happen (a
+ * ring that pays a reader's wake-up, or is preempted, is in a sample like
+ * any other).  The empty timed window (same instructions minus the writes)
+ * is sampled once per round so the host can subtract the timer overhead
+ * measured in the same run, and the time spent between visits (the loop's
+ * own overhead) is summed so the host can set wall time against the samples.
  *
  * Every access to per-vCPU memory (mailbox, scratch variables, wake record,
  * counter pages, slot table) goes through FS, whose base is this vCPU's area
@@ -28,6 +32,9 @@
 #define V_RINGS     (GUEST_VARS + 8)   /* rings this visit */
 #define V_KIND      (GUEST_VARS + 12)  /* paced: the write kind, kept over the wait */
 #define V_NEXT      (GUEST_VARS + 16)  /* paced: TSC (low 32 bits) of the next ring */
+#define V_MARK      (GUEST_VARS + 20)  /* TSC (low 32 bits) at the end of the last visit */
+#define V_SCRATCH   (GUEST_VARS + 24)  /* paced calibration: stands in for the wake record */
+#define CAL_PAGE    (CTR_BASE + CTR_CAL * CTR_STRIDE)
 
 /* cpp does not expand inside the quoted macro arguments below: name them. */
         .equ    slot_value, SLOT_VALUE_LO
@@ -42,6 +49,8 @@
 /* ---------------------------------------------------------------- lab ---- */
 lab_main:
         mov     esp, GUEST_STACK_TOP
+        rdtsc
+        mov     dword ptr fs:[V_MARK], eax
 round:
         /* Pause handshake: acknowledge at a quiescent point, then park. */
         mov     eax, dword ptr fs:[MB_PAUSE_SEQ]
@@ -50,6 +59,8 @@ round:
         mov     dword ptr fs:[MB_ACK_SEQ], eax
         mov     dx, PARK_PORT
         out     dx, al
+        rdtsc                           /* time parked is not the loop's */
+        mov     dword ptr fs:[V_MARK], eax
         jmp     round
 1:
         cmp     dword ptr fs:[MB_CMD], CMD_SCRIBBLE
@@ -103,14 +114,17 @@ paced_table:
         .text
 
 /*
- * One visit: ecx blocks of RING_UNROLL writes, then the timed ring.
- * PIO uses dx/eax (reloaded after rdtsc from ebp/edi); MMIO uses [ebx].
- * The timed window is identical for every kind apart from the write itself,
- * and the calibration window below is the same minus the write.
+ * One visit: ecx blocks of RING_UNROLL writes, then one more, all timed:
+ * esi = TSC at the start, eax = TSC at the end, on to `account`.
+ * PIO uses dx/eax; MMIO uses [ebx].  The window holds the writes and the
+ * loop's branches (two instructions per block); the calibration window
+ * below is the same minus the writes and the loop.
  */
 .macro  VISIT name, setup, write
 \name:
         \setup
+        rdtsc
+        mov     esi, eax
         mov     eax, edi
         mov     edx, ebp
         test    ecx, ecx
@@ -122,13 +136,8 @@ paced_table:
         dec     ecx
         jnz     1b
 2:
-        rdtsc
-        mov     esi, eax
-        mov     eax, edi
-        mov     edx, ebp
         \write
         rdtsc
-        sub     eax, esi
         jmp     account
 .endm
 
@@ -165,21 +174,25 @@ paced:
         mov     eax, dword ptr fs:[V_KIND]
         jmp     dword ptr [paced_table + eax * 4 - KIND_PACED * 4]
 
+/*
+ * The paced ring is timed from its stamp: the window is the calibration
+ * window plus the two instructions that publish the ring, which the paced
+ * calibration (calibrate_paced) repeats on a scratch word.
+ */
 .macro  PACED name, setup, write
 \name:
         \setup
         rdtsc
+        mov     esi, eax
         mov     dword ptr fs:[WAKE_STAMP], eax
         inc     dword ptr fs:[WAKE_SEQ]            /* even: published */
         mov     eax, edi
         mov     edx, ebp
         \write
-        mov     eax, dword ptr fs:[WAKE_SEQ]
-        mov     dword ptr fs:[WAKE_DONE], eax
-        mov     ebx, dword ptr fs:[V_CTR]
-        inc     dword ptr fs:[ebx + CTR_RINGS]
-        inc     dword ptr fs:[V_SLOT]
-        jmp     next_slot
+        rdtsc
+        mov     ecx, dword ptr fs:[WAKE_SEQ]
+        mov     dword ptr fs:[WAKE_DONE], ecx
+        jmp     account
 .endm
 
         PACED   paced_pio1,  "",                "out dx, al"
@@ -205,7 +218,19 @@ paced:
         inc     dword ptr fs:[ebx + CTR_HIST + eax * 4]
 .endm
 
+/*
+ * esi = TSC at the visit's start, eax = at its end.  Sum the time since the
+ * previous visit ended (the loop's overhead), then record this visit's
+ * cycles per ring (one sample) and its rings.
+ */
 account:
+        mov     ecx, eax
+        sub     eax, esi
+        sub     esi, dword ptr fs:[V_MARK]
+        mov     dword ptr fs:[V_MARK], ecx
+        add     dword ptr fs:[CAL_PAGE + CTR_LOOP], esi
+        xor     edx, edx
+        div     dword ptr fs:[V_RINGS]     /* >= 1: 16 * iters + 1 */
         mov     ebx, dword ptr fs:[V_CTR]
         mov     ecx, dword ptr fs:[V_RINGS]
         add     dword ptr fs:[ebx + CTR_RINGS], ecx
@@ -213,14 +238,27 @@ account:
         inc     dword ptr fs:[V_SLOT]
         jmp     next_slot
 
+/* The empty timed window, in the shape of this round's visits. */
 calibrate:
+        cmp     dword ptr fs:[MB_PACE], 0
+        jne     calibrate_paced
         rdtsc
         mov     esi, eax
         mov     eax, edi
         mov     edx, ebp
         rdtsc
+        jmp     calibrated
+calibrate_paced:
+        rdtsc
+        mov     esi, eax
+        mov     dword ptr fs:[V_SCRATCH], eax
+        inc     dword ptr fs:[V_SCRATCH + 4]
+        mov     eax, edi
+        mov     edx, ebp
+        rdtsc
+calibrated:
         sub     eax, esi
-        mov     ebx, CTR_BASE + CTR_CAL * CTR_STRIDE
+        mov     ebx, CAL_PAGE
         HIST_ADD
         inc     dword ptr fs:[MB_ROUNDS]
         jmp     round

@@ -64,7 +64,7 @@
 #define SLOT_WHERE        4  /* port or guest-physical address */
 #define SLOT_VALUE_LO     8
 #define SLOT_VALUE_HI     12
-#define SLOT_ITERS        16 /* blocks of RING_UNROLL rings before the timed ring */
+#define SLOT_ITERS        16 /* blocks of RING_UNROLL rings, then one more ring */
 #define SLOT_CTR          20 /* counter page index, < MAX_SLOTS */
 #define MAX_SLOTS         16
 #define MAX_ITERS         4096
@@ -88,16 +88,18 @@
 #define CTR_BASE          0x10000
 #define CTR_STRIDE        0x2000
 #define CTR_SHIFT         13
-#define CTR_CAL           MAX_SLOTS /* the empty timed window (timer overhead) */
+#define CTR_CAL           MAX_SLOTS /* the empty timed window (timer overhead), and CTR_LOOP */
 #define CTR_COUNT         (MAX_SLOTS + 1)
 #define CTR_RINGS         0
-#define CTR_SAMPLES       4
-#define CTR_CYCLES        8
+#define CTR_SAMPLES       4  /* timed visits */
+#define CTR_CYCLES        8  /* sum over timed visits of cycles per ring */
 #define CTR_ISSUED        12 /* rings announced before a visit's writes, so the
                               * host can bracket live counts: done <= counted <= issued */
-#define CTR_HIST          16
-/* Log-linear histogram of cycles: values below 128 exact, then 64 sub-buckets
- * per power of two (1.6 % wide), up to 2^32. */
+#define CTR_LOOP          16 /* CAL page only: cycles spent between visits (the
+                              * loop's own overhead), parks excluded */
+#define CTR_HIST          32
+/* Log-linear histogram of a visit's cycles per ring: values below 128 exact,
+ * then 64 sub-buckets per power of two (1.6 % wide), up to 2^32. */
 #define HIST_SUB_BITS     6
 #define HIST_BUCKETS      1728
 

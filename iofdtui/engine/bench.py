@@ -3,19 +3,26 @@
 Each path is its own phase: the guest rings only that doorbell, with only
 that registration in place, so rings/s is the path's own throughput and the
 latency is the guest-measured cost of its rings, net of the timer overhead
-measured in the same phase.
+measured in the same phase.  With several readers (`--reader all`) every
+path is measured under each, so the cost of having a reader is one
+subtraction away.
+
+Two measurements of the same thing are set side by side, per path: the
+guest's mean cost per ring (every ring is inside a timed visit) and the
+host's wall time per ring over the phase less the guest's time between
+visits (the loop's own overhead, timed by the guest).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from iofdtui.engine.kernel_counters import KernelCounters
 from iofdtui.engine.lab import Lab
 from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
-from iofdtui.engine.snapshot import Latency
+from iofdtui.engine.snapshot import READERS, Latency, WhyCost
 
 PIO_PORT = 0x03F8
 MMIO_ADDR = 0xFE00_0000
@@ -45,25 +52,55 @@ class PhaseResult:
     signals: int
     exits: int
     kernel: KernelCounters | None = None
+    reader: str = "epoll"
+    loop_ns: float | None = None  # guest time between visits, per ring
+    why: WhyCost | None = None  # over the phase
 
     @property
     def rings_per_s(self) -> float:
         """Guest rings per second over the phase."""
         return self.rings / self.seconds if self.seconds else 0.0
 
+    @property
+    def wall_ns(self) -> float | None:
+        """Wall time per ring over the phase (the host's clock)."""
+        return self.seconds * 1e9 / self.rings if self.rings else None
+
+    @property
+    def stream_ns(self) -> float | None:
+        """Wall time per ring less the loop's own overhead: what the samples cover."""
+        if self.wall_ns is None or self.loop_ns is None:
+            return None
+        return self.wall_ns - self.loop_ns
+
+    @property
+    def agreement(self) -> float | None:
+        """Sampled mean cost per ring ÷ the stream's (1.0: they agree)."""
+        mean, stream = self.latency.mean_ns, self.stream_ns
+        return mean / stream if mean is not None and stream else None
+
     def as_json(self) -> dict[str, object]:
         """The documented JSON row (see README)."""
         lat = self.latency
+        why = self.why
         return {
             "bus": self.phase.bus.value,
             "width": self.phase.width,
             "write_width": self.phase.write_width,
             "path": self.phase.path,
+            "reader": self.reader,
             "rings": self.rings,
             "seconds": round(self.seconds, 6),
             "rings_per_s": round(self.rings_per_s, 1),
             "latency_ns": {"p50": lat.p50_ns, "p99": lat.p99_ns, "mean": lat.mean_ns},
             "samples": lat.samples,
+            "rings_per_sample": lat.rings_per_sample,
+            "wall_ns_per_ring": self.wall_ns,
+            "loop_ns_per_ring": self.loop_ns,
+            "cost_agreement": self.agreement,
+            "reader_wakeups_per_1k_signals": why.wakeups_per_1k_signals if why else None,
+            "preemptions_per_1k_rings": why.preemptions_per_1k_rings if why else None,
+            "runqueue_ns_per_ring": why.runqueue_ns_per_ring if why else None,
             "signals": self.signals,
             "userspace_exits": self.exits,
             "conserved": self.conserved,
@@ -122,29 +159,38 @@ def run_phase(lab: Lab, phase: Phase, seconds: float, weight: int = 64) -> Phase
         spec = _registration(phase)
         if spec is not None:
             lab.add_registration(spec)
-        lab.reset_counters()
     time.sleep(WARMUP_S)
+    # From here the guest's samples and the host's clock cover the same stretch.
+    lab.reset_counters()
     start = lab.snapshot()
     time.sleep(seconds)
-    end = lab.snapshot()
+    end = lab.snapshot()  # its `why` covers the phase
     lab.pause()  # takes the checkpoint: exact counts, kernel deltas
     checkpoint = lab.checkpoint()
-    lab.resume()
     snap = lab.snapshot()
+    loop_ns = lab.loop_ns_per_ring()
+    lab.resume()
     if phase.path == "ioeventfd" and snap.registrations:
         latency = snap.registrations[0].latency
     else:
         latency = snap.slots[0].latency
     door = checkpoint.doorbells[0] if checkpoint.doorbells else None
+    why = end.why
+    if why is not None and end.registrations:
+        why = end.registrations[0].why or why
+    rings = end.total_rings - start.total_rings
     return PhaseResult(
         phase=phase,
-        rings=end.total_rings - start.total_rings,
+        rings=rings,
         seconds=end.taken_at - start.taken_at,
-        latency=latency,
+        latency=latency if rings else Latency.empty(),
         conserved=checkpoint.holds,
         signals=door.signals if door else 0,
         exits=door.exits if door else 0,
         kernel=checkpoint.kernel,
+        reader=lab.reader,
+        loop_ns=loop_ns,
+        why=why,
     )
 
 
@@ -171,15 +217,19 @@ def comparisons(results: tuple[PhaseResult, ...]) -> list[dict[str, object]]:
     both net); `wall_saved_ns` the difference in wall time per ring between
     the two throughput phases.  They measure the same thing two ways.
     """
-    by_key = {(r.phase.bus, r.phase.width, r.phase.path): r for r in results}
+    by_key = {(r.reader, r.phase.bus, r.phase.width, r.phase.path): r for r in results}
     out = []
     for r in results:
         if r.phase.path != "ioeventfd" or r.phase.width == 0:
             continue
-        user = by_key.get((r.phase.bus, r.phase.width, "userspace"))
+        user = by_key.get((r.reader, r.phase.bus, r.phase.width, "userspace"))
         if user is None:
             continue
-        row: dict[str, object] = {"bus": r.phase.bus.value, "width": r.phase.width}
+        row: dict[str, object] = {
+            "reader": r.reader,
+            "bus": r.phase.bus.value,
+            "width": r.phase.width,
+        }
         a, b = r.latency, user.latency
         row["ratio_p50"] = b.p50_ns / a.p50_ns if a.p50_ns and b.p50_ns and a.p50_ns > 0 else None
         row["saved_ns"] = b.mean_ns - a.mean_ns if a.mean_ns and b.mean_ns else None
@@ -198,18 +248,29 @@ def comparisons(results: tuple[PhaseResult, ...]) -> list[dict[str, object]]:
 
 def run_bench(
     seconds: float,
-    consumer: str = "epoll",
-    progress: Callable[[Phase], None] | None = None,
+    readers: Sequence[str] = ("epoll",),
+    pin: bool = False,
+    progress: Callable[[Phase, str], None] | None = None,
+    consumer: str | None = None,
 ) -> BenchReport:
-    """Run every phase on one lab; raises KvmUnavailable when there is no KVM."""
+    """Run every phase under each reader, on one lab; raises KvmUnavailable
+    when there is no KVM.  `consumer` is the older name of a single reader."""
+    if consumer is not None:
+        readers = (consumer,)
+    unknown = [r for r in readers if r not in READERS]
+    if unknown or not readers:
+        raise ValueError(f"readers must be among {', '.join(READERS)}, not {unknown or 'none'}")
     with Lab() as lab:
-        lab.set_consumer(consumer)
+        if pin:
+            lab.set_pinning(True)
         lab.start()
         results = []
-        for phase in phases(lab.any_length):
-            if progress:
-                progress(phase)
-            results.append(run_phase(lab, phase, seconds))
+        for reader in readers:
+            lab.set_reader(reader)
+            for phase in phases(lab.any_length):
+                if progress:
+                    progress(phase, reader)
+                results.append(run_phase(lab, phase, seconds))
         overhead = lab.timer_overhead_cycles()
         m = lab.machine
         machine = {
@@ -221,9 +282,14 @@ def run_bench(
             "timer_overhead_ns": (
                 overhead * 1e6 / m.tsc_khz if overhead is not None and m.tsc_khz else None
             ),
-            "consumer": consumer,
+            "readers": list(readers),
+            "consumer": readers[-1],  # the reader's name before reader modes (last measured)
+            "pinning": lab.pinning,
             "capabilities": list(m.capabilities),
-            "latency_note": "guest-measured ring cost, net of timer overhead",
+            "latency_note": (
+                "guest-measured ring cost, net of timer overhead; one sample is one visit: "
+                "the mean cost per ring of its back-to-back rings"
+            ),
         }
         return BenchReport(machine=machine, results=tuple(results))
 
@@ -233,32 +299,63 @@ def format_ns(value: float | None) -> str:
     return "—" if value is None else f"{value:,.0f}"
 
 
+def _fmt_ratio(value: object, digits: int = 2) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, float) else "—"
+
+
 def render(report: BenchReport) -> object:
-    """A rich renderable: the header and the comparison table."""
+    """A rich renderable: the header, the paths, the agreement check and the comparison."""
     from rich import box
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
     m = report.machine
+    readers = ", ".join(str(r) for r in m["readers"])  # type: ignore[attr-defined]
     head = Text()
     head.append(f"kernel {m['kernel']}   /dev/kvm: {m['kvm_module']}   ")
-    head.append(f"TSC {m['tsc_khz']:,} kHz   consumer: {m['consumer']}\n")
+    head.append(f"TSC {m['tsc_khz']:,} kHz   reader: {readers}")
+    head.append(f"   pinned: {m['pinning']}\n" if m["pinning"] else "\n")
     head.append(f"{m['emulation_note']}\n", style="bold yellow" if m["emulated"] else "")
     overhead = m["timer_overhead_ns"]
     head.append(
-        "latency = guest-measured ring cost (rdtsc around the write), net of "
+        "latency = guest-measured cost per ring: one sample is one visit (rdtsc around all its "
+        "back-to-back rings, divided by their number), net of "
         f"{format_ns(overhead if isinstance(overhead, float) else None)} ns timer overhead "
         "measured in the same run\n"
     )
     table = Table(title="Doorbell rings, by path", title_justify="left", box=box.SIMPLE_HEAD)
-    columns = ("bus", "len", "path", "rings/s", "p50 ns", "p99 ns", "mean ns", "rings", "exact")
-    for col in (*columns, "kernel", "insn/ring"):
-        table.add_column(col, justify="left" if col in ("bus", "path") else "right", no_wrap=True)
+    columns = ("reader", "bus", "len", "path", "rings/s", "p50 ns", "p99 ns", "mean ns")
+    for col in (*columns, "rings", "exact", "kernel", "insn/ring"):
+        table.add_column(
+            col, justify="left" if col in ("reader", "bus", "path") else "right", no_wrap=True
+        )
+    check = Table(
+        title="Ring cost against throughput, and why it costs that (same phases)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    for col in (
+        "reader",
+        "bus",
+        "len",
+        "path",
+        "mean ns",
+        "wall ns/ring",
+        "loop ns/ring",
+        "agreement",
+        "wake-ups/1k sig",
+        "preempted/1k rings",
+        "run-queue ns/ring",
+    ):
+        check.add_column(
+            col, justify="left" if col in ("reader", "bus", "path") else "right", no_wrap=True
+        )
     for r in report.results:
         lat = r.latency
         width = "any" if r.phase.width == 0 else str(r.phase.width)
         table.add_row(
+            r.reader,
             r.phase.bus.value,
             width,
             r.phase.path,
@@ -273,11 +370,34 @@ def render(report: BenchReport) -> object:
             if r.kernel is None or r.kernel.insn_per_ring is None
             else f"{r.kernel.insn_per_ring:.2f}",
         )
+        why = r.why
+        wake = why.wakeups_per_1k_signals if why and r.phase.path == "ioeventfd" else None
+        check.add_row(
+            r.reader,
+            r.phase.bus.value,
+            width,
+            r.phase.path,
+            format_ns(lat.mean_ns),
+            format_ns(r.wall_ns),
+            format_ns(r.loop_ns),
+            _fmt_ratio(r.agreement),
+            _fmt_ratio(wake, 1),
+            _fmt_ratio(why.preemptions_per_1k_rings if why else None, 1),
+            format_ns(why.runqueue_ns_per_ring if why else None),
+        )
     comp = Table(
         title="ioeventfd vs userspace exit, same run", title_justify="left", box=box.SIMPLE_HEAD
     )
-    for col in ("bus", "len", "×faster p50", "saved/ring ns", "wall saved ns", "agreement"):
-        comp.add_column(col, justify="right")
+    for col in (
+        "reader",
+        "bus",
+        "len",
+        "×faster p50",
+        "saved/ring ns",
+        "wall saved ns",
+        "agreement",
+    ):
+        comp.add_column(col, justify="left" if col in ("reader", "bus") else "right")
     for row in comparisons(report.results):
         ratio, saved, wall, agree = (
             row["ratio_p50"],
@@ -286,12 +406,13 @@ def render(report: BenchReport) -> object:
             row["agreement"],
         )
         comp.add_row(
+            str(row["reader"]),
             str(row["bus"]),
             str(row["width"]),
             f"{ratio:.1f}×" if isinstance(ratio, float) else "—",
             format_ns(saved if isinstance(saved, float) else None),
             format_ns(wall if isinstance(wall, float) else None),
-            f"{agree:.2f}" if isinstance(agree, float) else "—",
+            _fmt_ratio(agree),
         )
     note = Text(
         "exact: rings = signals + userspace exits at a quiescent pause. kernel: the vCPU's "
@@ -300,15 +421,11 @@ def render(report: BenchReport) -> object:
         style="dim",
     )
     note.append(
-        "saved/ring: userspace mean − ioeventfd mean (latency); wall saved: difference in "
-        "wall time per ring between the two throughput phases; agreement = their ratio.",
+        "agreement (per path): guest mean ÷ (wall time per ring − the guest's time between "
+        "visits). wake-ups/1k sig: the reader's returns from epoll_wait per 1,000 signals. "
+        "preempted/1k rings: the vCPU thread's involuntary context switches; run-queue: its "
+        "wait for a CPU (/proc/self/task/TID). saved/ring: userspace mean − ioeventfd mean; "
+        "wall saved: the same from the two phases' throughput; agreement = their ratio.",
         style="dim",
     )
-    if m["consumer"] == "epoll":
-        note.append(
-            "\nconsumer epoll: a timed ring follows the timer's own gap, so it finds the "
-            "consumer asleep (and pays its wake-up inside the write) more often than a ring "
-            "in a stream does; --consumer poll removes that difference.",
-            style="dim",
-        )
-    return Group(head, table, comp, note)
+    return Group(head, table, check, comp, note)

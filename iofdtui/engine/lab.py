@@ -14,17 +14,19 @@ may ring one eventfd.  A pause parks both.
 from __future__ import annotations
 
 import errno as E
+import math
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
-from iofdtui.engine import host
+from iofdtui.engine import host, threads
 from iofdtui.engine.errors import (
     EngineError,
     GuestFault,
     KvmUnavailable,
+    LabClosed,
     PauseTimeout,
     RegistrationRejected,
     open_file_limit,
@@ -45,16 +47,19 @@ from iofdtui.engine.model import (
 )
 from iofdtui.engine.native import check, ffi, lib
 from iofdtui.engine.snapshot import (
+    READERS,
     Checkpoint,
     DoorbellStats,
     Health,
     Latency,
     MachineFacts,
+    ReaderCost,
     RegistrationStats,
     SlotStats,
     Snapshot,
     VcpuCounts,
     WakeLatency,
+    WhyCost,
 )
 
 _STATES = {
@@ -64,6 +69,18 @@ _STATES = {
     lib.LAB_FAULTED: "faulted",
 }
 _QUANTILES = (0.5, 0.99)
+# Reader name -> the engine's enum lab_consumer_mode.
+_NATIVE_READER = {
+    "epoll": lib.LAB_CONSUMER_EPOLL,
+    "poll": lib.LAB_CONSUMER_POLL,
+    "none": lib.LAB_CONSUMER_NONE,
+}
+_CURRENT = lib.LAB_MODE_CURRENT
+
+
+def _mode(reader: str, paced: bool) -> int:
+    """The engine's figure set for a reader and a pacing (enum lab_mode)."""
+    return int(paced) * lib.LAB_READERS + _NATIVE_READER[reader]
 
 
 @dataclass
@@ -72,6 +89,7 @@ class _Registration:
     native_id: int
     eventfd: int
     last_signals: int = 0
+    last_reads: int = 0  # the reader's reads of it at the previous snapshot
 
 
 @dataclass
@@ -136,6 +154,10 @@ class Lab:
         self._regs: dict[int, _Registration] = {}
         self._decoys: list[int] = []  # native ids
         self._consumer = "epoll"
+        self._pinning: str | None = None
+        self._sched = threads.SchedWatch()
+        self._last_wakeups = 0
+        self._overheads: dict[int, float | None] = {}
         self._pace_us: float | None = None
         self._tsc_flags = host.tsc_flags()
         self._removed: list[RegistrationStats] = []
@@ -178,27 +200,64 @@ class Lab:
         if self.vcpus > 1:
             raise ValueError("the bare floor loops run on one vCPU: use Lab(vcpus=1)")
         with self._live():
+            if self.state != "idle":
+                raise EngineError(E.EBUSY, "the bare loop starts a lab that has not started")
+            self._check_plan([slot], 0)
             self._define_plan([slot])
             check(lib.lab_set_bare(self._lab, slot.addr, slot.value), "configuring the bare loop")
             check(lib.lab_start(self._lab, lib.ENTRY_BARE + slot.kind), "starting the vCPU")
 
     @property
-    def consumer(self) -> str:
-        """How the eventfd consumer thread waits: "epoll" (blocks) or "poll" (spins)."""
+    def reader(self) -> str:
+        """How the eventfds are read: "none", "poll" or "epoll" (see READERS)."""
         return self._consumer
 
-    def set_consumer(self, mode: str) -> None:
-        """Block in epoll_wait ("epoll") or busy-poll every eventfd ("poll").
+    consumer = reader  # the name before reader "none" existed
 
-        A blocked consumer must be woken by each signal, inside the guest's
-        write; a polling one never sleeps but holds a CPU.
+    def set_reader(self, mode: str) -> None:
+        """Read the eventfds with no thread ("none"), a busy-polling one ("poll"),
+        or one that sleeps in epoll_wait ("epoll"); takes effect between epochs.
+
+        A sleeping reader must be woken by a signal, inside the guest's write;
+        a polling one never sleeps but holds a CPU; with none, readings and
+        pauses drain the counters and a signal wakes nobody.
         """
-        native = {"epoll": lib.LAB_CONSUMER_EPOLL, "poll": lib.LAB_CONSUMER_POLL}.get(mode)
+        native = _NATIVE_READER.get(mode) if isinstance(mode, str) else None
         if native is None:
-            raise ValueError(f"consumer mode must be 'epoll' or 'poll', not {mode!r}")
-        with self._live():
-            check(lib.lab_set_consumer_mode(self._lab, native), "setting the consumer mode")
+            raise ValueError(f"the reader must be one of {', '.join(READERS)}, not {mode!r}")
+        with self._live(), self.paused():
+            check(lib.lab_set_consumer_mode(self._lab, native), "setting the reader")
             self._consumer = mode
+
+    set_consumer = set_reader
+
+    @property
+    def pinning(self) -> str | None:
+        """Where the threads are pinned, e.g. "vCPU→CPU1 · reader, UI→CPU0", or None."""
+        return self._pinning
+
+    def set_pinning(self, on: bool) -> None:
+        """Pin the vCPU thread(s) to one CPU and every other thread (reader, UI) to
+        another, with sched_setaffinity; or undo it.
+
+        On two CPUs this separates "the write pays a wake-up" from "the woken
+        reader preempts the vCPU", as VMMs pinning their threads do.
+        """
+        with self._live():
+            if not on:
+                check(lib.lab_pin(self._lab, -1, -1), "unpinning the vCPU threads")
+                threads.unpin_others()
+                self._pinning = None
+                return
+            vcpu_cpu, other_cpu = threads.pick_cpus()
+            check(lib.lab_pin(self._lab, vcpu_cpu, other_cpu), "pinning the vCPU threads")
+            threads.pin_others(other_cpu, exclude=self._vcpu_tids())
+            self._pinning = f"vCPU→CPU{vcpu_cpu} · reader, UI→CPU{other_cpu}"
+
+    def _vcpu_tids(self) -> list[int]:
+        st = ffi.new("struct lab_threads *")
+        lib.lab_threads(self._lab, st)
+        return [st.vcpu_tids[k] for k in range(self.vcpus) if st.vcpu_tids[k]]
 
     @property
     def pace_us(self) -> float | None:
@@ -211,6 +270,8 @@ class Lab:
         Wake-up latency needs it: with one ring per wake-up, each wake-up
         belongs to exactly one ring.  Takes effect between epochs.
         """
+        if period_us is not None and not _is_number(period_us):
+            raise ValueError(f"the ring period is a number of µs, not {period_us!r}")
         if period_us is not None and not 1 <= period_us <= 100_000:
             raise ValueError("the ring period must be between 1 µs and 100 ms")
         if period_us is not None and not self.tsc_khz:
@@ -227,7 +288,8 @@ class Lab:
     def wake_note(self) -> str | None:
         """Why wake-up latency cannot be shown honestly here, or None when it can."""
         facts = ffi.new("struct lab_facts *")
-        lib.lab_facts(self._lab, facts)
+        with self._live():
+            lib.lab_facts(self._lab, facts)
         if not facts.tsc_offset_ok:
             name = E.errorcode.get(facts.tsc_offset_errno, str(facts.tsc_offset_errno))
             return (
@@ -246,7 +308,8 @@ class Lab:
     def tsc_offset_text(self) -> str:
         """KVM_VCPU_TSC_OFFSET as a signed number of cycles, or why it is unknown."""
         facts = ffi.new("struct lab_facts *")
-        lib.lab_facts(self._lab, facts)
+        with self._live():
+            lib.lab_facts(self._lab, facts)
         if not facts.tsc_offset_ok:
             return "unknown"
         offset = facts.tsc_offset - (1 << 64) if facts.tsc_offset >> 63 else facts.tsc_offset
@@ -254,7 +317,7 @@ class Lab:
 
     def _wake(self, reg: _Registration, note: str | None) -> WakeLatency | None:
         st = ffi.new("struct lab_wake_stats *")
-        if lib.lab_read_wake(self._lab, reg.native_id, st) < 0:
+        if lib.lab_read_wake(self._lab, reg.native_id, _CURRENT, st) < 0:
             return None
         counts = (st.coalesced, st.raced, st.foreign, st.unpublished, st.negative, st.elsewhere)
         if st.samples == 0 and not any(counts):
@@ -262,10 +325,16 @@ class Lab:
         p50 = p99 = mean = None
         if st.samples and note is None and not st.negative:
             path = ffi.new("struct lab_path_stats *")
-            lib.lab_read_path(self._lab, lib.LAB_PATH_WAKE, reg.native_id, path)
+            lib.lab_read_path(self._lab, lib.LAB_PATH_WAKE, reg.native_id, _CURRENT, path)
             out = ffi.new("double[2]")
             lib.lab_quantiles(
-                self._lab, lib.LAB_PATH_WAKE, reg.native_id, ffi.new("double[]", _QUANTILES), 2, out
+                self._lab,
+                lib.LAB_PATH_WAKE,
+                reg.native_id,
+                _CURRENT,
+                ffi.new("double[]", _QUANTILES),
+                2,
+                out,
             )
             p50, p99 = self._cycles_to_ns(out[0]), self._cycles_to_ns(out[1])
             mean = self._cycles_to_ns(path.cycles / path.samples) if path.samples else None
@@ -273,9 +342,10 @@ class Lab:
 
     def wake_histogram(self, reg_id: int) -> list[tuple[float, int]]:
         """Histogram of a live registration's wake-up latency (ns, count)."""
+        _check_id(reg_id)
         with self._live():
             reg = self._regs.get(reg_id)
-            return [] if reg is None else self.histogram(lib.LAB_PATH_WAKE, reg.native_id)
+            return [] if reg is None else self.histogram(lib.LAB_PATH_WAKE, reg.native_id, _CURRENT)
 
     def stop(self) -> None:
         """Stop the vCPU and consumer threads (the VM stays, counts stay)."""
@@ -288,6 +358,9 @@ class Lab:
             if self._closed:
                 return
             self._closed = True
+            if self._pinning is not None:
+                threads.unpin_others()  # the rest of the process gets its CPUs back
+                self._pinning = None
             lib.lab_destroy(self._lab)
             self._lab = ffi.NULL
 
@@ -296,7 +369,7 @@ class Lab:
         """Hold the lab's lock; refuse to touch a closed lab's freed native state."""
         with self._lock:
             if self._closed:
-                raise EngineError(E.EBADF, "the lab is closed; start a new one")
+                raise LabClosed()
             yield
 
     def __enter__(self) -> Lab:
@@ -314,11 +387,12 @@ class Lab:
             return _STATES.get(lib.lab_state(self._lab), "unknown")
 
     def fault(self) -> str | None:
-        """What stopped the guest, if it faulted."""
-        if self._closed:
-            return None
+        """What stopped the guest, if it faulted (None after close: nothing runs)."""
         buf = ffi.new("char[512]")
-        lib.lab_fault(self._lab, buf, 512)
+        with self._lock:
+            if self._closed:
+                return None
+            lib.lab_fault(self._lab, buf, 512)
         text = ffi.string(buf).decode(errors="replace")
         return text or None
 
@@ -330,6 +404,8 @@ class Lab:
         Returns True when the guest parked itself (counts exact), False when
         it had to be kicked out of KVM_RUN (a ring may be in flight).
         """
+        if not _is_number(timeout) or not 0 < timeout <= 60:
+            raise ValueError(f"the pause timeout is 0..60 s, not {timeout!r}")
         with self._live():
             rc = lib.lab_pause(self._lab, int(timeout * 1000))
             if rc == -E.EIO:
@@ -380,6 +456,9 @@ class Lab:
         Returns the paused snapshot and whether the epoch was exact: parked by
         handshake, every doorbell balanced and every ring on its predicted path.
         """
+        for name, value in (("seconds", seconds), ("warmup", warmup)):
+            if not _is_number(value) or not 0 <= value <= 86_400:
+                raise ValueError(f"{name} must be a finite number of seconds, not {value!r}")
         self.reset_counters()
         self.resume()
         time.sleep(warmup + seconds)
@@ -395,6 +474,7 @@ class Lab:
         With `prevalidate=False` the spec goes to the kernel as it is, to
         see what KVM itself says of it (iofdtui still refuses its own ports).
         """
+        _check_spec(spec)
         try:
             if prevalidate:
                 spec.validate(any_length_supported=self.any_length)
@@ -402,6 +482,13 @@ class Lab:
                 spec.validate()
         except SpecError as err:
             raise RegistrationRejected(E.EINVAL, str(err), err.field) from None
+        if not spec.fits_kernel():
+            raise RegistrationRejected(
+                E.EINVAL,
+                f"{spec.describe()} does not fit struct kvm_ioeventfd (u64 address and "
+                "trigger, u32 length)",
+                "addr",
+            )
         with self._live(), self.paused():
             native_id, efd = self._assign(spec)
             reg_id = self._next_id
@@ -430,6 +517,8 @@ class Lab:
 
     def remove_registration(self, reg_id: int) -> RegistrationStats:
         """Deassign and drain; the final counts stay in the accounting."""
+        if not _is_int(reg_id):
+            raise RegistrationRejected(E.EINVAL, f"a registration id is an int, not {reg_id!r}")
         with self._live(), self.paused():
             reg = self._regs.get(reg_id)
             if reg is None:
@@ -470,6 +559,14 @@ class Lab:
         how many are in place.
         """
         rings_at = {s.doorbell for s in self._slots.values()}
+        try:
+            specs = list(specs)
+        except TypeError:
+            raise RegistrationRejected(
+                E.EINVAL, f"decoys are a list of RegistrationSpec, not {specs!r}"
+            ) from None
+        for spec in specs:
+            _check_spec(spec)
         with self._live(), self.paused():
             for spec in specs:
                 if (spec.bus, spec.addr) in rings_at:
@@ -559,6 +656,8 @@ class Lab:
 
     def set_plans(self, plans: Sequence[Sequence[SlotSpec]]) -> None:
         """One plan per vCPU (plans[k] for vCPU k), changed in one epoch."""
+        if isinstance(plans, (str, bytes)) or not isinstance(plans, Sequence):
+            raise SpecError("plans are a list of one plan per vCPU", "plan")
         if len(plans) != self.vcpus:
             raise SpecError(f"this lab has {self.vcpus} vCPU(s): give one plan each", "plan")
         for vcpu, slots in enumerate(plans):
@@ -567,9 +666,16 @@ class Lab:
             for vcpu, slots in enumerate(plans):
                 self._define_plan(slots, vcpu)
 
+    def _check_vcpu(self, vcpu: object) -> None:
+        if not _is_int(vcpu) or not 0 <= vcpu < self.vcpus:  # type: ignore[operator]
+            raise SpecError(f"vCPU {vcpu!r} does not exist (this lab has {self.vcpus})", "plan")
+
     def _check_plan(self, slots: Sequence[SlotSpec], vcpu: int) -> None:
-        if not 0 <= vcpu < self.vcpus:
-            raise SpecError(f"vCPU {vcpu} does not exist (this lab has {self.vcpus})", "plan")
+        self._check_vcpu(vcpu)
+        if isinstance(slots, (str, bytes)) or not isinstance(slots, Sequence):
+            raise SpecError("a plan is a list of SlotSpec", "plan")
+        if any(not isinstance(s, SlotSpec) for s in slots):
+            raise SpecError("a plan holds SlotSpecs only", "plan")
         for slot in slots:
             slot.validate()
         identities = [(s.bus, s.addr, s.width, s.value) for s in slots]
@@ -580,6 +686,7 @@ class Lab:
 
     def plan(self, vcpu: int = 0) -> list[SlotSpec]:
         """vCPU `vcpu`'s ring plan, in the order it rings it."""
+        self._check_vcpu(vcpu)
         with self._live():
             return [self._slots[i] for i in self._plans[vcpu]]
 
@@ -657,6 +764,9 @@ class Lab:
             self._removed.clear()
             for reg in self._regs.values():
                 reg.last_signals = 0
+                reg.last_reads = 0
+            self._last_wakeups = 0
+            self._sched.reset()
             self._last_total = None
             # A fresh baseline: our counts are zero now, the kernel's are not.
             self._kernel_sample = None
@@ -664,63 +774,112 @@ class Lab:
 
     def scribble_guest_counters(self, seed: int = 1) -> None:
         """Test hook: make the guest write garbage over its counter pages."""
-        lib.lab_scribble(self._lab, seed & 0xFFFFFFFF)
+        if not _is_int(seed):
+            raise ValueError(f"the seed must be an integer, not {seed!r}")
+        with self._live():
+            lib.lab_scribble(self._lab, seed & 0xFFFFFFFF)
 
     def poke_guest(self, gpa: int, value: int) -> None:
         """Test hook: write a u32 into guest RAM, as a misbehaving guest would."""
-        check(lib.lab_poke(self._lab, gpa, value & 0xFFFFFFFF), "writing guest RAM")
+        _check_gpa(gpa)
+        if not _is_int(value):
+            raise ValueError(f"the value must be an integer, not {value!r}")
+        with self._live():
+            check(lib.lab_poke(self._lab, gpa, value & 0xFFFFFFFF), "writing guest RAM")
 
     def peek_guest(self, gpa: int) -> int:
         """Test hook: read a u32 of guest RAM."""
+        _check_gpa(gpa)
         out = ffi.new("uint32_t *")
-        check(lib.lab_peek(self._lab, gpa, out), "reading guest RAM")
-        return out[0]
+        with self._live():
+            check(lib.lab_peek(self._lab, gpa, out), "reading guest RAM")
+        return int(out[0])
 
     # -------------------------------------------------------------- reading
 
     def _cycles_to_ns(self, cycles: float) -> float:
         return cycles * 1e6 / self.tsc_khz if self.tsc_khz else float("nan")
 
-    def timer_overhead_cycles(self) -> float | None:
-        """Median cycles of the empty timed window (the timer's own cost)."""
+    def _mode_now(self, reader: str | None = None) -> int:
+        return _mode(reader or self._consumer, self._pace_us is not None)
+
+    def timer_overhead_cycles(self, mode: int = _CURRENT) -> float | None:
+        """Median cycles of the empty timed window (the timer's own cost) in `mode`."""
+        _check_mode(mode)
         out = ffi.new("double[1]")
-        lib.lab_quantiles(self._lab, lib.LAB_PATH_CAL, 0, ffi.new("double[]", [0.5]), 1, out)
+        with self._live():
+            lib.lab_quantiles(
+                self._lab, lib.LAB_PATH_CAL, 0, mode, ffi.new("double[]", [0.5]), 1, out
+            )
         return out[0] if out[0] >= 0 else None
 
-    def latency(self, kind: int, ident: int, overhead: float | None = None) -> Latency:
-        """Net latency of one path (see `Latency`).
+    def loop_ns_per_ring(self) -> float | None:
+        """Guest time between visits per ring since reset, in the current mode.
 
-        `overhead` is the timer overhead in cycles; callers reading many paths
-        pass it in so the calibration histogram is read once per reading.
+        The loop's own overhead: setting up a slot, counting, the histogram,
+        calibration.  Wall time per ring minus this is what the samples cover.
         """
-        stats = ffi.new("struct lab_path_stats *")
-        if lib.lab_read_path(self._lab, kind, ident, stats) < 0:
-            return Latency.empty()
-        if overhead is None:
-            overhead = self.timer_overhead_cycles()
-        return self._net_latency(kind, ident, stats, overhead)
+        with self._live():
+            cal = ffi.new("struct lab_path_stats *")
+            lib.lab_read_path(self._lab, lib.LAB_PATH_CAL, 0, _CURRENT, cal)
+            rings = self._rings_since_reset(self._read_slots())
+            if not rings or not self.tsc_khz:
+                return None
+            return self._cycles_to_ns(cal.loop_cycles / rings)
 
-    def _net_latency(self, kind: int, ident: int, stats: object, overhead: float | None) -> Latency:
+    def latency(
+        self, kind: int, ident: int, overhead: float | None = None, mode: int = _CURRENT
+    ) -> Latency:
+        """Net latency of one path in `mode` (see `Latency`).
+
+        `overhead` is the timer overhead in cycles for that mode; callers
+        reading many paths pass it in so the calibration histogram is read
+        once per reading.
+        """
+        _check_path(kind, ident, mode)
+        stats = ffi.new("struct lab_path_stats *")
+        with self._live():
+            if lib.lab_read_path(self._lab, kind, ident, mode, stats) < 0:
+                return Latency.empty()
+        if overhead is None:
+            overhead = self.timer_overhead_cycles(mode)
+        return self._net_latency(kind, ident, stats, overhead, mode)
+
+    def _net_latency(
+        self, kind: int, ident: int, stats: object, overhead: float | None, mode: int = _CURRENT
+    ) -> Latency:
+        """Per-ring cost from a path's samples, net of the timer overhead.
+
+        A sample is a visit's cycles per ring, so the timer's own cost (once
+        per visit) is overhead / rings-per-visit in it; with every visit of a
+        path the same length (a slot's weight only changes between epochs)
+        subtracting that from the mean and the quantiles is exact.
+        """
         samples = stats.samples  # type: ignore[attr-defined]
         if samples == 0:
             return Latency.empty()
+        per_sample = stats.rings / samples if stats.rings else 1.0  # type: ignore[attr-defined]
         if overhead is None or not self.tsc_khz:
-            return Latency(samples, None, None, None)
+            return Latency(samples, None, None, None, per_sample)
         out = ffi.new("double[2]")
-        lib.lab_quantiles(self._lab, kind, ident, ffi.new("double[]", _QUANTILES), 2, out)
+        lib.lab_quantiles(self._lab, kind, ident, mode, ffi.new("double[]", _QUANTILES), 2, out)
         mean = stats.cycles / samples  # type: ignore[attr-defined]
+        timer = overhead / per_sample
         return Latency(
             samples=samples,
-            p50_ns=self._cycles_to_ns(out[0] - overhead),
-            p99_ns=self._cycles_to_ns(out[1] - overhead),
-            mean_ns=self._cycles_to_ns(mean - overhead),
+            p50_ns=self._cycles_to_ns(out[0] - timer),
+            p99_ns=self._cycles_to_ns(out[1] - timer),
+            mean_ns=self._cycles_to_ns(mean - timer),
+            rings_per_sample=per_sample,
         )
 
-    def histogram(self, kind: int, ident: int) -> list[tuple[float, int]]:
+    def histogram(self, kind: int, ident: int, mode: int = _CURRENT) -> list[tuple[float, int]]:
         """A path's raw histogram: (bucket lower bound in ns, count), non-empty buckets."""
+        _check_path(kind, ident, mode)
         buf = ffi.new("uint64_t[]", lib.HIST_BUCKETS)
-        if lib.lab_read_hist(self._lab, kind, ident, buf, lib.HIST_BUCKETS) < 0:
-            return []
+        with self._live():
+            if lib.lab_read_hist(self._lab, kind, ident, mode, buf, lib.HIST_BUCKETS) < 0:
+                return []
         return [
             (self._cycles_to_ns(lib.lab_hist_value(b)), buf[b])
             for b in range(lib.HIST_BUCKETS)
@@ -728,19 +887,57 @@ class Lab:
         ]
 
     def registration_histogram(self, reg_id: int) -> list[tuple[float, int]]:
-        """Histogram of the rings a live registration served."""
+        """Histogram of the rings a live registration served, under the reader in force
+        (its kicks when paced)."""
+        _check_id(reg_id)
         with self._live():
             reg = self._regs.get(reg_id)
             return [] if reg is None else self.histogram(lib.LAB_PATH_REG, reg.native_id)
 
+    def reader_histograms(self, reg_id: int) -> dict[str, list[tuple[float, int]]]:
+        """Per reader measured since reset: a live registration's stream histogram."""
+        _check_id(reg_id)
+        with self._live():
+            reg = self._regs.get(reg_id)
+            if reg is None:
+                return {}
+            out = {}
+            for reader in READERS:
+                hist = self.histogram(lib.LAB_PATH_REG, reg.native_id, _mode(reader, False))
+                if hist:
+                    out[reader] = hist
+            return out
+
     def baseline_histogram(self, bus: Bus, width: int) -> list[tuple[float, int]]:
-        """Histogram of the userspace-exit path for one bus and width."""
+        """Histogram of the userspace-exit path for one bus and width, reader in force."""
+        if not _is_int(width):
+            raise ValueError(f"a width is an int, not {width!r}")
         kind = KINDS.get((bus, width))
         with self._live():
             return [] if kind is None else self.histogram(lib.LAB_PATH_USER, kind)
 
     def _baselines(self, overhead: float | None) -> dict[int, Latency]:
         return {kind: self.latency(lib.LAB_PATH_USER, kind, overhead) for kind in KIND_NAMES}
+
+    def _by_reader(self, reg: _Registration) -> tuple[ReaderCost, ...]:
+        """Every reader mode this registration has samples under, since reset."""
+        out = []
+        for reader in READERS:
+            costs = []
+            for paced in (False, True):
+                mode = _mode(reader, paced)
+                costs.append(
+                    self.latency(lib.LAB_PATH_REG, reg.native_id, self._overhead(mode), mode)
+                )
+            if costs[0].samples or costs[1].samples:
+                out.append(ReaderCost(reader, costs[0], costs[1]))
+        return tuple(out)
+
+    def _overhead(self, mode: int) -> float | None:
+        cache = self._overheads
+        if mode not in cache:
+            cache[mode] = self.timer_overhead_cycles(mode)
+        return cache[mode]
 
     def _registration_stats(
         self,
@@ -751,6 +948,7 @@ class Lab:
         interval: float | None,
         overhead: float | None,
         wake: WakeLatency | None = None,
+        why: WhyCost | None = None,
     ) -> RegistrationStats:
         path = self._reg_path(reg)
         latency = self._net_latency(lib.LAB_PATH_REG, reg.native_id, path, overhead)
@@ -759,29 +957,51 @@ class Lab:
         )
         kind = KINDS.get((reg.spec.bus, width))
         baseline = baselines.get(kind, Latency.empty()) if kind is not None else Latency.empty()
+        # Like for like: both figures under the reader in force, both streams
+        # (or both kicks when paced), each net of its own mode's timer overhead.
         ratio = None
         if latency.p50_ns and baseline.p50_ns and latency.p50_ns > 0 and baseline.p50_ns > 0:
             ratio = baseline.p50_ns / latency.p50_ns
         rate = None
         if interval:
             rate = (signals - reg.last_signals) / interval
+        by_reader = self._by_reader(reg)
+        kick = next((c.kick for c in by_reader if c.reader == self._consumer), None)
         return RegistrationStats(
             id=reg_id,
             spec=reg.spec,
             eventfd=reg.eventfd,
             signals=signals,
             signals_per_s=rate,
-            rings=path.rings,
+            rings=path.rings,  # type: ignore[attr-defined]
             latency=latency,
             baseline=baseline,
             ratio=ratio,
             wake=wake,
+            kick=kick if kick is not None and kick.samples else None,
+            by_reader=by_reader,
+            why=why,
         )
 
-    def _reg_path(self, reg: _Registration) -> object:
+    def _reg_path(self, reg: _Registration, mode: int = _CURRENT) -> object:
         path = ffi.new("struct lab_path_stats *")
-        lib.lab_read_path(self._lab, lib.LAB_PATH_REG, reg.native_id, path)
+        lib.lab_read_path(self._lab, lib.LAB_PATH_REG, reg.native_id, mode, path)
         return path
+
+    def _reg_total(self, reg: _Registration) -> tuple[int, int]:
+        """(rings, reader reads) of a registration over every mode since reset."""
+        rings = reads = 0
+        for mode in range(lib.LAB_MODES):
+            path = self._reg_path(reg, mode)
+            rings += path.rings  # type: ignore[attr-defined]
+            if mode < lib.LAB_READERS:  # reads are per reader: count each once
+                reads += path.reads  # type: ignore[attr-defined]
+        return rings, reads
+
+    def _rings_since_reset(self, slot_stats: object) -> int:
+        return sum(slot_stats[i].rings for i in self._slots) + sum(  # type: ignore[index]
+            r.rings for r in self._retired.values()
+        )
 
     def _doorbells(
         self, slot_stats: object, signals_by_reg: dict[int, int]
@@ -829,10 +1049,10 @@ class Lab:
             for (bus, addr), t in sorted(totals.items(), key=lambda kv: (kv[0][0].value, kv[0][1]))
         )
 
-    def _attribution_ok(self, slot_stats: object, paths: dict[int, object]) -> bool:
-        """Each path got exactly the rings the kernel says it served."""
-        for path in paths.values():
-            if path.rings != path.signals:  # type: ignore[attr-defined]
+    def _attribution_ok(self, slot_stats: object, paths: dict[int, tuple[int, int]]) -> bool:
+        """Each path got exactly the rings the kernel says it served (every mode)."""
+        for rings, signals in paths.values():
+            if rings != signals:
                 return False
         for index in self._slots:
             st = slot_stats[index]  # type: ignore[index]
@@ -858,11 +1078,11 @@ class Lab:
 
     def _take_checkpoint(self, exact: bool) -> None:
         slot_stats = self._read_slots()
-        paths = {rid: self._reg_path(reg) for rid, reg in self._regs.items()}
-        doorbells = self._doorbells(
-            slot_stats,
-            {rid: p.signals for rid, p in paths.items()},  # type: ignore[attr-defined]
-        )
+        paths = {
+            rid: (self._reg_total(reg)[0], self._reg_path(reg).signals)  # type: ignore[attr-defined]
+            for rid, reg in self._regs.items()
+        }
+        doorbells = self._doorbells(slot_stats, {rid: p[1] for rid, p in paths.items()})
         kernel = None
         if self._stats is not None:
             health = ffi.new("struct lab_health *")
@@ -899,25 +1119,48 @@ class Lab:
             now = time.monotonic()
             slot_stats, signals = self._read_live()
             # Every ring since reset, those of slots the plan has since dropped too.
-            total = sum(slot_stats[i].rings for i in self._slots) + sum(
-                r.rings for r in self._retired.values()
-            )
+            total = self._rings_since_reset(slot_stats)
             interval = None
             ring_rate = None
+            rings_delta = None
             if self._last_total is not None:
                 interval = now - self._last_total[0]
+                rings_delta = total - self._last_total[1]
                 if interval > 0:
-                    ring_rate = (total - self._last_total[1]) / interval
+                    ring_rate = rings_delta / interval
             self._last_total = (now, total)
-            overhead = self.timer_overhead_cycles()
+            self._overheads = {}
+            overhead = self._overhead(self._mode_now())
             baselines = self._baselines(overhead)
             note = self.wake_note
-            regs = {
-                rid: self._registration_stats(
-                    rid, reg, signals[rid], baselines, interval, overhead, self._wake(reg, note)
+            why = self._why(
+                rings_delta,
+                sum(signals[rid] - reg.last_signals for rid, reg in self._regs.items()),
+            )
+            regs = {}
+            for rid, reg in self._regs.items():
+                rings, reads = self._reg_total(reg)
+                reg_why = None
+                if why is not None:
+                    reg_why = replace(
+                        why,
+                        reader_wakeups=reads - reg.last_reads,
+                        signals=signals[rid] - reg.last_signals,
+                    )
+                reg.last_reads = reads
+                regs[rid] = replace(
+                    self._registration_stats(
+                        rid,
+                        reg,
+                        signals[rid],
+                        baselines,
+                        interval,
+                        overhead,
+                        self._wake(reg, note),
+                        reg_why,
+                    ),
+                    rings=rings,
                 )
-                for rid, reg in self._regs.items()
-            }
             for rid, st in regs.items():
                 self._regs[rid].last_signals = st.signals
             slots = []
@@ -971,7 +1214,73 @@ class Lab:
                 pace_us=self._pace_us,
                 wake_note=note,
                 vcpus=self.vcpus,
+                pinning=self._pinning,
+                why=why,
             )
+
+    def _why(self, rings: int | None, signals: int) -> WhyCost | None:
+        """Lab-wide: the reader's wake-ups and the vCPU threads' scheduling since
+        the previous snapshot (None on the first, or when /proc cannot tell)."""
+        st = ffi.new("struct lab_threads *")
+        lib.lab_threads(self._lab, st)
+        sched = self._sched.delta([st.vcpu_tids[k] for k in range(self.vcpus)])
+        wakeups = st.reader_wakeups - self._last_wakeups
+        self._last_wakeups = st.reader_wakeups
+        if sched is None or rings is None or wakeups < 0:
+            return None
+        return WhyCost(
+            reader_wakeups=wakeups,
+            signals=signals,
+            preemptions=sched[0],
+            runqueue_wait_ns=sched[1],
+            rings=rings,
+        )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    """A finite int or float (not a bool)."""
+    return _is_int(value) or (isinstance(value, float) and math.isfinite(value))
+
+
+def _check_id(reg_id: object) -> None:
+    if not _is_int(reg_id):
+        raise ValueError(f"a registration id is an int, not {reg_id!r}")
+
+
+def _check_spec(spec: object) -> None:
+    if not isinstance(spec, RegistrationSpec):
+        raise RegistrationRejected(
+            E.EINVAL, f"a registration is a RegistrationSpec, not {type(spec).__name__}", "spec"
+        )
+
+
+def _check_mode(mode: object) -> None:
+    if not _is_int(mode) or not -1 <= mode < lib.LAB_MODES:  # type: ignore[operator]
+        raise ValueError(f"mode must be an enum lab_mode value, not {mode!r}")
+
+
+def _check_path(kind: object, ident: object, mode: object) -> None:
+    """The engine's path ids are C ints: refuse what cffi would turn into OverflowError."""
+    c_int = range(-(1 << 31), 1 << 31)
+    if not _is_int(kind) or not _is_int(ident) or kind not in c_int or ident not in c_int:
+        raise ValueError(f"no latency path ({kind!r}, {ident!r})")
+    _check_mode(mode)
+
+
+def _check_gpa(gpa: object) -> None:
+    """A guest-physical address the test hooks may touch: aligned, inside guest RAM."""
+    if not _is_int(gpa):
+        raise ValueError(f"a guest-physical address must be an integer, not {gpa!r}")
+    limit = lib.GUEST_RAM_SIZE - 4
+    if not 0 <= gpa <= limit or gpa % 4:  # type: ignore[operator]
+        raise ValueError(
+            f"guest address {gpa:#x} is not a 4-byte-aligned address inside guest RAM "
+            f"(0..{limit:#x})"
+        )
 
 
 def open_lab(vcpus: int = 1) -> Lab:

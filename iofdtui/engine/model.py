@@ -182,6 +182,16 @@ class RegistrationSpec:
                 "trigger",
             )
 
+    def fits_kernel(self) -> bool:
+        """Whether the fields fit `struct kvm_ioeventfd` at all (u64 addr and
+        datamatch, u32 len), the one check kept with `prevalidate=False`."""
+        u64 = range(1 << 64)
+        return (
+            self.addr in u64
+            and self.width in range(1 << 32)
+            and (self.trigger is None or self.trigger in u64)
+        )
+
     def serves(self, slot: SlotSpec) -> bool:
         """Whether the kernel hands a write by `slot` to this registration."""
         if slot.bus is not self.bus or slot.addr != self.addr:

@@ -17,7 +17,9 @@ __all__ = ["check", "ffi", "lib"]
 
 
 def check(rc: int, what: str) -> int:
-    """Return `rc` when it is not negative, else raise OSError(-rc)."""
+    """Return `rc` when it is not negative, else raise EngineError(-rc) (an OSError)."""
     if rc < 0:
-        raise OSError(-rc, f"{what}: {os.strerror(-rc)}")
+        from iofdtui.engine.errors import EngineError
+
+        raise EngineError(-rc, f"{what}: {os.strerror(-rc)}")
     return rc

@@ -115,11 +115,15 @@ def _vcpu_rings(snapshot: object, vcpus: int) -> list[int]:
     return [sum(d.per_vcpu[k].rings for d in doors) for k in range(vcpus)]
 
 
-def run_vcpu_phase(bus: Bus, mode: str, seconds: float, consumer: str = "epoll") -> VcpuPhaseResult:
+def run_vcpu_phase(
+    bus: Bus, mode: str, seconds: float, consumer: str = "epoll", pin: bool = False
+) -> VcpuPhaseResult:
     """Measure one phase on a fresh lab."""
     vcpus, plans, regs = _setup(bus, mode)
     with Lab(vcpus=vcpus) as lab:
         lab.set_consumer(consumer)
+        if pin:
+            lab.set_pinning(True)
         lab.set_plans(plans)
         for spec in regs:
             lab.add_registration(spec)
@@ -175,6 +179,7 @@ def run_vcpu_bench(
     seconds: float,
     consumer: str = "epoll",
     progress: Callable[[Bus, str], None] | None = None,
+    pin: bool = False,
 ) -> VcpuBenchReport:
     """Every phase, bus by bus; raises KvmUnavailable without KVM or a second vCPU."""
     results = []
@@ -182,7 +187,7 @@ def run_vcpu_bench(
         for mode in MODES:
             if progress:
                 progress(bus, mode)
-            results.append(run_vcpu_phase(bus, mode, seconds, consumer))
+            results.append(run_vcpu_phase(bus, mode, seconds, consumer, pin))
     with Lab(vcpus=2) as lab:  # facts only; it never runs
         m = lab.machine
     machine = {

@@ -23,6 +23,7 @@ import pytest
 
 from iofdtui.engine.errors import EngineError
 from iofdtui.engine.model import (
+    GUEST_RAM_SIZE,
     MAX_SLOTS,
     MAX_WEIGHT,
     Bus,
@@ -61,6 +62,10 @@ Call = Callable[[object], object]
 # Calls that must be refused: name -> call on a ringing lab.
 REFUSED: dict[str, Call] = {
     # add_registration: not a spec at all
+    "add: a string": lambda lab: lab.add_registration("pio 0x3f8/1"),
+    "add: None": lambda lab: lab.add_registration(None),
+    "add: a tuple": lambda lab: lab.add_registration((Bus.PIO, SPARE_PORT, 1)),
+    "add: a SlotSpec": lambda lab: lab.add_registration(SlotSpec(Bus.PIO, SPARE_PORT, 1, 0)),
     # add_registration: a spec with a wrong type (refused as it is made)
     "add: bus 'pcie'": lambda lab: lab.add_registration(RegistrationSpec("pcie", SPARE_PORT, 1)),
     "add: addr as text": lambda lab: lab.add_registration(RegistrationSpec(Bus.PIO, "0x600", 1)),
@@ -91,6 +96,25 @@ REFUSED: dict[str, Call] = {
     "add: pio width 8": lambda lab: lab.add_registration(RegistrationSpec(Bus.PIO, SPARE_PORT, 8)),
     "add: a duplicate": lambda lab: lab.add_registration(RegistrationSpec(Bus.PIO, PORT, 1)),
     # add_registration(prevalidate=False): what no KVM_IOEVENTFD field can hold
+    "add raw: addr -1": lambda lab: lab.add_registration(
+        RegistrationSpec(Bus.MMIO, -1, 4), prevalidate=False
+    ),
+    "add raw: addr 2**64": lambda lab: lab.add_registration(
+        RegistrationSpec(Bus.MMIO, 1 << 64, 4), prevalidate=False
+    ),
+    "add raw: width -1": lambda lab: lab.add_registration(
+        RegistrationSpec(Bus.PIO, SPARE_PORT, -1), prevalidate=False
+    ),
+    "add raw: width 2**32": lambda lab: lab.add_registration(
+        RegistrationSpec(Bus.PIO, SPARE_PORT, 1 << 32), prevalidate=False
+    ),
+    "add raw: trigger -1": lambda lab: lab.add_registration(
+        RegistrationSpec(Bus.PIO, SPARE_PORT, 1, -1), prevalidate=False
+    ),
+    "add raw: trigger 2**64": lambda lab: lab.add_registration(
+        RegistrationSpec(Bus.MMIO, MMIO + 8, 8, 1 << 64), prevalidate=False
+    ),
+    "add raw: not a spec": lambda lab: lab.add_registration(None, prevalidate=False),
     # remove_registration
     "remove: unknown id": lambda lab: lab.remove_registration(12345),
     "remove: id 0": lambda lab: lab.remove_registration(0),
@@ -98,6 +122,9 @@ REFUSED: dict[str, Call] = {
     "remove: id 2**70": lambda lab: lab.remove_registration(1 << 70),
     "remove: None": lambda lab: lab.remove_registration(None),
     "remove: 1.5": lambda lab: lab.remove_registration(1.5),
+    "remove: 1.0 (not #1)": lambda lab: lab.remove_registration(1.0),
+    "remove: True (not #1)": lambda lab: lab.remove_registration(True),
+    "remove: [1]": lambda lab: lab.remove_registration([1]),
     # set_plan: slots the guest cannot ring
     "plan: mmio at 4 GiB": lambda lab: lab.set_plan([SlotSpec(Bus.MMIO, FOUR_GIB, 4, 1)]),
     "plan: mmio above 4 GiB": lambda lab: lab.set_plan([SlotSpec(Bus.MMIO, FOUR_GIB + MMIO, 4, 1)]),
@@ -119,17 +146,30 @@ REFUSED: dict[str, Call] = {
     ),
     "plan: slot with text addr": lambda lab: lab.set_plan([SlotSpec(Bus.PIO, "0x3f8", 1, 0)]),
     # set_plan: not slots / no such vCPU
+    "plan: None": lambda lab: lab.set_plan(None),
+    "plan: 5": lambda lab: lab.set_plan(5),
+    "plan: a string": lambda lab: lab.set_plan("pio 0x3f8"),
+    "plan: [None]": lambda lab: lab.set_plan([None]),
+    "plan: [tuple]": lambda lab: lab.set_plan([("pio", PORT, 1, 0x42)]),
     "plan: vcpu 1 of 1": lambda lab: lab.set_plan(PLAN, vcpu=1),
     "plan: vcpu -1": lambda lab: lab.set_plan(PLAN, vcpu=-1),
     "plan: vcpu 1.5": lambda lab: lab.set_plan(PLAN, vcpu=1.5),
+    "plan: vcpu 0.0": lambda lab: lab.set_plan(PLAN[:1], vcpu=0.0),
+    "plan: vcpu '0'": lambda lab: lab.set_plan(PLAN[:1], vcpu="0"),
+    "plan: vcpu None": lambda lab: lab.set_plan(PLAN[:1], vcpu=None),
     "plans: none given": lambda lab: lab.set_plans([]),
+    "plans: None": lambda lab: lab.set_plans(None),
     "plans: a bad slot": lambda lab: lab.set_plans([[SlotSpec(Bus.MMIO, FOUR_GIB, 4, 1)]]),
     # reading a plan that does not exist
+    "plan(): vcpu 1 of 1": lambda lab: lab.plan(1),
+    "plan(): vcpu -1": lambda lab: lab.plan(-1),
+    "plan(): vcpu '0'": lambda lab: lab.plan("0"),
     # set_consumer
     "consumer: ''": lambda lab: lab.set_consumer(""),
     "consumer: 'busy'": lambda lab: lab.set_consumer("busy"),
     "consumer: None": lambda lab: lab.set_consumer(None),
     "consumer: 1": lambda lab: lab.set_consumer(1),
+    "consumer: ['epoll']": lambda lab: lab.set_consumer(["epoll"]),
     # set_pace
     "pace: 0": lambda lab: lab.set_pace(0),
     "pace: -1": lambda lab: lab.set_pace(-1),
@@ -140,19 +180,66 @@ REFUSED: dict[str, Call] = {
     "pace: nan": lambda lab: lab.set_pace(float("nan")),
     "pace: 1e300": lambda lab: lab.set_pace(1e300),
     "pace: 2**64": lambda lab: lab.set_pace(1 << 64),
+    "pace: '100'": lambda lab: lab.set_pace("100"),
+    "pace: True": lambda lab: lab.set_pace(True),
+    "pace: [100]": lambda lab: lab.set_pace([100]),
     # peek_guest / poke_guest
+    "peek: -1": lambda lab: lab.peek_guest(-1),
+    "peek: 2**40": lambda lab: lab.peek_guest(1 << 40),
+    "peek: 2**32": lambda lab: lab.peek_guest(1 << 32),
+    "peek: end of RAM": lambda lab: lab.peek_guest(GUEST_RAM_SIZE),
+    "peek: straddles the end": lambda lab: lab.peek_guest(GUEST_RAM_SIZE - 2),
+    "peek: unaligned": lambda lab: lab.peek_guest(SCRATCH + 2),
+    "peek: '0'": lambda lab: lab.peek_guest("0"),
+    "peek: 0.0": lambda lab: lab.peek_guest(0.0),
+    "peek: None": lambda lab: lab.peek_guest(None),
+    "peek: True": lambda lab: lab.peek_guest(True),
+    "poke: -1": lambda lab: lab.poke_guest(-1, 1),
+    "poke: 2**40": lambda lab: lab.poke_guest(1 << 40, 1),
+    "poke: end of RAM": lambda lab: lab.poke_guest(GUEST_RAM_SIZE, 1),
+    "poke: unaligned": lambda lab: lab.poke_guest(SCRATCH + 2, 1),
+    "poke: '0'": lambda lab: lab.poke_guest("0", 1),
+    "poke: 0.0": lambda lab: lab.poke_guest(float(SCRATCH), 1),
+    "poke: value 'x'": lambda lab: lab.poke_guest(SCRATCH, "x"),
+    "poke: value None": lambda lab: lab.poke_guest(SCRATCH, None),
+    "poke: value 1.5": lambda lab: lab.poke_guest(SCRATCH, 1.5),
     # add_decoys
+    "decoys: None": lambda lab: lab.add_decoys(None),
+    "decoys: 5": lambda lab: lab.add_decoys(5),
+    "decoys: a string": lambda lab: lab.add_decoys("pio"),
+    "decoys: [None]": lambda lab: lab.add_decoys([None]),
+    "decoys: [1, 2]": lambda lab: lab.add_decoys([1, 2]),
     "decoys: on a rung doorbell": lambda lab: lab.add_decoys([RegistrationSpec(Bus.PIO, PORT, 2)]),
     "decoys: mmio wraps": lambda lab: lab.add_decoys([RegistrationSpec(Bus.MMIO, U64_MAX, 1)]),
     "decoys: a duplicate": lambda lab: lab.add_decoys(
         [RegistrationSpec(Bus.PIO, SPARE_PORT, 1), RegistrationSpec(Bus.PIO, SPARE_PORT, 1)]
     ),
     # lifecycle
+    "start: twice": lambda lab: lab.start(),
+    "start_bare: None": lambda lab: lab.start_bare(None),
+    "start_bare: 4 GiB": lambda lab: lab.start_bare(SlotSpec(Bus.MMIO, FOUR_GIB, 4, 1)),
+    "start_bare: while running": lambda lab: lab.start_bare(SlotSpec(Bus.PIO, SPARE_PORT, 1, 1)),
+    "pause: -1": lambda lab: lab.pause(-1),
     "pause: nan": lambda lab: lab.pause(float("nan")),
+    "pause: inf": lambda lab: lab.pause(float("inf")),
+    "pause: 1e10": lambda lab: lab.pause(1e10),
+    "pause: '1'": lambda lab: lab.pause("1"),
+    "pause: None": lambda lab: lab.pause(None),
     "run_epoch: -1": lambda lab: lab.run_epoch(-1),
     "run_epoch: nan": lambda lab: lab.run_epoch(float("nan")),
+    "run_epoch: inf": lambda lab: lab.run_epoch(float("inf")),
+    "run_epoch: '1'": lambda lab: lab.run_epoch("1"),
     "run_epoch: warmup -1": lambda lab: lab.run_epoch(0.01, warmup=-1),
+    "scribble: 'x'": lambda lab: lab.scribble_guest_counters("x"),
+    "scribble: 1.5": lambda lab: lab.scribble_guest_counters(1.5),
     # readings with ids no path has, of the wrong type or out of C's range
+    "histogram: kind 2**40": lambda lab: lab.histogram(1 << 40, 0),
+    "histogram: kind 'x'": lambda lab: lab.histogram("x", 0),
+    "latency: ident 2**40": lambda lab: lab.latency(lib.LAB_PATH_USER, 1 << 40),
+    "latency: kind None": lambda lab: lab.latency(None, 0),
+    "registration_histogram: [1]": lambda lab: lab.registration_histogram([1]),
+    "wake_histogram: [1]": lambda lab: lab.wake_histogram([1]),
+    "baseline_histogram: width [1]": lambda lab: lab.baseline_histogram(Bus.PIO, [1]),
 }
 
 
@@ -245,6 +332,11 @@ AFTER_CLOSE: dict[str, tuple[str, str]] = {
     "consumer": ("result = lab.consumer", "value"),
     "pace_us": ("result = lab.pace_us", "value"),
     "decoy_count": ("result = lab.decoy_count", "value"),
+    "wake_note": ("result = lab.wake_note", "value"),
+    "tsc_offset_text()": ("result = lab.tsc_offset_text()", "refuse"),
+    "scribble_guest_counters()": ("result = lab.scribble_guest_counters()", "refuse"),
+    "peek_guest(0)": ("result = lab.peek_guest(0)", "refuse"),
+    "poke_guest(0, 1)": ("result = lab.poke_guest(0, 1)", "refuse"),
     "snapshot()": ("result = lab.snapshot()", "refuse"),
     "checkpoint()": ("result = lab.checkpoint()", "refuse"),
     "pause()": ("result = lab.pause()", "refuse"),
@@ -273,6 +365,9 @@ AFTER_CLOSE: dict[str, tuple[str, str]] = {
     "registrations()": ("result = lab.registrations()", "refuse"),
     "add_decoys()": ("result = lab.add_decoys([RegistrationSpec(Bus.PIO, 0x700, 1)])", "refuse"),
     "remove_decoys()": ("result = lab.remove_decoys()", "refuse"),
+    "timer_overhead_cycles()": ("result = lab.timer_overhead_cycles()", "refuse"),
+    "latency()": ("result = lab.latency(lib.LAB_PATH_USER, lib.KIND_PIO1)", "refuse"),
+    "histogram()": ("result = lab.histogram(lib.LAB_PATH_USER, lib.KIND_PIO1)", "refuse"),
     "registration_histogram(1)": ("result = lab.registration_histogram(1)", "refuse"),
     "wake_histogram(1)": ("result = lab.wake_histogram(1)", "refuse"),
     "baseline_histogram()": ("result = lab.baseline_histogram(Bus.PIO, 1)", "refuse"),

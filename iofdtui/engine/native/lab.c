@@ -30,6 +30,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <x86intrin.h>
@@ -45,10 +46,18 @@ _Static_assert((MAX_VCPUS - 1) * VCPU_AREA + CTR_BASE + CTR_COUNT * CTR_STRIDE <
                "vCPU areas overflow guest RAM");
 _Static_assert(CTR_BASE + CTR_COUNT * CTR_STRIDE <= VCPU_AREA, "counter pages overflow a vCPU area");
 _Static_assert(GUEST_CODE + GUEST_CODE_MAX <= CTR_BASE, "code overlaps the counter pages");
+_Static_assert(CTR_HIST + HIST_BUCKETS * 4 <= CTR_STRIDE, "a histogram overflows its counter page");
+/* hist_bucket() of the largest u32 must be a valid index (see guest_abi.h). */
+_Static_assert((0xffffffffu >> (31 - HIST_SUB_BITS)) + ((31 - HIST_SUB_BITS) << HIST_SUB_BITS) <
+                   HIST_BUCKETS,
+               "HIST_BUCKETS too small for a u32 cycle count");
+_Static_assert(MAX_VCPUS == sizeof(((struct lab_threads *)0)->vcpu_tids) / sizeof(int),
+               "lab_threads.vcpu_tids must hold MAX_VCPUS");
 #define CTL_EVENT UINT64_MAX
 
 struct accum {
     uint64_t rings, samples, cycles;
+    uint64_t loop_cycles; /* the calibration path only */
     uint64_t hist[HIST_BUCKETS];
 };
 
@@ -58,12 +67,13 @@ struct reg {
     uint64_t addr, value;
     uint32_t len;
     uint64_t signals;
-    struct accum *acc; /* allocated when a slot is first routed to it */
+    struct accum *acc[LAB_MODES]; /* per mode; allocated when first needed */
+    uint64_t reads[LAB_READERS];  /* the reader's reads that returned signals */
     /* Wake-up latency (paced mode), consumer thread only, under `mu`. */
     uint64_t consumer_mark; /* `signals` after the consumer's own last read */
     uint32_t wake_seq;      /* the guest's ring sequence of the last sample */
-    struct lab_wake_stats wake;
-    struct accum *wake_acc; /* latency histogram, in TSC cycles */
+    struct lab_wake_stats wake[LAB_READERS];
+    struct accum *wake_acc[LAB_READERS]; /* latency histogram, in TSC cycles */
 };
 
 struct slot {
@@ -80,7 +90,7 @@ struct slot {
 
 /* The last raw value seen on each guest counter page, for widening. */
 struct page_prev {
-    uint32_t rings, samples, cycles, issued;
+    uint32_t rings, samples, cycles, issued, loop;
     uint32_t hist[HIST_BUCKETS];
 };
 
@@ -91,6 +101,7 @@ struct vcpu {
     struct lab *lab;
     int index;
     int fd, stats;
+    int tid; /* the vCPU thread's, while it runs (atomic) */
     struct kvm_run *run;
     pthread_t thread;
     int thread_up;
@@ -114,6 +125,8 @@ struct lab {
     pthread_mutex_t ctl;
     pthread_cond_t cond;
     int state, stop, pause_req, threads_up;
+    uint64_t parks, forced_parks, unsolicited_parks; /* lab_health's, kept here under `ctl` */
+    int pin_vcpu, pin_reader; /* CPUs, or -1 */
     int dead;                 /* a vCPU faulted: the others leave KVM_RUN too */
     uint32_t pause_seq;
     uint32_t resume_gen;      /* bumped by each resume: releases parked vCPUs */
@@ -121,12 +134,15 @@ struct lab {
     char fault[512];
 
     pthread_mutex_t mu;
-    int epfd, ctlfd, consumer_mode;
+    int epfd, ctlfd;
+    int consumer_mode; /* enum lab_consumer_mode; changes under `mu`, read relaxed */
+    int reader_tid;
+    uint64_t reader_wakeups;
     struct reg *regs;
     int nregs, regs_cap, live_regs;
     struct slot slots[NSLOTS_ALL]; /* slot s is vCPU s / MAX_SLOTS's page s % MAX_SLOTS */
-    struct accum user[NKINDS];
-    struct accum cal;
+    struct accum user[NKINDS][LAB_MODES];
+    struct accum cal[LAB_MODES];
     struct lab_health health;
     struct timespec last_fold;
     uint32_t pace;            /* TSC cycles between paced rings, 0 = not paced */
@@ -143,14 +159,64 @@ static int kick_signal(void) { return SIGRTMIN + 5; }
 static void kick_handler(int sig) { (void)sig; }
 
 static pthread_once_t kick_once = PTHREAD_ONCE_INIT;
+static int kick_error; /* -errno when the handler could not be installed */
 
+/*
+ * The kick is a real-time signal nobody else should use; if someone already
+ * handles it, refuse rather than silently take it over.
+ */
 static void install_kick_handler(void)
 {
-    struct sigaction sa;
+    struct sigaction sa, old;
+    if (sigaction(kick_signal(), NULL, &old) < 0) {
+        kick_error = -errno;
+        return;
+    }
+    if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN) {
+        kick_error = -EBUSY;
+        return;
+    }
+    if ((old.sa_flags & SA_SIGINFO) && old.sa_sigaction != NULL) {
+        kick_error = -EBUSY;
+        return;
+    }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = kick_handler; /* no SA_RESTART: KVM_RUN returns EINTR */
     sigemptyset(&sa.sa_mask);
-    sigaction(kick_signal(), &sa, NULL);
+    if (sigaction(kick_signal(), &sa, NULL) < 0)
+        kick_error = -errno;
+}
+
+static int reader_of(struct lab *lab)
+{
+    return __atomic_load_n(&lab->consumer_mode, __ATOMIC_RELAXED);
+}
+
+/* The mode this epoch's samples belong to (see enum lab_mode). */
+static int current_mode(struct lab *lab)
+{
+    int paced = __atomic_load_n(&lab->pace, __ATOMIC_ACQUIRE) != 0;
+    return paced * LAB_READERS + reader_of(lab);
+}
+
+static int my_tid(void) { return (int)syscall(SYS_gettid); }
+
+/* Pin a thread to one CPU, or let it run anywhere again (cpu < 0). */
+static int apply_pin(struct lab *lab, pthread_t thread, int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (cpu < 0) {
+        long n = sysconf(_SC_NPROCESSORS_CONF);
+        for (long c = 0; c < n && c < CPU_SETSIZE; c++)
+            CPU_SET(c, &set);
+    } else if (cpu < CPU_SETSIZE) {
+        CPU_SET(cpu, &set);
+    } else {
+        return -EINVAL;
+    }
+    (void)lab;
+    return -pthread_setaffinity_np(thread, sizeof(set), &set);
 }
 
 static volatile uint32_t *guest_u32(struct lab *lab, uint32_t gpa)
@@ -233,27 +299,42 @@ static uint64_t drain_reg(struct reg *r)
     return 0;
 }
 
-/* Read every readable eventfd until none is left; `mu` held. */
-static void drain_ready(struct lab *lab)
+/* A reading's or a pause's drain of one registration; `mu` held. */
+static void drain_elsewhere(struct lab *lab, struct reg *r)
 {
-    struct epoll_event ev[64];
-    for (;;) {
-        int n = epoll_wait(lab->epfd, ev, 64, 0);
-        int got = 0;
-        for (int i = 0; i < n; i++) {
-            if (ev[i].data.u64 == CTL_EVENT)
-                continue; /* the consumer's stop signal stays pending */
-            struct reg *r = reg_get(lab, (int)ev[i].data.u64);
-            if (r) {
-                uint64_t count = drain_reg(r);
-                if (lab->pace)
-                    r->wake.elsewhere += count; /* read here, so no wake-up to time */
-                got++;
-            }
-        }
-        if (got == 0)
-            return;
+    uint64_t count = drain_reg(r);
+    if (lab->pace)
+        r->wake[reader_of(lab)].elsewhere += count; /* read here: no wake-up to time */
+}
+
+/*
+ * One non-blocking read of each registration asked for, in any reader mode;
+ * `mu` held.  Bounded by the list, so it cannot starve the reader thread
+ * however fast the guest rings.
+ */
+static void drain_listed(struct lab *lab, const int *ids, int n)
+{
+    for (int i = 0; i < n; i++) {
+        struct reg *r = reg_get(lab, ids[i]);
+        if (r)
+            drain_elsewhere(lab, r);
     }
+}
+
+/* Every registration once (pauses and resets: the guest is parked); `mu` held. */
+static void drain_all(struct lab *lab)
+{
+    for (int i = 0; i < lab->nregs; i++)
+        if (lab->regs[i].efd >= 0)
+            drain_elsewhere(lab, &lab->regs[i]);
+}
+
+/* The accumulator of `r` for `mode`, allocated on first use; `mu` held. */
+static struct accum *reg_acc(struct reg *r, int mode)
+{
+    if (!r->acc[mode])
+        r->acc[mode] = calloc(1, sizeof(*r->acc[mode]));
+    return r->acc[mode];
 }
 
 static void accum_add(struct accum *a, uint64_t rings, uint64_t samples, uint64_t cycles)
@@ -274,28 +355,31 @@ static void fold_vcpu(struct lab *lab, struct vcpu *v)
         volatile uint32_t *pg = vcpu_u32(lab, v->index, CTR_BASE + (uint32_t)p * CTR_STRIDE);
         struct page_prev *pv = &v->prev[p];
         uint32_t rings = pg[CTR_RINGS / 4], samples = pg[CTR_SAMPLES / 4];
-        uint32_t cycles = pg[CTR_CYCLES / 4];
+        uint32_t cycles = pg[CTR_CYCLES / 4], loop = pg[CTR_LOOP / 4];
         uint32_t dr = rings - pv->rings, ds = samples - pv->samples, dc = cycles - pv->cycles;
-        if (dr == 0 && ds == 0 && dc == 0)
+        uint32_t dl = p == CTR_CAL ? loop - pv->loop : 0;
+        if (dr == 0 && ds == 0 && dc == 0 && dl == 0)
             continue;
         pv->rings = rings;
         pv->samples = samples;
         pv->cycles = cycles;
+        if (p == CTR_CAL)
+            pv->loop = loop;
 
+        int mode = current_mode(lab);
         struct accum *dst[3] = {NULL, NULL, NULL};
         struct slot *s = p < MAX_SLOTS ? &lab->slots[v->index * MAX_SLOTS + p] : NULL;
         if (p == CTR_CAL) {
-            dst[0] = &lab->cal;
+            dst[0] = &lab->cal[mode];
+            lab->cal[mode].loop_cycles += dl;
         } else if (s && s->defined) {
             dst[0] = &s->acc;
             if (s->route < 0) {
-                dst[1] = &lab->user[s->kind];
+                dst[1] = &lab->user[s->kind][mode];
                 s->rings_user += dr;
             } else {
                 struct reg *r = reg_get(lab, s->route);
-                if (r && !r->acc)
-                    r->acc = calloc(1, sizeof(*r->acc));
-                dst[1] = r ? r->acc : NULL;
+                dst[1] = r ? reg_acc(r, mode) : NULL;
             }
         }
         for (int b = 0; b < HIST_BUCKETS; b++) {
@@ -376,7 +460,7 @@ static void check_pages(struct lab *lab)
 static void sync_counters(struct lab *lab)
 {
     pthread_mutex_lock(&lab->mu);
-    drain_ready(lab);
+    drain_all(lab);
     fold(lab);
     fold_issued(lab);
     check_pages(lab);
@@ -432,41 +516,44 @@ static int read_published(struct lab *lab, uint64_t limit, struct published *out
 static void wake_sample(struct lab *lab, struct reg *r, int id, uint64_t woke, uint64_t before,
                         uint64_t count, const struct published *pub, int published)
 {
+    int reader = reader_of(lab);
+    struct lab_wake_stats *wake = &r->wake[reader];
     int ours = before == r->consumer_mark;
     r->consumer_mark = r->signals;
     if (!count)
         return;
     /* Every signal read becomes a sample or is counted under one reason. */
     if (!published) {
-        r->wake.unpublished += count;
+        wake->unpublished += count;
         return;
     }
     if (!ours) {
-        r->wake.raced += count;
+        wake->raced += count;
         return;
     }
     if (count != 1) {
-        r->wake.coalesced += count;
+        wake->coalesced += count;
         return;
     }
     uint32_t since = pub->seq - lab->wake_seq_base;
     if (since == 0 || since > 0x7fffffffu || pub->slot >= MAX_SLOTS ||
         lab->slots[pub->slot].route != id || pub->seq == r->wake_seq) {
-        r->wake.foreign++;
+        wake->foreign++;
         return;
     }
     r->wake_seq = pub->seq;
     int32_t cycles = (int32_t)((uint32_t)(woke + lab->tsc_offset) - pub->stamp);
     if (cycles < 0) {
-        r->wake.negative++; /* the TSC mapping is wrong: never a sample */
+        wake->negative++; /* the TSC mapping is wrong: never a sample */
         return;
     }
-    if (!r->wake_acc && !(r->wake_acc = calloc(1, sizeof(*r->wake_acc))))
+    struct accum *acc = r->wake_acc[reader];
+    if (!acc && !(acc = r->wake_acc[reader] = calloc(1, sizeof(*acc))))
         return;
-    r->wake_acc->samples++;
-    r->wake_acc->cycles += (uint32_t)cycles;
-    r->wake_acc->hist[hist_bucket((uint32_t)cycles)]++;
-    r->wake.samples++;
+    acc->samples++;
+    acc->cycles += (uint32_t)cycles;
+    acc->hist[hist_bucket((uint32_t)cycles)]++;
+    wake->samples++;
 }
 
 static void *consumer_main(void *arg)
@@ -475,8 +562,15 @@ static void *consumer_main(void *arg)
     struct epoll_event ev[64];
     int done = 0;
 
+    __atomic_store_n(&lab->reader_tid, my_tid(), __ATOMIC_RELEASE);
+    apply_pin(lab, pthread_self(), lab->pin_reader);
+    /*
+     * Under reader "none" the eventfds are out of the epoll set: this thread
+     * then only folds the guest's pages every FOLD_PERIOD_MS and never reads
+     * an eventfd, so no signal wakes anybody.
+     */
     while (!done) {
-        int poll = __atomic_load_n(&lab->consumer_mode, __ATOMIC_RELAXED) == LAB_CONSUMER_POLL;
+        int poll = reader_of(lab) == LAB_CONSUMER_POLL;
         int n = epoll_wait(lab->epfd, ev, 64, poll ? 0 : FOLD_PERIOD_MS);
         uint64_t woke = __rdtsc();
         struct timespec now;
@@ -487,6 +581,7 @@ static void *consumer_main(void *arg)
             published = read_published(lab, woke + (uint64_t)lab->facts.tsc_khz + 1, &pub);
 
         pthread_mutex_lock(&lab->mu);
+        int reader = reader_of(lab), carried = 0;
         for (int i = 0; i < n; i++) {
             if (ev[i].data.u64 == CTL_EVENT) {
                 done = 1;
@@ -494,15 +589,20 @@ static void *consumer_main(void *arg)
             }
             int id = (int)ev[i].data.u64;
             struct reg *r = reg_get(lab, id);
-            if (!r)
-                continue;
+            if (!r || reader == LAB_CONSUMER_NONE)
+                continue; /* switched to "none" while waiting: leave it to readings */
             uint64_t before = r->signals;
             uint64_t count = drain_reg(r);
+            if (count) {
+                r->reads[reader]++;
+                carried = 1;
+            }
             if (paced)
                 wake_sample(lab, r, id, woke, before, count, &pub, published);
             else
                 r->consumer_mark = r->signals;
         }
+        lab->reader_wakeups += (uint64_t)carried;
         clock_gettime(CLOCK_MONOTONIC, &now);
         long ms = (now.tv_sec - lab->last_fold.tv_sec) * 1000 +
                   (now.tv_nsec - lab->last_fold.tv_nsec) / 1000000;
@@ -512,6 +612,7 @@ static void *consumer_main(void *arg)
         }
         pthread_mutex_unlock(&lab->mu);
     }
+    __atomic_store_n(&lab->reader_tid, 0, __ATOMIC_RELEASE);
     return NULL;
 }
 
@@ -556,14 +657,14 @@ static int park(struct vcpu *v, int forced)
     struct lab *lab = v->lab;
     pthread_mutex_lock(&lab->ctl);
     if ((!lab->pause_req && !lab->stop) || v->parked) {
-        lab->health.unsolicited_parks++;
+        lab->unsolicited_parks++;
         pthread_mutex_unlock(&lab->ctl);
         return 0;
     }
     if (forced)
-        lab->health.forced_parks++;
+        lab->forced_parks++;
     else
-        lab->health.parks++;
+        lab->parks++;
     v->parked = 1;
     int all = 1;
     for (int k = 0; k < lab->nvcpus; k++)
@@ -649,6 +750,8 @@ static void *vcpu_main(void *arg)
     sigemptyset(&set);
     sigaddset(&set, kick_signal());
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    __atomic_store_n(&v->tid, my_tid(), __ATOMIC_RELEASE);
+    apply_pin(lab, pthread_self(), lab->pin_vcpu);
 
     for (;;) {
         if (__atomic_load_n(&lab->stop, __ATOMIC_ACQUIRE) ||
@@ -661,7 +764,7 @@ static void *vcpu_main(void *arg)
         }
         if (r < 0 || v->run->exit_reason == KVM_EXIT_INTR) {
             /* A kick: stopping, a fault elsewhere, or a pause the guest did not answer. */
-            v->run->immediate_exit = 0;
+            __atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_RELEASE);
             if (__atomic_load_n(&lab->stop, __ATOMIC_ACQUIRE) ||
                 __atomic_load_n(&lab->dead, __ATOMIC_ACQUIRE))
                 break;
@@ -703,6 +806,7 @@ static void *vcpu_main(void *arg)
         if (leave)
             break;
     }
+    __atomic_store_n(&v->tid, 0, __ATOMIC_RELEASE);
     return NULL;
 }
 
@@ -809,6 +913,7 @@ int lab_create(struct lab **out, int vcpus, int *stage, int64_t *detail)
     if (!lab)
         return -ENOMEM;
     lab->kvm = lab->vm = lab->epfd = lab->ctlfd = -1;
+    lab->pin_vcpu = lab->pin_reader = -1;
     lab->vm_stats = -1;
     lab->nvcpus = vcpus;
     lab->facts.vcpus = vcpus;
@@ -914,6 +1019,12 @@ int lab_create(struct lab **out, int vcpus, int *stage, int64_t *detail)
     for (int i = 0; i < NSLOTS_ALL; i++)
         lab->slots[i].route = -1;
     pthread_once(&kick_once, install_kick_handler);
+    if (kick_error) {
+        err = kick_error;
+        *stage = LAB_STAGE_THREADS;
+        *detail = kick_signal();
+        goto fail;
+    }
     *out = lab;
     return 0;
 
@@ -953,7 +1064,7 @@ int lab_start(struct lab *lab, int entry)
     lab->fault[0] = 0;
     for (int k = 0; k < lab->nvcpus; k++) {
         struct vcpu *v = &lab->vcpus[k];
-        v->run->immediate_exit = 0;
+        __atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_RELEASE);
         v->parked = 0;
         /* A fresh start re-reads the plan: make the handshake words agree. */
         *vcpu_u32(lab, k, MB_ACK_SEQ) = lab->pause_seq;
@@ -993,12 +1104,25 @@ int lab_start(struct lab *lab, int entry)
     }
     lab->threads_up = 1;
     pthread_mutex_unlock(&lab->ctl);
+    /* Return once every thread has said who it is, so its scheduling counters
+     * (/proc/self/task/TID) can be read from the first reading on (<= 1 s). */
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        int known = __atomic_load_n(&lab->reader_tid, __ATOMIC_ACQUIRE) != 0;
+        for (int k = 0; k < lab->nvcpus; k++)
+            known &= __atomic_load_n(&lab->vcpus[k].tid, __ATOMIC_ACQUIRE) != 0;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (known || now.tv_sec - t0.tv_sec > 1)
+            break;
+        sched_yield();
+    }
     return 0;
 }
 
 static void kick(struct vcpu *v)
 {
-    v->run->immediate_exit = 1;
+    __atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_RELEASE);
     pthread_kill(v->thread, kick_signal());
 }
 
@@ -1114,7 +1238,7 @@ int lab_stop(struct lab *lab)
     if (lab->state != LAB_FAULTED)
         lab->state = LAB_IDLE;
     for (int k = 0; k < lab->nvcpus; k++)
-        lab->vcpus[k].run->immediate_exit = 0;
+        __atomic_store_n(&lab->vcpus[k].run->immediate_exit, 0, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&lab->ctl);
     return 0;
 }
@@ -1135,11 +1259,74 @@ int lab_fault(struct lab *lab, char *buf, int len)
     return 0;
 }
 
+static int quiescent(struct lab *lab);
+
+/*
+ * A new epoch under another reader.  "none" takes every eventfd out of the
+ * epoll set, so a signal wakes nobody; the others put them back.  The pages
+ * are folded first so the last epoch's samples stay with its reader.
+ */
 int lab_set_consumer_mode(struct lab *lab, int mode)
 {
-    if (mode != LAB_CONSUMER_EPOLL && mode != LAB_CONSUMER_POLL)
+    if (mode < 0 || mode >= LAB_READERS)
         return -EINVAL;
-    __atomic_store_n(&lab->consumer_mode, mode, __ATOMIC_RELAXED);
+    if (!quiescent(lab))
+        return -EBUSY;
+    pthread_mutex_lock(&lab->mu);
+    int old = lab->consumer_mode;
+    if (mode == old) {
+        pthread_mutex_unlock(&lab->mu);
+        return 0;
+    }
+    drain_all(lab);
+    fold(lab);
+    fold_issued(lab);
+    int err = 0;
+    if (mode == LAB_CONSUMER_NONE || old == LAB_CONSUMER_NONE) {
+        for (int i = 0; i < lab->nregs && !err; i++) {
+            struct reg *r = &lab->regs[i];
+            if (r->efd < 0)
+                continue;
+            struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)i};
+            if (mode == LAB_CONSUMER_NONE)
+                (void)epoll_ctl(lab->epfd, EPOLL_CTL_DEL, r->efd, NULL);
+            else if (epoll_ctl(lab->epfd, EPOLL_CTL_ADD, r->efd, &ev) < 0 && errno != EEXIST)
+                err = -errno;
+        }
+    }
+    if (!err)
+        __atomic_store_n(&lab->consumer_mode, mode, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&lab->mu);
+    return err;
+}
+
+int lab_pin(struct lab *lab, int vcpu_cpu, int reader_cpu)
+{
+    if (vcpu_cpu < -1 || reader_cpu < -1 || vcpu_cpu >= CPU_SETSIZE || reader_cpu >= CPU_SETSIZE)
+        return -EINVAL;
+    pthread_mutex_lock(&lab->ctl);
+    lab->pin_vcpu = vcpu_cpu;
+    lab->pin_reader = reader_cpu;
+    int err = 0;
+    if (lab->threads_up) {
+        for (int k = 0; k < lab->nvcpus && !err; k++)
+            err = apply_pin(lab, lab->vcpus[k].thread, vcpu_cpu);
+        if (!err)
+            err = apply_pin(lab, lab->consumer_thread, reader_cpu);
+    }
+    pthread_mutex_unlock(&lab->ctl);
+    return err;
+}
+
+int lab_threads(struct lab *lab, struct lab_threads *out)
+{
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&lab->mu);
+    out->reader_wakeups = lab->reader_wakeups;
+    pthread_mutex_unlock(&lab->mu);
+    out->reader_tid = __atomic_load_n(&lab->reader_tid, __ATOMIC_ACQUIRE);
+    for (int k = 0; k < lab->nvcpus; k++)
+        out->vcpu_tids[k] = __atomic_load_n(&lab->vcpus[k].tid, __ATOMIC_ACQUIRE);
     return 0;
 }
 
@@ -1393,7 +1580,8 @@ int lab_assign(struct lab *lab, int pio, uint64_t addr, uint32_t len, int datama
         return err;
     }
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)id};
-    if (epoll_ctl(lab->epfd, EPOLL_CTL_ADD, efd, &ev) < 0) {
+    /* Under reader "none" nobody waits on it: it joins the set when a reader does. */
+    if (lab->consumer_mode != LAB_CONSUMER_NONE && epoll_ctl(lab->epfd, EPOLL_CTL_ADD, efd, &ev) < 0) {
         int err = -errno;
         io.flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;
         (void)ioctl(lab->vm, KVM_IOEVENTFD, &io);
@@ -1419,10 +1607,40 @@ int lab_assign(struct lab *lab, int pio, uint64_t addr, uint32_t len, int datama
 
 static void path_from(struct lab_path_stats *out, uint64_t signals, const struct accum *a)
 {
+    memset(out, 0, sizeof(*out));
     out->signals = signals;
     out->rings = a ? a->rings : 0;
     out->samples = a ? a->samples : 0;
     out->cycles = a ? a->cycles : 0;
+    out->loop_cycles = a ? a->loop_cycles : 0;
+}
+
+/* Every mode's rings of a registration: its final count as a path. */
+static void reg_final(const struct reg *r, struct lab_path_stats *out)
+{
+    path_from(out, r->signals, NULL);
+    for (int m = 0; m < LAB_MODES; m++) {
+        const struct accum *a = r->acc[m];
+        if (!a)
+            continue;
+        out->rings += a->rings;
+        out->samples += a->samples;
+        out->cycles += a->cycles;
+    }
+    for (int k = 0; k < LAB_READERS; k++)
+        out->reads += r->reads[k];
+}
+
+static void reg_free(struct reg *r)
+{
+    for (int m = 0; m < LAB_MODES; m++) {
+        free(r->acc[m]);
+        r->acc[m] = NULL;
+    }
+    for (int k = 0; k < LAB_READERS; k++) {
+        free(r->wake_acc[k]);
+        r->wake_acc[k] = NULL;
+    }
 }
 
 /* Deassign, then drain: after the ioctl returns no new signal can arrive. */
@@ -1443,16 +1661,13 @@ int lab_deassign(struct lab *lab, int reg_id, struct lab_path_stats *final)
     io.flags = KVM_IOEVENTFD_FLAG_DEASSIGN | (r->pio ? KVM_IOEVENTFD_FLAG_PIO : 0) |
                (r->datamatch ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0);
     int err = ioctl(lab->vm, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
-    epoll_ctl(lab->epfd, EPOLL_CTL_DEL, r->efd, NULL);
+    (void)epoll_ctl(lab->epfd, EPOLL_CTL_DEL, r->efd, NULL); /* ENOENT under reader "none" */
     drain_reg(r);
     if (final)
-        path_from(final, r->signals, r->acc);
+        reg_final(r, final);
     close(r->efd);
     r->efd = -1;
-    free(r->acc);
-    r->acc = NULL;
-    free(r->wake_acc);
-    r->wake_acc = NULL;
+    reg_free(r);
     lab->live_regs--;
     for (int i = 0; i < NSLOTS_ALL; i++)
         if (lab->slots[i].route == reg_id)
@@ -1497,7 +1712,7 @@ int lab_read_live(struct lab *lab, struct lab_slot_stats *out, int n, const int 
         n = NSLOTS_ALL;
     pthread_mutex_lock(&lab->mu);
     fold(lab);
-    drain_ready(lab);
+    drain_listed(lab, reg_ids, nregs);
     for (int i = 0; i < n; i++)
         slot_final(&lab->slots[i], &out[i]);
     for (int i = 0; i < nregs; i++) {
@@ -1511,11 +1726,12 @@ int lab_read_live(struct lab *lab, struct lab_slot_stats *out, int n, const int 
     return n;
 }
 
-/* `mu` held. */
-static const struct accum *path_accum(struct lab *lab, int kind, int id, uint64_t *signals,
-                                      int *err)
+/* `mu` held.  `mode` is checked by the caller. */
+static const struct accum *path_accum(struct lab *lab, int kind, int id, int mode,
+                                      uint64_t *signals, uint64_t *reads, int *err)
 {
     *signals = 0;
+    *reads = 0;
     *err = 0;
     switch (kind) {
     case LAB_PATH_SLOT:
@@ -1526,20 +1742,21 @@ static const struct accum *path_accum(struct lab *lab, int kind, int id, uint64_
         struct reg *r = reg_get(lab, id);
         if (r) {
             *signals = r->signals;
-            return r->acc; /* NULL until a slot is routed to it */
+            *reads = r->reads[mode % LAB_READERS];
+            return r->acc[mode]; /* NULL until a slot routed to it rings in this mode */
         }
         break;
     }
     case LAB_PATH_USER:
         if (id >= 0 && id < NKINDS)
-            return &lab->user[id];
+            return &lab->user[id][mode];
         break;
     case LAB_PATH_CAL:
-        return &lab->cal;
+        return &lab->cal[mode];
     case LAB_PATH_WAKE: {
         struct reg *r = reg_get(lab, id);
         if (r)
-            return r->wake_acc; /* NULL until its first sample */
+            return r->wake_acc[mode % LAB_READERS]; /* NULL until its first sample */
         break;
     }
     }
@@ -1547,26 +1764,42 @@ static const struct accum *path_accum(struct lab *lab, int kind, int id, uint64_
     return NULL;
 }
 
-int lab_read_path(struct lab *lab, int kind, int id, struct lab_path_stats *out)
+/* LAB_MODE_CURRENT or a valid mode; -1 when out of range. `mu` held. */
+static int resolve_mode(struct lab *lab, int mode)
 {
-    uint64_t signals;
+    if (mode == LAB_MODE_CURRENT)
+        return current_mode(lab);
+    return mode >= 0 && mode < LAB_MODES ? mode : -1;
+}
+
+int lab_read_path(struct lab *lab, int kind, int id, int mode, struct lab_path_stats *out)
+{
+    uint64_t signals, reads;
     int err;
     pthread_mutex_lock(&lab->mu);
-    const struct accum *a = path_accum(lab, kind, id, &signals, &err);
-    if (!err)
+    mode = resolve_mode(lab, mode);
+    const struct accum *a =
+        mode < 0 ? NULL : path_accum(lab, kind, id, mode, &signals, &reads, &err);
+    if (mode < 0)
+        err = -EINVAL;
+    if (!err) {
         path_from(out, signals, a);
+        out->reads = reads;
+    }
     pthread_mutex_unlock(&lab->mu);
     return err;
 }
 
-int lab_read_hist(struct lab *lab, int kind, int id, uint64_t *out, int n)
+int lab_read_hist(struct lab *lab, int kind, int id, int mode, uint64_t *out, int n)
 {
-    uint64_t signals;
-    int err;
+    uint64_t signals, reads;
+    int err = -EINVAL;
     if (n > HIST_BUCKETS)
         n = HIST_BUCKETS;
     pthread_mutex_lock(&lab->mu);
-    const struct accum *a = path_accum(lab, kind, id, &signals, &err);
+    mode = resolve_mode(lab, mode);
+    const struct accum *a =
+        mode < 0 ? NULL : path_accum(lab, kind, id, mode, &signals, &reads, &err);
     for (int b = 0; !err && b < n; b++)
         out[b] = a ? a->hist[b] : 0;
     pthread_mutex_unlock(&lab->mu);
@@ -1585,12 +1818,14 @@ double lab_hist_value(int bucket)
 }
 
 /* The value at each quantile: the midpoint of the bucket that holds it. */
-int lab_quantiles(struct lab *lab, int kind, int id, const double *q, int nq, double *out)
+int lab_quantiles(struct lab *lab, int kind, int id, int mode, const double *q, int nq, double *out)
 {
-    uint64_t signals;
-    int err;
+    uint64_t signals, reads;
+    int err = -EINVAL;
     pthread_mutex_lock(&lab->mu);
-    const struct accum *a = path_accum(lab, kind, id, &signals, &err);
+    mode = resolve_mode(lab, mode);
+    const struct accum *a =
+        mode < 0 ? NULL : path_accum(lab, kind, id, mode, &signals, &reads, &err);
     uint64_t total = 0;
     for (int b = 0; !err && a && b < HIST_BUCKETS; b++)
         total += a->hist[b];
@@ -1618,7 +1853,13 @@ int lab_read_health(struct lab *lab, struct lab_health *out)
     pthread_mutex_lock(&lab->mu);
     *out = lab->health;
     pthread_mutex_unlock(&lab->mu);
-    out->state = lab_state(lab);
+    /* The park counters and the state are the vCPU state machine's: under `ctl`. */
+    pthread_mutex_lock(&lab->ctl);
+    out->state = lab->state;
+    out->parks = lab->parks;
+    out->forced_parks = lab->forced_parks;
+    out->unsolicited_parks = lab->unsolicited_parks;
+    pthread_mutex_unlock(&lab->ctl);
     return 0;
 }
 
@@ -1626,8 +1867,11 @@ int lab_reset_counters(struct lab *lab)
 {
     if (!quiescent(lab))
         return -EBUSY;
+    pthread_mutex_lock(&lab->ctl);
+    lab->parks = lab->forced_parks = lab->unsolicited_parks = 0;
+    pthread_mutex_unlock(&lab->ctl);
     pthread_mutex_lock(&lab->mu);
-    drain_ready(lab);
+    drain_all(lab);
     fold(lab);
     fold_issued(lab);
     for (int i = 0; i < NSLOTS_ALL; i++) {
@@ -1643,14 +1887,13 @@ int lab_reset_counters(struct lab *lab)
             continue;
         r->signals = 0;
         r->consumer_mark = 0;
-        memset(&r->wake, 0, sizeof(r->wake));
-        if (r->acc)
-            memset(r->acc, 0, sizeof(*r->acc));
-        if (r->wake_acc)
-            memset(r->wake_acc, 0, sizeof(*r->wake_acc));
+        memset(r->wake, 0, sizeof(r->wake));
+        memset(r->reads, 0, sizeof(r->reads));
+        reg_free(r);
     }
     memset(lab->user, 0, sizeof(lab->user));
-    memset(&lab->cal, 0, sizeof(lab->cal));
+    memset(lab->cal, 0, sizeof(lab->cal));
+    lab->reader_wakeups = 0;
     uint32_t rounds = lab->health.rounds;
     memset(&lab->health, 0, sizeof(lab->health));
     lab->health.rounds = rounds;
@@ -1666,6 +1909,8 @@ int lab_set_pace(struct lab *lab, uint32_t cycles)
     if (!quiescent(lab))
         return -EBUSY;
     pthread_mutex_lock(&lab->mu);
+    fold(lab); /* the last epoch's samples stay with its mode */
+    fold_issued(lab);
     /* Samples count only rings published from now on. */
     lab->wake_seq_base = *guest_u32(lab, WAKE_SEQ);
     *guest_u32(lab, MB_PACE) = cycles;
@@ -1675,12 +1920,16 @@ int lab_set_pace(struct lab *lab, uint32_t cycles)
     return 0;
 }
 
-int lab_read_wake(struct lab *lab, int reg_id, struct lab_wake_stats *out)
+int lab_read_wake(struct lab *lab, int reg_id, int reader, struct lab_wake_stats *out)
 {
+    if (reader != LAB_MODE_CURRENT && (reader < 0 || reader >= LAB_READERS))
+        return -EINVAL;
     pthread_mutex_lock(&lab->mu);
+    if (reader == LAB_MODE_CURRENT)
+        reader = reader_of(lab);
     struct reg *r = reg_get(lab, reg_id);
     if (r)
-        *out = r->wake;
+        *out = r->wake[reader];
     pthread_mutex_unlock(&lab->mu);
     return r ? 0 : -ENOENT;
 }

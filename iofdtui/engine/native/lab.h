@@ -50,9 +50,22 @@ enum lab_vstate {
     LAB_FAULTED = 3,   /* see lab_fault() */
 };
 
+/* How the eventfds are read: the reader mode. */
 enum lab_consumer_mode {
-    LAB_CONSUMER_EPOLL = 0,  /* block in epoll_wait */
-    LAB_CONSUMER_POLL = 1,   /* busy-poll every eventfd */
+    LAB_CONSUMER_EPOLL = 0,  /* a thread blocks in epoll_wait (QEMU iothreads, vhost) */
+    LAB_CONSUMER_POLL = 1,   /* a thread busy-polls every eventfd (vhost busy-poll, SPDK) */
+    LAB_CONSUMER_NONE = 2,   /* nobody waits: readings and pauses drain them (pci-testdev) */
+    LAB_READERS = 3,
+};
+
+/*
+ * Ring-cost figures are kept per mode: the reader in force, and whether the
+ * plan was paced (a paced visit is one ring: the isolated kick).  Each
+ * epoch's samples go to the mode in force during it.
+ */
+enum lab_mode {
+    LAB_MODE_CURRENT = -1,
+    LAB_MODES = 2 * LAB_READERS, /* mode = paced * LAB_READERS + reader */
 };
 
 struct lab_facts {
@@ -92,21 +105,30 @@ struct lab_slot_stats {
     uint64_t issued;       /* announced by the guest before them (>= rings) */
     uint64_t exits;        /* userspace exits the vCPU thread saw for it */
     uint64_t rings_user;   /* rings while its route was the userspace path */
-    uint64_t samples;      /* timed rings */
-    uint64_t cycles;       /* sum of timed-window cycles */
+    uint64_t samples;      /* timed visits */
+    uint64_t cycles;       /* sum over timed visits of cycles per ring */
 };
 
 /* One latency path: a registration, a userspace-exit kind, or the timer. */
 struct lab_path_stats {
-    uint64_t signals;      /* eventfd counter sum (registrations only) */
+    uint64_t signals;      /* eventfd counter sum (registrations only, every mode) */
     uint64_t rings;        /* guest rings attributed to this path */
-    uint64_t samples;
-    uint64_t cycles;
+    uint64_t samples;      /* timed visits */
+    uint64_t cycles;       /* sum over them of cycles per ring */
+    uint64_t loop_cycles;  /* LAB_PATH_CAL only: guest cycles between visits */
+    uint64_t reads;        /* registrations: reader reads that returned signals */
+};
+
+/* The reader thread's returns from epoll_wait and the vCPU threads' ids. */
+struct lab_threads {
+    uint64_t reader_wakeups;   /* returns that carried at least one eventfd */
+    int reader_tid;            /* 0 when not running */
+    int vcpu_tids[2];          /* MAX_VCPUS (checked in lab.c); 0: not running */
 };
 
 struct lab_health {
     int state;                 /* enum lab_vstate */
-    uint64_t parks;            /* handshake parks */
+    uint64_t parks;            /* handshake parks (kept under `ctl`) */
     uint64_t forced_parks;     /* pauses that needed a kick: counts may be off by one */
     uint64_t unsolicited_parks;
     uint64_t stray_exits;      /* userspace exits that match no slot */
@@ -139,11 +161,17 @@ int lab_resume(struct lab *lab);
 int lab_stop(struct lab *lab);
 int lab_state(struct lab *lab);
 int lab_fault(struct lab *lab, char *buf, int len);
+/* Paused or idle: the change starts an epoch. */
 int lab_set_consumer_mode(struct lab *lab, int mode);
+/* Pin the vCPU threads to CPU `vcpu_cpu` and the reader to `reader_cpu`
+ * (now and at every start); -1, -1 unpins. */
+int lab_pin(struct lab *lab, int vcpu_cpu, int reader_cpu);
+int lab_threads(struct lab *lab, struct lab_threads *out);
 /* Paced ring plan (vCPU 0 only): one ring per visit, `cycles` of guest TSC apart (0: off).
  * Paused or idle. */
 int lab_set_pace(struct lab *lab, uint32_t cycles);
-int lab_read_wake(struct lab *lab, int reg_id, struct lab_wake_stats *out);
+/* Wake-up figures under one reader (LAB_MODE_CURRENT: the one in force). */
+int lab_read_wake(struct lab *lab, int reg_id, int reader, struct lab_wake_stats *out);
 
 /* Ring plan: define slots, then say which are rung, in order. Paused or idle.
  * lab_set_plan takes the slots of `vcpu` only. */
@@ -165,15 +193,16 @@ int lab_registration_count(struct lab *lab);
 int lab_read_slots(struct lab *lab, struct lab_slot_stats *out, int n);
 int lab_read_live(struct lab *lab, struct lab_slot_stats *out, int n, const int *reg_ids,
                   uint64_t *signals, int nregs);
-int lab_read_path(struct lab *lab, int kind, int id, struct lab_path_stats *out);
-int lab_read_hist(struct lab *lab, int kind, int id, uint64_t *out, int n);
+/* `mode`: enum lab_mode (LAB_PATH_SLOT ignores it; LAB_PATH_WAKE takes a reader). */
+int lab_read_path(struct lab *lab, int kind, int id, int mode, struct lab_path_stats *out);
+int lab_read_hist(struct lab *lab, int kind, int id, int mode, uint64_t *out, int n);
 int lab_read_health(struct lab *lab, struct lab_health *out);
 int lab_reset_counters(struct lab *lab);
 /* KVM binary stats fds (KVM_GET_STATS_FD), opened once; -1 when unsupported. */
 int lab_stats_fds(struct lab *lab, int *vm_fd, int *vcpu_fd);
 /* One vCPU's stats fd (vCPU 0's is the one lab_stats_fds gives). */
 int lab_vcpu_stats_fd(struct lab *lab, int vcpu);
-int lab_quantiles(struct lab *lab, int kind, int id, const double *q, int nq,
+int lab_quantiles(struct lab *lab, int kind, int id, int mode, const double *q, int nq,
                   double *out);
 double lab_hist_value(int bucket);
 /* cdef-end */
