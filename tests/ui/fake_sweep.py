@@ -6,6 +6,7 @@ this project's machines (PIO, kvm_pvm), frozen so snapshots never change.
 
 from __future__ import annotations
 
+import errno
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,7 +52,9 @@ class FakeSweep:
 
     With `gate` set, it waits for `gate` before each point after the first,
     so a test can close the screen mid-sweep; `runs` counts the runs and
-    `stopped` records whether `on_point` asked it to stop.
+    `stopped` records whether `on_point` asked it to stop. With `fail_after`
+    set, it raises `error` once that many points are measured (as an
+    open-file limit does mid-sweep).
     """
 
     seconds: float = 0.25
@@ -62,6 +65,10 @@ class FakeSweep:
     runs: int = 0
     stopped: bool = False
     finished: threading.Event = field(default_factory=threading.Event)
+    fail_after: int | None = None
+    error: OSError = field(
+        default_factory=lambda: OSError(errno.EMFILE, "EMFILE: out of file descriptors")
+    )
 
     def run(
         self, on_point: Callable[[ScalePoint], bool], progress: Callable[[str], None]
@@ -72,6 +79,8 @@ class FakeSweep:
         try:
             done: list[ScalePoint] = []
             for i, point in enumerate(POINTS):
+                if i == self.fail_after:
+                    raise self.error
                 if i and self.gate is not None:
                     self.gate.wait(timeout=10.0)
                 progress(f"{point.n:,} {point.series}")

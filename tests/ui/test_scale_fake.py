@@ -114,6 +114,62 @@ async def test_a_guest_the_user_paused_stays_paused_after_the_sweep() -> None:
         assert labs[0].state == "paused"
 
 
+async def test_q_closes_the_scale_screen_like_the_help_screen() -> None:
+    sweep, labs = FakeSweep(), []
+    app = app_with(sweep, labs)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, lambda: app.snapshot is not None)
+        await pilot.press("x")
+        await settle(pilot, lambda: isinstance(app.screen, ScalePlotScreen))
+        screen = app.screen
+        assert isinstance(screen, ScalePlotScreen)
+        await settle(pilot, lambda: screen.report is not None)
+        await pilot.press("q")
+        await settle(pilot, lambda: not isinstance(app.screen, ScalePlotScreen))
+        assert app.is_running, "q on the scale screen closes it; q again quits"
+        await settle(pilot, lambda: labs[0].state == "running")
+
+
+async def test_a_sweep_that_fails_mid_way_keeps_its_points_and_says_where() -> None:
+    """An open-file limit after 12 of 18 points: the 12 stay plotted, with why it stopped."""
+    sweep, labs = FakeSweep(fail_after=12), []
+    app = app_with(sweep, labs)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot, lambda: app.snapshot is not None)
+        await pilot.press("x")
+        await settle(pilot, lambda: isinstance(app.screen, ScalePlotScreen))
+        screen = app.screen
+        assert isinstance(screen, ScalePlotScreen)
+        await settle(pilot, lambda: not screen.running and sweep.finished.is_set())
+        await pilot.pause()
+        assert screen.points == list(POINTS[:12])
+        assert screen.report is not None and screen.report.points == POINTS[:12]
+        [decoys] = screen.query_one("#decoys-plot", ScalePlot).series
+        assert len(decoys.points) == 5
+        status = str(screen.query_one("#scale-status").render())
+        assert "could not run" not in status
+        assert "stopped after 12 of 18 points: EMFILE: out of file descriptors" in status
+        explain = str(screen.query_one("#scale-explain").render())
+        assert "stopped after 12 of 18 points: EMFILE" in explain
+        assert [p.n for p in screen.points if p.series == "decoys"][-1] == 10_000
+        assert screen.check_action("rerun", ()) is True
+
+
+async def test_a_sweep_that_measures_nothing_could_not_run() -> None:
+    sweep, labs = FakeSweep(fail_after=0), []
+    app = app_with(sweep, labs)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, lambda: app.snapshot is not None)
+        await pilot.press("x")
+        await settle(pilot, lambda: isinstance(app.screen, ScalePlotScreen))
+        screen = app.screen
+        assert isinstance(screen, ScalePlotScreen)
+        await settle(pilot, lambda: not screen.running and sweep.finished.is_set())
+        await pilot.pause()
+        assert screen.points == [] and screen.report is None
+        assert "the sweep could not run: EMFILE" in str(screen.query_one("#scale-status").render())
+
+
 # ---------------------------------------------------------- 1,000 registrations
 
 THOUSAND = 1_000

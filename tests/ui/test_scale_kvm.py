@@ -48,3 +48,39 @@ async def test_a_tiny_sweep_plots_measured_points_and_the_live_guest_resumes() -
         await wait_for(pilot, lambda: app.lab is not None and app.lab.state == "running")
         before = app.snapshot.total_rings if app.snapshot else 0
         await wait_for(pilot, lambda: app.snapshot and app.snapshot.total_rings > before)
+
+
+async def test_an_open_file_limit_keeps_the_points_measured_below_it(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`ulimit -n 300`: 512 trigger values cannot be registered; what was measured stays."""
+    import resource
+
+    from iofdtui.engine import scale
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    monkeypatch.setattr(scale, "_raise_fd_limit", lambda needed, notes: 300)
+    sweep = KvmSweep(seconds=0.05, sizes=(1, 10), trigger_counts=(1, 512))
+    app = make_app(refresh_interval=0.1, scale_sweep=sweep)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (300, hard))
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await live(pilot)
+            await pilot.press("x")
+            await wait_for(pilot, lambda: isinstance(app.screen, ScalePlotScreen))
+            screen = app.screen
+            assert isinstance(screen, ScalePlotScreen)
+            await wait_for(pilot, lambda: screen.report is not None, timeout=60.0)
+            assert [(p.series, p.n) for p in screen.points] == [
+                ("decoys", 1),
+                ("decoys", 10),
+                ("hit-first", 1),
+                ("hit-last", 1),
+                ("miss", 1),
+            ]
+            assert all(p.exact and p.rings > 0 for p in screen.points)
+            status = str(screen.query_one("#scale-status").render())
+            assert "stopped early: stopped before 512 trigger values" in status
+            assert "open-file limit is 300" in str(screen.query_one("#scale-explain").render())
+            await pilot.press("q")
+            await wait_for(pilot, lambda: not isinstance(app.screen, ScalePlotScreen))
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

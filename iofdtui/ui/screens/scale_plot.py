@@ -152,6 +152,8 @@ class ScalePlotScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", tooltip="Stop the sweep and go back to the lab."),
         Binding("x", "close", "Close", show=False),
+        # As on the help screen: q closes this screen, and q on the lab quits.
+        Binding("q", "close", "Close", show=False),
         Binding("r", "rerun", "Run again", tooltip="Measure every point again."),
         Binding("S", "app.screenshot", "SVG", tooltip="Save an SVG to screenshots/."),
     ]
@@ -288,8 +290,9 @@ class ScalePlotScreen(ModalScreen[None]):
             started = time.monotonic()
             try:
                 report = self.sweep.run(on_point, progress)
-            except OSError as err:  # KvmUnavailable, EngineError: one line each
-                self.post_message(self.Failed(str(err)))
+            except OSError as err:  # KvmUnavailable, EngineError, EMFILE: one line each
+                # strerror is the engine's one-line message, or the bare errno's text.
+                self.post_message(self.Failed(err.strerror or str(err)))
             else:
                 self.post_message(self.Finished(report, time.monotonic() - started))
             finally:
@@ -321,13 +324,27 @@ class ScalePlotScreen(ModalScreen[None]):
         self.points = list(event.report.points)
         self.running = False
         self._show()
-        self._status("done")
+        if len(self.points) < expected_points(self.sweep) and event.report.notes:
+            self._status(f"stopped early: {event.report.notes[-1]}", error=True)
+        else:
+            self._status("done")
 
     @on(Failed)
     def _failed(self, event: Failed) -> None:
         self.running = False
-        self._status(f"the sweep could not run: {event.message}", error=True)
-        self.notify(event.message, title="Scale sweep failed", severity="error")
+        if not self.points:
+            self._status(f"the sweep could not run: {event.message}", error=True)
+            self.notify(event.message, title="Scale sweep failed", severity="error")
+            return
+        # What was measured before the failure stays on screen, with why it stopped.
+        note = (
+            f"stopped after {len(self.points)} of {expected_points(self.sweep)} points: "
+            f"{event.message}"
+        )
+        self.report = ScaleReport(self.sweep.bus, tuple(self.points), (note,))
+        self._show()
+        self._status(note, error=True)
+        self.notify(note, title="Scale sweep stopped", severity="warning")
 
     def _status(self, text: str, error: bool = False) -> None:
         sweep = self.sweep
