@@ -14,6 +14,7 @@ import asyncio
 import errno
 import json
 import math
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -449,6 +450,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "bench":
             return _run_bench(parser, args)
         return _app(args.vcpus, args.pin)
+    except BrokenPipeError:
+        # `iofdtui bench | head`: the reader left; say nothing more, and keep
+        # Python's exit-time flush of stdout from failing too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except OSError as err:
         print(os_error_line(err), file=sys.stderr)
         return EXIT_ENV

@@ -318,3 +318,51 @@ def test_a_real_piped_bench_is_not_cut_to_80_columns() -> None:
     assert done.returncode == 0, done.stderr
     assert "…" not in done.stdout
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.kvm
+def test_scale_at_a_low_open_file_limit_prints_what_it_measured() -> None:
+    """`ulimit -n 300; iofdtui bench --scale`: the table so far, where and why it stopped."""
+    import resource
+
+    def ulimit_300() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (300, 300))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "iofdtui", "bench", "--scale", "--seconds", "0.05"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=ulimit_300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    out = done.stdout
+    decoy_rows = [line.split()[0] for line in out.splitlines() if line.strip()[:1].isdigit()]
+    assert decoy_rows[:3] == ["1", "10", "100"], out
+    if "open-file limit" in out:  # a root that may raise the hard limit measures everything
+        assert "stopped before 1,000 decoys: the open-file limit is 300" in out
+        assert "stopped before 512 trigger values" in out
+        assert "64" in decoy_rows, "the trigger values below the limit are measured"
+
+
+def test_a_reader_that_leaves_early_is_no_error() -> None:
+    """`iofdtui bench --json | head -1`: no traceback, no 'Exception ignored', status 1."""
+    code = (
+        "import sys\n"
+        "from iofdtui import cli\n"
+        "from iofdtui.engine import bench\n"
+        "class R:\n"
+        "    def as_json(self): return {'rows': list(range(100_000))}\n"
+        "bench.run_bench = lambda *a, **k: R()\n"
+        "sys.exit(cli.main(['bench', '--json']))\n"
+    )
+    done = subprocess.run(
+        f'{sys.executable} -c "{code}" | head -1',
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout == "{\n"
+    assert done.stderr == ""
