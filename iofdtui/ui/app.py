@@ -749,7 +749,10 @@ class IofdApp(App[int]):
 
     @on(DataTable.RowHighlighted, "#registrations")
     def _row_highlighted(self) -> None:
-        self._selected = self.query_one(RegistrationsTable).selected_id
+        try:
+            self._selected = self.query_one(RegistrationsTable).selected_id
+        except NoMatches:
+            return  # a highlight that arrived while the app tears its screen down
         self._show_detail()
 
     @on(DataTable.HeaderSelected, "#registrations")

@@ -157,6 +157,7 @@ class FakeLab:
         self._pace_us: float | None = None
         self._plan = list(PLAN)
         self.regs: dict[int, RegistrationSpec] = {}
+        self._next_id = 0
         self.state = "running"
         """What `pause` and `resume` last left (the fixed snapshot says running)."""
 
@@ -207,9 +208,9 @@ class FakeLab:
                     f"EEXIST: {spec.describe()} collides with #{reg_id} ({other.describe()}); "
                     "remove it first, or use another width or a different trigger value",
                 )
-        reg_id = len(self.regs) + 1
-        self.regs[reg_id] = spec
-        return reg_id
+        self._next_id += 1  # ids are never reused, as the engine's
+        self.regs[self._next_id] = spec
+        return self._next_id
 
     def remove_registration(self, reg_id: int) -> RegistrationStats:
         """Forget it; return the fixed final figures."""

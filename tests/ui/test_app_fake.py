@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import itertools
+from typing import ClassVar
 
+from textual import events
 from textual.command import CommandPalette
+from textual.widgets import Input, Static
 
+from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
 from iofdtui.engine.snapshot import VcpuCounts
 from iofdtui.ui.app import EXIT_NO_VM, IofdApp, make_app
 from iofdtui.ui.commands import IofdCommands
+from iofdtui.ui.screens.add_registration import AddRegistrationScreen
 from iofdtui.ui.screens.filter_prompt import FilterPrompt
+from iofdtui.ui.screens.help import HelpScreen
+from iofdtui.ui.screens.ring_plan import RingPlanScreen
 from iofdtui.ui.screens.startup_error import StartupErrorScreen
+from iofdtui.ui.widgets.event_log import EventLog
+from iofdtui.ui.widgets.lab_header import LabHeader
+from iofdtui.ui.widgets.plan_line import PlanLine
 from iofdtui.ui.widgets.registrations_table import RegistrationsTable
-from tests.ui.fake_lab import FakeLab, fixed_clock, no_kvm
+from tests.ui.fake_lab import PLAN, FakeLab, fixed_clock, no_kvm
 
 
 def app_with(factory=FakeLab) -> IofdApp:  # type: ignore[no-untyped-def]
@@ -107,3 +119,250 @@ async def test_two_vcpus_split_shows_rings_and_exits_only_where_it_fits() -> Non
         await settle(pilot, lambda: "misses" in headers())
         assert headers()["vcpus"] == "vCPU:rings/exits"
         assert table.get_cell("pio:600", "vcpus").plain.strip() == "0:44.8k/44.8k 1:89.6k/89.6k"
+
+
+# ------------------------------------------------------------ reader modes (issue 15)
+
+
+def header_text(app: IofdApp) -> str:
+    return app.query_one(LabHeader).render().plain
+
+
+def log_lines(app: IofdApp) -> list[str]:
+    return app.query_one(EventLog).entries
+
+
+async def test_c_cycles_none_poll_epoll_and_the_header_names_each() -> None:
+    app = app_with()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot, lambda: app.snapshot is not None)
+        assert "reader epoll" in header_text(app)
+        for mode in ("none", "poll", "epoll"):
+            await pilot.press("c")
+            await settle(pilot, lambda m=mode: app.snapshot.consumer == m)
+            await settle(pilot, lambda m=mode: f"reader {m}" in header_text(app))
+        models = [line for line in log_lines(app) if " reader " in line]
+        assert [m.split("reader ")[1].split(":")[0] for m in models] == ["none", "poll", "epoll"]
+        assert "pci-testdev" in models[0] and "busy-polls" in models[1] and "sleeps" in models[2]
+        titles = [t for t, _h, _cb in IofdCommands(app.screen)._available()]
+        assert "Cycle eventfd reader" in titles
+
+
+async def test_the_detail_pane_shows_every_reader_measured_and_why() -> None:
+    app = app_with()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot, lambda: app.snapshot is not None)
+        for mode in ("none", "poll", "epoll"):
+            await pilot.press("c")
+            await settle(pilot, lambda m=mode: app.snapshot.consumer == m)
+        await settle(pilot, lambda: set(app._reader_histograms) == {"none", "poll", "epoll"})
+        await pilot.pause(0.1)
+        costs = str(app.query_one("#detail-costs", Static).render())
+        rows = {line.lstrip("█").split()[0]: line for line in costs.splitlines()[1:]}
+        assert set(rows) == {"none", "poll", "▸epoll", "exit"}
+        assert "610ns" in rows["none"] and "690ns" in rows["poll"] and "1.47µs" in rows["▸epoll"]
+        assert "6.77µs" in rows["exit"]
+        assert "per ring" in costs.splitlines()[0], "what one sample is"
+        why = str(app.query_one("#detail-why", Static).render())
+        # 9,804 wake-ups of 11,253 signals; 41 preemptions and 3.12 ms queued over 55,225 rings.
+        assert "871" in why and "0.74" in why and "56ns" in why
+        legend = app.query_one("#detail-latency").render().plain.splitlines()[0]
+        assert all(name in legend for name in ("none n=1,024", "poll n=996", "epoll n=263"))
+        # A reset keeps only the reader in force.
+        await pilot.press("r")
+        await settle(pilot, lambda: set(app._reader_histograms) == {"epoll"})
+
+
+async def test_paced_the_detail_pane_shows_the_kick_beside_the_wake_up() -> None:
+    app = app_with()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot, lambda: app.snapshot is not None)
+        await pilot.press("w")
+        await settle(pilot, lambda: app.snapshot.pace_us == 100.0)
+        await settle(pilot, lambda: "per kick" in str(app.query_one("#detail-costs").render()))
+        costs = str(app.query_one("#detail-costs", Static).render())
+        assert "7.90µs" in costs and "8.90µs" in costs  # its kick, and the exit's
+        assert "wake-up (paced 100 µs, reader epoll): p50 25.4µs" in str(
+            app.query_one("#detail-wake", Static).render()
+        )
+        table = app.query_one(RegistrationsTable)
+        assert "kick" in str(table.border_title)
+        assert table.get_cell("1", "p50").plain.strip() == "7.90µs"  # like for like with base50
+        assert table.get_cell("1", "base_p50").plain.strip() == "8.90µs"
+
+
+async def test_the_pin_command_pins_and_the_header_says_where() -> None:
+    app = app_with()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot, lambda: app.snapshot is not None)
+        assert "pinned" not in header_text(app)
+        await pilot.press("ctrl+p")
+        await settle(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"pin vcpu", "enter")
+        await settle(pilot, lambda: "pinned vCPU→CPU1 · reader, UI→CPU0" in header_text(app))
+        assert any("pinned: vCPU→CPU1" in line for line in log_lines(app))
+        app.action_toggle_pinning()
+        await settle(pilot, lambda: "pinned" not in header_text(app))
+
+
+class OneCpuLab(FakeLab):
+    """A machine with one CPU: pinning is refused."""
+
+    cpus = 1
+
+
+async def test_pin_at_start_and_its_refusal_on_one_cpu() -> None:
+    app = make_app(FakeLab, refresh_interval=0.05, clock=fixed_clock, pin=True)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot, lambda: "pinned vCPU→CPU1" in header_text(app))
+    app = make_app(OneCpuLab, refresh_interval=0.05, clock=fixed_clock, pin=True)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot, lambda: any("not pinned" in line for line in log_lines(app)))
+        assert any("needs at least 2 CPUs" in line for line in log_lines(app))
+        assert app.lab is not None and "pinned" not in header_text(app), "the app runs unpinned"
+
+
+# ------------------------------------------------------------ crash paths (issue 9)
+
+
+class StartFails(FakeLab):
+    """`start()` fails with a bare OSError, as a refused thread or mmap would."""
+
+    built: ClassVar[list[StartFails]] = []
+
+    def __init__(self, vcpus: int = 1) -> None:
+        super().__init__(vcpus)
+        StartFails.built.append(self)
+
+    def start(self) -> None:
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+
+async def test_a_bare_oserror_at_start_closes_the_lab_and_exits_2() -> None:
+    StartFails.built.clear()
+    app = app_with(StartFails)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, StartupErrorScreen))
+        assert app.startup_error is not None and "\n" not in app.startup_error
+        assert "Resource temporarily unavailable" in app.startup_error
+        assert [lab.closed for lab in StartFails.built] == [True]
+        await pilot.press("q")
+    assert app.return_code == EXIT_NO_VM
+
+
+async def test_keys_typed_right_after_a_reach_the_form() -> None:
+    app = app_with()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, lambda: app.snapshot is not None)
+        # All at once, as a terminal delivers a fast typist's keys.
+        for char in "a0x600":
+            app.post_message(events.Key(char, char))
+        await settle(pilot, lambda: isinstance(app.screen, AddRegistrationScreen))
+        await settle(pilot, lambda: app.screen.query_one("#addr", Input).value == "0x600")
+
+
+async def test_with_two_vcpus_the_plan_editor_lists_each_write_once() -> None:
+    app = app_with(lambda vcpus: FakeLab(2))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: app.snapshot is not None and app.snapshot.vcpus == 2)
+        await pilot.press("e")
+        await settle(pilot, lambda: isinstance(app.screen, RingPlanScreen))
+        await settle(pilot, lambda: len(app.screen.query(PlanLine)) == len(PLAN))
+        await pilot.pause()
+        assert not app.screen.query_one("#apply").disabled
+
+
+async def test_a_rejected_plan_is_one_line_and_the_old_plan_rings_on() -> None:
+    app = app_with()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: app.snapshot is not None)
+        bad = [*PLAN[:1], SlotSpec(Bus.MMIO, 0x1_0000_0000, 4, 0x0, 32)]
+        app._set_plan(bad)
+        await settle(pilot, lambda: any("ring plan rejected" in e for e in log_lines(app)))
+        assert app.lab.plan() == list(PLAN), "never left without a plan"
+        assert not any("unexpected error" in e for e in log_lines(app))
+        seen = app.snapshot
+        await settle(pilot, lambda: app.snapshot is not seen)  # the poller lives on
+
+
+class ReadingFails(FakeLab):
+    """Two readings fail with something no engine error covers, then it recovers."""
+
+    def __init__(self, vcpus: int = 1) -> None:
+        super().__init__(vcpus)
+        self.failures = 2
+
+    def snapshot(self):  # type: ignore[no-untyped-def]
+        if self.failures:
+            self.failures -= 1
+            raise KeyError(1)
+        return super().snapshot()
+
+
+async def test_an_unexpected_error_in_a_reading_never_kills_the_poller() -> None:
+    app = make_app(ReadingFails, refresh_interval=0.05, checkpoint_every=0.05, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: app.snapshot is not None, timeout=10)
+        failed = [e for e in log_lines(app) if "reading the counters failed" in e]
+        assert len(failed) == 1 and "KeyError: 1" in failed[0], "said once, in one line"
+        assert not any("unexpected error" in e for e in log_lines(app))
+
+
+async def test_w_with_two_vcpus_says_press_v() -> None:
+    app = app_with(lambda vcpus: FakeLab(2))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: app.snapshot is not None)
+        await pilot.press("w")
+        await settle(pilot, lambda: any("press v first" in e for e in log_lines(app)))
+        assert not any("Lab(vcpus=1)" in e for e in log_lines(app))
+        assert app.lab.pace_us is None
+
+
+async def test_v_says_it_turned_paced_mode_off_and_renumbered() -> None:
+    app = app_with()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: app.snapshot is not None)
+        app._remove(1)
+        app._add(RegistrationSpec(Bus.PIO, 0x600, 1))  # #3
+        await settle(pilot, lambda: set(app.lab.registrations()) == {2, 3})
+        await pilot.press("w")
+        await settle(pilot, lambda: app.lab.pace_us == 100.0)
+        await pilot.press("v")
+        await settle(pilot, lambda: any("new VM with 2 vCPUs" in e for e in log_lines(app)))
+        line = next(e for e in log_lines(app) if "new VM with 2 vCPUs" in e)
+        assert "renumbered #2→#1, #3→#2" in line
+        assert any("paced mode off" in e for e in log_lines(app))
+
+
+async def test_rapid_p_logs_one_line_per_change_of_state() -> None:
+    app = app_with()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: app.snapshot is not None)
+        for _ in range(6):
+            app.post_message(events.Key("p", "p"))
+        await pilot.pause(0.5)
+        lines = [e.split(" ", 1)[1] for e in log_lines(app) if "guest " in e]
+        kinds = ["paused" if "paused" in e else "resumed" for e in lines]
+        assert kinds and all(a != b for a, b in itertools.pairwise(kinds)), lines
+        assert kinds[-1] == ("paused" if app.lab.state == "paused" else "resumed")
+
+
+async def test_a_small_terminal_keeps_q_and_h_in_view() -> None:
+    app = app_with()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, lambda: app.snapshot is not None)
+        await pilot.pause()
+        footer = app.query_one("#keys")
+        footer_keys = {getattr(k, "key", None): k for k in footer.children}
+        for key in ("q", "h", "c"):
+            region = footer_keys[key].region
+            assert region.width and region.right <= 80, f"{key} in the 80-column footer"
+        await pilot.resize_terminal(40, 12)
+        await settle(pilot, lambda: app.query_one("#tiny-keys").display)
+        await pilot.pause()
+        assert not app.query_one("#keys").display
+        line = app.query_one("#tiny-keys", Static)
+        assert line.region.bottom == 12 and line.region.width == 40
+        assert "q quit · h help" in str(line.render())
+        await pilot.press("h")
+        await settle(pilot, lambda: isinstance(app.screen, HelpScreen))
