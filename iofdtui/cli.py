@@ -354,8 +354,8 @@ def _app(vcpus: int, pin: bool) -> int:
         return EXIT_ENV
     from iofdtui.ui.app import EXIT_NO_VM, make_app
 
-    # Built here rather than through run_app so a signal handler can reach it.
-    app = make_app(vcpus=vcpus, **({"pin": True} if pin else {}))
+    # Built here, as run_app does, so that a signal handler can reach the app.
+    app = make_app(vcpus=vcpus, pin=pin)
     caught: list[int] = []
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

@@ -265,7 +265,7 @@ def test_app_flags(monkeypatch: pytest.MonkeyPatch, flags: tuple[str, ...]) -> N
     assert cli.main(list(flags)) == 0
     [options] = built
     assert options["vcpus"] == (2 if "2" in flags else 1)
-    assert options.get("pin", False) is ("--pin" in flags)
+    assert options["pin"] is ("--pin" in flags)
 
 
 # ------------------------------------------------------------------ output
