@@ -47,13 +47,19 @@ both have different trigger values of the same length.
 | efd | the eventfd's file-descriptor number in this process |
 | signals | the eventfd counter's sum since the last reset (counted, by the kernel) |
 | signals/s | signals over the last refresh interval (the title says how long) |
-| p50, p99 | guest-measured ring cost on this eventfd, net of timer overhead |
-| base p50, p99 | the same for the userspace-exit path, same bus and width, same run |
-| ratio | base p50 / p50: how many times cheaper the ioeventfd path is |
+| p50, p99 | guest-measured ring cost on this eventfd, net of timer overhead (see below) |
+| base50, base99 | the same for the userspace-exit path, same bus and width, same run |
+| ratio | base50 / p50, like for like: both under the reader in force, both stream figures (both kicks when paced) |
 
-Latency is timed by the guest: `rdtsc` around the single write instruction,
-minus the timer's own cost calibrated in the same run. The baseline comes from a
-never-registered doorbell of the same bus and width rung in the same loop.
+**What one sample is.** The guest rings a plan slot in *visits*: 16 × weight + 1
+back-to-back writes. It times a whole visit with one `rdtsc` pair and records
+the **mean cost per ring** of that visit, net of the timer's own cost (the same
+instructions without the writes, calibrated in the same run). So every ring is
+inside a timed window, and the mean of the samples is the stream's mean cost;
+p50 and p99 are over visits, not over single writes. In paced mode (`w`) a
+visit is one ring, so a sample is that single write: the **kick** of an idle
+device. The baseline comes from a never-registered doorbell of the same bus
+and width rung in the same loop.
 
 ## Doorbells table
 
@@ -77,9 +83,24 @@ and it must always be ✓. Pausing (`p`) takes one.
 
 ## Detail pane
 
-The selected registration's signals/s over the last minute, and its latency
-distribution (green) beside the userspace-exit path's (yellow) on one log axis,
-net of the timer overhead; each bar is the share of that path's timed rings.
+The selected registration's signals/s over the last minute; its ring cost
+(p50, p99, mean, samples) under **every reader mode measured since the last
+reset** (`r`), each epoch counted under the reader in force during it, the one
+in force now marked ▸, beside the userspace-exit path's under that reader; the
+**why** figures over the last refresh interval; and the distributions side by
+side on one log axis (one column per reader, the exit path last), net of the
+timer overhead; each bar is the share of that series' samples.
+
+- *reader wake-ups per 1k signals*: how often the reader returned from
+  `epoll_wait` with this eventfd readable, per 1,000 of its signals (0 under
+  reader `none`: nobody waits).
+- *vCPU preempted per 1k rings*: the vCPU thread(s)' involuntary context
+  switches (`nonvoluntary_ctxt_switches` in `/proc/self/task/TID/status`).
+- *run-queue wait per ring*: time the vCPU thread(s) sat runnable but not
+  running (`/proc/self/task/TID/schedstat`), per ring.
+
+Nothing here is compared with an expected figure: what is measured is shown.
+When the ratio is small, these say why.
 
 ## The kernel's own counters
 
@@ -92,12 +113,32 @@ kvm_pvm, which emulates PIO; `halt_exits` = 0. A broken relation shows in red at
 any width. `insn_emulation/ring` is how many guest instructions the kernel
 emulated per ring: about 1 means the guest is emulated, not run natively.
 
-## The eventfd consumer
+## The eventfd reader (`c`)
 
-`c` switches the thread that reads the eventfds between blocking in
-`epoll_wait` (what a sleeping device thread does) and busy-polling. A ring that
-finds the consumer asleep pays its wake-up inside the guest's write; compare the
-p50 of a registration in each mode (reset with `r` between them).
+`c` cycles who reads the eventfds; the header names it (`reader epoll`):
+
+- **none**: nobody waits on the eventfds; their counts are drained with
+  non-blocking reads at each reading and checkpoint. The bare mechanism, as
+  kvm-unit-tests' vmexit tests with QEMU's pci-testdev measure it.
+- **poll**: a thread busy-polls every eventfd, as vhost busy-poll or SPDK do.
+  It never sleeps, and holds a CPU.
+- **epoll**: a device thread sleeps in `epoll_wait`, as QEMU's iothreads and
+  vhost (by default) do.
+
+**Why the numbers move.** With a sleeping reader, the guest's write does more
+than set a counter: `eventfd_signal` → `ep_poll_callback` → `try_to_wake_up`
+wakes the reader *inside the write*, on the vCPU's time. On a 2-CPU machine
+the woken reader may then run on the vCPU's CPU and **preempt the vCPU
+thread**, so later rings wait on a run queue. A busy-polling reader is never
+woken but competes for a CPU; with no reader the write only bumps a counter.
+The detail pane's why figures (reader wake-ups, vCPU preemptions, run-queue
+wait) show which of these happened.
+
+**Pinning** (palette: *Pin vCPU and reader to separate CPUs*, or
+`iofdtui --pin`) puts the vCPU thread(s) on one CPU and the reader and the UI
+on another (`sched_setaffinity`), as VMMs do in production; the header shows
+where. It separates "the write pays a wake-up" from "the reader preempts the
+vCPU". It needs at least 2 CPUs and says so otherwise.
 
 ## Wake-up latency (`w`)
 
@@ -105,13 +146,14 @@ The ring cost is how long the guest's vCPU is held; a device model cares when
 its own thread runs. `w` paces the plan (one ring per visit, every 100 µs, so
 each wake-up of the eventfd reader belongs to one ring) and the detail pane
 shows, for the selected registration, the time from the guest's write to the
-consumer thread returning from `epoll_wait`: the guest stamps each ring with
+reader thread returning from `epoll_wait`: the guest stamps each ring with
 its TSC, the host maps its own TSC through `KVM_VCPU_TSC_OFFSET`. It says the
-mode it comes from (pace, consumer); switch the consumer with `c` to see what
+mode it comes from (pace, reader); switch the reader with `c` to see what
 sleeping costs. A wake-up that reads more than one signal, or whose signal a
 reading took, is not timed but counted ("not"). Without the vCPU
 attribute, or with a host TSC that is not one clock, it says why instead.
-While paced, ring cost is not sampled.
+While paced, each ring's cost is the **kick**: the single write to an idle
+device, shown per reader beside the wake-up (and in the table's p50/p99).
 
 ## Two vCPUs (`v`)
 
@@ -119,7 +161,9 @@ While paced, ring cost is not sampled.
 eventfd), or back to one; registrations are made again, counters start at
 zero. The doorbells table then shows each vCPU's rings and userspace exits
 (an eventfd counter cannot say which vCPU signalled it), and every check
-covers both vCPUs. Paced mode runs on one vCPU.
+covers both vCPUs. Paced mode runs on one vCPU: `v` turns it off (and says
+so), and `w` with two vCPUs asks you to press `v` first. Registrations get new
+ids in the new VM; the event log lists the old → new ids.
 
 ## Live and exact checks
 
@@ -152,11 +196,14 @@ ratio still says which path is cheaper on this machine.
 ## Keys
 
 `a` add · `d`/Delete remove · `e` ring plan · `p` pause/resume · `r` reset ·
-`s` refresh interval · `c` eventfd consumer · `w` pace (wake-up latency) ·
-`v` one/two vCPUs · `f` filter · `o` sort (or click a
-column header) · `x` scale plot ·
-`S`/Ctrl+S screenshot ·
-`h`/`?` help · `q` quit · Ctrl+P command palette
+`c` eventfd reader (none → poll → epoll) · `s` refresh interval ·
+`w` pace (wake-up latency, kick) · `v` one/two vCPUs · `f` filter · `o` sort
+(or click a column header) · `x` scale plot · `S`/Ctrl+S screenshot ·
+`h`/`?` help · `q` quit · Ctrl+P command palette (also: pin vCPU and reader)
+
+At 80 columns the footer shows `a d e p r c f x h q`; `s w v o S` are in the
+palette and here. Under 80 columns the footer gives way to one line:
+`q` quit · `h` help · `ctrl+p` every command.
 """
 
 
