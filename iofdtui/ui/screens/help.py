@@ -49,7 +49,7 @@ both have different trigger values of the same length.
 | signals/s | signals over the last refresh interval (the title says how long) |
 | p50, p99 | guest-measured ring cost on this eventfd, net of timer overhead (see below) |
 | base50, base99 | the same for the userspace-exit path, same bus and width, same run |
-| ratio | base50 / p50, like for like: both under the reader in force, both stream figures (both kicks when paced) |
+| ratio | base50 / p50, like for like: same reader, stream vs stream (kick vs kick paced) |
 
 **What one sample is.** The guest rings a plan slot in *visits*: 16 × weight + 1
 back-to-back writes. It times a whole visit with one `rdtsc` pair and records
