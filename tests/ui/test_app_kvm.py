@@ -12,19 +12,20 @@ from textual.message import Message
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static
 
-from iofdtui.engine.model import Bus
+from iofdtui.engine.model import Bus, SlotSpec
 from iofdtui.engine.snapshot import DoorbellStats, RegistrationStats, Snapshot
 from iofdtui.ui.app import IofdApp, make_app
 from iofdtui.ui.messages import (
-    ConsumerChanged,
     GuestPaused,
     PlanChanged,
+    ReaderChanged,
     RegistrationAdded,
     RegistrationRefused,
     RegistrationRemoved,
 )
 from iofdtui.ui.screens.add_registration import AddRegistrationScreen
 from iofdtui.ui.screens.ring_plan import RingPlanScreen
+from iofdtui.ui.widgets.lab_header import LabHeader
 from iofdtui.ui.widgets.plan_line import PlanLine
 from iofdtui.ui.widgets.registrations_table import RegistrationsTable
 
@@ -278,27 +279,79 @@ async def test_the_ring_plan_editor_changes_what_the_guest_rings() -> None:
         assert 0x7 in misses
 
 
-async def test_c_switches_the_eventfd_consumer_and_the_header_says_so() -> None:
+async def test_c_cycles_the_reader_and_the_detail_pane_keeps_each_one() -> None:
     messages: list[Message] = []
     app = fresh_app()
     async with app.run_test(size=(160, 45), message_hook=messages.append) as pilot:
         await live(pilot)
-        await pilot.press("c")
-        await wait_for(pilot, lambda: any(isinstance(m, ConsumerChanged) for m in messages))
-        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.consumer == "poll")
+        assert app.snapshot.consumer == "epoll"
+        for mode in ("none", "poll", "epoll"):
+            await pilot.press("c")
+            await wait_for(pilot, lambda m=mode: app.snapshot.consumer == m)
+            await wait_for(
+                pilot, lambda m=mode: f"reader {m}" in app.query_one(LabHeader).render().plain
+            )
+            if mode == "poll":
+                # The kernel's own counters still agree under a busy-polling reader.
+                cp = app.snapshot.checkpoint
+                await wait_for(
+                    pilot,
+                    lambda c=cp: (
+                        app.snapshot.checkpoint is not c
+                        and app.snapshot.checkpoint.kernel is not None
+                    ),
+                )
+                kernel = app.snapshot.checkpoint.kernel
+                assert kernel.relations and all(r.holds for r in kernel.relations)
+        assert [m.mode for m in messages if isinstance(m, ReaderChanged)] == [
+            "none",
+            "poll",
+            "epoll",
+        ]
+        # The selected registration's ring cost, per reader measured since reset.
+        await wait_for(pilot, lambda: len(app._reader_histograms) == 3, timeout=20)
+        costs = str(app.query_one("#detail-costs", Static).render())
+        names = {line.lstrip("█").split()[0] for line in costs.splitlines()[1:]}
+        assert names == {"none", "poll", "▸epoll", "exit"}
         await wait_for(
-            pilot,
-            lambda: (
-                app.snapshot is not None
-                and app.snapshot.checkpoint is not None
-                and app.snapshot.checkpoint.kernel is not None
-            ),
+            pilot, lambda: "—" not in str(app.query_one("#detail-why", Static).render()), timeout=20
         )
-        kernel = app.snapshot.checkpoint.kernel
-        assert kernel.relations and all(r.holds for r in kernel.relations)
-        assert any("busy-polls" in line for line in app.query_one("#log").entries)
-        await pilot.press("c")
-        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.consumer == "epoll")
+        cp = app.snapshot.checkpoint
+        assert cp is not None and cp.holds, "every reader keeps exact conservation"
+
+
+async def test_the_pin_command_pins_the_threads_and_the_header_says_where() -> None:
+    app = fresh_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await live(pilot)
+        app.action_toggle_pinning()
+        if (os.cpu_count() or 1) < 2:
+            await wait_for(
+                pilot, lambda: any("not pinned" in e for e in app.query_one("#log").entries)
+            )
+            return
+        await wait_for(pilot, lambda: app.snapshot.pinning is not None)
+        await wait_for(pilot, lambda: "pinned" in app.query_one(LabHeader).render().plain)
+        before = await next_snapshot(pilot)
+        await wait_for(pilot, lambda: app.snapshot.total_rings > before.total_rings)
+        app.action_toggle_pinning()
+        await wait_for(pilot, lambda: app.snapshot.pinning is None)
+
+
+async def test_a_rejected_plan_leaves_the_old_plan_ringing_and_the_poller_alive() -> None:
+    app = fresh_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await live(pilot)
+        plan = app.lab.plan()
+        app._set_plan([*plan[:1], SlotSpec(Bus.MMIO, 0x1_0000_0000, 4, 0x0, 32)])
+        log = app.query_one("#log")
+        await wait_for(pilot, lambda: any("ring plan rejected" in e for e in log.entries))
+        assert app.lab.plan() == plan
+        assert not any("unexpected error" in e for e in log.entries)
+        first = await next_snapshot(pilot)
+        await wait_for(pilot, lambda: app.snapshot.total_rings > first.total_rings)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: app.guest_state == "paused")
 
 
 async def test_w_paces_the_plan_and_the_detail_pane_shows_wake_up_latency() -> None:
@@ -317,7 +370,7 @@ async def test_w_paces_the_plan_and_the_detail_pane_shows_wake_up_latency() -> N
         snap = app.snapshot
         if snap.wake_note is None:
             line = str(app.query_one("#detail-wake", Static).render())
-            assert "wake-up (paced 100 µs, consumer epoll): p50" in line
+            assert "wake-up (paced 100 µs, reader epoll): p50" in line
         for reg in snap.registrations:  # every signal a sample or counted, even with readings
             assert reg.wake is None or reg.wake.samples + reg.wake.discarded == reg.signals
         await pilot.press("w")
