@@ -107,9 +107,8 @@ async def test_an_open_file_limit_keeps_the_points_measured_below_it(monkeypatch
                 ("miss", 1),
             ]
             assert all(p.exact and p.rings > 0 for p in screen.points)
-            status = str(screen.query_one("#scale-status").render())
-            assert "stopped early: stopped before 512 trigger values" in status
-            assert "open-file limit is 300" in str(screen.query_one("#scale-explain").render())
+            explain = str(screen.query_one("#scale-explain").render())
+            assert "stopped before 512 trigger values: the open-file limit is 300" in explain
             await pilot.press("q")
             await wait_for(pilot, lambda: not isinstance(app.screen, ScalePlotScreen))
     finally:
