@@ -172,30 +172,29 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Refuse flags that the chosen bench mode would silently ignore (one line, exit 2)."""
+def combination_error(args: argparse.Namespace) -> str | None:
+    """Why the bench flags do not go together (a flag the mode would ignore), or None."""
     modes = [m for m, on in (("--wake", args.wake), ("--scale", args.scale)) if on]
     if args.vcpus == 2:
         modes.append("--vcpus 2")
     if len(modes) > 1:
-        parser.error(f"{' and '.join(modes)} are separate runs: pick one")
+        return f"{' and '.join(modes)} are separate runs: pick one"
     mode = modes[0] if modes else None
     if args.period is not None and mode != "--wake":
-        parser.error("argument --period: only applies to --wake (the paced rings)")
+        return "argument --period: only applies to --wake (the paced rings)"
     for flag, given in (("--bus", args.bus), ("--max-decoys", args.max_decoys)):
         if given is not None and mode != "--scale":
-            parser.error(f"argument {flag}: only applies to --scale")
+            return f"argument {flag}: only applies to --scale"
     if mode == "--scale":
         if args.reader is not None:
-            parser.error("argument --reader: does not apply to --scale (its rings are counted)")
+            return "argument --reader: does not apply to --scale (its rings are counted)"
         if args.pin:
-            parser.error("argument --pin: does not apply to --scale")
+            return "argument --pin: does not apply to --scale"
     if mode == "--wake" and args.reader == "none":
-        parser.error("wake-up latency needs a reader: --reader poll or epoll")
+        return "wake-up latency needs a reader: --reader poll or epoll"
     if mode == "--vcpus 2" and args.reader == "all":
-        parser.error(
-            "argument --reader: --vcpus 2 measures one reader per run: none, poll or epoll"
-        )
+        return "argument --reader: --vcpus 2 measures one reader per run: none, poll or epoll"
+    return None
 
 
 # ------------------------------------------------------------------ output
@@ -433,7 +432,9 @@ def os_error_line(err: OSError) -> str:
 
 
 def _run_bench(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    _check_combination(parser, args)
+    problem = combination_error(args)
+    if problem is not None:
+        _Parser(prog=f"{parser.prog} bench").error(problem)
     with _handlers(_raise_ended):
         if args.wake:
             return _wake(args)

@@ -97,7 +97,8 @@ def test_a_bad_flag_is_one_line_and_exit_2(
     assert "Traceback" not in done.stderr
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].strip(), done.stderr
-    assert lines[0].startswith("iofdtui"), lines[0]
+    assert lines[0].startswith(("iofdtui: ", "iofdtui bench: ")), lines[0]
+    assert lines[0].endswith("--help"), "and where to read more"
     assert names in lines[0], lines[0]
     assert done.stdout == ""
 
