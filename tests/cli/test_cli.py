@@ -199,7 +199,8 @@ def test_bench_pin(monkeypatch: pytest.MonkeyPatch) -> None:
     ("flags", "consumers", "period"),
     [
         ((), ("epoll", "poll"), 100.0),
-        (("--reader", "all"), ("epoll", "poll"), 100.0),
+        (("--reader", "all"), ("none", "poll", "epoll"), 100.0),
+        (("--reader", "none"), ("none",), 100.0),
         (("--consumer", "poll", "--period", "250"), ("poll",), 250.0),
         (("--reader", "epoll", "--pin"), ("epoll",), 100.0),
     ],
