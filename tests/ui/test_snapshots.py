@@ -39,12 +39,67 @@ async def until_live(pilot: Pilot) -> None:
     await pilot.pause()
 
 
+async def reread(pilot: Pilot) -> None:
+    """Let the engine workers finish, then show one more reading, as the poller would."""
+    app = pilot.app
+    assert isinstance(app, IofdApp)
+    for _ in range(500):
+        if not any(w.group == "engine" and w.is_running for w in app.workers):
+            break
+        await asyncio.sleep(0.01)
+    await pilot.pause()
+    message = app._read(float("inf"))
+    assert message is not None
+    app.post_message(message)
+    await pilot.pause()
+
+
 class TestMainScreen:
     def test_80x24(self, snap_compare) -> None:
         assert snap_compare(fake_app(), run_before=until_live, terminal_size=(80, 24))
 
     def test_160x45(self, snap_compare) -> None:
         assert snap_compare(fake_app(), run_before=until_live, terminal_size=(160, 45))
+
+
+class TestReaders:
+    """Every reader mode measured since reset, side by side; paced with pinning."""
+
+    def test_three_readers_160x45(self, snap_compare) -> None:
+        async def run_before(pilot: Pilot) -> None:
+            await until_live(pilot)
+            for _ in range(3):  # none, poll, back to epoll
+                await pilot.press("c")
+                await pilot.pause()
+            await reread(pilot)
+
+        assert snap_compare(fake_app(), run_before=run_before, terminal_size=(160, 45))
+
+    def test_three_readers_80x24(self, snap_compare) -> None:
+        async def run_before(pilot: Pilot) -> None:
+            await until_live(pilot)
+            for _ in range(3):
+                await pilot.press("c")
+                await pilot.pause()
+            await reread(pilot)
+
+        assert snap_compare(fake_app(), run_before=run_before, terminal_size=(80, 24))
+
+    def test_paced_and_pinned_160x45(self, snap_compare) -> None:
+        async def run_before(pilot: Pilot) -> None:
+            await until_live(pilot)
+            await pilot.press("w")
+            await pilot.pause()
+            pilot.app.action_toggle_pinning()
+            await pilot.pause()
+            await reread(pilot)
+
+        assert snap_compare(fake_app(), run_before=run_before, terminal_size=(160, 45))
+
+
+class TestSmallTerminal:
+    def test_40x12(self, snap_compare) -> None:
+        assert snap_compare(fake_app(), run_before=until_live, terminal_size=(40, 12))
 
 
 class TestAddForm:
