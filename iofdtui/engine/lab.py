@@ -17,6 +17,7 @@ import errno as E
 import math
 import threading
 import time
+from collections import namedtuple
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -76,6 +77,10 @@ _NATIVE_READER = {
     "none": lib.LAB_CONSUMER_NONE,
 }
 _CURRENT = lib.LAB_MODE_CURRENT
+
+
+_WAKE_FIELDS = ("samples", "coalesced", "raced", "foreign", "unpublished", "negative", "elsewhere")
+_WakeCounts = namedtuple("_WakeCounts", _WAKE_FIELDS)  # struct lab_wake_stats, copied
 
 
 def _mode(reader: str, paced: bool) -> int:
@@ -315,10 +320,8 @@ class Lab:
         offset = facts.tsc_offset - (1 << 64) if facts.tsc_offset >> 63 else facts.tsc_offset
         return f"{offset:,} cycles"
 
-    def _wake(self, reg: _Registration, note: str | None) -> WakeLatency | None:
-        st = ffi.new("struct lab_wake_stats *")
-        if lib.lab_read_wake(self._lab, reg.native_id, _CURRENT, st) < 0:
-            return None
+    def _wake(self, reg: _Registration, note: str | None, st: _WakeCounts) -> WakeLatency | None:
+        """Wake-up figures from `st`, read with the signals (so they add up)."""
         counts = (st.coalesced, st.raced, st.foreign, st.unpublished, st.negative, st.elsewhere)
         if st.samples == 0 and not any(counts):
             return None
@@ -886,16 +889,31 @@ class Lab:
             if buf[b]
         ]
 
+    def _cost_histogram(self, kind: int, ident: int, mode: int) -> list[tuple[float, int]]:
+        """A ring-cost path's histogram, net of the timer's share of each sample
+        (overhead / rings per sample, as `_net_latency` subtracts)."""
+        hist = self.histogram(kind, ident, mode)
+        stats = ffi.new("struct lab_path_stats *")
+        overhead = self.timer_overhead_cycles(mode)
+        if not hist or overhead is None or lib.lab_read_path(self._lab, kind, ident, mode, stats):
+            return hist
+        per_sample = stats.rings / stats.samples if stats.samples and stats.rings else 1.0
+        share = self._cycles_to_ns(overhead / per_sample)
+        # A bucket's lower bound below the share is timer noise, not a negative cost.
+        return [(max(lo - share, 1.0), n) for lo, n in hist]
+
     def registration_histogram(self, reg_id: int) -> list[tuple[float, int]]:
-        """Histogram of the rings a live registration served, under the reader in force
-        (its kicks when paced)."""
+        """Net histogram (ns, count) of the rings a live registration served,
+        under the reader in force (its kicks when paced)."""
         _check_id(reg_id)
         with self._live():
             reg = self._regs.get(reg_id)
-            return [] if reg is None else self.histogram(lib.LAB_PATH_REG, reg.native_id)
+            if reg is None:
+                return []
+            return self._cost_histogram(lib.LAB_PATH_REG, reg.native_id, _CURRENT)
 
     def reader_histograms(self, reg_id: int) -> dict[str, list[tuple[float, int]]]:
-        """Per reader measured since reset: a live registration's stream histogram."""
+        """Per reader measured since reset: a live registration's net stream histogram."""
         _check_id(reg_id)
         with self._live():
             reg = self._regs.get(reg_id)
@@ -903,18 +921,19 @@ class Lab:
                 return {}
             out = {}
             for reader in READERS:
-                hist = self.histogram(lib.LAB_PATH_REG, reg.native_id, _mode(reader, False))
+                mode = _mode(reader, False)
+                hist = self._cost_histogram(lib.LAB_PATH_REG, reg.native_id, mode)
                 if hist:
                     out[reader] = hist
             return out
 
     def baseline_histogram(self, bus: Bus, width: int) -> list[tuple[float, int]]:
-        """Histogram of the userspace-exit path for one bus and width, reader in force."""
+        """Net histogram of the userspace-exit path for one bus and width, reader in force."""
         if not _is_int(width):
             raise ValueError(f"a width is an int, not {width!r}")
         kind = KINDS.get((bus, width))
         with self._live():
-            return [] if kind is None else self.histogram(lib.LAB_PATH_USER, kind)
+            return [] if kind is None else self._cost_histogram(lib.LAB_PATH_USER, kind, _CURRENT)
 
     def _baselines(self, overhead: float | None) -> dict[int, Latency]:
         return {kind: self.latency(lib.LAB_PATH_USER, kind, overhead) for kind in KIND_NAMES}
@@ -1066,15 +1085,25 @@ class Lab:
         lib.lab_read_slots(self._lab, stats, n)
         return stats
 
-    def _read_live(self) -> tuple[object, dict[int, int]]:
-        """Slots and every registration's signals, read in the order that brackets them."""
+    def _read_live(self) -> tuple[object, dict[int, int], dict[int, object]]:
+        """Slots, every registration's signals and its wake-up figures, read in the
+        order that brackets them."""
         n = self.vcpus * MAX_SLOTS
         stats = ffi.new("struct lab_slot_stats[]", n)
         rids = list(self._regs)
         ids = ffi.new("int[]", [self._regs[r].native_id for r in rids] or [0])
         signals = ffi.new("uint64_t[]", max(len(rids), 1))
-        lib.lab_read_live(self._lab, stats, n, ids, signals, len(rids))
-        return stats, {rid: signals[i] for i, rid in enumerate(rids)}
+        wakes = ffi.new("struct lab_wake_stats[]", max(len(rids), 1))
+        lib.lab_read_live(self._lab, stats, n, ids, signals, wakes, len(rids))
+        # Copied out: an element of a cffi array does not keep the array alive.
+        return (
+            stats,
+            {rid: signals[i] for i, rid in enumerate(rids)},
+            {
+                rid: _WakeCounts(*(getattr(wakes[i], f) for f in _WAKE_FIELDS))
+                for i, rid in enumerate(rids)
+            },
+        )
 
     def _take_checkpoint(self, exact: bool) -> None:
         slot_stats = self._read_slots()
@@ -1117,7 +1146,7 @@ class Lab:
         """Read every counter without stopping the guest."""
         with self._live():
             now = time.monotonic()
-            slot_stats, signals = self._read_live()
+            slot_stats, signals, wakes = self._read_live()
             # Every ring since reset, those of slots the plan has since dropped too.
             total = self._rings_since_reset(slot_stats)
             interval = None
@@ -1156,7 +1185,7 @@ class Lab:
                         baselines,
                         interval,
                         overhead,
-                        self._wake(reg, note),
+                        self._wake(reg, note, wakes[rid]),
                         reg_why,
                     ),
                     rings=rings,

@@ -743,7 +743,6 @@ class IofdApp(App[int]):
             rates,
             HISTORY_S,
             DetailHistograms(hist, base, by_reader, wake),
-            snap.timer_overhead_ns,
             snap,
         )
 
@@ -895,7 +894,11 @@ class IofdApp(App[int]):
         form's address field has focus, so none of them is lost.
         """
         any_length = self.lab.any_length if self.lab is not None else True
-        form = AddRegistrationScreen(any_length=any_length)
+        # From the snapshot, not the lab: lab.registrations() would take the
+        # lab's lock on the UI thread.  A newer one is still caught by EEXIST.
+        snap = self.snapshot
+        existing = {r.id: r.spec for r in snap.registrations} if snap else {}
+        form = AddRegistrationScreen(any_length=any_length, existing=existing)
         await self.push_screen(form)
         # The form focuses its address field from on_mount, which lands after
         # the keys already queued: give it focus now, synchronously.

@@ -1706,7 +1706,7 @@ int lab_read_slots(struct lab *lab, struct lab_slot_stats *out, int n)
  * doorbell, even when both vCPUs ring it.
  */
 int lab_read_live(struct lab *lab, struct lab_slot_stats *out, int n, const int *reg_ids,
-                  uint64_t *signals, int nregs)
+                  uint64_t *signals, struct lab_wake_stats *wakes, int nregs)
 {
     if (n > NSLOTS_ALL)
         n = NSLOTS_ALL;
@@ -1718,6 +1718,11 @@ int lab_read_live(struct lab *lab, struct lab_slot_stats *out, int n, const int 
     for (int i = 0; i < nregs; i++) {
         const struct reg *r = reg_get(lab, reg_ids[i]);
         signals[i] = r ? r->signals : 0;
+        if (wakes) {
+            memset(&wakes[i], 0, sizeof(wakes[i]));
+            if (r)
+                wakes[i] = r->wake[reader_of(lab)];
+        }
     }
     fold_issued(lab);
     for (int i = 0; i < n; i++)
@@ -1918,20 +1923,6 @@ int lab_set_pace(struct lab *lab, uint32_t cycles)
     pthread_mutex_unlock(&lab->mu);
     write_plan(lab, 0);
     return 0;
-}
-
-int lab_read_wake(struct lab *lab, int reg_id, int reader, struct lab_wake_stats *out)
-{
-    if (reader != LAB_MODE_CURRENT && (reader < 0 || reader >= LAB_READERS))
-        return -EINVAL;
-    pthread_mutex_lock(&lab->mu);
-    if (reader == LAB_MODE_CURRENT)
-        reader = reader_of(lab);
-    struct reg *r = reg_get(lab, reg_id);
-    if (r)
-        *out = r->wake[reader];
-    pthread_mutex_unlock(&lab->mu);
-    return r ? 0 : -ENOENT;
 }
 
 int lab_stats_fds(struct lab *lab, int *vm_fd, int *vcpu_fd)

@@ -170,8 +170,6 @@ int lab_threads(struct lab *lab, struct lab_threads *out);
 /* Paced ring plan (vCPU 0 only): one ring per visit, `cycles` of guest TSC apart (0: off).
  * Paused or idle. */
 int lab_set_pace(struct lab *lab, uint32_t cycles);
-/* Wake-up figures under one reader (LAB_MODE_CURRENT: the one in force). */
-int lab_read_wake(struct lab *lab, int reg_id, int reader, struct lab_wake_stats *out);
 
 /* Ring plan: define slots, then say which are rung, in order. Paused or idle.
  * lab_set_plan takes the slots of `vcpu` only. */
@@ -191,8 +189,10 @@ int lab_deassign(struct lab *lab, int reg_id, struct lab_path_stats *final);
 int lab_registration_count(struct lab *lab);
 
 int lab_read_slots(struct lab *lab, struct lab_slot_stats *out, int n);
+/* `wakes` (may be NULL): each registration's wake-up figures under the reader
+ * in force, taken under the same lock as its signals, so they add up. */
 int lab_read_live(struct lab *lab, struct lab_slot_stats *out, int n, const int *reg_ids,
-                  uint64_t *signals, int nregs);
+                  uint64_t *signals, struct lab_wake_stats *wakes, int nregs);
 /* `mode`: enum lab_mode (LAB_PATH_SLOT ignores it; LAB_PATH_WAKE takes a reader). */
 int lab_read_path(struct lab *lab, int kind, int id, int mode, struct lab_path_stats *out);
 int lab_read_hist(struct lab *lab, int kind, int id, int mode, uint64_t *out, int n);

@@ -107,14 +107,12 @@ class LabHeader(Widget):
             parts.append(("\n⚠ " + "; ".join(problems), "$error"))
         return Content.assemble(*parts)
 
-    @staticmethod
-    def _tiny(snap: Snapshot) -> Content:
-        """Under 80 columns: what runs and how, in as few words as can say it."""
+    def _tiny(self, snap: Snapshot) -> Content:
+        """Under 80 columns: one line, cut to fit (a wrapped second line would come
+        and go with the figures' lengths), most telling first."""
         m = snap.machine
-        parts: list[str | tuple[str, str]] = [("iofdtui", "bold"), f" · {m.kvm_module or 'kvm'}"]
-        if m.emulated:
-            parts.append((", emulated", "$warning"))
-        parts += [" · ", (snap.state, STATE_STYLE.get(snap.state, "bold"))]
+        parts: list[str | tuple[str, str]] = [("iofdtui", "bold"), " · "]
+        parts += [(snap.state, STATE_STYLE.get(snap.state, "bold"))]
         parts += [" · reader ", (snap.consumer, "bold $accent")]
         if snap.pinning is not None:
             parts.append((" · pinned", "$accent"))
@@ -122,8 +120,12 @@ class LabHeader(Widget):
             parts.append(f" · {snap.vcpus} vCPUs")
         if snap.pace_us is not None:
             parts.append((f" · paced {snap.pace_us:g} µs", "$accent"))
+        parts.append(f" · {m.kvm_module or 'kvm'}")
+        if m.emulated:
+            parts.append((", emulated", "$warning"))
         parts.append(f" · {fmt.rate(snap.ring_rate)} rings/s")
-        return Content.assemble(*parts)
+        width = max(1, self.size.width - 2)  # inside the padding
+        return Content.assemble(*parts).truncate(width, ellipsis=True)
 
     @staticmethod
     def _kernel_line(snap: Snapshot, wide: bool) -> list[str | tuple[str, str]]:

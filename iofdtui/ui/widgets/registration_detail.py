@@ -37,7 +37,8 @@ _LABEL_WIDTH = 8
 
 @dataclass(frozen=True)
 class DetailHistograms:
-    """What the poller read for the selected registration, raw (timer overhead still in).
+    """What the poller read for the selected registration, net: the engine takes
+    each sample's share of the timer overhead out of its histograms.
 
     Attributes:
         current: its ring cost under the reader in force (stream; kick when paced).
@@ -73,9 +74,9 @@ def _bar(fraction: float, width: int) -> str:
     return ("█" * full + (_EIGHTHS[part] if part else "")).ljust(width)
 
 
-def net(histogram: Histogram, overhead: float) -> list[tuple[float, int]]:
-    """Raw buckets less the timer's own cost, clamped at 1 ns (as the p50/p99 columns)."""
-    return [(max(lo - overhead, 1.0), n) for lo, n in histogram if n > 0]
+def filled(histogram: Histogram) -> list[tuple[float, int]]:
+    """The buckets that hold samples."""
+    return [(lo, n) for lo, n in histogram if n > 0]
 
 
 def _quantile(values: list[tuple[float, int]], q: float) -> float:
@@ -286,7 +287,6 @@ class RegistrationDetail(Vertical):
         rates: Sequence[float],
         window_s: float,
         histograms: DetailHistograms,
-        overhead_ns: float | None,
         snapshot: Snapshot | None = None,
     ) -> None:
         """Show one registration (or say there is none)."""
@@ -318,7 +318,6 @@ class RegistrationDetail(Vertical):
         costs.update(cost_table(stats, snapshot, compact))
         why.update(why_text(stats, snapshot, compact))
         self.query_one(Sparkline).data = list(rates)
-        overhead = overhead_ns or 0.0
         reader = snapshot.consumer
         if paced:
             # The kick's cost beside the exit's, and the wake-up on the same axis
@@ -330,11 +329,11 @@ class RegistrationDetail(Vertical):
                 [
                     Series(
                         f"kick ({reader})",
-                        net(histograms.current, overhead),
+                        filled(histograms.current),
                         READER_STYLE.get(reader, "$success"),
                     ),
-                    Series("exit", net(histograms.baseline, overhead), EXIT_STYLE),
-                    Series("wake-up", [(lo, n) for lo, n in histograms.wake if n > 0], WAKE_STYLE),
+                    Series("exit", filled(histograms.baseline), EXIT_STYLE),
+                    Series("wake-up", filled(histograms.wake), WAKE_STYLE),
                 ]
             )
             return
@@ -343,11 +342,11 @@ class RegistrationDetail(Vertical):
         if reader not in by_reader and histograms.current:
             by_reader[reader] = histograms.current
         series = [
-            Series(name, net(by_reader[name], overhead), READER_STYLE.get(name, "$success"))
+            Series(name, filled(by_reader[name]), READER_STYLE.get(name, "$success"))
             for name in READERS
             if name in by_reader
         ]
-        series.append(Series(f"exit ({reader})", net(histograms.baseline, overhead), EXIT_STYLE))
+        series.append(Series(f"exit ({reader})", filled(histograms.baseline), EXIT_STYLE))
         plot.show(series)
 
 
