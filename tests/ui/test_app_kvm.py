@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Callable
 
 import pytest
 from textual.message import Message
@@ -29,35 +28,12 @@ from iofdtui.ui.widgets.lab_header import LabHeader
 from iofdtui.ui.widgets.plan_line import PlanLine
 from iofdtui.ui.widgets.registrations_table import RegistrationsTable
 
+from .kvm_pilot import idle_means_a_tick, live, wait_for  # noqa: F401 (a fixture)
+
 pytestmark = pytest.mark.kvm
 
 BASELINE_PIO = (Bus.PIO, 0x0600)  # in the demo plan, never registered: every ring exits
 BASELINE_MMIO = (Bus.MMIO, 0xFE0F_F000)  # the guest writes 0x0 there
-
-
-@pytest.fixture(autouse=True)
-def idle_means_a_tick(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Textual's pilot waits until the *process* is idle, up to a second per wait.
-
-    With the guest's vCPU and consumer threads ringing in this process it
-    never is, so every key press would cost two seconds. The tests wait for
-    the state they need (`wait_for`) instead.
-    """
-
-    async def one_tick(min_sleep: float = 0.0, max_sleep: float = 0.0) -> None:
-        await asyncio.sleep(0.02)
-
-    monkeypatch.setattr("textual.app.wait_for_idle", one_tick)
-    monkeypatch.setattr("textual.pilot.wait_for_idle", one_tick)
-
-
-async def wait_for(pilot: Pilot, predicate: Callable[[], object], timeout: float = 10.0) -> None:
-    """Let the app run until `predicate()` holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "timed out waiting for the app"
-        await pilot.pause(0.05)
 
 
 async def next_snapshot(pilot: Pilot) -> Snapshot:
@@ -76,14 +52,6 @@ def doorbell(snap: Snapshot, key: tuple[Bus, int]) -> DoorbellStats:
 
 def registration(snap: Snapshot, reg_id: int) -> RegistrationStats:
     return next(r for r in snap.registrations if r.id == reg_id)
-
-
-async def live(pilot: Pilot) -> IofdApp:
-    """Wait until the demo is on screen with figures moving."""
-    app = pilot.app
-    assert isinstance(app, IofdApp)
-    await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.ring_rate)
-    return app
 
 
 async def add_through_form(pilot: Pilot, address: str, trigger: str = "", bus: str = "") -> None:

@@ -2,48 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-
 import pytest
 from textual.message import Message
-from textual.pilot import Pilot
 
-from iofdtui.ui.app import IofdApp, make_app
+from iofdtui.ui.app import make_app
 from iofdtui.ui.messages import GuestPaused, GuestResumed
 from iofdtui.ui.scale_sweep import KvmSweep
 from iofdtui.ui.screens.scale_plot import ScalePlotScreen
 from iofdtui.ui.widgets.scale_plot import ScalePlot
 
+from .kvm_pilot import idle_means_a_tick, live, wait_for  # noqa: F401 (a fixture)
+
 pytestmark = pytest.mark.kvm
-
-
-@pytest.fixture(autouse=True)
-def idle_means_a_tick(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The pilot waits for an idle *process*, which never comes with a guest ringing in it."""
-
-    async def one_tick(min_sleep: float = 0.0, max_sleep: float = 0.0) -> None:
-        await asyncio.sleep(0.02)
-
-    monkeypatch.setattr("textual.app.wait_for_idle", one_tick)
-    monkeypatch.setattr("textual.pilot.wait_for_idle", one_tick)
-
-
-async def wait_for(pilot: Pilot, predicate: Callable[[], object], timeout: float = 10.0) -> None:
-    """Let the app run until `predicate()` holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "timed out waiting for the app"
-        await pilot.pause(0.05)
-
-
-async def live(pilot: Pilot) -> IofdApp:
-    """Wait until the demo is on screen with figures moving."""
-    app = pilot.app
-    assert isinstance(app, IofdApp)
-    await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.ring_rate)
-    return app
 
 
 TINY = KvmSweep(seconds=0.05, sizes=(1, 10), trigger_counts=(1, 8))
