@@ -56,30 +56,26 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_ENV, f"{self.prog}: {message}; see {self.prog} --help\n")
 
 
-def _seconds(text: str) -> float:
-    """`--seconds`: a finite number of seconds in SECONDS_RANGE."""
-    low, high = SECONDS_RANGE
+def _number_in(text: str, bounds: tuple[float, float], what: str) -> float:
+    """A finite number within `bounds`, or argparse's one-line refusal."""
+    low, high = bounds
     try:
         value = float(text)
     except ValueError:
         value = math.nan
     if not (math.isfinite(value) and low <= value <= high):
-        raise argparse.ArgumentTypeError(
-            f"must be seconds per measurement from {low:g} to {high:g}, got {text!r}"
-        )
+        raise argparse.ArgumentTypeError(f"must be {what} from {low:g} to {high:g}, got {text!r}")
     return value
+
+
+def _seconds(text: str) -> float:
+    """`--seconds`: a finite number of seconds in SECONDS_RANGE."""
+    return _number_in(text, SECONDS_RANGE, "seconds per measurement")
 
 
 def _period(text: str) -> float:
     """`--period`: µs between paced rings, in PERIOD_RANGE."""
-    low, high = PERIOD_RANGE
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and low <= value <= high):
-        raise argparse.ArgumentTypeError(f"must be µs from {low:g} to {high:g}, got {text!r}")
-    return value
+    return _number_in(text, PERIOD_RANGE, "µs")
 
 
 def _at_least_one(text: str) -> int:
