@@ -79,6 +79,9 @@ _NATIVE_READER = {
 _CURRENT = lib.LAB_MODE_CURRENT
 
 
+_NO_SAMPLES = Latency.empty()
+_PATH_FIELDS = ("signals", "rings", "samples", "cycles", "reads")
+_Path = namedtuple("_Path", _PATH_FIELDS)  # struct lab_path_stats of a registration, copied
 _WAKE_FIELDS = ("samples", "coalesced", "raced", "foreign", "unpublished", "negative", "elsewhere")
 _WakeCounts = namedtuple("_WakeCounts", _WAKE_FIELDS)  # struct lab_wake_stats, copied
 
@@ -526,10 +529,11 @@ class Lab:
             reg = self._regs.get(reg_id)
             if reg is None:
                 raise RegistrationRejected(E.ENOENT, f"no registration #{reg_id}")
-            overhead = self.timer_overhead_cycles()
-            signals = self._reg_path(reg).signals  # type: ignore[attr-defined]
+            self._overheads = {}
+            overhead = self._overhead(self._mode_now())
+            paths = self._reg_paths([reg])[0]
             final_view = self._registration_stats(
-                reg_id, reg, signals, self._baselines(overhead), None, overhead
+                reg_id, reg, paths, self._baselines(overhead), None, overhead
             )
             final = ffi.new("struct lab_path_stats *")
             rc = lib.lab_deassign(self._lab, reg.native_id, final)
@@ -843,7 +847,7 @@ class Lab:
         stats = ffi.new("struct lab_path_stats *")
         with self._live():
             if lib.lab_read_path(self._lab, kind, ident, mode, stats) < 0:
-                return Latency.empty()
+                return _NO_SAMPLES
         if overhead is None:
             overhead = self.timer_overhead_cycles(mode)
         return self._net_latency(kind, ident, stats, overhead, mode)
@@ -860,7 +864,7 @@ class Lab:
         """
         samples = stats.samples  # type: ignore[attr-defined]
         if samples == 0:
-            return Latency.empty()
+            return _NO_SAMPLES
         per_sample = stats.rings / samples if stats.rings else 1.0  # type: ignore[attr-defined]
         if overhead is None or not self.tsc_khz:
             return Latency(samples, None, None, None, per_sample)
@@ -938,18 +942,20 @@ class Lab:
     def _baselines(self, overhead: float | None) -> dict[int, Latency]:
         return {kind: self.latency(lib.LAB_PATH_USER, kind, overhead) for kind in KIND_NAMES}
 
-    def _by_reader(self, reg: _Registration) -> tuple[ReaderCost, ...]:
+    def _by_reader(self, reg: _Registration, paths: list[_Path]) -> tuple[ReaderCost, ...]:
         """Every reader mode this registration has samples under, since reset."""
+        if not any(p.samples for p in paths):
+            return ()  # never rung (most of 1,000 registrations): nothing to compute
         out = []
         for reader in READERS:
-            costs = []
-            for paced in (False, True):
-                mode = _mode(reader, paced)
-                costs.append(
-                    self.latency(lib.LAB_PATH_REG, reg.native_id, self._overhead(mode), mode)
+            stream, kick = (
+                self._net_latency(
+                    lib.LAB_PATH_REG, reg.native_id, paths[mode], self._overhead(mode), mode
                 )
-            if costs[0].samples or costs[1].samples:
-                out.append(ReaderCost(reader, costs[0], costs[1]))
+                for mode in (_mode(reader, False), _mode(reader, True))
+            )
+            if stream.samples or kick.samples:
+                out.append(ReaderCost(reader, stream, kick))
         return tuple(out)
 
     def _overhead(self, mode: int) -> float | None:
@@ -962,20 +968,25 @@ class Lab:
         self,
         reg_id: int,
         reg: _Registration,
-        signals: int,
+        paths: list[_Path],
         baselines: dict[int, Latency],
         interval: float | None,
         overhead: float | None,
         wake: WakeLatency | None = None,
         why: WhyCost | None = None,
+        signals: int | None = None,
     ) -> RegistrationStats:
-        path = self._reg_path(reg)
-        latency = self._net_latency(lib.LAB_PATH_REG, reg.native_id, path, overhead)
+        """One registration from its paths in every mode (`_reg_paths`); `signals`
+        when they were read apart (a live reading, with the wake-up figures)."""
+        mode = self._mode_now()
+        if signals is None:
+            signals = paths[mode].signals
+        latency = self._net_latency(lib.LAB_PATH_REG, reg.native_id, paths[mode], overhead, mode)
         width = reg.spec.width or next(
             (s.width for s in self._slots.values() if reg.spec.serves(s)), 0
         )
         kind = KINDS.get((reg.spec.bus, width))
-        baseline = baselines.get(kind, Latency.empty()) if kind is not None else Latency.empty()
+        baseline = baselines.get(kind, _NO_SAMPLES) if kind is not None else _NO_SAMPLES
         # Like for like: both figures under the reader in force, both streams
         # (or both kicks when paced), each net of its own mode's timer overhead.
         ratio = None
@@ -984,7 +995,7 @@ class Lab:
         rate = None
         if interval:
             rate = (signals - reg.last_signals) / interval
-        by_reader = self._by_reader(reg)
+        by_reader = self._by_reader(reg, paths)
         kick = next((c.kick for c in by_reader if c.reader == self._consumer), None)
         return RegistrationStats(
             id=reg_id,
@@ -992,7 +1003,7 @@ class Lab:
             eventfd=reg.eventfd,
             signals=signals,
             signals_per_s=rate,
-            rings=path.rings,  # type: ignore[attr-defined]
+            rings=sum(p.rings for p in paths),  # every mode's: they add up to the signals
             latency=latency,
             baseline=baseline,
             ratio=ratio,
@@ -1002,20 +1013,33 @@ class Lab:
             why=why,
         )
 
-    def _reg_path(self, reg: _Registration, mode: int = _CURRENT) -> object:
-        path = ffi.new("struct lab_path_stats *")
-        lib.lab_read_path(self._lab, lib.LAB_PATH_REG, reg.native_id, mode, path)
-        return path
+    def _reg_paths(self, regs: Sequence[_Registration]) -> list[list[_Path]]:
+        """Each registration's path in every mode (index: enum lab_mode), in one call."""
+        n, modes = len(regs), lib.LAB_MODES
+        ids = ffi.new("int[]", [reg.native_id for reg in regs] or [0])
+        out = ffi.new("struct lab_path_stats[]", max(n, 1) * modes)
+        lib.lab_read_regs(self._lab, ids, n, out)
+        # The structs are six u64s (lab.h): one cast reads them all, copied out
+        # (1,000 registrations: 6,000 structs a snapshot).
+        words = memoryview(ffi.buffer(out)).cast("Q").tolist()
+        width = ffi.sizeof("struct lab_path_stats") // 8
+        stride = width * modes
+        result = []
+        for i in range(n):
+            chunk = words[i * stride : (i + 1) * stride]
+            signals = chunk[0]
+            if sum(chunk) == signals * modes:  # never rung, never read: one shared row
+                result.append([_Path(signals, 0, 0, 0, 0)] * modes)
+                continue
+            # signals, rings, samples, cycles, (loop_cycles), reads
+            rows = (chunk[m * width : (m + 1) * width] for m in range(modes))
+            result.append([_Path(r[0], r[1], r[2], r[3], r[5]) for r in rows])
+        return result
 
-    def _reg_total(self, reg: _Registration) -> tuple[int, int]:
-        """(rings, reader reads) of a registration over every mode since reset."""
-        rings = reads = 0
-        for mode in range(lib.LAB_MODES):
-            path = self._reg_path(reg, mode)
-            rings += path.rings  # type: ignore[attr-defined]
-            if mode < lib.LAB_READERS:  # reads are per reader: count each once
-                reads += path.reads  # type: ignore[attr-defined]
-        return rings, reads
+    @staticmethod
+    def _reads(paths: list[_Path]) -> int:
+        """The reader's reads of a registration, every reader (each counted once)."""
+        return sum(p.reads for p in paths[: lib.LAB_READERS])
 
     def _rings_since_reset(self, slot_stats: object) -> int:
         return sum(slot_stats[i].rings for i in self._slots) + sum(  # type: ignore[index]
@@ -1095,21 +1119,23 @@ class Lab:
         signals = ffi.new("uint64_t[]", max(len(rids), 1))
         wakes = ffi.new("struct lab_wake_stats[]", max(len(rids), 1))
         lib.lab_read_live(self._lab, stats, n, ids, signals, wakes, len(rids))
-        # Copied out: an element of a cffi array does not keep the array alive.
+        # Copied out (an element of a cffi array does not keep the array alive):
+        # struct lab_wake_stats is seven u64s, read in one cast.
+        words = memoryview(ffi.buffer(wakes)).cast("Q")
+        fields = len(_WAKE_FIELDS)
         return (
             stats,
             {rid: signals[i] for i, rid in enumerate(rids)},
-            {
-                rid: _WakeCounts(*(getattr(wakes[i], f) for f in _WAKE_FIELDS))
-                for i, rid in enumerate(rids)
-            },
+            {rid: _WakeCounts(*words[i * fields : (i + 1) * fields]) for i, rid in enumerate(rids)},
         )
 
     def _take_checkpoint(self, exact: bool) -> None:
         slot_stats = self._read_slots()
         paths = {
-            rid: (self._reg_total(reg)[0], self._reg_path(reg).signals)  # type: ignore[attr-defined]
-            for rid, reg in self._regs.items()
+            rid: (sum(p.rings for p in modes), modes[0].signals)
+            for rid, modes in zip(
+                self._regs, self._reg_paths(list(self._regs.values())), strict=True
+            )
         }
         doorbells = self._doorbells(slot_stats, {rid: p[1] for rid, p in paths.items()})
         kernel = None
@@ -1167,28 +1193,30 @@ class Lab:
                 sum(signals[rid] - reg.last_signals for rid, reg in self._regs.items()),
             )
             regs = {}
-            for rid, reg in self._regs.items():
-                rings, reads = self._reg_total(reg)
+            all_paths = self._reg_paths(list(self._regs.values()))
+            for (rid, reg), paths in zip(self._regs.items(), all_paths, strict=True):
+                reads = self._reads(paths)
                 reg_why = None
                 if why is not None:
-                    reg_why = replace(
-                        why,
-                        reader_wakeups=reads - reg.last_reads,
-                        signals=signals[rid] - reg.last_signals,
+                    reg_why = WhyCost(
+                        reads - reg.last_reads,
+                        signals[rid] - reg.last_signals,
+                        why.preemptions,
+                        why.runqueue_wait_ns,
+                        why.rings,
                     )
                 reg.last_reads = reads
-                regs[rid] = replace(
-                    self._registration_stats(
-                        rid,
-                        reg,
-                        signals[rid],
-                        baselines,
-                        interval,
-                        overhead,
-                        self._wake(reg, note, wakes[rid]),
-                        reg_why,
-                    ),
-                    rings=rings,
+                # The signals read live with the wake-up figures, not the later path read.
+                regs[rid] = self._registration_stats(
+                    rid,
+                    reg,
+                    paths,
+                    baselines,
+                    interval,
+                    overhead,
+                    self._wake(reg, note, wakes[rid]),
+                    reg_why,
+                    signals[rid],
                 )
             for rid, st in regs.items():
                 self._regs[rid].last_signals = st.signals

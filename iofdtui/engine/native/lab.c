@@ -23,6 +23,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,12 @@ _Static_assert(CTR_HIST + HIST_BUCKETS * 4 <= CTR_STRIDE, "a histogram overflows
 _Static_assert((0xffffffffu >> (31 - HIST_SUB_BITS)) + ((31 - HIST_SUB_BITS) << HIST_SUB_BITS) <
                    HIST_BUCKETS,
                "HIST_BUCKETS too small for a u32 cycle count");
+/* lab.py reads an array of these as u64 words (signals, rings, samples, cycles, loop, reads). */
+_Static_assert(sizeof(struct lab_path_stats) == 6 * sizeof(uint64_t) &&
+                   offsetof(struct lab_path_stats, reads) == 5 * sizeof(uint64_t),
+               "lab_path_stats is six u64s");
+_Static_assert(sizeof(struct lab_wake_stats) == 7 * sizeof(uint64_t),
+               "lab.py reads lab_wake_stats as seven u64s");
 _Static_assert(MAX_VCPUS == sizeof(((struct lab_threads *)0)->vcpu_tids) / sizeof(int),
                "lab_threads.vcpu_tids must hold MAX_VCPUS");
 #define CTL_EVENT UINT64_MAX
@@ -1775,6 +1782,21 @@ static int resolve_mode(struct lab *lab, int mode)
     if (mode == LAB_MODE_CURRENT)
         return current_mode(lab);
     return mode >= 0 && mode < LAB_MODES ? mode : -1;
+}
+
+int lab_read_regs(struct lab *lab, const int *ids, int n, struct lab_path_stats *out)
+{
+    pthread_mutex_lock(&lab->mu);
+    for (int i = 0; i < n; i++) {
+        const struct reg *r = reg_get(lab, ids[i]);
+        for (int m = 0; m < LAB_MODES; m++) {
+            struct lab_path_stats *p = &out[(size_t)i * LAB_MODES + m];
+            path_from(p, r ? r->signals : 0, r ? r->acc[m] : NULL);
+            p->reads = r ? r->reads[m % LAB_READERS] : 0;
+        }
+    }
+    pthread_mutex_unlock(&lab->mu);
+    return n;
 }
 
 int lab_read_path(struct lab *lab, int kind, int id, int mode, struct lab_path_stats *out)

@@ -193,6 +193,9 @@ int lab_read_slots(struct lab *lab, struct lab_slot_stats *out, int n);
  * in force, taken under the same lock as its signals, so they add up. */
 int lab_read_live(struct lab *lab, struct lab_slot_stats *out, int n, const int *reg_ids,
                   uint64_t *signals, struct lab_wake_stats *wakes, int nregs);
+/* Every listed registration's path in every mode, in one locked pass:
+ * out[i * LAB_MODES + mode] for ids[i] (zeros for an id that is gone). */
+int lab_read_regs(struct lab *lab, const int *ids, int n, struct lab_path_stats *out);
 /* `mode`: enum lab_mode (LAB_PATH_SLOT ignores it; LAB_PATH_WAKE takes a reader). */
 int lab_read_path(struct lab *lab, int kind, int id, int mode, struct lab_path_stats *out);
 int lab_read_hist(struct lab *lab, int kind, int id, int mode, uint64_t *out, int n);
