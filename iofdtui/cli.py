@@ -457,6 +457,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as err:
         print(os_error_line(err), file=sys.stderr)
         return EXIT_ENV
+    except ValueError as err:
+        # What the engine refuses for this machine, e.g. --pin with one CPU allowed.
+        print(f"iofdtui: {err}", file=sys.stderr)
+        return EXIT_ENV
     except _Ended as end:
         name = signal.Signals(end.signum).name
         print(f"iofdtui: stopped by {name} before it finished", file=sys.stderr)

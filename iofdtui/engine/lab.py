@@ -80,6 +80,9 @@ _CURRENT = lib.LAB_MODE_CURRENT
 
 
 _NO_SAMPLES = Latency.empty()
+# The empty timed window's distribution in one mode (cycles): what each
+# sample's timer share is taken from.
+_Timer = namedtuple("_Timer", ("p05", "p50", "p99", "mean"))
 _PATH_FIELDS = ("signals", "rings", "samples", "cycles", "reads")
 _Path = namedtuple("_Path", _PATH_FIELDS)  # struct lab_path_stats of a registration, copied
 _WAKE_FIELDS = ("samples", "coalesced", "raced", "foreign", "unpublished", "negative", "elsewhere")
@@ -165,7 +168,8 @@ class Lab:
         self._pinning: str | None = None
         self._sched = threads.SchedWatch()
         self._last_wakeups = 0
-        self._overheads: dict[int, float | None] = {}
+        self._why_cut = False
+        self._overheads: dict[int, _Timer | None] = {}
         self._pace_us: float | None = None
         self._tsc_flags = host.tsc_flags()
         self._removed: list[RegistrationStats] = []
@@ -235,13 +239,15 @@ class Lab:
             raise ValueError(f"the reader must be one of {', '.join(READERS)}, not {mode!r}")
         with self._live(), self.paused():
             check(lib.lab_set_consumer_mode(self._lab, native), "setting the reader")
+            if mode != self._consumer:
+                self._why_cut = True  # the next interval would straddle two readers
             self._consumer = mode
 
     set_consumer = set_reader
 
     @property
     def pinning(self) -> str | None:
-        """Where the threads are pinned, e.g. "vCPU→CPU1 · reader, UI→CPU0", or None."""
+        """Where the threads are pinned, e.g. "vCPU→CPU1 · reader and the rest→CPU0", or None."""
         return self._pinning
 
     def set_pinning(self, on: bool) -> None:
@@ -260,7 +266,7 @@ class Lab:
             vcpu_cpu, other_cpu = threads.pick_cpus()
             check(lib.lab_pin(self._lab, vcpu_cpu, other_cpu), "pinning the vCPU threads")
             threads.pin_others(other_cpu, exclude=self._vcpu_tids())
-            self._pinning = f"vCPU→CPU{vcpu_cpu} · reader, UI→CPU{other_cpu}"
+            self._pinning = f"vCPU→CPU{vcpu_cpu} · reader and the rest→CPU{other_cpu}"
 
     def _vcpu_tids(self) -> list[int]:
         st = ffi.new("struct lab_threads *")
@@ -812,13 +818,23 @@ class Lab:
 
     def timer_overhead_cycles(self, mode: int = _CURRENT) -> float | None:
         """Median cycles of the empty timed window (the timer's own cost) in `mode`."""
+        timer = self._timer(mode)
+        return None if timer is None else timer.p50
+
+    def _timer(self, mode: int = _CURRENT) -> _Timer | None:
+        """The empty timed window's p5, p50, p99 and mean in `mode`, or None before
+        its first sample."""
         _check_mode(mode)
-        out = ffi.new("double[1]")
+        out = ffi.new("double[3]")
+        cal = ffi.new("struct lab_path_stats *")
         with self._live():
             lib.lab_quantiles(
-                self._lab, lib.LAB_PATH_CAL, 0, mode, ffi.new("double[]", [0.5]), 1, out
+                self._lab, lib.LAB_PATH_CAL, 0, mode, ffi.new("double[]", [0.05, 0.5, 0.99]), 3, out
             )
-        return out[0] if out[0] >= 0 else None
+            lib.lab_read_path(self._lab, lib.LAB_PATH_CAL, 0, mode, cal)
+        if out[1] < 0 or not cal.samples:
+            return None
+        return _Timer(out[0], out[1], out[2], cal.cycles / cal.samples)
 
     def loop_ns_per_ring(self) -> float | None:
         """Guest time between visits per ring since reset, in the current mode.
@@ -835,48 +851,53 @@ class Lab:
             return self._cycles_to_ns(cal.loop_cycles / rings)
 
     def latency(
-        self, kind: int, ident: int, overhead: float | None = None, mode: int = _CURRENT
+        self, kind: int, ident: int, timer: _Timer | None = None, mode: int = _CURRENT
     ) -> Latency:
         """Net latency of one path in `mode` (see `Latency`).
 
-        `overhead` is the timer overhead in cycles for that mode; callers
-        reading many paths pass it in so the calibration histogram is read
-        once per reading.
+        `timer` is the empty window's distribution in that mode; callers
+        reading many paths pass it in so the calibration is read once per
+        reading.
         """
         _check_path(kind, ident, mode)
         stats = ffi.new("struct lab_path_stats *")
         with self._live():
             if lib.lab_read_path(self._lab, kind, ident, mode, stats) < 0:
                 return _NO_SAMPLES
-        if overhead is None:
-            overhead = self.timer_overhead_cycles(mode)
-        return self._net_latency(kind, ident, stats, overhead, mode)
+        if timer is None:
+            timer = self._timer(mode)
+        return self._net_latency(kind, ident, stats, timer, mode)
 
     def _net_latency(
-        self, kind: int, ident: int, stats: object, overhead: float | None, mode: int = _CURRENT
+        self, kind: int, ident: int, stats: object, timer: _Timer | None, mode: int = _CURRENT
     ) -> Latency:
         """Per-ring cost from a path's samples, net of the timer overhead.
 
         A sample is a visit's cycles per ring, so the timer's own cost (once
-        per visit) is overhead / rings-per-visit in it; with every visit of a
-        path the same length (a slot's weight only changes between epochs)
-        subtracting that from the mean and the quantiles is exact.
+        per visit) is its window / rings-per-visit in it (every visit of a
+        path is the same length: a slot's weight only changes between
+        epochs).  A timed window holds the same instructions as the empty
+        one plus the writes, so it varies like it (under kvm_pvm the empty
+        window has a tight mode and a long tail): each figure is net of the
+        same figure of the empty window, p50 of p50, p99 of p99, mean of
+        mean.  That is exact for a shift, and keeps a single paced write
+        (where the timer is most of the window) from flipping with which
+        side of the mode the empty window's median falls on.
         """
         samples = stats.samples  # type: ignore[attr-defined]
         if samples == 0:
             return _NO_SAMPLES
         per_sample = stats.rings / samples if stats.rings else 1.0  # type: ignore[attr-defined]
-        if overhead is None or not self.tsc_khz:
+        if timer is None or not self.tsc_khz:
             return Latency(samples, None, None, None, per_sample)
         out = ffi.new("double[2]")
         lib.lab_quantiles(self._lab, kind, ident, mode, ffi.new("double[]", _QUANTILES), 2, out)
         mean = stats.cycles / samples  # type: ignore[attr-defined]
-        timer = overhead / per_sample
         return Latency(
             samples=samples,
-            p50_ns=self._cycles_to_ns(out[0] - timer),
-            p99_ns=self._cycles_to_ns(out[1] - timer),
-            mean_ns=self._cycles_to_ns(mean - timer),
+            p50_ns=self._cycles_to_ns(out[0] - timer.p50 / per_sample),
+            p99_ns=self._cycles_to_ns(out[1] - timer.p99 / per_sample),
+            mean_ns=self._cycles_to_ns(mean - timer.mean / per_sample),
             rings_per_sample=per_sample,
         )
 
@@ -894,15 +915,17 @@ class Lab:
         ]
 
     def _cost_histogram(self, kind: int, ident: int, mode: int) -> list[tuple[float, int]]:
-        """A ring-cost path's histogram, net of the timer's share of each sample
-        (overhead / rings per sample, as `_net_latency` subtracts)."""
+        """A ring-cost path's histogram, shifted by the timer's share of each
+        sample: the empty window's fast mode (its p5) / rings per sample, so a
+        sample is never shown below zero (the table's figures subtract matched
+        quantiles, see `_net_latency`)."""
         hist = self.histogram(kind, ident, mode)
         stats = ffi.new("struct lab_path_stats *")
-        overhead = self.timer_overhead_cycles(mode)
-        if not hist or overhead is None or lib.lab_read_path(self._lab, kind, ident, mode, stats):
+        timer = self._timer(mode)
+        if not hist or timer is None or lib.lab_read_path(self._lab, kind, ident, mode, stats):
             return hist
         per_sample = stats.rings / stats.samples if stats.samples and stats.rings else 1.0
-        share = self._cycles_to_ns(overhead / per_sample)
+        share = self._cycles_to_ns(timer.p05 / per_sample)
         # A bucket's lower bound below the share is timer noise, not a negative cost.
         return [(max(lo - share, 1.0), n) for lo, n in hist]
 
@@ -939,8 +962,8 @@ class Lab:
         with self._live():
             return [] if kind is None else self._cost_histogram(lib.LAB_PATH_USER, kind, _CURRENT)
 
-    def _baselines(self, overhead: float | None) -> dict[int, Latency]:
-        return {kind: self.latency(lib.LAB_PATH_USER, kind, overhead) for kind in KIND_NAMES}
+    def _baselines(self, timer: _Timer | None) -> dict[int, Latency]:
+        return {kind: self.latency(lib.LAB_PATH_USER, kind, timer) for kind in KIND_NAMES}
 
     def _by_reader(self, reg: _Registration, paths: list[_Path]) -> tuple[ReaderCost, ...]:
         """Every reader mode this registration has samples under, since reset."""
@@ -958,10 +981,10 @@ class Lab:
                 out.append(ReaderCost(reader, stream, kick))
         return tuple(out)
 
-    def _overhead(self, mode: int) -> float | None:
+    def _overhead(self, mode: int) -> _Timer | None:
         cache = self._overheads
         if mode not in cache:
-            cache[mode] = self.timer_overhead_cycles(mode)
+            cache[mode] = self._timer(mode)
         return cache[mode]
 
     def _registration_stats(
@@ -971,7 +994,7 @@ class Lab:
         paths: list[_Path],
         baselines: dict[int, Latency],
         interval: float | None,
-        overhead: float | None,
+        overhead: _Timer | None,
         wake: WakeLatency | None = None,
         why: WhyCost | None = None,
         signals: int | None = None,
@@ -1252,7 +1275,7 @@ class Lab:
                 state=state,
                 fault=self.fault() if state == "faulted" else None,
                 machine=self.machine,
-                timer_overhead_ns=None if overhead is None else self._cycles_to_ns(overhead),
+                timer_overhead_ns=None if overhead is None else self._cycles_to_ns(overhead.p50),
                 total_rings=total,
                 ring_rate=ring_rate,
                 registrations=tuple(regs[rid] for rid in sorted(regs)),
@@ -1283,7 +1306,8 @@ class Lab:
         sched = self._sched.delta([st.vcpu_tids[k] for k in range(self.vcpus)])
         wakeups = st.reader_wakeups - self._last_wakeups
         self._last_wakeups = st.reader_wakeups
-        if sched is None or rings is None or wakeups < 0:
+        cut, self._why_cut = self._why_cut, False
+        if sched is None or rings is None or wakeups < 0 or cut:
             return None
         return WhyCost(
             reader_wakeups=wakeups,

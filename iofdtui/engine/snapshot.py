@@ -338,5 +338,5 @@ class Snapshot:
     pace_us: float | None = None  # paced mode: one ring per visit, this far apart
     wake_note: str | None = None  # why wake-up latency cannot be shown (None: it can)
     vcpus: int = 1  # vCPUs ringing (each with its own plan)
-    pinning: str | None = None  # e.g. "vCPU→CPU1 · reader, UI→CPU0"; None: not pinned
+    pinning: str | None = None  # e.g. "vCPU→CPU1 · reader and the rest→CPU0"; None: not pinned
     why: WhyCost | None = None  # lab-wide: reader wake-ups, vCPU preemptions, run-queue wait

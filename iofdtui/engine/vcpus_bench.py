@@ -198,7 +198,10 @@ def run_vcpu_bench(
         "emulation_note": m.emulation_note,
         "host_cpus": os.cpu_count(),
         "consumer": consumer,
-        "latency_note": "guest-measured ring cost per vCPU, net of timer overhead",
+        "reader": consumer,
+        "pinning": "vCPU threads on one CPU, the reader on another" if pin else None,
+        "latency_note": "guest-measured ring cost per vCPU, net of timer overhead; one sample "
+        "is one visit: the mean cost per ring of its back-to-back rings",
     }
     return VcpuBenchReport(machine=machine, results=tuple(results))
 
@@ -220,10 +223,12 @@ def render(report: VcpuBenchReport) -> object:
     head = Text()
     head.append(f"kernel {m['kernel']}   /dev/kvm: {m['kvm_module']}   ")
     head.append(f"TSC {m['tsc_khz']:,} kHz   host CPUs: {m['host_cpus']}   ")
-    head.append(f"consumer: {m['consumer']}\n")
+    head.append(f"reader: {m['reader']}")
+    head.append(f"   pinned: {m['pinning']}\n" if m["pinning"] else "\n")
     head.append(f"{m['emulation_note']}\n", style="bold yellow" if m["emulated"] else "")
     head.append(
-        "per vCPU: rings/s and guest-measured ring cost (rdtsc around the write), net of the "
+        "per vCPU: rings/s and guest-measured ring cost (rdtsc around each visit's writes, per "
+        "ring), net of the "
         "timer overhead measured in the same phase; × = against the 1-vCPU phase of the same run\n"
     )
     table = Table(title="Two vCPUs ringing at once", title_justify="left", box=box.SIMPLE_HEAD)
@@ -255,7 +260,7 @@ def render(report: VcpuBenchReport) -> object:
         "exact: at the closing pause every doorbell balanced (rings = signals + userspace "
         "exits), each eventfd's signals equalled the rings of both vCPUs' slots routed to it, "
         "and no ring exited. kernel: both vCPUs' binary stats, summed, agree with our counts. "
-        "CPU busy: this process's CPU seconds per second (vCPU threads + eventfd consumer); "
+        "CPU busy: this process's CPU seconds per second (vCPU threads + eventfd reader); "
         f"the host has {m['host_cpus']} CPUs, shared with other tenants.",
         style="dim",
     )

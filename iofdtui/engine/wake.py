@@ -85,6 +85,7 @@ class WakeReport:
     tsc_offset: str
     kvm_module: str
     results: tuple[WakeResult, ...]
+    pinning: str | None = None  # where the threads were pinned, if they were
 
     def sleeping_cost_ns(self, bus: Bus) -> float | None:
         """p50 with a blocking consumer minus p50 with a polling one, on one bus."""
@@ -102,6 +103,7 @@ class WakeReport:
             "note": self.note,
             "tsc_offset": self.tsc_offset,
             "kvm_module": self.kvm_module,
+            "pinning": self.pinning,
             "results": [r.as_json() for r in self.results],
         }
 
@@ -142,6 +144,7 @@ def run_wake(
         raise ValueError(f"readers must be among {', '.join(READERS)}, not {unknown or 'none'}")
     results: list[WakeResult] = []
     note = offset = module = ""
+    pinning: str | None = None
     for bus in (Bus.PIO, Bus.MMIO):
         addr, width = DOORBELL[bus]
         with Lab() as lab:
@@ -159,9 +162,10 @@ def run_wake(
                     progress(phase)
                 results.append(run_wake_phase(lab, phase, seconds))
             note = lab.wake_note or ""
+            pinning = lab.pinning
             offset = lab.tsc_offset_text()
             module = lab.machine.kvm_module
-    return WakeReport(period_us, seconds, note or None, offset, module, tuple(results))
+    return WakeReport(period_us, seconds, note or None, offset, module, tuple(results), pinning)
 
 
 def render(report: WakeReport) -> object:
@@ -211,6 +215,8 @@ def render(report: WakeReport) -> object:
             "✓" if r.exact else "✗",
         )
     lines = Text(style="dim")
+    if report.pinning:
+        lines.append(f"pinned: {report.pinning}\n", style="bold")
     if report.note:
         lines.append(f"no latency shown: {report.note}\n", style="bold yellow")
     for bus in (Bus.PIO, Bus.MMIO):

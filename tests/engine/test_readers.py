@@ -218,3 +218,17 @@ def test_pinning_puts_vcpu_and_reader_on_their_own_cpus(lab) -> None:
     assert os.sched_getaffinity(0) == before
     assert os.sched_getaffinity(st.vcpu_tids[0]) == before
     assert lab.checkpoint().holds
+
+
+def test_a_bench_phase_counts_rings_as_signals_plus_exits(lab) -> None:
+    """The bench's `rings` balance against its own signals and exits on every row."""
+    from iofdtui.engine.bench import Phase, run_phase
+
+    lab.set_reader("none")
+    lab.start()
+    for path in ("ioeventfd", "userspace", "datamatch-miss"):
+        result = run_phase(lab, Phase(Bus.PIO, 1, 1, path), 0.2)
+        row = result.as_json()
+        assert row["conserved"]
+        assert row["rings"] == row["signals"] + row["userspace_exits"] > 0, row
+        assert 0 < row["window_rings"] <= row["rings"]

@@ -374,8 +374,9 @@ class ScalePlotScreen(ModalScreen[None]):
         for line in summary(points):
             explain.append("\n" + line, style="bold")
         explain.append(
-            "\nEvery figure is measured: the guest's rdtsc around one doorbell write, net of the "
-            "timer overhead, p50 of each point's own phase; ✗ = the point's rings did not balance.",
+            "\nEvery figure is measured: the guest's rdtsc around each visit's back-to-back writes "
+            "(a sample is a visit's cost per ring), net of the timer overhead, p50 of each "
+            "point's own phase; ✗ = the point's rings did not balance.",
             style="dim",
         )
         for note in self.report.notes if self.report else ():

@@ -165,6 +165,8 @@ def wake_text(wake: WakeLatency | None, snap: Snapshot | None) -> tuple[str, boo
             return "wake-up latency: paced mode runs on one vCPU (v to switch back)", False
         return "wake-up latency: press w to pace the plan (one ring per wake-up)", False
     mode = f"paced {snap.pace_us:g} µs, reader {snap.consumer}"
+    if snap.consumer == "none":
+        return f"wake-up latency ({mode}): nobody waits on the eventfd, so none to time", False
     if wake is None or wake.p50_ns is None:
         return f"wake-up latency ({mode}): no sample yet", False
     return (
