@@ -268,6 +268,7 @@ class IofdApp(App[int]):
         self._checkpoint_every = checkpoint_every
         self._clock = clock
         self._screenshot_dir = Path(screenshot_dir)
+        self._removing: set[int] = set()  # ids whose removal is in flight
         self._scale_sweep: SweepPort = scale_sweep or KvmSweep()
         self.set_reactive(IofdApp.refresh_interval, refresh_interval)
         self.lab: LabPort | None = None
@@ -461,6 +462,9 @@ class IofdApp(App[int]):
                 self.post_message(EngineFailed(f"removing #{reg_id}", str(err)))
             else:
                 self.post_message(RegistrationRemoved(final))
+            finally:
+                # A plain set, no widget: discard is atomic under the GIL.
+                self._removing.discard(reg_id)
 
     @work(thread=True, exit_on_error=False, group="engine")
     def _pause(self) -> None:
@@ -910,6 +914,9 @@ class IofdApp(App[int]):
         if reg_id is None:
             self.notify("No registration is selected.", severity="warning")
             return
+        if reg_id in self._removing:
+            return  # a repeated d before the table has caught up: already on its way
+        self._removing.add(reg_id)
         self._remove(reg_id)
 
     def action_edit_plan(self) -> None:

@@ -366,3 +366,36 @@ async def test_a_small_terminal_keeps_q_and_h_in_view() -> None:
         assert "q quit · h help" in str(line.render())
         await pilot.press("h")
         await settle(pilot, lambda: isinstance(app.screen, HelpScreen))
+
+
+async def test_d_pressed_again_before_the_table_catches_up_removes_once() -> None:
+    """A second d on the same row while its removal is in flight is not a new request
+    (it used to fail with "no registration #1" and an error toast)."""
+    import threading
+
+    from iofdtui.engine.errors import EngineError
+    from iofdtui.ui.messages import EngineFailed
+
+    calls: list[int] = []
+    release = threading.Event()
+
+    class SlowRemoval(FakeLab):
+        def remove_registration(self, reg_id: int):  # type: ignore[no-untyped-def]
+            calls.append(reg_id)
+            release.wait(5)
+            if reg_id not in self.regs:
+                raise EngineError(errno.ENOENT, f"no registration #{reg_id}")
+            return super().remove_registration(reg_id)
+
+    messages: list[object] = []
+    app = app_with(SlowRemoval)
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await settle(pilot, lambda: app.snapshot is not None and app.snapshot.registrations)
+        await pilot.press("d")
+        await pilot.press("d")
+        await pilot.press("d")
+        release.set()
+        await settle(pilot, lambda: len(calls) >= 1 and not app._removing, timeout=10)
+        await pilot.pause(0.2)
+    assert len(calls) == 1, calls
+    assert not any(isinstance(m, EngineFailed) for m in messages)
