@@ -169,7 +169,6 @@ class Lab:
         self._sched = threads.SchedWatch()
         self._last_wakeups = 0
         self._why_cut = False
-        self._overheads: dict[int, _Timer | None] = {}
         self._pace_us: float | None = None
         self._tsc_flags = host.tsc_flags()
         self._removed: list[RegistrationStats] = []
@@ -535,11 +534,10 @@ class Lab:
             reg = self._regs.get(reg_id)
             if reg is None:
                 raise RegistrationRejected(E.ENOENT, f"no registration #{reg_id}")
-            self._overheads = {}
-            overhead = self._overhead(self._mode_now())
+            timers = self._timers()
             paths = self._reg_paths([reg])[0]
             final_view = self._registration_stats(
-                reg_id, reg, paths, self._baselines(overhead), None, overhead
+                reg_id, reg, paths, self._baselines(timers), None, timers
             )
             final = ffi.new("struct lab_path_stats *")
             rc = lib.lab_deassign(self._lab, reg.native_id, final)
@@ -813,8 +811,8 @@ class Lab:
     def _cycles_to_ns(self, cycles: float) -> float:
         return cycles * 1e6 / self.tsc_khz if self.tsc_khz else float("nan")
 
-    def _mode_now(self, reader: str | None = None) -> int:
-        return _mode(reader or self._consumer, self._pace_us is not None)
+    def _mode_now(self) -> int:
+        return _mode(self._consumer, self._pace_us is not None)
 
     def timer_overhead_cycles(self, mode: int = _CURRENT) -> float | None:
         """Median cycles of the empty timed window (the timer's own cost) in `mode`."""
@@ -835,6 +833,10 @@ class Lab:
         if out[1] < 0 or not cal.samples:
             return None
         return _Timer(out[0], out[1], out[2], cal.cycles / cal.samples)
+
+    def _timers(self) -> dict[int, _Timer | None]:
+        """The empty window in every mode (index: enum lab_mode), for one reading."""
+        return {mode: self._timer(mode) for mode in range(lib.LAB_MODES)}
 
     def loop_ns_per_ring(self) -> float | None:
         """Guest time between visits per ring since reset, in the current mode.
@@ -962,30 +964,27 @@ class Lab:
         with self._live():
             return [] if kind is None else self._cost_histogram(lib.LAB_PATH_USER, kind, _CURRENT)
 
-    def _baselines(self, timer: _Timer | None) -> dict[int, Latency]:
-        return {kind: self.latency(lib.LAB_PATH_USER, kind, timer) for kind in KIND_NAMES}
+    def _baselines(self, timers: dict[int, _Timer | None]) -> dict[int, Latency]:
+        mode = self._mode_now()
+        return {
+            kind: self.latency(lib.LAB_PATH_USER, kind, timers[mode], mode) for kind in KIND_NAMES
+        }
 
-    def _by_reader(self, reg: _Registration, paths: list[_Path]) -> tuple[ReaderCost, ...]:
+    def _by_reader(
+        self, reg: _Registration, paths: list[_Path], timers: dict[int, _Timer | None]
+    ) -> tuple[ReaderCost, ...]:
         """Every reader mode this registration has samples under, since reset."""
         if not any(p.samples for p in paths):
             return ()  # never rung (most of 1,000 registrations): nothing to compute
         out = []
         for reader in READERS:
             stream, kick = (
-                self._net_latency(
-                    lib.LAB_PATH_REG, reg.native_id, paths[mode], self._overhead(mode), mode
-                )
+                self._net_latency(lib.LAB_PATH_REG, reg.native_id, paths[mode], timers[mode], mode)
                 for mode in (_mode(reader, False), _mode(reader, True))
             )
             if stream.samples or kick.samples:
                 out.append(ReaderCost(reader, stream, kick))
         return tuple(out)
-
-    def _overhead(self, mode: int) -> _Timer | None:
-        cache = self._overheads
-        if mode not in cache:
-            cache[mode] = self._timer(mode)
-        return cache[mode]
 
     def _registration_stats(
         self,
@@ -994,7 +993,7 @@ class Lab:
         paths: list[_Path],
         baselines: dict[int, Latency],
         interval: float | None,
-        overhead: _Timer | None,
+        timers: dict[int, _Timer | None],
         wake: WakeLatency | None = None,
         why: WhyCost | None = None,
         signals: int | None = None,
@@ -1004,7 +1003,9 @@ class Lab:
         mode = self._mode_now()
         if signals is None:
             signals = paths[mode].signals
-        latency = self._net_latency(lib.LAB_PATH_REG, reg.native_id, paths[mode], overhead, mode)
+        latency = self._net_latency(
+            lib.LAB_PATH_REG, reg.native_id, paths[mode], timers[mode], mode
+        )
         width = reg.spec.width or next(
             (s.width for s in self._slots.values() if reg.spec.serves(s)), 0
         )
@@ -1018,7 +1019,7 @@ class Lab:
         rate = None
         if interval:
             rate = (signals - reg.last_signals) / interval
-        by_reader = self._by_reader(reg, paths)
+        by_reader = self._by_reader(reg, paths, timers)
         kick = next((c.kick for c in by_reader if c.reader == self._consumer), None)
         return RegistrationStats(
             id=reg_id,
@@ -1207,9 +1208,9 @@ class Lab:
                 if interval > 0:
                     ring_rate = rings_delta / interval
             self._last_total = (now, total)
-            self._overheads = {}
-            overhead = self._overhead(self._mode_now())
-            baselines = self._baselines(overhead)
+            timers = self._timers()
+            overhead = timers[self._mode_now()]
+            baselines = self._baselines(timers)
             note = self.wake_note
             why = self._why(
                 rings_delta,
@@ -1236,7 +1237,7 @@ class Lab:
                     paths,
                     baselines,
                     interval,
-                    overhead,
+                    timers,
                     self._wake(reg, note, wakes[rid]),
                     reg_why,
                     signals[rid],

@@ -422,18 +422,18 @@ class IofdApp(App[int]):
             stats = next((r for r in snap.registrations if r.id == selected), None)
             if stats is None:
                 return SnapshotReady(snap)
-            # Under the reader in force: the stream's ring cost, or the single
-            # paced write's (the kick) when paced, beside the same figure for
-            # the userspace exit; and every reader measured since reset.
+            # Only what the pane draws: flat out, every reader's stream cost
+            # measured since reset (the one in force among them); paced, the
+            # kick and the wake-up.  Either way beside the userspace exit's.
             key = (stats.spec.bus, baseline_width(stats, snap))
             paced = snap.pace_us is not None
             return SnapshotReady(
                 snap,
                 selected=stats.id,
-                histogram=lab.registration_histogram(stats.id),
+                histogram=lab.registration_histogram(stats.id) if paced else [],
                 baseline_key=key,
                 baseline_histogram=lab.baseline_histogram(*key),
-                reader_histograms=lab.reader_histograms(stats.id),
+                reader_histograms={} if paced else lab.reader_histograms(stats.id),
                 wake_histogram=lab.wake_histogram(stats.id) if paced else [],
             )
 

@@ -179,11 +179,8 @@ static void install_kick_handler(void)
         kick_error = -errno;
         return;
     }
-    if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN) {
-        kick_error = -EBUSY;
-        return;
-    }
-    if ((old.sa_flags & SA_SIGINFO) && old.sa_sigaction != NULL) {
+    /* sa_handler and sa_sigaction share storage: SIG_DFL is the null handler. */
+    if (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN) {
         kick_error = -EBUSY;
         return;
     }
@@ -209,7 +206,7 @@ static int current_mode(struct lab *lab)
 static int my_tid(void) { return (int)syscall(SYS_gettid); }
 
 /* Pin a thread to one CPU, or let it run anywhere again (cpu < 0). */
-static int apply_pin(struct lab *lab, pthread_t thread, int cpu)
+static int apply_pin(pthread_t thread, int cpu)
 {
     cpu_set_t set;
     CPU_ZERO(&set);
@@ -222,7 +219,6 @@ static int apply_pin(struct lab *lab, pthread_t thread, int cpu)
     } else {
         return -EINVAL;
     }
-    (void)lab;
     return -pthread_setaffinity_np(thread, sizeof(set), &set);
 }
 
@@ -570,7 +566,7 @@ static void *consumer_main(void *arg)
     int done = 0;
 
     __atomic_store_n(&lab->reader_tid, my_tid(), __ATOMIC_RELEASE);
-    apply_pin(lab, pthread_self(), lab->pin_reader);
+    apply_pin(pthread_self(), lab->pin_reader);
     /*
      * Under reader "none" the eventfds are out of the epoll set: this thread
      * then only folds the guest's pages every FOLD_PERIOD_MS and never reads
@@ -758,7 +754,7 @@ static void *vcpu_main(void *arg)
     sigaddset(&set, kick_signal());
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     __atomic_store_n(&v->tid, my_tid(), __ATOMIC_RELEASE);
-    apply_pin(lab, pthread_self(), lab->pin_vcpu);
+    apply_pin(pthread_self(), lab->pin_vcpu);
 
     for (;;) {
         if (__atomic_load_n(&lab->stop, __ATOMIC_ACQUIRE) ||
@@ -1317,9 +1313,9 @@ int lab_pin(struct lab *lab, int vcpu_cpu, int reader_cpu)
     int err = 0;
     if (lab->threads_up) {
         for (int k = 0; k < lab->nvcpus && !err; k++)
-            err = apply_pin(lab, lab->vcpus[k].thread, vcpu_cpu);
+            err = apply_pin(lab->vcpus[k].thread, vcpu_cpu);
         if (!err)
-            err = apply_pin(lab, lab->consumer_thread, reader_cpu);
+            err = apply_pin(lab->consumer_thread, reader_cpu);
     }
     pthread_mutex_unlock(&lab->ctl);
     return err;
@@ -1738,13 +1734,20 @@ int lab_read_live(struct lab *lab, struct lab_slot_stats *out, int n, const int 
     return n;
 }
 
-/* `mu` held.  `mode` is checked by the caller. */
+static int resolve_mode(struct lab *lab, int mode);
+
+/* `mu` held.  `mode`: enum lab_mode, LAB_MODE_CURRENT resolved here. */
 static const struct accum *path_accum(struct lab *lab, int kind, int id, int mode,
                                       uint64_t *signals, uint64_t *reads, int *err)
 {
     *signals = 0;
     *reads = 0;
     *err = 0;
+    mode = resolve_mode(lab, mode);
+    if (mode < 0) {
+        *err = -EINVAL;
+        return NULL;
+    }
     switch (kind) {
     case LAB_PATH_SLOT:
         if (slot_ok(lab, id))
@@ -1804,11 +1807,7 @@ int lab_read_path(struct lab *lab, int kind, int id, int mode, struct lab_path_s
     uint64_t signals, reads;
     int err;
     pthread_mutex_lock(&lab->mu);
-    mode = resolve_mode(lab, mode);
-    const struct accum *a =
-        mode < 0 ? NULL : path_accum(lab, kind, id, mode, &signals, &reads, &err);
-    if (mode < 0)
-        err = -EINVAL;
+    const struct accum *a = path_accum(lab, kind, id, mode, &signals, &reads, &err);
     if (!err) {
         path_from(out, signals, a);
         out->reads = reads;
@@ -1820,13 +1819,11 @@ int lab_read_path(struct lab *lab, int kind, int id, int mode, struct lab_path_s
 int lab_read_hist(struct lab *lab, int kind, int id, int mode, uint64_t *out, int n)
 {
     uint64_t signals, reads;
-    int err = -EINVAL;
+    int err;
     if (n > HIST_BUCKETS)
         n = HIST_BUCKETS;
     pthread_mutex_lock(&lab->mu);
-    mode = resolve_mode(lab, mode);
-    const struct accum *a =
-        mode < 0 ? NULL : path_accum(lab, kind, id, mode, &signals, &reads, &err);
+    const struct accum *a = path_accum(lab, kind, id, mode, &signals, &reads, &err);
     for (int b = 0; !err && b < n; b++)
         out[b] = a ? a->hist[b] : 0;
     pthread_mutex_unlock(&lab->mu);
@@ -1848,11 +1845,9 @@ double lab_hist_value(int bucket)
 int lab_quantiles(struct lab *lab, int kind, int id, int mode, const double *q, int nq, double *out)
 {
     uint64_t signals, reads;
-    int err = -EINVAL;
+    int err;
     pthread_mutex_lock(&lab->mu);
-    mode = resolve_mode(lab, mode);
-    const struct accum *a =
-        mode < 0 ? NULL : path_accum(lab, kind, id, mode, &signals, &reads, &err);
+    const struct accum *a = path_accum(lab, kind, id, mode, &signals, &reads, &err);
     uint64_t total = 0;
     for (int b = 0; !err && a && b < HIST_BUCKETS; b++)
         total += a->hist[b];
