@@ -25,7 +25,7 @@ class BuildExtWithGuest(build_ext):
             sys.exit(str(err))
         # The image source is build output: add it for this compile only, so
         # the sdist manifest never lists a path outside the tree.
-        engine = [ext for ext in self.extensions if ext.name == "iofdtui.engine._lab"]
+        engine = [ext for ext in self.extensions if ext.name == "iofdtui.engine.native._lab"]
         for ext in engine:
             ext.sources.append(str(image_c))
         try:
@@ -37,6 +37,6 @@ class BuildExtWithGuest(build_ext):
 
 setup(
     cmdclass={"build_ext": BuildExtWithGuest},
-    cffi_modules=["iofdtui/engine/build_native.py:ffibuilder"],
+    cffi_modules=["iofdtui/engine/native/build.py:ffibuilder"],
     zip_safe=False,
 )

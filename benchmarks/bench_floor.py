@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from iofdtui.engine.bench import Phase, run_phase
+from iofdtui.engine.experiments.bench import Phase, run_phase
 from iofdtui.engine.lab import Lab
 from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
 from iofdtui.engine.snapshot import READERS

@@ -255,8 +255,8 @@ def _measure_and_print(
 
 
 def _scale(args: argparse.Namespace) -> int:
+    from iofdtui.engine.experiments.scale import DECOY_SIZES, TRIGGER_COUNTS, render, run_scale
     from iofdtui.engine.model import Bus
-    from iofdtui.engine.scale import DECOY_SIZES, TRIGGER_COUNTS, render, run_scale
 
     max_decoys = args.max_decoys if args.max_decoys is not None else DECOY_SIZES[-1]
     sizes = [n for n in DECOY_SIZES if n <= max_decoys]  # --max-decoys ≥ 1: never empty
@@ -274,7 +274,7 @@ def _scale(args: argparse.Namespace) -> int:
 
 
 def _wake(args: argparse.Namespace) -> int:
-    from iofdtui.engine.wake import render, run_wake
+    from iofdtui.engine.experiments.wake import render, run_wake
 
     if args.reader is None:
         consumers: tuple[str, ...] = WAKE_READERS
@@ -295,7 +295,7 @@ def _wake(args: argparse.Namespace) -> int:
 
 
 def _vcpus(args: argparse.Namespace) -> int:
-    from iofdtui.engine.vcpus_bench import render, run_vcpu_bench
+    from iofdtui.engine.experiments.vcpus import render, run_vcpu_bench
 
     return _measure_and_print(
         args,
@@ -317,7 +317,7 @@ def bench_readers(reader: str | None) -> tuple[str, ...]:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from iofdtui.engine.bench import render, run_bench
+    from iofdtui.engine.experiments.bench import render, run_bench
 
     def width(phase: Any) -> object:
         return "any" if phase.width == 0 else phase.width

@@ -11,8 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from iofdtui.engine.model import Bus
-from iofdtui.engine.scale import (
+from iofdtui.engine.experiments.scale import (
     DECOY_SIZES,
     DOORBELL,
     TRIGGER_COUNTS,
@@ -20,6 +19,7 @@ from iofdtui.engine.scale import (
     ScaleReport,
     run_scale,
 )
+from iofdtui.engine.model import Bus
 
 SWEEP_SECONDS = 0.25
 """Seconds measured per point in the app: 18 points take about 7 s here."""

@@ -20,8 +20,8 @@ from rich.table import Table
 from rich.text import Text
 
 from iofdtui import cli
-from iofdtui.engine import bench, scale, vcpus_bench, wake
 from iofdtui.engine.errors import KvmUnavailable
+from iofdtui.engine.experiments import bench, scale, vcpus, wake
 from iofdtui.engine.model import Bus
 
 # --------------------------------------------------------------- fake engine
@@ -67,7 +67,7 @@ class Recorder:
 MODES = {
     ("bench",): (bench, "run_bench"),
     ("bench", "--wake"): (wake, "run_wake"),
-    ("bench", "--vcpus", "2"): (vcpus_bench, "run_vcpu_bench"),
+    ("bench", "--vcpus", "2"): (vcpus, "run_vcpu_bench"),
     ("bench", "--scale"): (scale, "run_scale"),
 }
 
@@ -352,7 +352,7 @@ def test_a_reader_that_leaves_early_is_no_error() -> None:
     code = (
         "import sys\n"
         "from iofdtui import cli\n"
-        "from iofdtui.engine import bench\n"
+        "from iofdtui.engine.experiments import bench\n"
         "class R:\n"
         "    def as_json(self): return {'rows': list(range(100_000))}\n"
         "bench.run_bench = lambda *a, **k: R()\n"

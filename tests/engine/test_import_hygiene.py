@@ -16,21 +16,24 @@ import iofdtui.engine
 
 LISTED = [
     "lab",
-    "bench",
+    "experiments.bench",
     "model",
     "snapshot",
-    "wake",
-    "scale",
-    "vcpus_bench",
+    "experiments.wake",
+    "experiments.scale",
+    "experiments.vcpus",
     "kvm_stats",
     "kernel_counters",
+    "native",
 ]
-# Every submodule, found rather than listed, so a new one is checked too
-# (`_lab` is the compiled core, imported by `native`).
+# Every module, subpackages' too, found rather than listed, so a new one is
+# checked too (`_lab` is the compiled core, imported by `native`; `native.build`
+# is the cffi build script, never imported at run time).
 DISCOVERED = sorted(
-    info.name
-    for info in pkgutil.iter_modules(iofdtui.engine.__path__)
-    if not info.name.startswith("_")
+    info.name.removeprefix("iofdtui.engine.")
+    for info in pkgutil.walk_packages(iofdtui.engine.__path__, "iofdtui.engine.")
+    if not info.name.rsplit(".", 1)[-1].startswith("_")
+    and info.name != "iofdtui.engine.native.build"
 )
 MODULES = ["iofdtui.engine"] + [f"iofdtui.engine.{name}" for name in DISCOVERED]
 

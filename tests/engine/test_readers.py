@@ -222,7 +222,7 @@ def test_pinning_puts_vcpu_and_reader_on_their_own_cpus(lab) -> None:
 
 def test_a_bench_phase_counts_rings_as_signals_plus_exits(lab) -> None:
     """The bench's `rings` balance against its own signals and exits on every row."""
-    from iofdtui.engine.bench import Phase, run_phase
+    from iofdtui.engine.experiments.bench import Phase, run_phase
 
     lab.set_reader("none")
     lab.start()

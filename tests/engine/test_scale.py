@@ -6,10 +6,10 @@ import errno
 
 import pytest
 
-from iofdtui.engine import scale
 from iofdtui.engine.errors import RegistrationRejected
+from iofdtui.engine.experiments import scale
+from iofdtui.engine.experiments.scale import run_scale
 from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
-from iofdtui.engine.scale import run_scale
 
 pytestmark = pytest.mark.kvm
 

@@ -11,8 +11,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from iofdtui.engine.experiments.scale import DECOY_SIZES, TRIGGER_COUNTS, ScalePoint, ScaleReport
 from iofdtui.engine.model import Bus
-from iofdtui.engine.scale import DECOY_SIZES, TRIGGER_COUNTS, ScalePoint, ScaleReport
 from iofdtui.engine.snapshot import Latency
 
 # (series, n, p50, p99, mean, samples, rings)

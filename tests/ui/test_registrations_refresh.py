@@ -9,7 +9,7 @@ from rich.cells import cell_len
 from textual.geometry import Region
 
 from iofdtui.engine.snapshot import Snapshot
-from iofdtui.ui import format as fmt
+from iofdtui.reports import format as fmt
 from iofdtui.ui.app import make_app
 from iofdtui.ui.widgets.registrations_table import COLUMNS, RegistrationsTable, cells
 from tests.ui.fake_lab import fixed_clock

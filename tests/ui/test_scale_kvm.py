@@ -54,7 +54,7 @@ async def test_an_open_file_limit_keeps_the_points_measured_below_it(monkeypatch
     """`ulimit -n 300`: 512 trigger values cannot be registered; what was measured stays."""
     import resource
 
-    from iofdtui.engine import scale
+    from iofdtui.engine.experiments import scale
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     monkeypatch.setattr(scale, "_raise_fd_limit", lambda needed, notes: 300)

@@ -27,9 +27,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
+from iofdtui.engine.experiments.scale import ScalePoint, ScaleReport
 from iofdtui.engine.model import format_addr
-from iofdtui.engine.scale import ScalePoint, ScaleReport
-from iofdtui.ui import format as fmt
+from iofdtui.reports import format as fmt
 from iofdtui.ui.scale_sweep import SweepPort, doorbell, expected_points
 from iofdtui.ui.widgets.scale_plot import ScalePlot, Series
 

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from iofdtui.engine.model import Bus, format_addr
 from iofdtui.engine.snapshot import Checkpoint, DoorbellStats, SlotStats
-from iofdtui.ui import format as fmt
+from iofdtui.reports import format as fmt
 from iofdtui.ui.widgets.counts_table import CountsTable
 
 COLUMNS: tuple[tuple[str, str], ...] = (

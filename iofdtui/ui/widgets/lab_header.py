@@ -7,7 +7,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from iofdtui.engine.snapshot import Snapshot
-from iofdtui.ui import format as fmt
+from iofdtui.reports import format as fmt
 
 STATE_STYLE = {
     "running": "bold $success",

@@ -20,7 +20,7 @@ from iofdtui.engine.snapshot import (
     WakeLatency,
     WhyCost,
 )
-from iofdtui.ui import format as fmt
+from iofdtui.reports import format as fmt
 
 Histogram = Sequence[tuple[float, int]]
 """A raw guest-cycle histogram: (bucket lower bound in ns, count)."""

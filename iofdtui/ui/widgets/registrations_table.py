@@ -8,7 +8,7 @@ from textual.coordinate import Coordinate
 
 from iofdtui.engine.model import format_addr
 from iofdtui.engine.snapshot import RegistrationStats
-from iofdtui.ui import format as fmt
+from iofdtui.reports import format as fmt
 from iofdtui.ui.widgets.counts_table import CountsTable
 
 COLUMNS: tuple[tuple[str, str], ...] = (

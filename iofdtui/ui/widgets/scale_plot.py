@@ -13,7 +13,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from iofdtui.ui import format as fmt
+from iofdtui.reports import format as fmt
 
 MARKERS: tuple[str, ...] = ("●", "▲", "✕", "■")
 """The glyph of each series at its measured points."""

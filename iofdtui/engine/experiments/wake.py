@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from iofdtui.engine.bench import format_ns as ns
+from iofdtui.engine.experiments.bench import format_ns as ns
 from iofdtui.engine.lab import Lab
 from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
 from iofdtui.engine.snapshot import READERS, Latency, WakeLatency

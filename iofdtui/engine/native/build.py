@@ -1,6 +1,6 @@
 """cffi (API mode) build script for the engine's C core.
 
-The cdef is the engine's own small API, read from `native/lab.h` between
+The cdef is the engine's own small API, read from `lab.h` between
 its markers; KVM structures come from the system's <linux/kvm.h> when the
 C is compiled, so no offset is ever copied by hand.
 """
@@ -50,7 +50,7 @@ ABI_CONSTANTS = (
 
 
 def _cdef() -> str:
-    native = Path(__file__).resolve().parent / "native"
+    native = Path(__file__).resolve().parent
     header = (native / "lab.h").read_text()
     match = re.search(r"/\* cdef-begin \*/(.*)/\* cdef-end \*/", header, re.S)
     if match is None:
@@ -70,7 +70,7 @@ def _compile_args() -> list[str]:
 ffibuilder = FFI()
 ffibuilder.cdef(_cdef())
 ffibuilder.set_source(
-    "iofdtui.engine._lab",
+    "iofdtui.engine.native._lab",
     '#include <linux/kvm.h>\n#include "lab.h"\n#include "guest_abi.h"\n',
     sources=[(NATIVE / "lab.c").as_posix()],
     include_dirs=[NATIVE.as_posix(), GUESTS.as_posix()],

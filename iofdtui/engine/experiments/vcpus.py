@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from iofdtui.engine.bench import WARMUP_S, format_ns, kernel_json
+from iofdtui.engine.experiments.bench import WARMUP_S, format_ns, kernel_json
 from iofdtui.engine.kernel_counters import KernelCounters
 from iofdtui.engine.lab import Lab
 from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec

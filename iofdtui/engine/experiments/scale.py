@@ -20,7 +20,7 @@ import resource
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from iofdtui.engine.bench import format_ns as ns
+from iofdtui.engine.experiments.bench import format_ns as ns
 from iofdtui.engine.lab import Lab
 from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
 from iofdtui.engine.snapshot import Latency

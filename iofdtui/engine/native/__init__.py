@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 try:
-    from iofdtui.engine._lab import ffi, lib
+    from iofdtui.engine.native._lab import ffi, lib
 except ImportError as err:  # pragma: no cover - only on a broken install
     raise ImportError(
         "iofdtui's native engine is not built; reinstall with `pip install -e .` "
