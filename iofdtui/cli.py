@@ -255,8 +255,9 @@ def _measure_and_print(
 
 
 def _scale(args: argparse.Namespace) -> int:
-    from iofdtui.engine.experiments.scale import DECOY_SIZES, TRIGGER_COUNTS, render, run_scale
+    from iofdtui.engine.experiments.scale import DECOY_SIZES, TRIGGER_COUNTS, run_scale
     from iofdtui.engine.model import Bus
+    from iofdtui.reports.scale import render
 
     max_decoys = args.max_decoys if args.max_decoys is not None else DECOY_SIZES[-1]
     sizes = [n for n in DECOY_SIZES if n <= max_decoys]  # --max-decoys ≥ 1: never empty
@@ -274,7 +275,8 @@ def _scale(args: argparse.Namespace) -> int:
 
 
 def _wake(args: argparse.Namespace) -> int:
-    from iofdtui.engine.experiments.wake import render, run_wake
+    from iofdtui.engine.experiments.wake import run_wake
+    from iofdtui.reports.wake import render
 
     if args.reader is None:
         consumers: tuple[str, ...] = WAKE_READERS
@@ -295,7 +297,8 @@ def _wake(args: argparse.Namespace) -> int:
 
 
 def _vcpus(args: argparse.Namespace) -> int:
-    from iofdtui.engine.experiments.vcpus import render, run_vcpu_bench
+    from iofdtui.engine.experiments.vcpus import run_vcpu_bench
+    from iofdtui.reports.vcpus import render
 
     return _measure_and_print(
         args,
@@ -317,10 +320,9 @@ def bench_readers(reader: str | None) -> tuple[str, ...]:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from iofdtui.engine.experiments.bench import render, run_bench
-
-    def width(phase: Any) -> object:
-        return "any" if phase.width == 0 else phase.width
+    from iofdtui.engine.experiments.bench import run_bench
+    from iofdtui.reports import format as fmt
+    from iofdtui.reports.bench import render
 
     return _measure_and_print(
         args,
@@ -329,7 +331,7 @@ def _bench(args: argparse.Namespace) -> int:
             readers=bench_readers(args.reader),
             pin=args.pin,
             progress=lambda p, reader: say(
-                f"{p.bus.value} len {width(p)} {p.path}, reader {reader}"
+                f"{p.bus.value} len {fmt.length(p.width)} {p.path}, reader {reader}"
             ),
         ),
         render,

@@ -64,3 +64,36 @@ def seconds(value: float | None) -> str:
     if value is None:
         return DASH
     return f"{value:.2f} s"
+
+
+# The CLI's report tables: whole figures under a header that names the unit
+# (`p50 ns`, `rings/s`), never shortened, so a pipe or a file gets every digit.
+
+
+def whole(value: float | None) -> str:
+    """A figure rounded to a whole number with thousands separators (`1,381`), or a dash."""
+    return DASH if value is None else f"{value:,.0f}"
+
+
+def fixed(value: float | None, digits: int = 2) -> str:
+    """A figure with `digits` decimals (`0.99`), or a dash."""
+    return DASH if value is None else f"{value:.{digits}f}"
+
+
+def times(value: float | None, ref: float | None) -> str:
+    """`value` as a multiple of a reference figure (`0.23×`), or a dash without one."""
+    if value is None or ref is None or ref <= 0:
+        return DASH
+    return f"{value / ref:.2f}×"
+
+
+def tick(holds: bool | None) -> str:
+    """A check that held (`✓`) or broke (`✗`), or a dash when it was not made."""
+    if holds is None:
+        return DASH
+    return "✓" if holds else "✗"
+
+
+def length(width: int) -> str:
+    """A registration's length in bytes (`4`), or `any` (0: any length)."""
+    return "any" if width == 0 else str(width)

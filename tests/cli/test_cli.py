@@ -23,6 +23,7 @@ from iofdtui import cli
 from iofdtui.engine.errors import KvmUnavailable
 from iofdtui.engine.experiments import bench, scale, vcpus, wake
 from iofdtui.engine.model import Bus
+from iofdtui.reports import bench as bench_report
 
 # --------------------------------------------------------------- fake engine
 
@@ -286,7 +287,7 @@ def test_a_piped_report_prints_every_number_whole(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fake(monkeypatch, ("bench",))
-    monkeypatch.setattr(bench, "render", lambda report: wide_report())
+    monkeypatch.setattr(bench_report, "render", lambda report: wide_report())
     monkeypatch.setenv("COLUMNS", "80")
     assert cli.main(["bench"]) == 0
     out = capsys.readouterr().out

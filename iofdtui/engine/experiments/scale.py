@@ -20,7 +20,6 @@ import resource
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from iofdtui.engine.experiments.bench import format_ns as ns
 from iofdtui.engine.lab import Lab
 from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
 from iofdtui.engine.snapshot import Latency
@@ -195,52 +194,3 @@ def _stopped(bus: Bus, points: list[ScalePoint], notes: list[str]) -> ScaleRepor
     """The report of a run its caller stopped early (`on_point` returned False)."""
     notes.append(f"stopped by the caller after {len(points)} points")
     return ScaleReport(bus, tuple(points), tuple(notes))
-
-
-def render(report: ScaleReport) -> object:
-    """Two rich tables: ring cost against decoys, and against trigger values."""
-    from rich import box
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
-    decoys = Table(
-        title=f"{report.bus.value.upper()} ring cost vs decoy registrations elsewhere on the bus",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-    )
-    for col in ("decoys", "p50 ns", "p99 ns", "mean ns", "rings", "exact"):
-        decoys.add_column(col, justify="right")
-    for p in report.points:
-        if p.series == "decoys":
-            lat = p.latency
-            decoys.add_row(
-                f"{p.n:,}",
-                ns(lat.p50_ns),
-                ns(lat.p99_ns),
-                ns(lat.mean_ns),
-                f"{p.rings:,}",
-                "✓" if p.exact else "✗",
-            )
-    walk = Table(
-        title="ring cost vs trigger values at the same doorbell (p50 / mean ns)",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-    )
-    for col in ("k", "hit first-registered", "hit last-registered", "miss (exits)"):
-        walk.add_column(col, justify="right")
-    ks = sorted({p.n for p in report.points if p.series != "decoys"})
-    for k in ks:
-        cells = []
-        for series in ("hit-first", "hit-last", "miss"):
-            p = next((q for q in report.points if q.series == series and q.n == k), None)
-            cells.append("—" if p is None else f"{ns(p.latency.p50_ns)} / {ns(p.latency.mean_ns)}")
-        walk.add_row(str(k), *cells)
-    note = Text(
-        "kvm_io_bus_write: binary search over the sorted bus, then a walk over the entries at "
-        "that address until one accepts the write.",
-        style="dim",
-    )
-    for line in report.notes:
-        note.append(f"\n{line}", style="yellow")
-    return Group(decoys, walk, note)

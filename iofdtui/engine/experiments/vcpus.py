@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from iofdtui.engine.experiments.bench import WARMUP_S, format_ns, kernel_json
+from iofdtui.engine.experiments.bench import WARMUP_S, kernel_json
 from iofdtui.engine.kernel_counters import KernelCounters
 from iofdtui.engine.lab import Lab
 from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
@@ -204,64 +204,3 @@ def run_vcpu_bench(
         "is one visit: the mean cost per ring of its back-to-back rings",
     }
     return VcpuBenchReport(machine=machine, results=tuple(results))
-
-
-def _ratio(value: float | None, ref: float | None) -> str:
-    if value is None or ref is None or ref <= 0:
-        return "—"
-    return f"{value / ref:.2f}×"
-
-
-def render(report: VcpuBenchReport) -> object:
-    """A rich renderable: header, per-vCPU table, notes."""
-    from rich import box
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
-    m = report.machine
-    head = Text()
-    head.append(f"kernel {m['kernel']}   /dev/kvm: {m['kvm_module']}   ")
-    head.append(f"TSC {m['tsc_khz']:,} kHz   host CPUs: {m['host_cpus']}   ")
-    head.append(f"reader: {m['reader']}")
-    head.append(f"   pinned: {m['pinning']}\n" if m["pinning"] else "\n")
-    head.append(f"{m['emulation_note']}\n", style="bold yellow" if m["emulated"] else "")
-    head.append(
-        "per vCPU: rings/s and guest-measured ring cost (rdtsc around each visit's writes, per "
-        "ring), net of the "
-        "timer overhead measured in the same phase; × = against the 1-vCPU phase of the same run\n"
-    )
-    table = Table(title="Two vCPUs ringing at once", title_justify="left", box=box.SIMPLE_HEAD)
-    columns = ("bus", "mode", "vCPU", "rings/s", "× rate", "p50 ns", "p99 ns", "mean ns")
-    for col in (*columns, "× mean", "total rings/s", "CPU busy", "exact", "kernel"):
-        table.add_column(col, justify="left" if col in ("bus", "mode") else "right", no_wrap=True)
-    refs = {r.bus: r.shares[0] for r in report.results if r.mode == MODES[0]}
-    for r in report.results:
-        ref = refs.get(r.bus)
-        for i, share in enumerate(r.shares):
-            lat = share.latency
-            first = i == 0
-            table.add_row(
-                r.bus.value if first else "",
-                r.mode if first else "",
-                str(share.vcpu),
-                f"{share.rings_per_s:,.0f}",
-                _ratio(share.rings_per_s, ref.rings_per_s if ref else None),
-                format_ns(lat.p50_ns),
-                format_ns(lat.p99_ns),
-                format_ns(lat.mean_ns),
-                _ratio(lat.mean_ns, ref.latency.mean_ns if ref else None),
-                f"{r.rings_per_s:,.0f}" if first else "",
-                f"{r.cpu_busy:.2f}" if first else "",
-                ("✓" if r.conserved else "✗") if first else "",
-                ("—" if r.kernel is None else ("✓" if r.kernel.all_hold else "✗")) if first else "",
-            )
-    note = Text(
-        "exact: at the closing pause every doorbell balanced (rings = signals + userspace "
-        "exits), each eventfd's signals equalled the rings of both vCPUs' slots routed to it, "
-        "and no ring exited. kernel: both vCPUs' binary stats, summed, agree with our counts. "
-        "CPU busy: this process's CPU seconds per second (vCPU threads + eventfd reader); "
-        f"the host has {m['host_cpus']} CPUs, shared with other tenants.",
-        style="dim",
-    )
-    return Group(head, table, note)

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from iofdtui.engine.experiments.bench import format_ns as ns
 from iofdtui.engine.lab import Lab
 from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
 from iofdtui.engine.snapshot import READERS, Latency, WakeLatency
@@ -166,80 +165,3 @@ def run_wake(
             offset = lab.tsc_offset_text()
             module = lab.machine.kvm_module
     return WakeReport(period_us, seconds, note or None, offset, module, tuple(results), pinning)
-
-
-def render(report: WakeReport) -> object:
-    """A rich table and the notes that say what the figures are."""
-    from rich import box
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(
-        title=f"wake-up latency: guest doorbell write → reader thread running, and the "
-        f"write's own cost (paced: one ring every {report.period_us:g} µs)",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-    )
-    for col in (
-        "bus",
-        "reader",
-        "samples",
-        "p50 ns",
-        "p99 ns",
-        "mean ns",
-        "discarded",
-        "kick p50 ns",
-        "kick p99 ns",
-        "signals",
-        "exact",
-    ):
-        table.add_column(col, justify="left" if col in ("bus", "reader") else "right")
-    for r in report.results:
-        w = r.wake
-        if w is None or w.p50_ns is None:
-            cells = ["—", "—", "—"]
-        else:
-            cells = [ns(w.p50_ns), ns(w.p99_ns), ns(w.mean_ns)]
-        discarded = "—" if w is None else f"{w.discarded:,}"
-        kick = r.kick
-        table.add_row(
-            r.phase.bus.value,
-            r.phase.consumer,
-            f"{w.samples:,}" if w else "0",
-            *cells,
-            discarded,
-            "—" if kick is None or kick.p50_ns is None else ns(kick.p50_ns),
-            "—" if kick is None or kick.p99_ns is None else ns(kick.p99_ns),
-            f"{r.signals:,}",
-            "✓" if r.exact else "✗",
-        )
-    lines = Text(style="dim")
-    if report.pinning:
-        lines.append(f"pinned: {report.pinning}\n", style="bold")
-    if report.note:
-        lines.append(f"no latency shown: {report.note}\n", style="bold yellow")
-    for bus in (Bus.PIO, Bus.MMIO):
-        cost = report.sleeping_cost_ns(bus)
-        if cost is not None:
-            lines.append(
-                f"{bus.value}: a consumer that sleeps in epoll_wait wakes {ns(cost)} ns later at "
-                "p50 than one that polls (and the polling one holds a CPU).\n",
-                style="bold",
-            )
-    lines.append(
-        f"clock: guest TSC = host TSC + {report.tsc_offset} (KVM_VCPU_TSC_OFFSET, read while "
-        "the vCPU was not running); the guest stamps each ring 4 instructions before its "
-        "write"
-    )
-    if "kvm_pvm" in report.kvm_module:
-        lines.append(" (on kvm_pvm each is emulated, ~0.45 µs, and included)")
-    lines.append(
-        ".\nA sample is kept only when the consumer alone read exactly one signal, made by "
-        "the last ring; every other signal is counted as discarded, with its reason "
-        "(--json), so samples + discarded = signals.\nkick: the guest-timed cost of the "
-        "paced write itself (rdtsc from its stamp to just after the write, net of the same "
-        "window without the write): a virtio-style notify to an idle device. Under reader "
-        "none nobody waits on the eventfd, so there is no wake-up to time."
-    )
-    return Group(table, lines)
