@@ -198,32 +198,6 @@ def combination_error(args: argparse.Namespace) -> str | None:
 Say = Callable[[str], None]
 """Puts "measuring <what>…" on the status line."""
 
-TEXT_WIDTH = 100
-"""Width of notes printed to a pipe or file (a terminal uses its own)."""
-
-
-def _print_report(renderable: object) -> None:
-    """Print a report's tables at their natural width, never squeezed.
-
-    Rich squeezes a table to the console (80 columns when stdout is a pipe or
-    a file) and cuts numbers to `618,…`: each table gets at least its own
-    width, so a figure is never truncated; a narrow terminal wraps the lines
-    instead. Notes wrap at the terminal's width, or TEXT_WIDTH off a terminal.
-    """
-    from rich.console import Console, Group
-    from rich.measure import Measurement
-    from rich.table import Table
-
-    probe = Console(width=10_000)
-    base = Console().width if sys.stdout.isatty() else TEXT_WIDTH
-    items = renderable.renderables if isinstance(renderable, Group) else [renderable]
-    for item in items:
-        width = base
-        if isinstance(item, Table):
-            natural = Measurement.get(probe, probe.options, item).maximum
-            width = max(base, natural)
-        Console(width=width).print(item)
-
 
 @contextmanager
 def _cursor_restored() -> Iterator[None]:
@@ -242,12 +216,14 @@ def _measure_and_print(
     """Run a measurement under a status line, then print its table or JSON document."""
     from rich.console import Console
 
+    from iofdtui.reports.printing import print_report
+
     with _cursor_restored(), Console(stderr=True).status("measuring…") as status:
         report = measure(lambda what: status.update(f"measuring {what}…"))
     if args.json:
         print(json.dumps(report.as_json(), indent=2))
     else:
-        _print_report(render(report))
+        print_report(render(report))
     return 0
 
 

@@ -24,6 +24,7 @@ from iofdtui.engine.errors import KvmUnavailable
 from iofdtui.engine.experiments import bench, scale, vcpus, wake
 from iofdtui.engine.model import Bus
 from iofdtui.reports import bench as bench_report
+from iofdtui.reports.printing import TEXT_WIDTH
 
 # --------------------------------------------------------------- fake engine
 
@@ -295,7 +296,7 @@ def test_a_piped_report_prints_every_number_whole(
     for i in range(12):
         assert f"{BIG + i:,}" in out
     note_lines = [line for line in out.splitlines() if "a note" in line]
-    assert len(note_lines) > 1 and all(len(line) <= cli.TEXT_WIDTH for line in note_lines)
+    assert len(note_lines) > 1 and all(len(line) <= TEXT_WIDTH for line in note_lines)
 
 
 def test_json_is_the_document_alone(
