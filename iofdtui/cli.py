@@ -20,9 +20,12 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from iofdtui.engine.errors import EngineError
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
 
 EXIT_ENV = 2  # the machine cannot run the lab (no KVM, no permission, ...), or a bad flag
 
@@ -211,7 +214,9 @@ def _cursor_restored() -> Iterator[None]:
 
 
 def _measure_and_print(
-    args: argparse.Namespace, measure: Callable[[Say], Any], render: Callable[[Any], object]
+    args: argparse.Namespace,
+    measure: Callable[[Say], Any],
+    render: Callable[[Any], RenderableType],
 ) -> int:
     """Run a measurement under a status line, then print its table or JSON document."""
     from rich.console import Console
