@@ -170,6 +170,14 @@ def test_either_end_not_a_terminal_is_refused(
 # ------------------------------------------------------ flags → engine calls
 
 
+def test_the_reader_flags_name_the_engines_readers() -> None:
+    """cli.py keeps its own copy (the engine is not imported to build --help): the same."""
+    from iofdtui.engine.snapshot import READERS
+
+    assert cli.READERS == READERS
+    assert cli.WAKE_READERS == wake.CONSUMERS
+
+
 @pytest.mark.parametrize(
     ("flags", "readers"),
     [
