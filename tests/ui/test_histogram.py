@@ -1,10 +1,13 @@
-"""The detail pane's ring-cost histograms at any height, down to a single row."""
+"""The detail pane's ring-cost histograms at any height, down to a single row,
+and drawn again only when their series change."""
 
 from __future__ import annotations
 
+import pytest
 from textual.app import App, ComposeResult
 
-from iofdtui.ui.widgets.registration_detail import CostHistograms, Series
+from iofdtui.ui.widgets.cost_histograms import CostHistograms, Series
+from tests.ui.render_count import count_renders, paint
 
 # Net ns, as the engine gives them (each sample's timer share already out).
 FAST = [(1_140.0, 40), (1_440.0, 120), (1_740.0, 60), (2_640.0, 20), (7_240.0, 23)]
@@ -50,3 +53,35 @@ async def test_several_rows_bin_both_paths_with_no_infinite_edge() -> None:
     # The fast path's bulk sits in lower rows than the exit's.
     first_fast = next(i for i, line in enumerate(lines[1:]) if "█" in line.split()[1][:5])
     assert first_fast <= 2
+
+
+async def test_unchanged_series_are_not_drawn_again_and_changed_ones_are(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    renders = count_renders(monkeypatch, CostHistograms)
+    app = HistogramHost(8)
+    async with app.run_test(size=(60, 30)) as pilot:
+        hist = app.query_one(CostHistograms)
+        hist.show([Series("epoll", list(FAST), "$success"), Series("exit", SLOW, "$warning")])
+        await pilot.pause()
+        paint(hist)
+        first = renders["CostHistograms"]
+        assert first >= 1
+        # The next reading: new lists, the same counts.
+        hist.show([Series("epoll", list(FAST), "$success"), Series("exit", list(SLOW), "$warning")])
+        await pilot.pause()
+        paint(hist)
+        assert renders["CostHistograms"] == first
+        # One more sample in one bucket: drawn again, and the legend says so.
+        more = [*FAST[:-1], (7_240.0, 24)]
+        hist.show([Series("epoll", more, "$success"), Series("exit", SLOW, "$warning")])
+        await pilot.pause()
+        paint(hist)
+        assert renders["CostHistograms"] > first
+        assert "n=264" in hist.render().plain.splitlines()[0]
+        # A change of colour alone is a change too.
+        again = renders["CostHistograms"]
+        hist.show([Series("epoll", more, "$error"), Series("exit", SLOW, "$warning")])
+        await pilot.pause()
+        paint(hist)
+        assert renders["CostHistograms"] > again
