@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import errno as E
 import os
+import re
 import resource
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from iofdtui.engine.native import lib
+
+if TYPE_CHECKING:
+    from iofdtui.engine.model import RegistrationSpec
 
 
 class EngineError(OSError):
@@ -24,6 +30,11 @@ class EngineError(OSError):
 
     def __str__(self) -> str:
         return self.message
+
+    @classmethod
+    def from_errno(cls, code: int, what: str) -> EngineError:
+        """The error for a `-errno` return of the call described by `what`."""
+        return cls(code, f"{what}: {os.strerror(code)}")
 
 
 class LabClosed(EngineError):
@@ -52,15 +63,114 @@ class RegistrationRejected(EngineError):
 
 
 class GuestFault(EngineError):
-    """The guest stopped in a way the engine cannot continue from."""
+    """The guest stopped in a way the engine cannot continue from.
+
+    `str()` is one line; `report` is the fault on several lines (what happened,
+    then one register a line) for a modal that shows it whole.
+    """
 
     title = "Guest fault"
+
+    def __init__(self, code: int, message: str, report: str = "") -> None:
+        super().__init__(code, message)
+        self.report = report or message
+
+    @classmethod
+    def from_fault(cls, fault: str | None) -> GuestFault:
+        """The error for the engine's fault text (`lab_fault`), as a guest fault (EIO)."""
+        text = fault or "no detail recorded"
+        return cls(E.EIO, f"the guest faulted: {text}", fault_report(text))
 
 
 class PauseTimeout(EngineError):
     """The guest did not reach a quiescent point in time."""
 
     title = "Guest unresponsive"
+
+    @classmethod
+    def from_errno(cls, code: int, what: str) -> PauseTimeout:
+        return cls(code, "the guest did not park even after a kick; stop and restart the lab")
+
+
+# Builds the exception for one errno: an EngineError class (its `from_errno`)
+# or a function of (errno, what), for errors that need more than the errno.
+Raising = type[EngineError] | Callable[[int, str], EngineError]
+
+
+def from_errno(
+    code: int, what: str, raising: Raising | Mapping[int, Raising] | None = None
+) -> EngineError:
+    """The exception for errno `code` from the call `what` (see `native.check`).
+
+    `raising` is the class to raise, or a map errno -> class (EngineError for
+    the others); a plain function of (errno, what) stands in for a class.
+    """
+    if isinstance(raising, Mapping):
+        raising = raising.get(code)
+    if raising is None:
+        return EngineError.from_errno(code, what)
+    if isinstance(raising, type):
+        return raising.from_errno(code, what)
+    return raising(code, what)
+
+
+_REGISTERS = re.compile(r"^(?P<what>.*?) \((?P<regs>(?:\w+=\S+ ?)+)\)$")
+
+
+def fault_report(fault: str) -> str:
+    """The fault text on lines: what happened, then each register (`eip=0x...`) alone."""
+    found = _REGISTERS.match(fault)
+    if found is None:
+        return fault
+    return "\n".join([found["what"], *found["regs"].split()])
+
+
+def rejection(
+    spec: RegistrationSpec,
+    code: int,
+    stage: int,
+    live: int,
+    clash: tuple[int, RegistrationSpec] | None = None,
+) -> RegistrationRejected:
+    """Why KVM_IOEVENTFD assign (or the eventfd or epoll step before it, `stage`:
+    enum lab_assign_stage) refused `spec`, with `live` registrations in place
+    and `clash` the live one it collides with (for EEXIST), and the fix."""
+    if code == E.EEXIST:
+        named = f"#{clash[0]} ({clash[1].describe()})" if clash else "an existing one"
+        return RegistrationRejected(
+            code,
+            f"EEXIST: {spec.describe()} collides with {named}; remove it first, "
+            "or use another width or a different trigger value",
+        )
+    if code == E.EMFILE or code == E.ENFILE:
+        return RegistrationRejected(
+            code,
+            f"{E.errorcode[code]}: out of file descriptors ({live} registrations, "
+            f"open-file limit {open_file_limit()}); raise it with `ulimit -n`",
+        )
+    if code == E.ENOMEM:
+        return RegistrationRejected(
+            code,
+            f"ENOMEM: the kernel's {spec.bus.value.upper()} bus array is full at {live} "
+            "registrations (about 4 MiB of ranges); remove some",
+        )
+    if code == E.EINVAL:
+        return RegistrationRejected(
+            code,
+            f"EINVAL: the kernel rejected {spec.describe()}: check width "
+            "(1/2/4/8, or 0 only without a trigger) and that address + width does not wrap",
+            "width",
+        )
+    if code == E.ENOSPC:
+        return RegistrationRejected(
+            code, f"ENOSPC: the kernel's io bus is full at {live} registrations"
+        )
+    where = {lib.LAB_ASSIGN_EVENTFD: "eventfd()", lib.LAB_ASSIGN_EPOLL: "epoll_ctl()"}
+    return RegistrationRejected(
+        code,
+        f"{E.errorcode.get(code, code)} from {where.get(stage, 'KVM_IOEVENTFD')}: "
+        f"{spec.describe()} was not registered",
+    )
 
 
 _CAP_NAMES = {

@@ -95,3 +95,14 @@ class StatsReader:
     def has(self, name: str) -> bool:
         """Whether this kernel exposes a statistic of that name."""
         return name in self._by_name
+
+
+def open_readers(fds: list[int]) -> list[StatsReader] | None:
+    """A reader for each stats fd, or None when any is missing (-1: the kernel
+    lacks KVM_CAP_BINARY_STATS_FD) or unreadable: then no kernel counters."""
+    if any(fd < 0 for fd in fds):
+        return None
+    try:
+        return [StatsReader(fd) for fd in fds]
+    except (OSError, StatsFormatError):
+        return None

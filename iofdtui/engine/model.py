@@ -124,6 +124,11 @@ class RegistrationSpec:
             trigger = _integer(self.trigger, "trigger", "the DATAMATCH value, or None")
             _set(self, "trigger", trigger)
 
+    @property
+    def doorbell(self) -> tuple[Bus, int]:
+        """The doorbell (bus, address) this registration sits on."""
+        return (self.bus, self.addr)
+
     def validate(self, any_length_supported: bool = True) -> None:
         """Refuse what the kernel would reject, or accept but never fire.
 

@@ -204,6 +204,9 @@ class RegistrationStats:
         ratio: baseline p50 / latency p50, like for like: both under the reader
             in force, both stream figures (or both kick figures when paced).
         removed: True for a registration that was removed (final counts).
+        baseline_width: the width whose userspace exit is `baseline`: the
+            registration's own, or for an any-length one the width the guest
+            writes there (0: no width known, no baseline).
     """
 
     id: int
@@ -220,6 +223,7 @@ class RegistrationStats:
     kick: Latency | None = None  # paced rings' cost under the current reader (None: none yet)
     by_reader: tuple[ReaderCost, ...] = ()  # every reader mode measured since reset
     why: WhyCost | None = None  # its reader wake-ups, with the lab's vCPU figures
+    baseline_width: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,10 @@
-"""The compiled engine core (cffi API mode), with one place that turns its
-`-errno` returns into exceptions."""
+"""The compiled engine core (cffi API mode), with the one place that turns its
+`-errno` returns into exceptions (`check`)."""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 try:
     from iofdtui.engine.native._lab import ffi, lib
@@ -13,13 +14,22 @@ except ImportError as err:  # pragma: no cover - only on a broken install
         f"(needs gcc and binutils): {err}"
     ) from err
 
+if TYPE_CHECKING:
+    from iofdtui.engine.errors import Raising
+
 __all__ = ["check", "ffi", "lib"]
 
 
-def check(rc: int, what: str) -> int:
-    """Return `rc` when it is not negative, else raise EngineError(-rc) (an OSError)."""
-    if rc < 0:
-        from iofdtui.engine.errors import EngineError
+def check(rc: int, what: str, raising: Raising | Mapping[int, Raising] | None = None) -> int:
+    """Return `rc` when it is not negative, else raise the EngineError for -rc.
 
-        raise EngineError(-rc, f"{what}: {os.strerror(-rc)}")
+    `raising` names the error: a class of the EngineError tree (all OSErrors,
+    so `errno` stays readable), or a map errno -> class; EngineError otherwise.
+    E.g. `check(rc, "pausing the guest", raising={errno.ETIMEDOUT: PauseTimeout})`.
+    """
+    if rc < 0:
+        # errors.py imports this module (for lib): import it when needed.
+        from iofdtui.engine.errors import from_errno
+
+        raise from_errno(-rc, what, raising)
     return rc

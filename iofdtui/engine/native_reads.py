@@ -1,0 +1,199 @@
+"""The engine's counters, read out of C.
+
+Each function takes the native handle (`struct lab *`, the caller holds the
+Lab's lock and has checked it is open) and copies what C filled in into
+plain Python values, so nothing returned points into a cffi buffer.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Sequence
+
+from iofdtui.engine.native import ffi, lib
+
+QUANTILES = (0.5, 0.99)
+CURRENT = lib.LAB_MODE_CURRENT
+MODES: int = lib.LAB_MODES
+
+# The empty timed window's distribution in one mode (cycles): what each
+# sample's timer share is taken from.
+Timer = namedtuple("Timer", ("p05", "p50", "p99", "mean"))
+PATH_FIELDS = ("signals", "rings", "samples", "cycles", "reads")
+Path = namedtuple("Path", PATH_FIELDS)  # struct lab_path_stats, without loop_cycles
+WAKE_FIELDS = ("samples", "coalesced", "raced", "foreign", "unpublished", "negative", "elsewhere")
+WakeCounts = namedtuple("WakeCounts", WAKE_FIELDS)  # struct lab_wake_stats
+
+QUIET_PATHS: list[Path] = [Path(0, 0, 0, 0, 0)] * MODES
+"""A registration never rung nor read, in every mode (shared: test with `is`)."""
+QUIET_WAKE = WakeCounts(0, 0, 0, 0, 0, 0, 0)
+
+_PATH_WORDS = ffi.sizeof("struct lab_path_stats") // 8  # six u64s (lab.h)
+_WAKE_WORDS = len(WAKE_FIELDS)
+_QUIET_REG = bytes(8 * _PATH_WORDS * MODES)
+_QUIET_WAKE = bytes(8 * _WAKE_WORDS)
+
+
+def read_facts(handle: object) -> object:
+    """struct lab_facts (a cffi struct the caller owns)."""
+    facts = ffi.new("struct lab_facts *")
+    lib.lab_facts(handle, facts)
+    return facts
+
+
+def read_fault(handle: object) -> str | None:
+    """What stopped the guest, if it faulted: one line, registers in parentheses."""
+    buf = ffi.new("char[512]")
+    lib.lab_fault(handle, buf, 512)
+    return ffi.string(buf).decode(errors="replace") or None
+
+
+def read_threads(handle: object, vcpus: int) -> tuple[int, list[int]]:
+    """The reader's wake-ups so far and the running vCPU threads' ids."""
+    st = ffi.new("struct lab_threads *")
+    lib.lab_threads(handle, st)
+    return st.reader_wakeups, [st.vcpu_tids[k] for k in range(vcpus)]
+
+
+def read_health(handle: object) -> object:
+    """struct lab_health (a cffi struct the caller owns)."""
+    health = ffi.new("struct lab_health *")
+    lib.lab_read_health(handle, health)
+    return health
+
+
+def read_path(handle: object, kind: int, ident: int, mode: int) -> object | None:
+    """One path's struct lab_path_stats, or None when the engine has no such path."""
+    stats = ffi.new("struct lab_path_stats *")
+    if lib.lab_read_path(handle, kind, ident, mode, stats) < 0:
+        return None
+    return stats
+
+
+def quantiles(
+    handle: object, kind: int, ident: int, mode: int, q: Sequence[float] = QUANTILES
+) -> tuple[float, ...]:
+    """The `q` quantiles of one path's samples, in cycles (-1 each without samples)."""
+    out = ffi.new("double[]", len(q))
+    lib.lab_quantiles(handle, kind, ident, mode, ffi.new("double[]", q), len(q), out)
+    return tuple(out)
+
+
+def quantiles_grid(
+    handle: object, kind: int, ids: Sequence[int], modes: Sequence[int]
+) -> list[list[tuple[float, float]]]:
+    """p50 and p99 (cycles) of path `kind` for every id in every mode:
+    out[i][m] for ids[i], modes[m], (-1, -1) where that path has no samples.
+
+    The one place that reads many paths' quantiles, so that a bulk engine call
+    replaces the loop in one edit.
+    """
+    q = ffi.new("double[]", QUANTILES)
+    out = ffi.new("double[2]")
+    grid = []
+    for ident in ids:
+        row = []
+        for mode in modes:
+            lib.lab_quantiles(handle, kind, ident, mode, q, 2, out)
+            row.append((out[0], out[1]))
+        grid.append(row)
+    return grid
+
+
+def read_timer(handle: object, mode: int) -> Timer | None:
+    """The empty timed window's p5, p50, p99 and mean in `mode`, or None before
+    its first sample."""
+    p05, p50, p99 = quantiles(handle, lib.LAB_PATH_CAL, 0, mode, (0.05, 0.5, 0.99))
+    cal = read_path(handle, lib.LAB_PATH_CAL, 0, mode)
+    if p50 < 0 or cal is None or not cal.samples:
+        return None
+    return Timer(p05, p50, p99, cal.cycles / cal.samples)
+
+
+def read_timers(handle: object) -> dict[int, Timer | None]:
+    """The empty window in every mode (index: enum lab_mode), for one reading."""
+    return {mode: read_timer(handle, mode) for mode in range(MODES)}
+
+
+def read_loop_cycles(handle: object) -> int:
+    """Guest cycles spent between visits since reset, in the current mode."""
+    cal = ffi.new("struct lab_path_stats *")
+    lib.lab_read_path(handle, lib.LAB_PATH_CAL, 0, CURRENT, cal)
+    return cal.loop_cycles
+
+
+def read_hist(handle: object, kind: int, ident: int, mode: int) -> list[tuple[int, int]]:
+    """A path's non-empty histogram buckets: (bucket, count); [] for no such path."""
+    buf = ffi.new("uint64_t[]", lib.HIST_BUCKETS)
+    if lib.lab_read_hist(handle, kind, ident, mode, buf, lib.HIST_BUCKETS) < 0:
+        return []
+    return [(b, n) for b, n in enumerate(ffi.unpack(buf, lib.HIST_BUCKETS)) if n]
+
+
+def bucket_cycles(bucket: int) -> float:
+    """A histogram bucket's lower bound, in cycles."""
+    return lib.lab_hist_value(bucket)
+
+
+def read_slots(handle: object, n: int) -> object:
+    """struct lab_slot_stats[n], every slot's counts (a cffi array the caller owns)."""
+    stats = ffi.new("struct lab_slot_stats[]", n)
+    lib.lab_read_slots(handle, stats, n)
+    return stats
+
+
+def read_live(
+    handle: object, n_slots: int, native_ids: Sequence[int]
+) -> tuple[object, list[int], list[WakeCounts]]:
+    """Slots, then each listed registration's signals and wake-up figures (under
+    the reader in force), in the one locked pass that brackets them."""
+    n = len(native_ids)
+    slots = ffi.new("struct lab_slot_stats[]", n_slots)
+    ids = ffi.new("int[]", list(native_ids) or [0])
+    signals = ffi.new("uint64_t[]", max(n, 1))
+    wakes = ffi.new("struct lab_wake_stats[]", max(n, 1))
+    lib.lab_read_live(handle, slots, n_slots, ids, signals, wakes, n)
+    raw = ffi.buffer(wakes)[:]
+    size = len(_QUIET_WAKE)
+    out = []
+    words = None
+    for i in range(n):
+        if raw[i * size : (i + 1) * size] == _QUIET_WAKE:  # most of many registrations
+            out.append(QUIET_WAKE)
+            continue
+        if words is None:
+            words = memoryview(raw).cast("Q")
+        out.append(WakeCounts(*words[i * _WAKE_WORDS : (i + 1) * _WAKE_WORDS]))
+    return slots, ffi.unpack(signals, n) if n else [], out
+
+
+def read_regs(handle: object, native_ids: Sequence[int]) -> list[list[Path]]:
+    """Each registration's path in every mode (index: enum lab_mode), in one call.
+
+    A registration never rung nor read gets one shared row for every mode
+    (`QUIET_PATHS` when it has no signals either).
+    """
+    n = len(native_ids)
+    ids = ffi.new("int[]", list(native_ids) or [0])
+    out = ffi.new("struct lab_path_stats[]", max(n, 1) * MODES)
+    lib.lab_read_regs(handle, ids, n, out)
+    raw = ffi.buffer(out)[:]
+    size = len(_QUIET_REG)
+    stride = _PATH_WORDS * MODES
+    words = None
+    result = []
+    for i in range(n):
+        if raw[i * size : (i + 1) * size] == _QUIET_REG:
+            result.append(QUIET_PATHS)
+            continue
+        if words is None:
+            words = memoryview(raw).cast("Q")
+        chunk = words[i * stride : (i + 1) * stride].tolist()
+        signals = chunk[0]
+        if sum(chunk) == signals * MODES:  # never rung, never read: one shared row
+            result.append([Path(signals, 0, 0, 0, 0)] * MODES)
+            continue
+        # signals, rings, samples, cycles, (loop_cycles), reads
+        rows = (chunk[m * _PATH_WORDS : (m + 1) * _PATH_WORDS] for m in range(MODES))
+        result.append([Path(r[0], r[1], r[2], r[3], r[5]) for r in rows])
+    return result

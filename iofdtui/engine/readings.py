@@ -1,0 +1,450 @@
+"""Readings of the lab: the live snapshot and the exact checkpoint, and what
+one reading leaves for the next (interval start, wake-ups, rows to reuse).
+
+`Lab` calls these with its lock held, its native handle open, and its
+registrations and ring plan; nothing here changes what the guest does.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from iofdtui.engine import figures, native_reads, threads
+from iofdtui.engine.figures import NO_SAMPLES, cycles_to_ns, net_latency
+from iofdtui.engine.kernel_counters import KernelSample, OurCounts, compare, read_sample
+from iofdtui.engine.kvm_stats import StatsReader
+from iofdtui.engine.model import KIND_NAMES, KINDS, MAX_SLOTS, Bus
+from iofdtui.engine.native import lib
+from iofdtui.engine.native_reads import (
+    CURRENT,
+    MODES,
+    QUIET_PATHS,
+    QUIET_WAKE,
+    Path,
+    Timer,
+    WakeCounts,
+)
+from iofdtui.engine.registrations import Registration, Registrations
+from iofdtui.engine.ring_plan import RingPlan
+from iofdtui.engine.snapshot import (
+    Checkpoint,
+    DoorbellStats,
+    Latency,
+    MachineFacts,
+    RegistrationStats,
+    SlotStats,
+    Snapshot,
+    WakeLatency,
+    WhyCost,
+)
+
+_NO_QUANTILES = [(-1.0, -1.0)] * MODES
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the lab is set to at a reading (its reader, pacing, pinning)."""
+
+    reader: str
+    pace_us: float | None
+    pinning: str | None
+    wake_note: str | None
+
+    @property
+    def mode(self) -> int:
+        """The engine's figure set in force (enum lab_mode)."""
+        return figures.mode_of(self.reader, self.pace_us is not None)
+
+
+class Readings:
+    """Takes snapshots and checkpoints, keeping what the next reading needs."""
+
+    def __init__(
+        self, machine: MachineFacts, kernel_stats: list[StatsReader] | None = None
+    ) -> None:
+        self.machine = machine
+        self.vcpus = machine.vcpus
+        self.tsc_khz = machine.tsc_khz
+        self.checkpoint: Checkpoint | None = None
+        self._checkpoints = 0
+        self._kernel_stats = kernel_stats  # one per vCPU: the relations sum over them
+        self._kernel_sample: KernelSample | None = None
+        self._sched = threads.SchedWatch()
+        self._last_wakeups = 0
+        self._why_cut = False
+        self._last_total: tuple[float, int] | None = None
+        # Rows reused while equal, so unchanged registrations' rows stay the same objects.
+        self._baselines: dict[int, Latency] = {}
+        self._quiet_why: WhyCost | None = None
+        self._quiet_doorbells: dict[tuple[tuple[Bus, int], int], DoorbellStats] = {}
+
+    def reset(self) -> None:
+        """Counters were zeroed: rates, the why and the kernel baseline start again."""
+        self._last_wakeups = 0
+        self._sched.reset()
+        self._last_total = None
+        # A fresh baseline: our counts are zero now, the kernel's are not.
+        self._kernel_sample = None
+
+    def cut_why(self) -> None:
+        """The next interval straddles a change of reader: give no why for it."""
+        self._why_cut = True
+
+    # ------------------------------------------------------------ figures
+
+    def latency(
+        self, handle: object, kind: int, ident: int, timer: Timer | None, mode: int
+    ) -> Latency:
+        """One path's net ring cost in `mode` (NO_SAMPLES when it has none)."""
+        path = native_reads.read_path(handle, kind, ident, mode)
+        if path is None or not path.samples:
+            return NO_SAMPLES
+        q = native_reads.quantiles(handle, kind, ident, mode)
+        return net_latency(path, (q[0], q[1]), timer, self.tsc_khz)
+
+    def histogram(
+        self, handle: object, kind: int, ident: int, mode: int
+    ) -> list[tuple[float, int]]:
+        """A path's raw histogram: (bucket lower bound in ns, count), non-empty buckets."""
+        return [
+            (cycles_to_ns(native_reads.bucket_cycles(b), self.tsc_khz), n)
+            for b, n in native_reads.read_hist(handle, kind, ident, mode)
+        ]
+
+    def cost_histogram(
+        self, handle: object, kind: int, ident: int, mode: int
+    ) -> list[tuple[float, int]]:
+        """A ring-cost path's histogram net of the timer's share (`figures.shifted_histogram`)."""
+        hist = self.histogram(handle, kind, ident, mode)
+        if not hist:
+            return hist
+        timer = native_reads.read_timer(handle, mode)
+        path = native_reads.read_path(handle, kind, ident, mode)
+        return figures.shifted_histogram(hist, path, timer, self.tsc_khz)
+
+    def _read_baselines(
+        self, handle: object, timers: dict[int, Timer | None], mode: int
+    ) -> dict[int, Latency]:
+        """The userspace-exit path of each kind in `mode`; an unchanged one is the
+        previous reading's object."""
+        out = {}
+        for kind in KIND_NAMES:
+            latency = self.latency(handle, lib.LAB_PATH_USER, kind, timers[mode], mode)
+            previous = self._baselines.get(kind)
+            out[kind] = previous if previous == latency else latency
+        self._baselines = out
+        return out
+
+    def _why(self, handle: object, rings: int | None, signals: int) -> WhyCost | None:
+        """Lab-wide: the reader's wake-ups and the vCPU threads' scheduling since
+        the previous snapshot (None on the first, or when /proc cannot tell)."""
+        reader_wakeups, tids = native_reads.read_threads(handle, self.vcpus)
+        sched = self._sched.delta(tids)
+        wakeups = reader_wakeups - self._last_wakeups
+        self._last_wakeups = reader_wakeups
+        cut, self._why_cut = self._why_cut, False
+        if sched is None or rings is None or wakeups < 0 or cut:
+            return None
+        return WhyCost(
+            reader_wakeups=wakeups,
+            signals=signals,
+            preemptions=sched[0],
+            runqueue_wait_ns=sched[1],
+            rings=rings,
+        )
+
+    # --------------------------------------------------------------- rows
+
+    def row(
+        self,
+        rid: int,
+        reg: Registration,
+        paths: list[Path],
+        q_by_mode: list[tuple[float, float]],
+        timers: dict[int, Timer | None],
+        baselines: dict[int, Latency],
+        plan: RingPlan,
+        settings: Settings,
+        signals: int,
+        rate: float | None = None,
+        wake: WakeLatency | None = None,
+        why: WhyCost | None = None,
+    ) -> RegistrationStats:
+        """One registration's row from its paths in every mode (`read_regs`) and
+        their quantiles; `signals` as read (live, with the wake-up figures)."""
+        width = plan.baseline_width(reg.spec)
+        kind = KINDS.get((reg.spec.bus, width))
+        baseline = baselines.get(kind, NO_SAMPLES) if kind is not None else NO_SAMPLES
+        if paths is QUIET_PATHS or not any(p.samples for p in paths):
+            # Never rung (most of 1,000 registrations): no cost to compute.
+            latency, by_reader, kick = NO_SAMPLES, (), None
+        else:
+            mode = settings.mode
+            # Like for like: both figures under the reader in force, both streams
+            # (or both kicks when paced), each net of its own mode's timer overhead.
+            latency = net_latency(paths[mode], q_by_mode[mode], timers[mode], self.tsc_khz)
+            by_reader = figures.reader_costs(paths, q_by_mode, timers, self.tsc_khz)
+            kick = next((c.kick for c in by_reader if c.reader == settings.reader), None)
+            if kick is not None and not kick.samples:
+                kick = None
+        return RegistrationStats(
+            id=rid,
+            spec=reg.spec,
+            eventfd=reg.eventfd,
+            signals=signals,
+            signals_per_s=rate,
+            rings=sum(p.rings for p in paths),  # every mode's: they add up to the signals
+            latency=latency,
+            baseline=baseline,
+            ratio=figures.ratio(latency, baseline),
+            wake=wake,
+            kick=kick,
+            by_reader=by_reader,
+            why=why,
+            baseline_width=width,
+        )
+
+    def final_row(
+        self, handle: object, rid: int, reg: Registration, plan: RingPlan, settings: Settings
+    ) -> RegistrationStats:
+        """A registration's row just before it is removed (no rate, wake-up or why)."""
+        paths = native_reads.read_regs(handle, [reg.native_id])[0]
+        timers = native_reads.read_timers(handle)
+        q_by_mode = native_reads.quantiles_grid(
+            handle, lib.LAB_PATH_REG, [reg.native_id], range(MODES)
+        )[0]
+        baselines = self._read_baselines(handle, timers, settings.mode)
+        signals = paths[settings.mode].signals
+        return self.row(rid, reg, paths, q_by_mode, timers, baselines, plan, settings, signals)
+
+    def _wakes(
+        self, handle: object, regs: list[Registration], wakes: list[WakeCounts], note: str | None
+    ) -> list[WakeLatency | None]:
+        """Each registration's wake-up figures; timings only where they may be shown."""
+        out: list[WakeLatency | None] = [None] * len(regs)
+        timed = [
+            i
+            for i, st in enumerate(wakes)
+            if st is not QUIET_WAKE and st.samples and note is None and not st.negative
+        ]
+        grid = native_reads.quantiles_grid(
+            handle, lib.LAB_PATH_WAKE, [regs[i].native_id for i in timed], [CURRENT]
+        )
+        q_at = {i: row[0] for i, row in zip(timed, grid, strict=True)}
+        for i, st in enumerate(wakes):
+            if st is QUIET_WAKE:
+                continue
+            path = None
+            if i in q_at:
+                path = native_reads.read_path(handle, lib.LAB_PATH_WAKE, regs[i].native_id, CURRENT)
+            out[i] = figures.wake_latency(st, path, q_at.get(i), self.tsc_khz)
+        return out
+
+    # ---------------------------------------------------------- readings
+
+    def snapshot(
+        self, handle: object, regs: Registrations, plan: RingPlan, settings: Settings
+    ) -> Snapshot:
+        """Read every counter without stopping the guest."""
+        now = time.monotonic()
+        rids = list(regs.live)
+        live = [regs.live[rid] for rid in rids]
+        natives = [reg.native_id for reg in live]
+        slot_stats, signals, wakes = native_reads.read_live(handle, self.vcpus * MAX_SLOTS, natives)
+        total = plan.rings_since_reset(slot_stats)
+        interval = ring_rate = rings_delta = None
+        if self._last_total is not None:
+            interval = now - self._last_total[0]
+            rings_delta = total - self._last_total[1]
+            if interval > 0:
+                ring_rate = rings_delta / interval
+        self._last_total = (now, total)
+        timers = native_reads.read_timers(handle)
+        mode = settings.mode
+        overhead = timers[mode]
+        baselines = self._read_baselines(handle, timers, mode)
+        new_signals = sum(s - reg.last_signals for s, reg in zip(signals, live, strict=True))
+        why = self._why(handle, rings_delta, new_signals)
+        quiet_why = None
+        if why is not None:
+            quiet_why = WhyCost(0, 0, why.preemptions, why.runqueue_wait_ns, why.rings)
+            if quiet_why == self._quiet_why:
+                quiet_why = self._quiet_why
+        self._quiet_why = quiet_why
+        all_paths = native_reads.read_regs(handle, natives)
+        rung = [
+            i
+            for i, paths in enumerate(all_paths)
+            if paths is not QUIET_PATHS and any(p.samples for p in paths)
+        ]
+        grid = native_reads.quantiles_grid(
+            handle, lib.LAB_PATH_REG, [natives[i] for i in rung], range(MODES)
+        )
+        q_of = dict(zip(rung, grid, strict=True))
+        wake_rows = self._wakes(handle, live, wakes, settings.wake_note)
+        rows = []
+        for i, (rid, reg) in enumerate(zip(rids, live, strict=True)):
+            paths, sig = all_paths[i], signals[i]
+            reads = figures.reads(paths)
+            reg_why = None
+            if why is not None:
+                if reads == reg.last_reads and sig == reg.last_signals:
+                    reg_why = quiet_why
+                else:
+                    reg_why = WhyCost(
+                        reads - reg.last_reads,
+                        sig - reg.last_signals,
+                        why.preemptions,
+                        why.runqueue_wait_ns,
+                        why.rings,
+                    )
+            reg.last_reads = reads
+            rate = (sig - reg.last_signals) / interval if interval else None
+            reg.last_signals = sig
+            rows.append(
+                self._reuse_or_row(
+                    rid, reg, paths, q_of.get(i), timers, baselines, plan, settings, sig, rate,
+                    wake_rows[i], reg_why,
+                )
+            )  # fmt: skip
+        slots = []
+        for vcpu, order in enumerate(plan.order):
+            for index in order:
+                spec = plan.slots[index]
+                st = slot_stats[index]
+                slots.append(
+                    SlotStats(
+                        index=index,
+                        spec=spec,
+                        rings=st.rings,
+                        exits=st.exits,
+                        served_by=plan.serving(spec, regs.live),
+                        latency=self.latency(handle, lib.LAB_PATH_SLOT, index, overhead, CURRENT),
+                        vcpu=vcpu,
+                    )
+                )
+        health = native_reads.read_health(handle)
+        state = figures.STATES.get(health.state, "unknown")
+        overhead_ns = None if overhead is None else cycles_to_ns(overhead.p50, self.tsc_khz)
+        return Snapshot(
+            taken_at=now,
+            interval_s=interval,
+            state=state,
+            fault=native_reads.read_fault(handle) if state == "faulted" else None,
+            machine=self.machine,
+            timer_overhead_ns=overhead_ns,
+            total_rings=total,
+            ring_rate=ring_rate,
+            registrations=tuple(rows),  # by id: ids only grow, and dicts keep their order
+            removed=tuple(regs.removed),
+            slots=tuple(slots),
+            doorbells=figures.doorbells(
+                plan.retired,
+                plan.slots,
+                slot_stats,
+                [(reg.spec.doorbell, sig) for reg, sig in zip(live, signals, strict=True)],
+                self.vcpus,
+                self._quiet_doorbells,
+            ),
+            checkpoint=self.checkpoint,
+            health=figures.health(health),
+            consumer=settings.reader,
+            pace_us=settings.pace_us,
+            wake_note=settings.wake_note,
+            vcpus=self.vcpus,
+            pinning=settings.pinning,
+            why=why,
+        )
+
+    def _reuse_or_row(
+        self,
+        rid: int,
+        reg: Registration,
+        paths: list[Path],
+        q_by_mode: list[tuple[float, float]] | None,
+        timers: dict[int, Timer | None],
+        baselines: dict[int, Latency],
+        plan: RingPlan,
+        settings: Settings,
+        signals: int,
+        rate: float | None,
+        wake: WakeLatency | None,
+        why: WhyCost | None,
+    ) -> RegistrationStats:
+        """The previous row of a quiet registration when nothing in it changed
+        (its baseline and why are shared objects, reused while equal), else a new one."""
+        if q_by_mode is not None or wake is not None:
+            return self.row(
+                rid, reg, paths, q_by_mode, timers, baselines, plan, settings, signals, rate,
+                wake, why,
+            )  # fmt: skip
+        width = plan.baseline_width(reg.spec)
+        kind = KINDS.get((reg.spec.bus, width))
+        baseline = baselines.get(kind) if kind is not None else None
+        rings = 0 if paths is QUIET_PATHS else sum(p.rings for p in paths)
+        key = (signals, rate, baseline, why, width, rings)
+        old = reg.row_key
+        if (
+            reg.row is not None
+            and old[0] == signals
+            and old[1] == rate
+            and old[2] is baseline
+            and old[3] is why
+            and old[4] == width
+            and old[5] == rings
+        ):
+            return reg.row
+        reg.row = self.row(
+            rid, reg, paths, _NO_QUANTILES, timers, baselines, plan, settings, signals, rate,
+            None, why,
+        )  # fmt: skip
+        reg.row_key = key
+        return reg.row
+
+    def take_checkpoint(
+        self, handle: object, regs: Registrations, plan: RingPlan, exact: bool
+    ) -> Checkpoint:
+        """Record the exact accounting at a pause (`exact`: parked by handshake)."""
+        slot_stats = native_reads.read_slots(handle, self.vcpus * MAX_SLOTS)
+        live = list(regs.live.values())
+        paths = [
+            (sum(p.rings for p in modes), modes[0].signals)
+            for modes in native_reads.read_regs(handle, [reg.native_id for reg in live])
+        ]
+        doorbells = figures.doorbells(
+            plan.retired,
+            plan.slots,
+            slot_stats,
+            [(reg.spec.doorbell, p[1]) for reg, p in zip(live, paths, strict=True)],
+            self.vcpus,
+        )
+        kernel = None
+        if self._kernel_stats is not None:
+            health = native_reads.read_health(handle)
+
+            def by_bus(bus: Bus, attr: str) -> int:
+                return sum(getattr(d, attr) for d in doorbells if d.bus is bus)
+
+            ours = OurCounts(
+                rings=sum(d.rings for d in doorbells),
+                pio_signals=by_bus(Bus.PIO, "signals"),
+                pio_exits=by_bus(Bus.PIO, "exits"),
+                mmio_signals=by_bus(Bus.MMIO, "signals"),
+                mmio_exits=by_bus(Bus.MMIO, "exits"),
+                control_outs=health.control_outs,
+            )
+            sample = read_sample(self._kernel_stats, ours)
+            if self._kernel_sample is not None and exact:
+                kernel = compare(self._kernel_sample, sample, self.machine.kvm_module)
+            self._kernel_sample = sample if exact else None
+        self._checkpoints += 1
+        self.checkpoint = Checkpoint(
+            number=self._checkpoints,
+            taken_at=time.time(),
+            exact=exact,
+            doorbells=doorbells,
+            attribution_ok=figures.attribution_ok(plan.slots, slot_stats, paths),
+            kernel=kernel,
+        )
+        return self.checkpoint
