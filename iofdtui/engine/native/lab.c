@@ -1841,19 +1841,18 @@ double lab_hist_value(int bucket)
     return (double)((uint64_t)(bucket - 64 * shift) << shift);
 }
 
-/* The value at each quantile: the midpoint of the bucket that holds it. */
-int lab_quantiles(struct lab *lab, int kind, int id, int mode, const double *q, int nq, double *out)
+/*
+ * The value at each quantile of `a` (NULL: no samples, every value -1): the
+ * midpoint of the bucket that holds it.
+ */
+static void accum_quantiles(const struct accum *a, const double *q, int nq, double *out)
 {
-    uint64_t signals, reads;
-    int err;
-    pthread_mutex_lock(&lab->mu);
-    const struct accum *a = path_accum(lab, kind, id, mode, &signals, &reads, &err);
     uint64_t total = 0;
-    for (int b = 0; !err && a && b < HIST_BUCKETS; b++)
+    for (int b = 0; a && b < HIST_BUCKETS; b++)
         total += a->hist[b];
     for (int i = 0; i < nq; i++) {
         out[i] = -1;
-        if (err || !a || total == 0)
+        if (!a || total == 0)
             continue;
         double want = q[i] * (double)total;
         uint64_t seen = 0;
@@ -1866,8 +1865,52 @@ int lab_quantiles(struct lab *lab, int kind, int id, int mode, const double *q, 
             }
         }
     }
+}
+
+int lab_quantiles(struct lab *lab, int kind, int id, int mode, const double *q, int nq, double *out)
+{
+    uint64_t signals, reads;
+    int err;
+    pthread_mutex_lock(&lab->mu);
+    const struct accum *a = path_accum(lab, kind, id, mode, &signals, &reads, &err);
+    accum_quantiles(err ? NULL : a, q, nq, out);
     pthread_mutex_unlock(&lab->mu);
     return err;
+}
+
+/* Bounds of one lab_quantiles_many call: far above any use, and the lock is
+ * held for the whole pass, so a runaway size is refused rather than served. */
+#define QUANTILES_MAX_IDS 65536
+#define QUANTILES_MAX_MODES 64
+#define QUANTILES_MAX_Q 256
+#define QUANTILES_MAX_OUT (1 << 20)
+
+int lab_quantiles_many(struct lab *lab, int kind, const int *ids, int n, const int *modes,
+                       int nmodes, const double *q, int nq, double *out)
+{
+    if (n < 0 || nmodes < 0 || nq < 0 || n > QUANTILES_MAX_IDS || nmodes > QUANTILES_MAX_MODES ||
+        nq > QUANTILES_MAX_Q || (size_t)n * (size_t)nmodes * (size_t)nq > QUANTILES_MAX_OUT)
+        return -EINVAL;
+    if (kind < LAB_PATH_SLOT || kind > LAB_PATH_WAKE)
+        return -EINVAL;
+    if ((n && !ids) || (nmodes && !modes) || (nq && !q) || (n && nmodes && nq && !out))
+        return -EINVAL;
+    /* A bad mode fails the whole call, as it fails lab_quantiles. */
+    for (int m = 0; m < nmodes; m++)
+        if (modes[m] != LAB_MODE_CURRENT && (modes[m] < 0 || modes[m] >= LAB_MODES))
+            return -EINVAL;
+    pthread_mutex_lock(&lab->mu);
+    for (int i = 0; i < n; i++) {
+        for (int m = 0; m < nmodes; m++) {
+            uint64_t signals, reads;
+            int err;
+            const struct accum *a = path_accum(lab, kind, ids[i], modes[m], &signals, &reads, &err);
+            /* An id that is gone (or never was) has no samples: -1s. */
+            accum_quantiles(err ? NULL : a, q, nq, &out[((size_t)i * nmodes + m) * nq]);
+        }
+    }
+    pthread_mutex_unlock(&lab->mu);
+    return 0;
 }
 
 int lab_read_health(struct lab *lab, struct lab_health *out)

@@ -207,6 +207,13 @@ int lab_stats_fds(struct lab *lab, int *vm_fd, int *vcpu_fd);
 int lab_vcpu_stats_fd(struct lab *lab, int vcpu);
 int lab_quantiles(struct lab *lab, int kind, int id, int mode, const double *q, int nq,
                   double *out);
+/* Quantiles of many paths of one kind in one locked pass: for ids[i] and
+ * modes[m], out[(i * nmodes + m) * nq + j] is quantile q[j] of that path's
+ * histogram, or -1 when it has no samples (or the id is gone).  `modes` are
+ * enum lab_mode values (LAB_MODE_CURRENT allowed), as for lab_quantiles.
+ * -EINVAL for an unknown kind or mode, a negative or absurd size. */
+int lab_quantiles_many(struct lab *lab, int kind, const int *ids, int n, const int *modes,
+                       int nmodes, const double *q, int nq, double *out);
 double lab_hist_value(int bucket);
 /* cdef-end */
 
