@@ -1,6 +1,6 @@
-"""Filtering 1,000 registrations down to a few and back: the table's rows are
-filled in one go (`CountsTable._replace_rows`, which writes DataTable's row
-structures itself), so check DataTable reads them back as after `add_row`."""
+"""Filtering 1,000 registrations down to a few and back: the table replaces its
+rows in one go (`LineTable.set_rows`), so check every way of reading them back
+(order, index, cells, size, column widths) agrees with what was shown."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def _expected(
 
 
 def _check_table(table: RegistrationsTable, expected: list[RegistrationStats]) -> None:
-    """Every row present, in order, with its current cells, as DataTable sees it."""
+    """Every row present, in order, with its current cells, however it is read."""
     assert table.row_count == len(expected)
     assert [str(row.key.value) for row in table.ordered_rows] == [str(r.id) for r in expected]
     for index, stats in enumerate(expected):
@@ -107,7 +107,7 @@ async def test_rows_that_went_away_and_came_back_show_their_new_cells() -> None:
         table.show(changed)
         await pilot.pause()
         _check_table(table, _expected(changed, "", "id"))
-        assert len(table._row_cells) == len(changed), "cells of removed rows dropped"
+        assert len(table._cells_memo) == len(changed), "cells of removed rows dropped"
         # A compact-format switch forgets the kept cells and still shows them all.
         table.show(changed[:3])
         await pilot.resize_terminal(80, 24)

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rich.cells import cell_len
-from rich.text import Text
 
 from iofdtui.engine.model import Bus, format_addr
 from iofdtui.engine.snapshot import Checkpoint, DoorbellStats, SlotStats
 from iofdtui.reports import format as fmt
 from iofdtui.ui.widgets.counts_table import CountsTable
+from iofdtui.ui.widgets.line_table import LineTable
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("doorbell", "doorbell"),
@@ -197,23 +197,65 @@ class DoorbellsTable(CountsTable):
     DoorbellsTable {
         height: auto;
         max-height: 10;
+        & > .doorbells-table--ok {
+            color: $success;
+            text-style: bold;
+        }
+        & > .doorbells-table--broken {
+            color: $error;
+            text-style: bold;
+        }
     }
     """
 
+    COMPONENT_CLASSES = LineTable.COMPONENT_CLASSES | {
+        "doorbells-table--ok",
+        "doorbells-table--broken",
+    }
+    """
+    | Class | Description |
+    | :- | :- |
+    | `doorbells-table--ok` | A live or exact check that holds (`✓`). |
+    | `doorbells-table--broken` | A live or exact check that fails (`✗ -3`). |
+    """
+
+    CELL_CLASSES = ("doorbells-table--ok", "doorbells-table--broken")
+
     COLUMNS = COLUMNS
     LEFT = frozenset(_LEFT)
+    REDRAW_ON_RESIZE = True
 
     _fit: Fit | None = None
     """What the last `show` chose to show at the table's width."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._last: tuple[Sequence[DoorbellStats], Sequence[SlotStats], Checkpoint | None] | None
+        self._last = None
+        # Each doorbell's cells by column with what they were made from: a
+        # doorbell whose counts, writes and checkpoint entry did not change
+        # keeps its strings (and so its row).
+        self._made: dict[str, tuple[tuple[object, ...], dict[str, str]]] = {}
+        # Each row as last shown, with the cells and the fit it was cut from.
+        self._shown: dict[str, tuple[dict[str, str], Fit, tuple[str, ...]]] = {}
+
+    def cell_style(self, column_key: str, value: str) -> str | None:
+        """The checks in colour: ✓ holds, ✗ broken."""
+        if column_key in ("check", "live"):
+            if value.startswith("✓"):
+                return "doorbells-table--ok"
+            if value.startswith("✗"):
+                return "doorbells-table--broken"
+        return None
 
     def _tight(self) -> bool:
         """Too narrow for the full per-vCPU split beside every other column."""
         return self.size.width < FULL_SPLIT_WIDTH
 
-    def on_resize(self) -> None:
-        """What fits depends on the width: choose again and redraw at once if it changed."""
+    def redraw(self) -> None:
+        """Show the last doorbells again: what fits depends on the width."""
         if self._last is not None:
-            self.show(*self._last)  # type: ignore[arg-type]
+            self.show(*self._last)
 
     def show(
         self,
@@ -221,7 +263,7 @@ class DoorbellsTable(CountsTable):
         slots: Sequence[SlotStats],
         checkpoint: Checkpoint | None,
     ) -> None:
-        """Show these doorbells, touching only the cells that changed."""
+        """Show these doorbells; only rows whose cells changed repaint."""
         self._last = (doorbells, slots, checkpoint)
         # One pass over slots and checkpoint each: a row per registered address
         # means ~1,000 rows with 1,000 registrations.
@@ -241,51 +283,48 @@ class DoorbellsTable(CountsTable):
                 writes[key].append(write)
         exact = {doorbell_key(d.bus, d.addr): d for d in checkpoint.doorbells} if checkpoint else {}
         full: dict[str, dict[str, str]] = {}
+        made, compact, has_checkpoint = self._made, self.compact, checkpoint is not None
         for d in doorbells:
             key = doorbell_key(d.bus, d.addr)
-            row = cells(d, writes.get(key, ()), checkpoint, exact.get(key), self.compact)
+            source = (d, writes.get(key), has_checkpoint, exact.get(key), compact, vcpus, tight)
+            known = made.get(key)
+            if known is not None and known[0] == source:
+                full[key] = known[1]
+                continue
+            row = cells(d, writes.get(key, ()), checkpoint, exact.get(key), compact)
             by_key = dict(zip((k for k, _ in COLUMNS), row, strict=True))
             by_key["live_short"] = live_cell(d, in_flight=False)
             if vcpus > 1:
                 by_key["vcpus"] = per_vcpu_cell(d, compact=tight)
+            made[key] = (source, by_key)
             full[key] = by_key
+        if len(made) > len(full):
+            for key in [key for key in made if key not in full]:
+                del made[key]
         # Nothing scrolls sideways: at this width, drop or cut what does not fit.
         width = self.size.width or FULL_SPLIT_WIDTH  # not laid out yet: redrawn on resize
         fit = fit_columns(columns, list(full.values()), width, self.compact)
         if fit != self._fit:
             # Columns only ever widen: a new choice starts them afresh.
             self._fit = fit
-            self.COLUMNS = fit.columns  # type: ignore[misc]
-            self._shown = {}
-            self.clear(columns=True)
-            self._add_columns()
+            self.set_columns(fit.columns, self.LEFT)
         keys = [k for k, _ in fit.columns]
         live = "live" if fit.in_flight else "live_short"
         rows = {}
+        shown = self._shown
         for key, by_key in full.items():
+            before = shown.get(key)
+            if before is not None and before[0] is by_key and before[1] == fit:
+                rows[key] = before[2]
+                continue
             rows[key] = tuple(
                 clip(by_key[live if k == "live" else k], fit.caps[k])
                 if k in fit.caps
                 else by_key[live if k == "live" else k]
                 for k in keys
             )
-        if list(rows) != list(self._shown):
-            self.clear()
-            for row_key, row in rows.items():
-                self.add_row(
-                    *(self._cell(k, v) for (k, _), v in zip(fit.columns, row, strict=True)),
-                    key=row_key,
-                )
-        else:
-            self._update_cells(rows)
-        self._shown = rows
-
-    def _cell(self, col_key: str, value: str) -> Text:
-        if col_key in ("check", "live"):
-            # DataTable cells are Rich text, which cannot read $variables: resolve them.
-            theme = self.app.theme_variables
-            if value.startswith("✓"):
-                return Text(" " + value, style=f"bold {theme['success']}")
-            if value.startswith("✗"):
-                return Text(" " + value, style=f"bold {theme['error']}")
-        return super()._cell(col_key, value)
+            shown[key] = (by_key, fit, rows[key])
+        if len(shown) > len(rows):
+            for key in [key for key in shown if key not in rows]:
+                del shown[key]
+        self.set_rows(rows)

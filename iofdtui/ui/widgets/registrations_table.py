@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from textual.coordinate import Coordinate
-
 from iofdtui.engine.model import format_addr
 from iofdtui.engine.snapshot import RegistrationStats
 from iofdtui.reports import format as fmt
@@ -124,28 +122,25 @@ class RegistrationsTable(CountsTable):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row")
-        self._order: list[str] = []
-        self._keep: int | None = None
-        # Each row's cells with the (frozen) stats they were made from: a sort
-        # or filter of the same reading reuses them, and `_update_cells`
-        # skips a row whose tuple is the one already shown.
+        self._last: tuple[Sequence[RegistrationStats], str, str, bool] | None = None
+        # Each row's cells with the (frozen) stats they were made from: a
+        # reading that leaves a registration alone, or a sort or filter of the
+        # same reading, reuses them, and the table skips a row whose tuple is
+        # the one already shown.
         self._cells_memo: dict[
             str, tuple[RegistrationStats, tuple[bool, bool], tuple[str, ...]]
         ] = {}
 
-    def _before_reformat(self) -> None:
-        # The rebuild that follows puts the cursor back on this registration.
-        self._keep = self.selected_id
-        self._order = []
-
     @property
     def selected_id(self) -> int | None:
         """The registration under the cursor, if any."""
-        if not self.row_count:
-            return None
-        row = min(self.cursor_row, self.row_count - 1)
-        key = self.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value
+        key = self.cursor_key
         return int(key) if key is not None else None
+
+    def redraw(self) -> None:
+        """Show the last registrations again (in the format the width asks for)."""
+        if self._last is not None:
+            self.show(*self._last)
 
     def show(
         self,
@@ -154,7 +149,7 @@ class RegistrationsTable(CountsTable):
         sort: str = "id",
         paced: bool = False,
     ) -> None:
-        """Show these registrations, filtered and sorted, touching only changed cells.
+        """Show these registrations, filtered and sorted; only changed rows repaint.
 
         Paced, the cost columns show each registration's kick (one paced write).
         """
@@ -173,36 +168,8 @@ class RegistrationsTable(CountsTable):
                 row = cells(r, *style)
                 memo[key] = (r, style, row)
             rows[key] = row
-        order = list(rows)
-        if order == self._order:
-            self._update_cells(rows)
-        elif self._order and len(order) == len(self._order) and set(order) == set(self._shown):
-            # Same rows in a new order (a sort, or counts overtaking each
-            # other): update the changed cells and reorder the rows in place,
-            # which with 1,000 rows is far cheaper than rebuilding them.
-            selected = self.selected_id
-            self._update_cells(rows)
-            rank = {key: i for i, key in enumerate(order)}
-            self.sort("id", key=lambda cell: rank[cell.plain.strip()])
-            self._order = order
-            if selected is not None:
-                self.move_cursor(row=rank[str(selected)], animate=False)
-        else:
-            self._rebuild(rows, order)
-            if max(len(self._row_cells), len(memo)) > len(registrations):
-                keep = {str(r.id) for r in registrations}
-                self._prune_rows(keep)
-                for key in [key for key in memo if key not in keep]:
-                    del memo[key]
-        self._shown = rows
-
-    def _rebuild(self, rows: dict[str, tuple[str, ...]], order: list[str]) -> None:
-        # Rows came or went, or the order changed: rebuild in one go (one
-        # repaint, so no flicker) and put the cursor back on the same id.
-        # Hidden rows keep their cells, so showing them again is cheap.
-        selected = self._keep if self._keep is not None else self.selected_id
-        self._keep = None
-        self._replace_rows(rows, order)
-        self._order = order
-        if selected is not None and str(selected) in rows:
-            self.move_cursor(row=order.index(str(selected)), animate=False)
+        self.set_rows(rows)
+        if len(memo) > len(registrations):
+            keep = {str(r.id) for r in registrations}
+            for key in [key for key in memo if key not in keep]:
+                del memo[key]
