@@ -10,17 +10,23 @@ from textual.geometry import Region
 from textual.widget import Widget
 
 
-def count_renders(monkeypatch: pytest.MonkeyPatch, *classes: type[Widget]) -> Counter[str]:
-    """Count each widget's `render()` calls, by id (or class name when it has none)."""
-    calls: Counter[str] = Counter()
+def count_renders(
+    monkeypatch: pytest.MonkeyPatch,
+    *classes: type[Widget],
+    method: str = "render",
+    into: Counter[str] | None = None,
+) -> Counter[str]:
+    """Count each widget's `render()` (or other `method`) calls, by id (or class
+    name when it has none), in `into` or a new counter."""
+    calls: Counter[str] = Counter() if into is None else into
     for cls in classes:
-        original = cls.render
+        original = getattr(cls, method)
 
-        def counted(self: Widget, original=original) -> object:  # type: ignore[no-untyped-def]
+        def counted(self: Widget, *args, original=original) -> object:  # type: ignore[no-untyped-def]
             calls[self.id or type(self).__name__] += 1
-            return original(self)
+            return original(self, *args)
 
-        monkeypatch.setattr(cls, "render", counted)
+        monkeypatch.setattr(cls, method, counted)
     return calls
 
 

@@ -6,11 +6,11 @@ from dataclasses import replace
 
 import pytest
 from textual.app import App, ComposeResult
-from textual.widgets import Sparkline
 
 from iofdtui.engine.snapshot import Snapshot
 from iofdtui.ui.widgets.cost_histograms import CostHistograms
 from iofdtui.ui.widgets.lab_header import LabHeader
+from iofdtui.ui.widgets.rate_sparkline import RateSparkline
 from iofdtui.ui.widgets.registration_detail import (
     DetailHistograms,
     DetailLine,
@@ -41,14 +41,14 @@ def show(app: Host, snap: Snapshot, rates: list[float], hist: DetailHistograms) 
 
 def paint_all(app: Host) -> None:
     paint(app.query_one(LabHeader), app.query_one(RegistrationDetail))
-    paint(*app.query(DetailLine), app.query_one(Sparkline), app.query_one(CostHistograms))
+    paint(*app.query(DetailLine), app.query_one(RateSparkline), app.query_one(CostHistograms))
 
 
 @pytest.fixture
 def renders(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    return count_renders(
-        monkeypatch, LabHeader, RegistrationDetail, DetailLine, Sparkline, CostHistograms
-    )
+    renders = count_renders(monkeypatch, LabHeader, RegistrationDetail, DetailLine, CostHistograms)
+    # The sparkline draws through the Line API: count its lines drawn.
+    return count_renders(monkeypatch, RateSparkline, method="render_line", into=renders)
 
 
 async def test_a_reading_that_shows_the_same_draws_nothing_again(renders) -> None:  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
 
 from iofdtui.engine.snapshot import READERS, RegistrationStats, Snapshot
 from iofdtui.ui.widgets.cost_histograms import CostHistograms, Histogram, Series, filled
@@ -26,6 +26,7 @@ from iofdtui.ui.widgets.detail_text import (
     wake_text,
     why_text,
 )
+from iofdtui.ui.widgets.rate_sparkline import RateSparkline
 
 FLAT_SUBTITLE = "ring cost: guest-measured, net of timer overhead"
 PACED_SUBTITLE = "paced: one write's cost (kick) · wake-up: write → reader running"
@@ -103,7 +104,7 @@ class RegistrationDetail(Vertical):
         yield DetailLine("", id="detail-costs")
         yield DetailLine("", id="detail-why")
         yield DetailLine("", id="detail-wake")
-        yield Sparkline([], id="detail-rate")
+        yield RateSparkline([], id="detail-rate")
         yield CostHistograms(id="detail-latency")
 
     def on_resize(self) -> None:
@@ -135,7 +136,7 @@ class RegistrationDetail(Vertical):
         wake.display = paced or stats is None
         plot = self.query_one(CostHistograms)
         # Sparkline.data is reactive: an equal list repaints nothing.
-        rate = self.query_one(Sparkline)
+        rate = self.query_one(RateSparkline)
         if stats is None or snapshot is None:
             title.show("no registration selected: press a to add one")
             costs.show("")
