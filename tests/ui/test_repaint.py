@@ -16,6 +16,7 @@ from iofdtui.ui.widgets.registration_detail import (
     DetailLine,
     RegistrationDetail,
 )
+from iofdtui.ui.widgets.scale_plot import ScalePlot, Series
 from tests.ui.fake_lab import IOEVENTFD_HIST, SNAPSHOT, USERSPACE_HIST
 from tests.ui.render_count import count_renders, paint
 
@@ -114,3 +115,30 @@ async def test_what_a_reading_changes_is_drawn_again_and_nothing_else(renders) -
         for part in ("RegistrationDetail", "detail-costs", "detail-latency"):
             assert renders[part] > before[part], part
         assert "per kick" in str(app.query_one("#detail-costs", DetailLine).render())
+
+
+class PlotHost(App[None]):
+    def compose(self) -> ComposeResult:
+        yield ScalePlot((1, 10, 100))
+
+
+async def test_the_scale_plot_draws_a_curve_again_only_when_a_point_changes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    renders = count_renders(monkeypatch, ScalePlot)
+    app = PlotHost()
+    async with app.run_test(size=(80, 20)) as pilot:
+        plot = app.query_one(ScalePlot)
+        plot.series = (Series("p50", ((1.0, 1_900.0), (10.0, 2_000.0))),)
+        await pilot.pause()
+        paint(plot)
+        first = renders["ScalePlot"]
+        assert first >= 1
+        plot.series = (Series("p50", ((1.0, 1_900.0), (10.0, 2_000.0))),)
+        await pilot.pause()
+        paint(plot)
+        assert renders["ScalePlot"] == first
+        plot.series = (Series("p50", ((1.0, 1_900.0), (10.0, 2_000.0), (100.0, 2_100.0))),)
+        await pilot.pause()
+        paint(plot)
+        assert renders["ScalePlot"] > first

@@ -100,7 +100,8 @@ class ScalePlot(Widget):
     }
 
     series: reactive[tuple[Series, ...]] = reactive(())
-    """The curves to draw; setting it redraws the plot."""
+    """The curves to draw; setting it redraws the plot, unless the curves are equal
+    to those drawn (frozen points: a sweep that measured nothing new redraws nothing)."""
 
     def __init__(self, x_ticks: Sequence[float], *, id: str | None = None) -> None:
         """A plot whose x axis runs from the first to the last of `x_ticks` (log scale).
