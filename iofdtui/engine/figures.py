@@ -7,17 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from iofdtui.engine.model import MAX_SLOTS, Bus, format_addr
+from iofdtui.engine.model import Bus, format_addr
 from iofdtui.engine.native import lib
 from iofdtui.engine.native_reads import Path, Timer, WakeCounts
-from iofdtui.engine.ring_plan import Doorbell, Retired
 from iofdtui.engine.snapshot import (
     READERS,
-    DoorbellStats,
     Health,
     Latency,
     ReaderCost,
-    VcpuCounts,
     WakeLatency,
 )
 
@@ -142,68 +139,6 @@ def ratio(latency: Latency, baseline: Latency) -> float | None:
 def reads(paths: Sequence[Path]) -> int:
     """The reader's reads of a registration, every reader (each counted once)."""
     return sum(p.reads for p in paths[: lib.LAB_READERS])
-
-
-def doorbells(
-    retired: Mapping[Doorbell, Retired],
-    slots: Mapping[int, object],
-    slot_stats: object,
-    reg_signals: Iterable[tuple[Doorbell, int]],
-    vcpus: int,
-    quiet: dict[tuple[Doorbell, int], DoorbellStats] | None = None,
-) -> tuple[DoorbellStats, ...]:
-    """Per doorbell: retired counts plus the live slots' and registrations'.
-
-    `slots` maps a slot index to its spec; `reg_signals` gives each live
-    registration's doorbell and signals.  A doorbell only registrations sit
-    on (no slot, nothing retired) is `quiet`: its row is taken from `quiet`
-    when the same signals were seen before (the map is refilled with this
-    reading's).
-    """
-    totals: dict[Doorbell, Retired] = {key: r.copy() for key, r in retired.items()}
-    for index, spec in slots.items():
-        st = slot_stats[index]  # type: ignore[index]
-        door = totals.get(spec.doorbell)  # type: ignore[attr-defined]
-        if door is None:
-            door = totals[spec.doorbell] = Retired()  # type: ignore[attr-defined]
-        door.rings += st.rings
-        door.issued += st.issued
-        door.exits += st.exits
-        door.add_vcpu(index // MAX_SLOTS, st.rings, st.exits, st.issued)
-        key = (spec.width, spec.value)  # type: ignore[attr-defined]
-        door.exits_by_value[key] = door.exits_by_value.get(key, 0) + st.exits
-    signals_at: dict[Doorbell, int] = {}
-    for doorbell, signals in reg_signals:
-        door = totals.get(doorbell)
-        if door is not None:
-            door.signals += signals
-        else:
-            signals_at[doorbell] = signals_at.get(doorbell, 0) + signals
-    seen = {} if quiet is None else quiet
-    rows: dict[Doorbell, DoorbellStats] = {}
-    for (bus, addr), t in totals.items():
-        rows[(bus, addr)] = DoorbellStats(
-            bus=bus,
-            addr=addr,
-            rings=t.rings,
-            signals=t.signals,
-            exits=t.exits,
-            issued=t.issued,
-            exits_by_value=tuple((w, v, n) for (w, v), n in sorted(t.exits_by_value.items()) if n),
-            per_vcpu=tuple(VcpuCounts(k, *t.by_vcpu.get(k, (0, 0, 0))) for k in range(vcpus)),
-        )
-    fresh: dict[tuple[Doorbell, int], DoorbellStats] = {}
-    idle = tuple(VcpuCounts(k, 0, 0, 0) for k in range(vcpus))
-    for doorbell, signals in signals_at.items():
-        row = seen.get((doorbell, signals))
-        if row is None:
-            row = DoorbellStats(doorbell[0], doorbell[1], 0, signals, 0, (), 0, idle)
-        rows[doorbell] = fresh[(doorbell, signals)] = row
-    if quiet is not None:
-        quiet.clear()
-        quiet.update(fresh)
-    # Bus is a StrEnum: (bus, addr) keys sort by bus name, then address.
-    return tuple(rows[key] for key in sorted(rows))
 
 
 def attribution_ok(

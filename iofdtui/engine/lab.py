@@ -336,7 +336,7 @@ class Lab(LabReadout):
         """Zero every count and histogram, between two epochs."""
         with self._live(), self.paused():
             check(lib.lab_reset_counters(self._lab), "resetting counters")
-            self._plan.retired.clear()
+            self._plan.reset()
             self._registrations.reset()
             self._readings.reset()
             self._readings.take_checkpoint(self._lab, self._registrations, self._plan, True)

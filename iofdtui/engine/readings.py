@@ -8,13 +8,14 @@ registrations and ring plan; nothing here changes what the guest does.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from iofdtui.engine import figures, native_reads, threads
+from iofdtui.engine.doorbells import DoorbellTally
 from iofdtui.engine.figures import NO_SAMPLES, cycles_to_ns, net_latency
 from iofdtui.engine.kernel_counters import KernelSample, OurCounts, compare, read_sample
 from iofdtui.engine.kvm_stats import StatsReader
-from iofdtui.engine.model import KIND_NAMES, KINDS, MAX_SLOTS, Bus
+from iofdtui.engine.model import KIND_NAMES, KINDS, MAX_SLOTS, Bus, RegistrationSpec
 from iofdtui.engine.native import lib
 from iofdtui.engine.native_reads import (
     CURRENT,
@@ -29,7 +30,6 @@ from iofdtui.engine.registrations import Registration, Registrations
 from iofdtui.engine.ring_plan import RingPlan
 from iofdtui.engine.snapshot import (
     Checkpoint,
-    DoorbellStats,
     Latency,
     MachineFacts,
     RegistrationStats,
@@ -40,6 +40,76 @@ from iofdtui.engine.snapshot import (
 )
 
 _NO_QUANTILES = [(-1.0, -1.0)] * MODES
+
+# A frozen dataclass's __init__ stores each field through object.__setattr__;
+# the slots' own setters store the same without that lookup, in half the time,
+# which counts for the rows of quiet registrations (1,000 a reading while the
+# guest rings: their baseline and why are new each time).  The test
+# test_snapshot_rows.py checks the result equals RegistrationStats(...).
+(
+    _set_id, _set_spec, _set_eventfd, _set_signals, _set_signals_per_s, _set_rings,
+    _set_latency, _set_baseline, _set_ratio, _set_removed, _set_wake, _set_kick,
+    _set_by_reader, _set_why, _set_baseline_width,
+) = (getattr(RegistrationStats, f.name).__set__ for f in fields(RegistrationStats))  # fmt: skip
+
+
+def _quiet_row(
+    rid: int,
+    spec: RegistrationSpec,
+    eventfd: int,
+    rate: float | None,
+    baseline: Latency,
+    why: WhyCost | None,
+    width: int,
+) -> RegistrationStats:
+    """The row of a registration never rung nor read, with no signals:
+    `RegistrationStats(rid, spec, eventfd, 0, rate, 0, NO_SAMPLES, baseline,
+    None, False, None, None, (), why, width)`."""
+    row = object.__new__(RegistrationStats)
+    _set_id(row, rid)
+    _set_spec(row, spec)
+    _set_eventfd(row, eventfd)
+    _set_signals(row, 0)
+    _set_signals_per_s(row, rate)
+    _set_rings(row, 0)
+    _set_latency(row, NO_SAMPLES)
+    _set_baseline(row, baseline)
+    _set_ratio(row, None)
+    _set_removed(row, False)
+    _set_wake(row, None)
+    _set_kick(row, None)
+    _set_by_reader(row, ())
+    _set_why(row, why)
+    _set_baseline_width(row, width)
+    return row
+
+
+class _RowCache:
+    """The previous reading's rows, aligned with the live registrations while
+    the plan's layout holds, and what the quiet ones were built from."""
+
+    def __init__(self) -> None:
+        self.layout = (-1, -1)
+        self.rows: list[RegistrationStats | None] = []
+        self.quiet: list[bool] = []  # rows[i] is a quiet row, built from the below
+        self.widths: list[int] = []  # each registration's baseline width
+        self.by_kind: dict[int | None, list[int]] = {}  # baseline kind -> registrations
+        self.baselines: dict[int | None, Latency] = {}
+        self.zero_rate: float | None = None
+        self.active: set[int] = set()  # registrations with signals or reads at the last reading
+
+    def plan(self, plan: RingPlan, live: list[Registration]) -> None:
+        """Start over for a new set of registrations or plan."""
+        self.layout = (plan.layout, len(live))
+        self.rows = [None] * len(live)
+        self.quiet = [False] * len(live)
+        self.widths = [plan.baseline_width(reg.spec) for reg in live]
+        self.by_kind = {}
+        for i, reg in enumerate(live):
+            kind = KINDS.get((reg.spec.bus, self.widths[i]))
+            self.by_kind.setdefault(kind, []).append(i)
+        self.baselines = {}
+        self.active = {i for i, reg in enumerate(live) if reg.last_signals or reg.last_reads}
 
 
 @dataclass(frozen=True)
@@ -77,7 +147,15 @@ class Readings:
         # Rows reused while equal, so unchanged registrations' rows stay the same objects.
         self._baselines: dict[int, Latency] = {}
         self._quiet_why: WhyCost | None = None
-        self._quiet_doorbells: dict[tuple[tuple[Bus, int], int], DoorbellStats] = {}
+        self._row_cache = _RowCache()
+        self._live: tuple[int, list[Registration], list[int], native_reads.RegBuffers] = (
+            -1,
+            [],
+            [],
+            native_reads.RegBuffers([]),
+        )
+        self._doorbells = DoorbellTally(self.vcpus)  # a snapshot's
+        self._checkpoint_doorbells = DoorbellTally(self.vcpus)
 
     def reset(self) -> None:
         """Counters were zeroed: rates, the why and the kernel baseline start again."""
@@ -209,7 +287,7 @@ class Readings:
         self, handle: object, rid: int, reg: Registration, plan: RingPlan, settings: Settings
     ) -> RegistrationStats:
         """A registration's row just before it is removed (no rate, wake-up or why)."""
-        paths = native_reads.read_regs(handle, [reg.native_id])[0]
+        paths = native_reads.read_regs(handle, native_reads.RegBuffers([reg.native_id]))[0]
         timers = native_reads.read_timers(handle)
         q_by_mode = native_reads.quantiles_grid(
             handle, lib.LAB_PATH_REG, [reg.native_id], range(MODES)
@@ -243,15 +321,24 @@ class Readings:
 
     # ---------------------------------------------------------- readings
 
+    def _registrations(
+        self, plan: RingPlan, regs: Registrations
+    ) -> tuple[list[Registration], list[int], native_reads.RegBuffers]:
+        """The live registrations, their native ids and the C arrays to read them, kept
+        while the plan's layout (bumped by any change of registrations) holds."""
+        if self._live[0] != plan.layout or len(self._live[1]) != len(regs.live):
+            live = list(regs.live.values())
+            natives = [reg.native_id for reg in live]
+            self._live = (plan.layout, live, natives, native_reads.RegBuffers(natives))
+        return self._live[1], self._live[2], self._live[3]
+
     def snapshot(
         self, handle: object, regs: Registrations, plan: RingPlan, settings: Settings
     ) -> Snapshot:
         """Read every counter without stopping the guest."""
         now = time.monotonic()
-        rids = list(regs.live)
-        live = [regs.live[rid] for rid in rids]
-        natives = [reg.native_id for reg in live]
-        slot_stats, signals, wakes = native_reads.read_live(handle, self.vcpus * MAX_SLOTS, natives)
+        live, natives, ids = self._registrations(plan, regs)
+        slot_stats, signals, wakes = native_reads.read_live(handle, self.vcpus * MAX_SLOTS, ids)
         total = plan.rings_since_reset(slot_stats)
         interval = ring_rate = rings_delta = None
         if self._last_total is not None:
@@ -263,16 +350,9 @@ class Readings:
         timers = native_reads.read_timers(handle)
         mode = settings.mode
         overhead = timers[mode]
-        baselines = self._read_baselines(handle, timers, mode)
         new_signals = sum(s - reg.last_signals for s, reg in zip(signals, live, strict=True))
         why = self._why(handle, rings_delta, new_signals)
-        quiet_why = None
-        if why is not None:
-            quiet_why = WhyCost(0, 0, why.preemptions, why.runqueue_wait_ns, why.rings)
-            if quiet_why == self._quiet_why:
-                quiet_why = self._quiet_why
-        self._quiet_why = quiet_why
-        all_paths = native_reads.read_regs(handle, natives)
+        all_paths = native_reads.read_regs(handle, ids)
         rung = [
             i
             for i, paths in enumerate(all_paths)
@@ -281,33 +361,19 @@ class Readings:
         grid = native_reads.quantiles_grid(
             handle, lib.LAB_PATH_REG, [natives[i] for i in rung], range(MODES)
         )
-        q_of = dict(zip(rung, grid, strict=True))
-        wake_rows = self._wakes(handle, live, wakes, settings.wake_note)
-        rows = []
-        for i, (rid, reg) in enumerate(zip(rids, live, strict=True)):
-            paths, sig = all_paths[i], signals[i]
-            reads = figures.reads(paths)
-            reg_why = None
-            if why is not None:
-                if reads == reg.last_reads and sig == reg.last_signals:
-                    reg_why = quiet_why
-                else:
-                    reg_why = WhyCost(
-                        reads - reg.last_reads,
-                        sig - reg.last_signals,
-                        why.preemptions,
-                        why.runqueue_wait_ns,
-                        why.rings,
-                    )
-            reg.last_reads = reads
-            rate = (sig - reg.last_signals) / interval if interval else None
-            reg.last_signals = sig
-            rows.append(
-                self._reuse_or_row(
-                    rid, reg, paths, q_of.get(i), timers, baselines, plan, settings, sig, rate,
-                    wake_rows[i], reg_why,
-                )
-            )  # fmt: skip
+        rows = self._rows(
+            live,
+            all_paths,
+            signals,
+            dict(zip(rung, grid, strict=True)),
+            self._wakes(handle, live, wakes, settings.wake_note),
+            timers,
+            self._read_baselines(handle, timers, mode),
+            plan,
+            settings,
+            interval,
+            why,
+        )
         slots = []
         for vcpu, order in enumerate(plan.order):
             for index in order:
@@ -319,11 +385,12 @@ class Readings:
                         spec=spec,
                         rings=st.rings,
                         exits=st.exits,
-                        served_by=plan.serving(spec, regs.live),
+                        served_by=plan.routes.get(index),
                         latency=self.latency(handle, lib.LAB_PATH_SLOT, index, overhead, CURRENT),
                         vcpu=vcpu,
                     )
                 )
+        doorbells = self._doorbells.rows(plan, live, signals, slot_stats)
         health = native_reads.read_health(handle)
         state = figures.STATES.get(health.state, "unknown")
         overhead_ns = None if overhead is None else cycles_to_ns(overhead.p50, self.tsc_khz)
@@ -339,14 +406,7 @@ class Readings:
             registrations=tuple(rows),  # by id: ids only grow, and dicts keep their order
             removed=tuple(regs.removed),
             slots=tuple(slots),
-            doorbells=figures.doorbells(
-                plan.retired,
-                plan.slots,
-                slot_stats,
-                [(reg.spec.doorbell, sig) for reg, sig in zip(live, signals, strict=True)],
-                self.vcpus,
-                self._quiet_doorbells,
-            ),
+            doorbells=doorbells,
             checkpoint=self.checkpoint,
             health=figures.health(health),
             consumer=settings.reader,
@@ -357,68 +417,88 @@ class Readings:
             why=why,
         )
 
-    def _reuse_or_row(
+    def _rows(
         self,
-        rid: int,
-        reg: Registration,
-        paths: list[Path],
-        q_by_mode: list[tuple[float, float]] | None,
+        live: list[Registration],
+        all_paths: list[list[Path]],
+        signals: list[int],
+        q_of: dict[int, list[tuple[float, float]]],
+        wakes: list[WakeLatency | None],
         timers: dict[int, Timer | None],
         baselines: dict[int, Latency],
         plan: RingPlan,
         settings: Settings,
-        signals: int,
-        rate: float | None,
-        wake: WakeLatency | None,
+        interval: float | None,
         why: WhyCost | None,
-    ) -> RegistrationStats:
-        """The previous row of a quiet registration when nothing in it changed
-        (its baseline and why are shared objects, reused while equal), else a new one."""
-        if q_by_mode is not None or wake is not None:
-            return self.row(
-                rid, reg, paths, q_by_mode, timers, baselines, plan, settings, signals, rate,
-                wake, why,
+    ) -> list[RegistrationStats]:
+        """Every live registration's row, in id order.
+
+        A quiet one (never rung, never read, no signals: most of 1,000) differs
+        from its previous row only in its kind's baseline and the lab's why,
+        which stay the previous objects while equal; its row is rebuilt only
+        when one of them changed.
+        """
+        quiet_why = None
+        if why is not None:
+            quiet_why = WhyCost(0, 0, why.preemptions, why.runqueue_wait_ns, why.rings)
+            if quiet_why == self._quiet_why:
+                quiet_why = self._quiet_why
+        zero_rate = 0.0 if interval else None
+        cache = self._row_cache
+        if cache.layout != (plan.layout, len(live)):
+            cache.plan(plan, live)
+        shared_changed = quiet_why is not self._quiet_why or zero_rate != cache.zero_rate
+        self._quiet_why, cache.zero_rate = quiet_why, zero_rate
+        active = {i for i, paths in enumerate(all_paths) if paths is not QUIET_PATHS}
+        active.update(i for i, wake in enumerate(wakes) if wake is not None)
+        active.update(cache.active)  # their last signals or reads were not zero
+        rows, quiet = cache.rows, cache.quiet
+        for i in active:
+            reg, paths, sig = live[i], all_paths[i], signals[i]
+            reads = figures.reads(paths)
+            reg_why = None
+            if why is not None:
+                reg_why = WhyCost(
+                    reads - reg.last_reads,
+                    sig - reg.last_signals,
+                    why.preemptions,
+                    why.runqueue_wait_ns,
+                    why.rings,
+                )
+            rate = (sig - reg.last_signals) / interval if interval else None
+            reg.last_reads, reg.last_signals = reads, sig
+            q_by_mode = q_of.get(i, _NO_QUANTILES)
+            rows[i] = self.row(
+                reg.id, reg, paths, q_by_mode, timers, baselines, plan, settings, sig, rate,
+                wakes[i], reg_why,
             )  # fmt: skip
-        width = plan.baseline_width(reg.spec)
-        kind = KINDS.get((reg.spec.bus, width))
-        baseline = baselines.get(kind) if kind is not None else None
-        rings = 0 if paths is QUIET_PATHS else sum(p.rings for p in paths)
-        key = (signals, rate, baseline, why, width, rings)
-        old = reg.row_key
-        if (
-            reg.row is not None
-            and old[0] == signals
-            and old[1] == rate
-            and old[2] is baseline
-            and old[3] is why
-            and old[4] == width
-            and old[5] == rings
-        ):
-            return reg.row
-        reg.row = self.row(
-            rid, reg, paths, _NO_QUANTILES, timers, baselines, plan, settings, signals, rate,
-            None, why,
-        )  # fmt: skip
-        reg.row_key = key
-        return reg.row
+            quiet[i] = False
+        cache.active = {i for i in active if live[i].last_signals or live[i].last_reads}
+        for kind, members in cache.by_kind.items():
+            baseline = baselines.get(kind, NO_SAMPLES)  # type: ignore[arg-type]
+            rebuild = shared_changed or baseline is not cache.baselines.get(kind)
+            cache.baselines[kind] = baseline
+            for i in members:
+                if i in active or (quiet[i] and not rebuild):
+                    continue
+                reg = live[i]
+                rows[i] = _quiet_row(
+                    reg.id, reg.spec, reg.eventfd, zero_rate, baseline, quiet_why, cache.widths[i]
+                )
+                quiet[i] = True
+        return rows  # type: ignore[return-value]
 
     def take_checkpoint(
         self, handle: object, regs: Registrations, plan: RingPlan, exact: bool
     ) -> Checkpoint:
         """Record the exact accounting at a pause (`exact`: parked by handshake)."""
         slot_stats = native_reads.read_slots(handle, self.vcpus * MAX_SLOTS)
-        live = list(regs.live.values())
+        live, _, ids = self._registrations(plan, regs)
         paths = [
             (sum(p.rings for p in modes), modes[0].signals)
-            for modes in native_reads.read_regs(handle, [reg.native_id for reg in live])
+            for modes in native_reads.read_regs(handle, ids)
         ]
-        doorbells = figures.doorbells(
-            plan.retired,
-            plan.slots,
-            slot_stats,
-            [(reg.spec.doorbell, p[1]) for reg, p in zip(live, paths, strict=True)],
-            self.vcpus,
-        )
+        doorbells = self._checkpoint_doorbells.rows(plan, live, [p[1] for p in paths], slot_stats)
         kernel = None
         if self._kernel_stats is not None:
             health = native_reads.read_health(handle)

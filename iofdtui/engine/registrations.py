@@ -21,13 +21,12 @@ from iofdtui.engine.snapshot import RegistrationStats
 class Registration:
     """One live registration and what the previous reading left of it."""
 
+    id: int
     spec: RegistrationSpec
     native_id: int
     eventfd: int
     last_signals: int = 0  # its signals at the previous snapshot
     last_reads: int = 0  # the reader's reads of it at the previous snapshot
-    row: RegistrationStats | None = None  # the previous snapshot's, reused while unchanged
-    row_key: tuple[object, ...] = ()  # what `row` was built from
 
 
 class Registrations:
@@ -48,7 +47,7 @@ class Registrations:
         native_id, efd = self._assign(handle, spec)
         reg_id = self._next_id
         self._next_id += 1
-        self.live[reg_id] = Registration(spec, native_id, efd)
+        self.live[reg_id] = Registration(reg_id, spec, native_id, efd)
         return reg_id
 
     def _assign(self, handle: object, spec: RegistrationSpec) -> tuple[int, int]:
@@ -121,4 +120,3 @@ class Registrations:
         for reg in self.live.values():
             reg.last_signals = 0
             reg.last_reads = 0
-            reg.row = None

@@ -63,6 +63,10 @@ class RingPlan:
         self.slots: dict[int, SlotSpec] = {}  # native slot index -> spec
         self.order: list[list[int]] = [[] for _ in range(vcpus)]  # vCPU -> slot indexes
         self.retired: dict[Doorbell, Retired] = {}
+        self.routes: dict[int, int | None] = {}  # slot index -> the registration serving it
+        # Bumped at every change of slots, routes or retired doorbells, so a
+        # reading can keep what depends only on them (the doorbells' order).
+        self.layout = 0
 
     def check_vcpu(self, vcpu: object) -> None:
         """Refuse a vCPU this lab does not have."""
@@ -140,6 +144,11 @@ class RingPlan:
         key = (spec.width, spec.value)
         retired.exits_by_value[key] = retired.exits_by_value.get(key, 0) + exits
 
+    def reset(self) -> None:
+        """Counters were zeroed: forget the counts of slots since dropped."""
+        self.retired.clear()
+        self.layout += 1
+
     def retire_signals(self, spec: RegistrationSpec, signals: int) -> None:
         """Keep a removed registration's signals with its doorbell."""
         self.retired.setdefault((spec.bus, spec.addr), Retired()).signals += signals
@@ -158,8 +167,10 @@ class RingPlan:
 
     def route_all(self, handle: object, regs: Mapping[int, Registration]) -> None:
         """Tell the engine which registration serves each slot (-1: the userspace exit)."""
+        self.layout += 1
+        self.routes = {}
         for index, spec in self.slots.items():
-            rid = self.serving(spec, regs)
+            rid = self.routes[index] = self.serving(spec, regs)
             native = -1 if rid is None else regs[rid].native_id
             check(lib.lab_set_route(handle, index, native), "routing a slot")
 
