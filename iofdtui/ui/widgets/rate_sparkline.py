@@ -10,7 +10,7 @@ straight into strips, each column's bar and colour worked out once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from itertools import pairwise
 
 from rich.color import Color as RichColor
@@ -58,7 +58,7 @@ class RateSparkline(Sparkline):
 
     def __init__(self, data: Sequence[float] | None = None, *, id: str | None = None) -> None:
         super().__init__(data, id=id)
-        self._drawn: tuple[Hashable, list[Strip]] | None = None
+        self._drawn: tuple[object, list[Strip]] | None = None
 
     def _colours(self) -> tuple[RichColor, RichColor]:
         _, base = self.background_colors

@@ -2,7 +2,7 @@
 
 Each reading hands the pane everything it shows; each part repaints only when
 what it shows changed (a line's text and styles, the sparkline's data, the
-histograms' series), so a quiet registration costs the frame nothing.
+histograms' series), so a reading that changes nothing shown repaints nothing.
 """
 
 from __future__ import annotations
