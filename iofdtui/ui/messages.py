@@ -1,7 +1,10 @@
-"""App-wide messages: what the engine workers report back to the event loop.
+"""What the session's workers report back to the event loop.
 
 Workers run engine calls in threads and only ever `post_message` (the one
-thread-safe way in); handlers on the app turn these into widget updates.
+thread-safe way in) to the app, which hands each to the main screen. Three
+have a shape of their own (the VM came up, it could not, a reading); every
+other engine call ends in one `EngineDone`, carrying what happened as a plain
+outcome below, or one `EngineFailed`.
 """
 
 from __future__ import annotations
@@ -51,56 +54,61 @@ class SnapshotReady(Message):
         return isinstance(message, SnapshotReady)
 
 
-@dataclass
-class RegistrationAdded(Message):
+# ------------------------------------------------------------------ outcomes
+# Plain data, not messages: what one engine call did, carried by `EngineDone`.
+
+
+@dataclass(frozen=True)
+class RegistrationAdded:
     """The kernel accepted a registration."""
 
     reg_id: int
     spec: RegistrationSpec
 
 
-@dataclass
-class RegistrationRefused(Message):
+@dataclass(frozen=True)
+class RegistrationRefused:
     """The engine or the kernel refused a registration (one-line `message`)."""
 
     spec: RegistrationSpec
     message: str
     field: str | None
+    title: str = "Registration rejected"
 
 
-@dataclass
-class RegistrationRemoved(Message):
+@dataclass(frozen=True)
+class RegistrationRemoved:
     """A registration was deassigned; `final` holds its drained counts."""
 
     final: RegistrationStats
 
 
-@dataclass
-class GuestPaused(Message):
+@dataclass(frozen=True)
+class GuestPaused:
     """The guest parked; `exact` is False when it had to be kicked."""
 
     exact: bool
 
 
-@dataclass
-class GuestResumed(Message):
+@dataclass(frozen=True)
+class GuestResumed:
     """The guest rings again."""
 
 
-@dataclass
-class CountersReset(Message):
+@dataclass(frozen=True)
+class CountersReset:
     """Every count and histogram went back to zero."""
 
 
-@dataclass
-class ReaderChanged(Message):
+@dataclass(frozen=True)
+class ReaderChanged:
     """The eventfd reader is now this mode: one of `READERS` ("none", "poll", "epoll")."""
 
     mode: str
 
 
-@dataclass
-class PinningChanged(Message):
+@dataclass(frozen=True)
+class PinningChanged:
     """CPU pinning is now `pinning` (the engine's text; None: not pinned).
 
     `refused` is the one-line reason when pinning was asked for and refused.
@@ -110,15 +118,15 @@ class PinningChanged(Message):
     refused: str | None = None
 
 
-@dataclass
-class PaceChanged(Message):
+@dataclass(frozen=True)
+class PaceChanged:
     """The ring plan is now paced every `pace_us` µs (None: flat out)."""
 
     pace_us: float | None
 
 
-@dataclass
-class VcpusChanged(Message):
+@dataclass(frozen=True)
+class VcpusChanged:
     """A new VM with `vcpus` vCPUs took over; registrations were made again.
 
     Attributes:
@@ -132,23 +140,56 @@ class VcpusChanged(Message):
     pace_dropped: bool = False
 
 
-@dataclass
-class PlanChanged(Message):
+@dataclass(frozen=True)
+class PlanChanged:
     """The guest now rings this plan."""
 
     plan: list[SlotSpec]
 
 
-@dataclass
-class PlanRejected(Message):
-    """A ring plan was refused (one-line `message`); the guest rings the plan it had."""
+@dataclass(frozen=True)
+class PlanRejected:
+    """A ring plan was refused (one-line `message`); the guest rings the plan it had.
+
+    `restore_failed` is set when putting the old plan back failed too.
+    """
 
     message: str
+    restore_failed: str | None = None
+
+
+Outcome = (
+    RegistrationAdded
+    | RegistrationRefused
+    | RegistrationRemoved
+    | GuestPaused
+    | GuestResumed
+    | CountersReset
+    | ReaderChanged
+    | PinningChanged
+    | PaceChanged
+    | VcpusChanged
+    | PlanChanged
+    | PlanRejected
+)
+"""Everything an engine call can report when it ran."""
+
+
+@dataclass
+class EngineDone(Message):
+    """An engine call ran; `outcome` says what it did."""
+
+    outcome: Outcome
 
 
 @dataclass
 class EngineFailed(Message):
-    """A recoverable engine error while doing `action`; shown as a toast."""
+    """A recoverable engine error while doing `action`; shown as a toast titled `title`."""
 
     action: str
     message: str
+    title: str
+
+
+Report = LabStarted | LabFailed | SnapshotReady | EngineDone | EngineFailed
+"""Everything the session reports to the app."""

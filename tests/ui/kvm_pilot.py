@@ -1,14 +1,14 @@
-"""Waiting helpers for Pilot tests that drive the real engine on /dev/kvm."""
+"""What Pilot tests that drive the real engine on /dev/kvm share (waiting: conftest.py)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import pytest
 from textual.pilot import Pilot
 
 from iofdtui.ui.app import IofdApp
+from tests.ui.conftest import wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -25,15 +25,6 @@ def idle_means_a_tick(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr("textual.app.wait_for_idle", one_tick)
     monkeypatch.setattr("textual.pilot.wait_for_idle", one_tick)
-
-
-async def wait_for(pilot: Pilot, predicate: Callable[[], object], timeout: float = 10.0) -> None:
-    """Let the app run until `predicate()` holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "timed out waiting for the app"
-        await pilot.pause(0.05)
 
 
 async def live(pilot: Pilot) -> IofdApp:

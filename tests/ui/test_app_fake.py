@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import itertools
 from typing import ClassVar
@@ -24,6 +23,7 @@ from iofdtui.ui.widgets.event_log import EventLog
 from iofdtui.ui.widgets.lab_header import LabHeader
 from iofdtui.ui.widgets.plan_line import PlanLine
 from iofdtui.ui.widgets.registrations_table import RegistrationsTable
+from tests.ui.conftest import wait_for
 from tests.ui.fake_lab import PLAN, FakeLab, fixed_clock, no_kvm
 
 
@@ -31,21 +31,13 @@ def app_with(factory=FakeLab) -> IofdApp:  # type: ignore[no-untyped-def]
     return make_app(factory, refresh_interval=0.05, clock=fixed_clock)
 
 
-async def settle(pilot, predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "timed out"
-        await pilot.pause(0.02)
-
-
 async def test_no_kvm_shows_the_cause_in_app_and_exits_with_status_2() -> None:
     app = app_with(no_kvm)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot, lambda: isinstance(app.screen, StartupErrorScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, StartupErrorScreen))
         assert app.startup_error is not None and "/dev/kvm does not exist" in app.startup_error
         assert "\n" not in app.startup_error, "one line"
-        assert app.check_action("add", ()) is None, "no lab, no engine actions"
+        assert app.main.check_action("add", ()) is None, "no lab, no engine actions"
         await pilot.press("q")
     assert app.return_code == EXIT_NO_VM
 
@@ -53,16 +45,16 @@ async def test_no_kvm_shows_the_cause_in_app_and_exits_with_status_2() -> None:
 async def test_the_palette_offers_resume_only_while_paused() -> None:
     app = app_with()
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot, lambda: app.snapshot is not None)
-        titles = [t for t, _h, _cb in IofdCommands(app.screen)._available()]
+        await wait_for(pilot, lambda: app.snapshot is not None)
+        titles = [t for t, _h, _cb in IofdCommands(app.screen).available()]
         assert "Pause guest" in titles and "Resume guest" not in titles
-        app.guest_state = "paused"
-        titles = [t for t, _h, _cb in IofdCommands(app.screen)._available()]
+        app.main.guest_state = "paused"
+        titles = [t for t, _h, _cb in IofdCommands(app.screen).available()]
         assert "Resume guest" in titles and "Pause guest" not in titles
         await pilot.press("ctrl+p")
-        await settle(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
         await pilot.press(*"reset", "enter")
-        await settle(
+        await wait_for(
             pilot, lambda: any("counters reset" in e for e in app.query_one("#log").entries)
         )
 
@@ -70,20 +62,20 @@ async def test_the_palette_offers_resume_only_while_paused() -> None:
 async def test_filter_and_sort_keep_the_cursor_on_its_registration() -> None:
     app = app_with()
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot, lambda: app.snapshot is not None)
+        await wait_for(pilot, lambda: app.snapshot is not None)
         table = app.query_one(RegistrationsTable)
-        await settle(pilot, lambda: table.row_count == 2)
+        await wait_for(pilot, lambda: table.row_count == 2)
         table.move_cursor(row=1)
         await pilot.pause()
         assert table.selected_id == 2
         await pilot.press("o")  # address: pio 0x3f8 first, still
         await pilot.press("o")  # signals: equal, then by id
-        assert app.sort_key == "signals"
+        assert app.main.sort_key == "signals"
         assert table.selected_id == 2
         await pilot.press("f")
-        await settle(pilot, lambda: isinstance(app.screen, FilterPrompt))
+        await wait_for(pilot, lambda: isinstance(app.screen, FilterPrompt))
         await pilot.press(*"fe00", "enter")
-        await settle(pilot, lambda: table.row_count == 1)
+        await wait_for(pilot, lambda: table.row_count == 1)
         assert table.selected_id == 2
         assert "filter 'fe00': 1 of 2" in str(table.border_subtitle)
 
@@ -112,11 +104,11 @@ async def test_two_vcpus_split_shows_rings_and_exits_only_where_it_fits() -> Non
         def headers() -> dict[str, str]:
             return {str(c.key.value): c.label.plain.strip() for c in table.columns.values()}
 
-        await settle(pilot, lambda: "vcpus" in headers())
+        await wait_for(pilot, lambda: "vcpus" in headers())
         assert headers()["vcpus"] == "vCPU:rings" and "misses" not in headers()
         assert table.get_cell("pio:600", "vcpus").plain.strip() == "0:44.8k 1:89.6k"
         await pilot.resize_terminal(250, 45)
-        await settle(pilot, lambda: "misses" in headers())
+        await wait_for(pilot, lambda: "misses" in headers())
         assert headers()["vcpus"] == "vCPU:rings/exits"
         assert table.get_cell("pio:600", "vcpus").plain.strip() == "0:44.8k/44.8k 1:89.6k/89.6k"
 
@@ -135,27 +127,27 @@ def log_lines(app: IofdApp) -> list[str]:
 async def test_c_cycles_none_poll_epoll_and_the_header_names_each() -> None:
     app = app_with()
     async with app.run_test(size=(160, 45)) as pilot:
-        await settle(pilot, lambda: app.snapshot is not None)
+        await wait_for(pilot, lambda: app.snapshot is not None)
         assert "reader epoll" in header_text(app)
         for mode in ("none", "poll", "epoll"):
             await pilot.press("c")
-            await settle(pilot, lambda m=mode: app.snapshot.consumer == m)
-            await settle(pilot, lambda m=mode: f"reader {m}" in header_text(app))
+            await wait_for(pilot, lambda m=mode: app.snapshot.consumer == m)
+            await wait_for(pilot, lambda m=mode: f"reader {m}" in header_text(app))
         models = [line for line in log_lines(app) if " reader " in line]
         assert [m.split("reader ")[1].split(":")[0] for m in models] == ["none", "poll", "epoll"]
         assert "pci-testdev" in models[0] and "busy-polls" in models[1] and "sleeps" in models[2]
-        titles = [t for t, _h, _cb in IofdCommands(app.screen)._available()]
+        titles = [t for t, _h, _cb in IofdCommands(app.screen).available()]
         assert "Cycle eventfd reader" in titles
 
 
 async def test_the_detail_pane_shows_every_reader_measured_and_why() -> None:
     app = app_with()
     async with app.run_test(size=(160, 45)) as pilot:
-        await settle(pilot, lambda: app.snapshot is not None)
+        await wait_for(pilot, lambda: app.snapshot is not None)
         for mode in ("none", "poll", "epoll"):
             await pilot.press("c")
-            await settle(pilot, lambda m=mode: app.snapshot.consumer == m)
-        await settle(pilot, lambda: set(app._reader_histograms) == {"none", "poll", "epoll"})
+            await wait_for(pilot, lambda m=mode: app.snapshot.consumer == m)
+        await wait_for(pilot, lambda: set(app.main.reader_histograms) == {"none", "poll", "epoll"})
         await pilot.pause(0.1)
         costs = str(app.query_one("#detail-costs", Static).render())
         rows = {line.lstrip("█").split()[0]: line for line in costs.splitlines()[1:]}
@@ -170,16 +162,16 @@ async def test_the_detail_pane_shows_every_reader_measured_and_why() -> None:
         assert all(name in legend for name in ("none n=1,024", "poll n=996", "epoll n=263"))
         # A reset keeps only the reader in force.
         await pilot.press("r")
-        await settle(pilot, lambda: set(app._reader_histograms) == {"epoll"})
+        await wait_for(pilot, lambda: set(app.main.reader_histograms) == {"epoll"})
 
 
 async def test_paced_the_detail_pane_shows_the_kick_beside_the_wake_up() -> None:
     app = app_with()
     async with app.run_test(size=(160, 45)) as pilot:
-        await settle(pilot, lambda: app.snapshot is not None)
+        await wait_for(pilot, lambda: app.snapshot is not None)
         await pilot.press("w")
-        await settle(pilot, lambda: app.snapshot.pace_us == 100.0)
-        await settle(pilot, lambda: "per kick" in str(app.query_one("#detail-costs").render()))
+        await wait_for(pilot, lambda: app.snapshot.pace_us == 100.0)
+        await wait_for(pilot, lambda: "per kick" in str(app.query_one("#detail-costs").render()))
         costs = str(app.query_one("#detail-costs", Static).render())
         assert "7.90µs" in costs and "8.90µs" in costs  # its kick, and the exit's
         assert "wake-up (paced 100 µs, reader epoll): p50 25.4µs" in str(
@@ -194,15 +186,15 @@ async def test_paced_the_detail_pane_shows_the_kick_beside_the_wake_up() -> None
 async def test_the_pin_command_pins_and_the_header_says_where() -> None:
     app = app_with()
     async with app.run_test(size=(160, 45)) as pilot:
-        await settle(pilot, lambda: app.snapshot is not None)
+        await wait_for(pilot, lambda: app.snapshot is not None)
         assert "pinned" not in header_text(app)
         await pilot.press("ctrl+p")
-        await settle(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
         await pilot.press(*"pin vcpu", "enter")
-        await settle(pilot, lambda: "pinned vCPU→CPU1 · reader, UI→CPU0" in header_text(app))
+        await wait_for(pilot, lambda: "pinned vCPU→CPU1 · reader, UI→CPU0" in header_text(app))
         assert any("pinned: vCPU→CPU1" in line for line in log_lines(app))
         app.action_toggle_pinning()
-        await settle(pilot, lambda: "pinned" not in header_text(app))
+        await wait_for(pilot, lambda: "pinned" not in header_text(app))
 
 
 class OneCpuLab(FakeLab):
@@ -214,10 +206,10 @@ class OneCpuLab(FakeLab):
 async def test_pin_at_start_and_its_refusal_on_one_cpu() -> None:
     app = make_app(FakeLab, refresh_interval=0.05, clock=fixed_clock, pin=True)
     async with app.run_test(size=(160, 45)) as pilot:
-        await settle(pilot, lambda: "pinned vCPU→CPU1" in header_text(app))
+        await wait_for(pilot, lambda: "pinned vCPU→CPU1" in header_text(app))
     app = make_app(OneCpuLab, refresh_interval=0.05, clock=fixed_clock, pin=True)
     async with app.run_test(size=(160, 45)) as pilot:
-        await settle(pilot, lambda: any("not pinned" in line for line in log_lines(app)))
+        await wait_for(pilot, lambda: any("not pinned" in line for line in log_lines(app)))
         assert any("needs at least 2 CPUs" in line for line in log_lines(app))
         assert app.lab is not None and "pinned" not in header_text(app), "the app runs unpinned"
 
@@ -242,7 +234,7 @@ async def test_a_bare_oserror_at_start_closes_the_lab_and_exits_2() -> None:
     StartFails.built.clear()
     app = app_with(StartFails)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot, lambda: isinstance(app.screen, StartupErrorScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, StartupErrorScreen))
         assert app.startup_error is not None and "\n" not in app.startup_error
         assert "Resource temporarily unavailable" in app.startup_error
         assert [lab.closed for lab in StartFails.built] == [True]
@@ -253,21 +245,21 @@ async def test_a_bare_oserror_at_start_closes_the_lab_and_exits_2() -> None:
 async def test_keys_typed_right_after_a_reach_the_form() -> None:
     app = app_with()
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot, lambda: app.snapshot is not None)
+        await wait_for(pilot, lambda: app.snapshot is not None)
         # All at once, as a terminal delivers a fast typist's keys.
         for char in "a0x600":
             app.post_message(events.Key(char, char))
-        await settle(pilot, lambda: isinstance(app.screen, AddRegistrationScreen))
-        await settle(pilot, lambda: app.screen.query_one("#addr", Input).value == "0x600")
+        await wait_for(pilot, lambda: isinstance(app.screen, AddRegistrationScreen))
+        await wait_for(pilot, lambda: app.screen.query_one("#addr", Input).value == "0x600")
 
 
 async def test_with_two_vcpus_the_plan_editor_lists_each_write_once() -> None:
     app = app_with(lambda vcpus: FakeLab(2))
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot, lambda: app.snapshot is not None and app.snapshot.vcpus == 2)
+        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.vcpus == 2)
         await pilot.press("e")
-        await settle(pilot, lambda: isinstance(app.screen, RingPlanScreen))
-        await settle(pilot, lambda: len(app.screen.query(PlanLine)) == len(PLAN))
+        await wait_for(pilot, lambda: isinstance(app.screen, RingPlanScreen))
+        await wait_for(pilot, lambda: len(app.screen.query(PlanLine)) == len(PLAN))
         await pilot.pause()
         assert not app.screen.query_one("#apply").disabled
 
@@ -275,14 +267,14 @@ async def test_with_two_vcpus_the_plan_editor_lists_each_write_once() -> None:
 async def test_a_rejected_plan_is_one_line_and_the_old_plan_rings_on() -> None:
     app = app_with()
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot, lambda: app.snapshot is not None)
+        await wait_for(pilot, lambda: app.snapshot is not None)
         bad = [*PLAN[:1], SlotSpec(Bus.MMIO, 0x1_0000_0000, 4, 0x0, 32)]
-        app._set_plan(bad)
-        await settle(pilot, lambda: any("ring plan rejected" in e for e in log_lines(app)))
+        app.session.set_plan(bad)
+        await wait_for(pilot, lambda: any("ring plan rejected" in e for e in log_lines(app)))
         assert app.lab.plan() == list(PLAN), "never left without a plan"
         assert not any("unexpected error" in e for e in log_lines(app))
         seen = app.snapshot
-        await settle(pilot, lambda: app.snapshot is not seen)  # the poller lives on
+        await wait_for(pilot, lambda: app.snapshot is not seen)  # the poller lives on
 
 
 class ReadingFails(FakeLab):
@@ -302,7 +294,7 @@ class ReadingFails(FakeLab):
 async def test_an_unexpected_error_in_a_reading_never_kills_the_poller() -> None:
     app = make_app(ReadingFails, refresh_interval=0.05, checkpoint_every=0.05, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot, lambda: app.snapshot is not None, timeout=10)
+        await wait_for(pilot, lambda: app.snapshot is not None, timeout=10)
         failed = [e for e in log_lines(app) if "reading the counters failed" in e]
         assert len(failed) == 1 and "KeyError: 1" in failed[0], "said once, in one line"
         assert not any("unexpected error" in e for e in log_lines(app))
@@ -311,9 +303,9 @@ async def test_an_unexpected_error_in_a_reading_never_kills_the_poller() -> None
 async def test_w_with_two_vcpus_says_press_v() -> None:
     app = app_with(lambda vcpus: FakeLab(2))
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot, lambda: app.snapshot is not None)
+        await wait_for(pilot, lambda: app.snapshot is not None)
         await pilot.press("w")
-        await settle(pilot, lambda: any("press v first" in e for e in log_lines(app)))
+        await wait_for(pilot, lambda: any("press v first" in e for e in log_lines(app)))
         assert not any("Lab(vcpus=1)" in e for e in log_lines(app))
         assert app.lab.pace_us is None
 
@@ -321,14 +313,14 @@ async def test_w_with_two_vcpus_says_press_v() -> None:
 async def test_v_says_it_turned_paced_mode_off_and_renumbered() -> None:
     app = app_with()
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot, lambda: app.snapshot is not None)
-        app._remove(1)
-        app._add(RegistrationSpec(Bus.PIO, 0x600, 1))  # #3
-        await settle(pilot, lambda: set(app.lab.registrations()) == {2, 3})
+        await wait_for(pilot, lambda: app.snapshot is not None)
+        app.session.remove(1)
+        app.session.add(RegistrationSpec(Bus.PIO, 0x600, 1))  # #3
+        await wait_for(pilot, lambda: set(app.lab.registrations()) == {2, 3})
         await pilot.press("w")
-        await settle(pilot, lambda: app.lab.pace_us == 100.0)
+        await wait_for(pilot, lambda: app.lab.pace_us == 100.0)
         await pilot.press("v")
-        await settle(pilot, lambda: any("new VM with 2 vCPUs" in e for e in log_lines(app)))
+        await wait_for(pilot, lambda: any("new VM with 2 vCPUs" in e for e in log_lines(app)))
         line = next(e for e in log_lines(app) if "new VM with 2 vCPUs" in e)
         assert "renumbered #2→#1, #3→#2" in line
         assert any("paced mode off" in e for e in log_lines(app))
@@ -337,7 +329,7 @@ async def test_v_says_it_turned_paced_mode_off_and_renumbered() -> None:
 async def test_rapid_p_logs_one_line_per_change_of_state() -> None:
     app = app_with()
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot, lambda: app.snapshot is not None)
+        await wait_for(pilot, lambda: app.snapshot is not None)
         for _ in range(6):
             app.post_message(events.Key("p", "p"))
         await pilot.pause(0.5)
@@ -350,7 +342,7 @@ async def test_rapid_p_logs_one_line_per_change_of_state() -> None:
 async def test_a_small_terminal_keeps_q_and_h_in_view() -> None:
     app = app_with()
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot, lambda: app.snapshot is not None)
+        await wait_for(pilot, lambda: app.snapshot is not None)
         await pilot.pause()
         footer = app.query_one("#keys")
         footer_keys = {getattr(k, "key", None): k for k in footer.children}
@@ -358,14 +350,14 @@ async def test_a_small_terminal_keeps_q_and_h_in_view() -> None:
             region = footer_keys[key].region
             assert region.width and region.right <= 80, f"{key} in the 80-column footer"
         await pilot.resize_terminal(40, 12)
-        await settle(pilot, lambda: app.query_one("#tiny-keys").display)
+        await wait_for(pilot, lambda: app.query_one("#tiny-keys").display)
         await pilot.pause()
         assert not app.query_one("#keys").display
         line = app.query_one("#tiny-keys", Static)
         assert line.region.bottom == 12 and line.region.width == 40
         assert "q quit · h help" in str(line.render())
         await pilot.press("h")
-        await settle(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
 
 
 async def test_d_pressed_again_before_the_table_catches_up_removes_once() -> None:
@@ -390,12 +382,12 @@ async def test_d_pressed_again_before_the_table_catches_up_removes_once() -> Non
     messages: list[object] = []
     app = app_with(SlowRemoval)
     async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
-        await settle(pilot, lambda: app.snapshot is not None and app.snapshot.registrations)
+        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.registrations)
         await pilot.press("d")
         await pilot.press("d")
         await pilot.press("d")
         release.set()
-        await settle(pilot, lambda: len(calls) >= 1 and not app._removing, timeout=10)
+        await wait_for(pilot, lambda: len(calls) >= 1 and not app.session.removing, timeout=10)
         await pilot.pause(0.2)
     assert len(calls) == 1, calls
     assert not any(isinstance(m, EngineFailed) for m in messages)

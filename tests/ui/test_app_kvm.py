@@ -27,8 +27,9 @@ from iofdtui.ui.screens.ring_plan import RingPlanScreen
 from iofdtui.ui.widgets.lab_header import LabHeader
 from iofdtui.ui.widgets.plan_line import PlanLine
 from iofdtui.ui.widgets.registrations_table import RegistrationsTable
+from tests.ui.conftest import outcomes, wait_for
 
-from .kvm_pilot import idle_means_a_tick, live, wait_for  # noqa: F401 (a fixture)
+from .kvm_pilot import idle_means_a_tick, live  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.kvm
 
@@ -86,8 +87,8 @@ async def test_wildcard_takes_the_rings_then_exits_take_over_on_removal() -> Non
         assert doorbell(later, BASELINE_PIO).exits > doorbell(before, BASELINE_PIO).exits
 
         await add_through_form(pilot, "0x600")
-        await wait_for(pilot, lambda: any(isinstance(m, RegistrationAdded) for m in messages))
-        [added] = [m for m in messages if isinstance(m, RegistrationAdded)]
+        await wait_for(pilot, lambda: outcomes(messages, RegistrationAdded))
+        [added] = outcomes(messages, RegistrationAdded)
         assert not isinstance(app.screen, AddRegistrationScreen), "the form closes on success"
 
         first = await next_snapshot(pilot)
@@ -104,7 +105,7 @@ async def test_wildcard_takes_the_rings_then_exits_take_over_on_removal() -> Non
         table.focus()
         table.move_cursor(row=table.row_count - 1)
         await pilot.press("d")
-        await wait_for(pilot, lambda: any(isinstance(m, RegistrationRemoved) for m in messages))
+        await wait_for(pilot, lambda: outcomes(messages, RegistrationRemoved))
         first = await next_snapshot(pilot)
         await asyncio.sleep(0.3)
         second = await next_snapshot(pilot)
@@ -120,8 +121,8 @@ async def test_a_trigger_the_guest_misses_leaves_the_exits_running() -> None:
     async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
         await live(pilot)
         await add_through_form(pilot, "0xfe0ff000", trigger="0x5", bus="mmio")
-        await wait_for(pilot, lambda: any(isinstance(m, RegistrationAdded) for m in messages))
-        [added] = [m for m in messages if isinstance(m, RegistrationAdded)]
+        await wait_for(pilot, lambda: outcomes(messages, RegistrationAdded))
+        [added] = outcomes(messages, RegistrationAdded)
         assert added.spec.bus is Bus.MMIO and added.spec.trigger == 5
 
         first = await next_snapshot(pilot)
@@ -153,7 +154,7 @@ async def test_a_duplicate_shows_the_collision_in_the_form_and_the_app_goes_on()
         problem = str(screen.query_one("#problem", Static).render())
         assert "EEXIST" in problem
         assert screen.query_one("#addr").value == "0x3f8", "nothing typed is lost"
-        assert not any(isinstance(m, RegistrationRefused) for m in messages), "nothing was sent"
+        assert not outcomes(messages, RegistrationRefused), "nothing was sent"
 
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, AddRegistrationScreen))
@@ -169,10 +170,10 @@ async def test_pause_freezes_every_count_and_the_checkpoint_balances() -> None:
     async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
         await live(pilot)
         await pilot.press("p")
-        await wait_for(pilot, lambda: any(isinstance(m, GuestPaused) for m in messages))
-        [paused] = [m for m in messages if isinstance(m, GuestPaused)]
+        await wait_for(pilot, lambda: outcomes(messages, GuestPaused))
+        [paused] = outcomes(messages, GuestPaused)
         assert paused.exact
-        await wait_for(pilot, lambda: app.guest_state == "paused")
+        await wait_for(pilot, lambda: app.main.guest_state == "paused")
         first = await next_snapshot(pilot)
         await asyncio.sleep(0.3)
         second = await next_snapshot(pilot)
@@ -184,10 +185,13 @@ async def test_pause_freezes_every_count_and_the_checkpoint_balances() -> None:
         assert cp is not None and cp.exact and cp.conserved and cp.attribution_ok
         # At a pause the live counts are the checkpoint's counts: exactly balanced.
         assert all(d.balance == 0 for d in second.doorbells)
-        assert app.check_action("resume", ()) is True and app.check_action("pause", ()) is False
+        assert (
+            app.main.check_action("resume", ()) is True
+            and app.main.check_action("pause", ()) is False
+        )
 
         await pilot.press("p")
-        await wait_for(pilot, lambda: app.guest_state == "running")
+        await wait_for(pilot, lambda: app.main.guest_state == "running")
         later = await next_snapshot(pilot)
         await wait_for(pilot, lambda: app.snapshot.total_rings > later.total_rings)
         log = app.query_one("#log").entries
@@ -242,7 +246,7 @@ async def test_the_ring_plan_editor_changes_what_the_guest_rings() -> None:
         lines[3].query_one("#value", Input).value = "0x7"
         await pilot.pause()
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: any(isinstance(m, PlanChanged) for m in messages))
+        await wait_for(pilot, lambda: outcomes(messages, PlanChanged))
         await wait_for(pilot, lambda: not isinstance(app.screen, RingPlanScreen))
         snap = await next_snapshot(pilot)
         snap = await next_snapshot(pilot)
@@ -276,13 +280,13 @@ async def test_c_cycles_the_reader_and_the_detail_pane_keeps_each_one() -> None:
                 )
                 kernel = app.snapshot.checkpoint.kernel
                 assert kernel.relations and all(r.holds for r in kernel.relations)
-        assert [m.mode for m in messages if isinstance(m, ReaderChanged)] == [
+        assert [m.mode for m in outcomes(messages, ReaderChanged)] == [
             "none",
             "poll",
             "epoll",
         ]
         # The selected registration's ring cost, per reader measured since reset.
-        await wait_for(pilot, lambda: len(app._reader_histograms) == 3, timeout=20)
+        await wait_for(pilot, lambda: len(app.main.reader_histograms) == 3, timeout=20)
         costs = str(app.query_one("#detail-costs", Static).render())
         names = {line.lstrip("█").split()[0] for line in costs.splitlines()[1:]}
         assert names == {"none", "poll", "▸epoll", "exit"}
@@ -316,7 +320,7 @@ async def test_a_rejected_plan_leaves_the_old_plan_ringing_and_the_poller_alive(
     async with app.run_test(size=(120, 40)) as pilot:
         await live(pilot)
         plan = app.lab.plan()
-        app._set_plan([*plan[:1], SlotSpec(Bus.MMIO, 0x1_0000_0000, 4, 0x0, 32)])
+        app.session.set_plan([*plan[:1], SlotSpec(Bus.MMIO, 0x1_0000_0000, 4, 0x0, 32)])
         log = app.query_one("#log")
         await wait_for(pilot, lambda: any("ring plan rejected" in e for e in log.entries))
         assert app.lab.plan() == plan
@@ -324,7 +328,7 @@ async def test_a_rejected_plan_leaves_the_old_plan_ringing_and_the_poller_alive(
         first = await next_snapshot(pilot)
         await wait_for(pilot, lambda: app.snapshot.total_rings > first.total_rings)
         await pilot.press("p")
-        await wait_for(pilot, lambda: app.guest_state == "paused")
+        await wait_for(pilot, lambda: app.main.guest_state == "paused")
 
 
 async def test_w_paces_the_plan_and_the_detail_pane_shows_wake_up_latency() -> None:

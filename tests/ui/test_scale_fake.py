@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from dataclasses import replace
 
 from textual.message import Message
-from textual.pilot import Pilot
 
 from iofdtui.engine.model import Bus, RegistrationSpec
 from iofdtui.engine.snapshot import Snapshot
@@ -18,17 +16,9 @@ from iofdtui.ui.screens.filter_prompt import FilterPrompt
 from iofdtui.ui.screens.scale_plot import ScalePlotScreen
 from iofdtui.ui.widgets.registrations_table import RegistrationsTable
 from iofdtui.ui.widgets.scale_plot import ScalePlot
+from tests.ui.conftest import outcomes, wait_for
 from tests.ui.fake_lab import REGISTRATIONS, SNAPSHOT, FakeLab, fixed_clock
 from tests.ui.fake_sweep import NOTES, POINTS, FakeSweep
-
-
-async def settle(pilot: Pilot, predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    """Let the app run until `predicate()` holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "timed out"
-        await pilot.pause(0.02)
 
 
 def app_with(sweep: FakeSweep, labs: list[FakeLab]) -> IofdApp:
@@ -44,17 +34,17 @@ async def test_x_plots_every_point_and_pauses_the_live_guest_until_closed() -> N
     sweep, labs = FakeSweep(), []
     app = app_with(sweep, labs)
     async with app.run_test(size=(160, 45), message_hook=messages.append) as pilot:
-        await settle(pilot, lambda: app.snapshot is not None)
-        titles = [t for t, _h, _cb in IofdCommands(app.screen)._available()]
+        await wait_for(pilot, lambda: app.snapshot is not None)
+        titles = [t for t, _h, _cb in IofdCommands(app.screen).available()]
         assert "Scale plot" in titles
         await pilot.press("x")
-        await settle(pilot, lambda: isinstance(app.screen, ScalePlotScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, ScalePlotScreen))
         screen = app.screen
         assert isinstance(screen, ScalePlotScreen)
-        await settle(pilot, lambda: screen.report is not None)
+        await wait_for(pilot, lambda: screen.report is not None)
         assert screen.points == list(POINTS)
         assert labs[0].state == "paused", "the live guest waits while the results are shown"
-        assert any(isinstance(m, GuestPaused) for m in messages)
+        assert outcomes(messages, GuestPaused)
         [decoys] = screen.query_one("#decoys-plot", ScalePlot).series
         assert [x for x, _y in decoys.points] == [1, 10, 100, 1_000, 10_000]
         walk = screen.query_one("#walk-plot", ScalePlot).series
@@ -67,11 +57,11 @@ async def test_x_plots_every_point_and_pauses_the_live_guest_until_closed() -> N
         assert not screen.running and screen.check_action("rerun", ()) is True
 
         await pilot.press("r")
-        await settle(pilot, lambda: sweep.runs == 2 and screen.report is not None)
+        await wait_for(pilot, lambda: sweep.runs == 2 and screen.report is not None)
         await pilot.press("escape")
-        await settle(pilot, lambda: not isinstance(app.screen, ScalePlotScreen))
-        await settle(pilot, lambda: labs[0].state == "running")
-        assert any(isinstance(m, GuestResumed) for m in messages)
+        await wait_for(pilot, lambda: not isinstance(app.screen, ScalePlotScreen))
+        await wait_for(pilot, lambda: labs[0].state == "running")
+        assert outcomes(messages, GuestResumed)
 
 
 async def test_closing_mid_sweep_stops_it_after_the_current_point() -> None:
@@ -79,37 +69,37 @@ async def test_closing_mid_sweep_stops_it_after_the_current_point() -> None:
     sweep, labs = FakeSweep(gate=gate), []
     app = app_with(sweep, labs)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot, lambda: app.snapshot is not None)
+        await wait_for(pilot, lambda: app.snapshot is not None)
         await pilot.press("x")
-        await settle(pilot, lambda: isinstance(app.screen, ScalePlotScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, ScalePlotScreen))
         screen = app.screen
         assert isinstance(screen, ScalePlotScreen)
-        await settle(pilot, lambda: len(screen.points) == 1)
+        await wait_for(pilot, lambda: len(screen.points) == 1)
         assert screen.running and screen.check_action("rerun", ()) is False
         await pilot.press("escape")
-        await settle(pilot, lambda: not isinstance(app.screen, ScalePlotScreen))
+        await wait_for(pilot, lambda: not isinstance(app.screen, ScalePlotScreen))
         assert labs[0].state == "paused", "the sweep still holds the CPUs until it stops"
         gate.set()  # the point being measured ends; on_point says stop
-        await settle(pilot, lambda: sweep.finished.is_set())
+        await wait_for(pilot, lambda: sweep.finished.is_set())
         assert sweep.stopped
-        await settle(pilot, lambda: labs[0].state == "running")
+        await wait_for(pilot, lambda: labs[0].state == "running")
 
 
 async def test_a_guest_the_user_paused_stays_paused_after_the_sweep() -> None:
     sweep, labs = FakeSweep(), []
     app = app_with(sweep, labs)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot, lambda: app.snapshot is not None)
+        await wait_for(pilot, lambda: app.snapshot is not None)
         labs[0].pause()
         await pilot.press("x")
-        await settle(pilot, lambda: isinstance(app.screen, ScalePlotScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, ScalePlotScreen))
         screen = app.screen
         assert isinstance(screen, ScalePlotScreen)
-        await settle(pilot, lambda: screen.report is not None)
+        await wait_for(pilot, lambda: screen.report is not None)
         assert "already paused" in str(screen.query_one("#scale-live").render())
         await pilot.press("escape")
-        await settle(pilot, lambda: not isinstance(app.screen, ScalePlotScreen))
-        await settle(pilot, lambda: sweep.finished.is_set())
+        await wait_for(pilot, lambda: not isinstance(app.screen, ScalePlotScreen))
+        await wait_for(pilot, lambda: sweep.finished.is_set())
         await pilot.pause(0.1)
         assert labs[0].state == "paused"
 
@@ -118,16 +108,16 @@ async def test_q_closes_the_scale_screen_like_the_help_screen() -> None:
     sweep, labs = FakeSweep(), []
     app = app_with(sweep, labs)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot, lambda: app.snapshot is not None)
+        await wait_for(pilot, lambda: app.snapshot is not None)
         await pilot.press("x")
-        await settle(pilot, lambda: isinstance(app.screen, ScalePlotScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, ScalePlotScreen))
         screen = app.screen
         assert isinstance(screen, ScalePlotScreen)
-        await settle(pilot, lambda: screen.report is not None)
+        await wait_for(pilot, lambda: screen.report is not None)
         await pilot.press("q")
-        await settle(pilot, lambda: not isinstance(app.screen, ScalePlotScreen))
+        await wait_for(pilot, lambda: not isinstance(app.screen, ScalePlotScreen))
         assert app.is_running, "q on the scale screen closes it; q again quits"
-        await settle(pilot, lambda: labs[0].state == "running")
+        await wait_for(pilot, lambda: labs[0].state == "running")
 
 
 async def test_a_sweep_that_fails_mid_way_keeps_its_points_and_says_where() -> None:
@@ -135,12 +125,12 @@ async def test_a_sweep_that_fails_mid_way_keeps_its_points_and_says_where() -> N
     sweep, labs = FakeSweep(fail_after=12), []
     app = app_with(sweep, labs)
     async with app.run_test(size=(160, 45)) as pilot:
-        await settle(pilot, lambda: app.snapshot is not None)
+        await wait_for(pilot, lambda: app.snapshot is not None)
         await pilot.press("x")
-        await settle(pilot, lambda: isinstance(app.screen, ScalePlotScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, ScalePlotScreen))
         screen = app.screen
         assert isinstance(screen, ScalePlotScreen)
-        await settle(pilot, lambda: not screen.running and sweep.finished.is_set())
+        await wait_for(pilot, lambda: not screen.running and sweep.finished.is_set())
         await pilot.pause()
         assert screen.points == list(POINTS[:12])
         assert screen.report is not None and screen.report.points == POINTS[:12]
@@ -159,12 +149,12 @@ async def test_a_sweep_that_measures_nothing_could_not_run() -> None:
     sweep, labs = FakeSweep(fail_after=0), []
     app = app_with(sweep, labs)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot, lambda: app.snapshot is not None)
+        await wait_for(pilot, lambda: app.snapshot is not None)
         await pilot.press("x")
-        await settle(pilot, lambda: isinstance(app.screen, ScalePlotScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, ScalePlotScreen))
         screen = app.screen
         assert isinstance(screen, ScalePlotScreen)
-        await settle(pilot, lambda: not screen.running and sweep.finished.is_set())
+        await wait_for(pilot, lambda: not screen.running and sweep.finished.is_set())
         await pilot.pause()
         assert screen.points == [] and screen.report is None
         assert "the sweep could not run: EMFILE" in str(screen.query_one("#scale-status").render())
@@ -202,21 +192,21 @@ async def test_a_thousand_registrations_sort_filter_and_scroll() -> None:
     app = make_app(ThousandLab, refresh_interval=0.05, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         table = app.query_one(RegistrationsTable)
-        await settle(pilot, lambda: table.row_count == THOUSAND)
+        await wait_for(pilot, lambda: table.row_count == THOUSAND)
         table.focus()
         await pilot.pause()
         assert table.selected_id == 1
 
         # Scroll: a page down moves the cursor a screenful and the view with it.
         await pilot.press("pagedown")
-        await settle(pilot, lambda: table.cursor_row > 1 and table.scroll_y > 0)
+        await wait_for(pilot, lambda: table.cursor_row > 1 and table.scroll_y > 0)
         await pilot.press("ctrl+end")
-        await settle(pilot, lambda: table.selected_id == THOUSAND)
+        await wait_for(pilot, lambda: table.selected_id == THOUSAND)
 
         # Sort by address (o): PIO ports 0x1000.. come before MMIO 0xd0000000..,
         # and the cursor stays on its registration.
         await pilot.press("o")
-        await settle(pilot, lambda: app.sort_key == "address")
+        await wait_for(pilot, lambda: app.main.sort_key == "address")
         ids = [int(row.key.value) for row in table.ordered_rows[:3]]  # type: ignore[arg-type]
         assert ids == [1, 3, 5]
         assert table.selected_id == THOUSAND
@@ -225,16 +215,16 @@ async def test_a_thousand_registrations_sort_filter_and_scroll() -> None:
         gutter = table.styles.gutter  # the border, where the narrow layout keeps one
         at = (gutter.left + _header_x(table, "signals"), gutter.top)
         await pilot.click(RegistrationsTable, offset=at)
-        await settle(pilot, lambda: app.sort_key == "signals")
+        await wait_for(pilot, lambda: app.main.sort_key == "signals")
         signals = {r.id: r.signals for r in ThousandLab.snap.registrations}
         shown = [signals[int(row.key.value)] for row in table.ordered_rows]  # type: ignore[arg-type]
         assert shown == sorted(shown, reverse=True)
 
         # Filter by address (f): only the MMIO rows stay.
         await pilot.press("f")
-        await settle(pilot, lambda: isinstance(app.screen, FilterPrompt))
+        await wait_for(pilot, lambda: isinstance(app.screen, FilterPrompt))
         await pilot.press(*"d000", "enter")
-        await settle(pilot, lambda: table.row_count == THOUSAND // 2)
+        await wait_for(pilot, lambda: table.row_count == THOUSAND // 2)
         assert f"filter 'd000': {THOUSAND // 2} of {THOUSAND}" in str(table.border_subtitle)
 
 

@@ -10,8 +10,9 @@ from iofdtui.ui.messages import GuestPaused, GuestResumed
 from iofdtui.ui.scale_sweep import KvmSweep
 from iofdtui.ui.screens.scale_plot import ScalePlotScreen
 from iofdtui.ui.widgets.scale_plot import ScalePlot
+from tests.ui.conftest import outcomes, wait_for
 
-from .kvm_pilot import idle_means_a_tick, live, wait_for  # noqa: F401 (a fixture)
+from .kvm_pilot import idle_means_a_tick, live  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.kvm
 
@@ -41,10 +42,10 @@ async def test_a_tiny_sweep_plots_measured_points_and_the_live_guest_resumes() -
         plotted = screen.query_one("#walk-plot", ScalePlot).series
         assert sum(len(s.points) for s in plotted) == 6
         # The live guest waited for the sweep and still waits while the plot is shown.
-        assert any(isinstance(m, GuestPaused) for m in messages)
+        assert outcomes(messages, GuestPaused)
         assert app.lab is not None and app.lab.state == "paused"
         await pilot.press("escape")
-        await wait_for(pilot, lambda: any(isinstance(m, GuestResumed) for m in messages))
+        await wait_for(pilot, lambda: outcomes(messages, GuestResumed))
         await wait_for(pilot, lambda: app.lab is not None and app.lab.state == "running")
         before = app.snapshot.total_rings if app.snapshot else 0
         await wait_for(pilot, lambda: app.snapshot and app.snapshot.total_rings > before)

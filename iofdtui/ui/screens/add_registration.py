@@ -12,10 +12,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from iofdtui.engine.model import Bus, RegistrationSpec, SpecError, collision
+from iofdtui.ui.screens.dialog import Dialog
 
 WIDTHS: tuple[tuple[str, int], ...] = (
     ("1 byte", 1),
@@ -35,7 +35,7 @@ def parse_int(text: str) -> int:
     return int(text.strip().replace("_", ""), 0)
 
 
-class AddRegistrationScreen(ModalScreen[int | None]):
+class AddRegistrationScreen(Dialog[int | None]):
     """A modal form that asks the app to register an ioeventfd.
 
     The app runs the registration in a worker; a rejection (such as EEXIST)
@@ -49,22 +49,11 @@ class AddRegistrationScreen(ModalScreen[int | None]):
     ]
 
     DEFAULT_CSS = """
-    AddRegistrationScreen { align: center middle; }
-    AddRegistrationScreen > #form {
-        width: 76;
-        max-width: 100%;
-        height: auto;
-        border: thick $accent;
-        background: $surface;
-        padding: 0 1;
-    }
+    AddRegistrationScreen > .dialog { width: 76; }
     AddRegistrationScreen .row { height: auto; }
     AddRegistrationScreen .row > Label { width: 10; padding: 1 0 0 0; }
     AddRegistrationScreen .row > Input, AddRegistrationScreen .row > Select { width: 1fr; }
-    AddRegistrationScreen #problem { height: auto; min-height: 2; color: $error; }
-    AddRegistrationScreen #problem.-ok { color: $success; }
-    AddRegistrationScreen #buttons { height: auto; align-horizontal: right; }
-    AddRegistrationScreen #buttons > Button { margin: 0 0 0 1; }
+    AddRegistrationScreen #problem { min-height: 2; }
     """
 
     @dataclass
@@ -95,7 +84,7 @@ class AddRegistrationScreen(ModalScreen[int | None]):
 
     def compose(self) -> ComposeResult:
         """Four fields, a problem line, and the buttons."""
-        with Vertical(id="form") as form:
+        with Vertical(id="form", classes="dialog") as form:
             form.border_title = "Add an ioeventfd registration"
             with Horizontal(classes="row"):
                 yield Label("bus")

@@ -8,25 +8,18 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from iofdtui.ui.screens.dialog import Dialog
 
-class FilterPrompt(ModalScreen[str | None]):
+
+class FilterPrompt(Dialog[str | None]):
     """Ask for an address fragment; rows whose address contains it stay visible."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
     DEFAULT_CSS = """
-    FilterPrompt { align: center middle; }
-    FilterPrompt > Vertical {
-        width: 60;
-        max-width: 100%;
-        height: auto;
-        border: thick $accent;
-        background: $surface;
-        padding: 0 1;
-    }
+    FilterPrompt > .dialog { width: 60; }
     FilterPrompt Static { color: $text-muted; }
     """
 
@@ -38,7 +31,7 @@ class FilterPrompt(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         """An input and a hint."""
-        with Vertical() as box:
+        with Vertical(classes="dialog") as box:
             box.border_title = "Filter registrations by address"
             yield Input(value=self.current, placeholder="e.g. 3f8 or fe00 or mmio")
             yield Static("Enter applies; an empty filter shows every registration.")

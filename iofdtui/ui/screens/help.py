@@ -7,8 +7,10 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Footer, Markdown
+
+from iofdtui.ui.bindings import keys_markdown
+from iofdtui.ui.screens.dialog import Dialog
 
 HELP = """\
 # iofdtui: ioeventfd doorbells, live
@@ -195,19 +197,10 @@ ratio still says which path is cheaper on this machine.
 
 ## Keys
 
-`a` add · `d`/Delete remove · `e` ring plan · `p` pause/resume · `r` reset ·
-`c` eventfd reader (none → poll → epoll) · `s` refresh interval ·
-`w` pace (wake-up latency, kick) · `v` one/two vCPUs · `f` filter · `o` sort
-(or click a column header) · `x` scale plot · `S`/Ctrl+S screenshot ·
-`h`/`?` help · `q` quit · Ctrl+P command palette (also: pin vCPU and reader)
-
-At 80 columns the footer shows `a d e p r c f x h q`; `s w v o S` are in the
-palette and here. Under 80 columns the footer gives way to one line:
-`q` quit · `h` help · `ctrl+p` every command.
-"""
+""" + keys_markdown()
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog[None]):
     """A scrollable explanation; any of Escape, q, h, ? closes it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -218,19 +211,12 @@ class HelpScreen(ModalScreen[None]):
     ]
 
     DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll {
-        width: 100;
-        max-width: 100%;
-        height: 1fr;
-        border: thick $accent;
-        background: $surface;
-    }
+    HelpScreen > .dialog { width: 100; height: 1fr; padding: 0; }
     """
 
     def compose(self) -> ComposeResult:
         """The help text and the footer."""
-        with VerticalScroll() as scroll:
+        with VerticalScroll(classes="dialog") as scroll:
             scroll.border_title = "Help"
             yield Markdown(HELP)
         yield Footer()

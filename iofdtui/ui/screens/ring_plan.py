@@ -9,14 +9,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from iofdtui.engine.model import MAX_SLOTS, SlotSpec, SpecError
+from iofdtui.ui.screens.dialog import Dialog
 from iofdtui.ui.widgets.plan_line import PlanLine
 
 
-class RingPlanScreen(ModalScreen[list[SlotSpec] | None]):
+class RingPlanScreen(Dialog[list[SlotSpec] | None]):
     """Edit the plan line by line; dismissed with the new plan, or None."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -26,23 +26,11 @@ class RingPlanScreen(ModalScreen[list[SlotSpec] | None]):
     ]
 
     DEFAULT_CSS = """
-    RingPlanScreen { align: center middle; }
-    RingPlanScreen > #plan {
-        width: 84;
-        max-width: 100%;
-        height: auto;
-        max-height: 100%;
-        border: thick $accent;
-        background: $surface;
-        padding: 0 1;
-    }
+    RingPlanScreen > .dialog { width: 84; max-height: 100%; }
     RingPlanScreen #heads { height: 1; color: $text-muted; }
     RingPlanScreen #heads > Label { padding: 0; }
     RingPlanScreen #lines { height: auto; max-height: 20; }
-    RingPlanScreen #problem { height: auto; min-height: 1; color: $error; }
-    RingPlanScreen #problem.-ok { color: $success; }
-    RingPlanScreen #buttons { height: auto; align-horizontal: right; }
-    RingPlanScreen #buttons > Button { margin: 0 0 0 1; }
+    RingPlanScreen #problem { min-height: 1; }
     """
 
     def __init__(self, plan: Sequence[SlotSpec]) -> None:
@@ -53,7 +41,7 @@ class RingPlanScreen(ModalScreen[list[SlotSpec] | None]):
 
     def compose(self) -> ComposeResult:
         """Column heads, one line per write, the problem line, buttons."""
-        with Vertical(id="plan") as box:
+        with Vertical(id="plan", classes="dialog") as box:
             box.border_title = "Ring plan: the guest rings these writes in turn"
             with Horizontal(id="heads"):
                 for text, width in (

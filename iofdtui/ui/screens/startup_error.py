@@ -7,11 +7,12 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
+from iofdtui.ui.screens.dialog import Dialog
 
-class StartupErrorScreen(ModalScreen[None]):
+
+class StartupErrorScreen(Dialog[None]):
     """One line with the cause and the fix; `q` leaves with exit status 2.
 
     Modal, so none of the lab's keys (which need a VM) are offered.
@@ -22,12 +23,12 @@ class StartupErrorScreen(ModalScreen[None]):
     ]
 
     DEFAULT_CSS = """
-    StartupErrorScreen { align: center middle; background: $background; }
-    StartupErrorScreen > Vertical {
+    StartupErrorScreen { background: $background; }
+    StartupErrorScreen > .dialog {
         width: 90%;
         max-width: 100;
-        height: auto;
         border: thick $error;
+        background: transparent;  /* the screen's own background shows through */
         padding: 1 2;
     }
     StartupErrorScreen #cause { color: $error; text-style: bold; }
@@ -42,7 +43,7 @@ class StartupErrorScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         """The message and what to do next."""
-        with Vertical() as box:
+        with Vertical(classes="dialog") as box:
             box.border_title = "The test VM could not start"
             yield Static(self.message, id="cause", markup=False)
             yield Static(

@@ -1,0 +1,235 @@
+"""Every key of the app, said once: the footer, the command palette and the help build on it.
+
+A `Command` is one action: its key(s), the footer's label, the palette's title
+and the help line. `bindings(scope)` gives the Textual bindings of the main
+screen or of the app; `palette()` what the palette offers; `keys_markdown()` the
+help screen's list of keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from textual.binding import Binding, BindingType
+
+Scope = Literal["main", "app"]
+"""Where an action lives: the main screen (the lab's view) or the app (anywhere)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One action, with everything the footer, the palette and the help say about it.
+
+    Attributes:
+        action: the action's name (`action_<name>` on the screen or the app).
+        key: its key; None for a palette-only command.
+        label: the footer's short label.
+        title: the palette's title.
+        help: one line: the footer's tooltip and the palette's help.
+        brief: a few words for the help screen's list of keys ("" when the
+            command before it, on the same key, says it for both).
+        footer: shown in the footer (at 80 columns the shown ones must fit).
+        aliases: more keys for it, never shown.
+        scope: "main" (the main screen's) or "app" (anywhere).
+        priority: the key is the app's before any widget's (keys typed right after
+            it wait for what it opens, instead of reaching the focused table).
+    """
+
+    action: str
+    key: str | None
+    label: str
+    title: str
+    help: str
+    brief: str
+    footer: bool = True
+    aliases: tuple[str, ...] = ()
+    scope: Scope = "main"
+    priority: bool = False
+
+
+# Keys follow kvm_stat where it has one (q, r, f, o, s, h/?). The order is the
+# footer's (main screen's keys, then the app's), the palette's and the help's.
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "add",
+        "a",
+        "Add",
+        "Add registration",
+        "Register an ioeventfd on a doorbell",
+        "add",
+        priority=True,
+    ),
+    Command(
+        "remove",
+        "d",
+        "Del",
+        "Remove selected registration",
+        "Deassign the eventfd under the cursor",
+        "remove",
+        aliases=("delete",),
+    ),
+    Command(
+        "edit_plan",
+        "e",
+        "Plan",
+        "Edit ring plan",
+        "Choose the doorbells the guest rings and their values",
+        "ring plan",
+    ),
+    Command(
+        "pause",
+        "p",
+        "Pause",
+        "Pause guest",
+        "Park the guest at a quiescent point; counts become exact",
+        "pause/resume",
+    ),
+    Command("resume", "p", "Resume", "Resume guest", "Let the paused guest ring again", ""),
+    Command("reset", "r", "Reset", "Reset counters", "Zero every count and histogram", "reset"),
+    Command(
+        "cycle_reader",
+        "c",
+        "Reader",
+        "Cycle eventfd reader",
+        "none → poll → epoll: nobody waiting, a busy-polling thread, a sleeping one",
+        "eventfd reader (none → poll → epoll)",
+    ),
+    Command(
+        "cycle_interval",
+        "s",
+        "Rate",
+        "Cycle refresh interval",
+        "Change how often the tables refresh",
+        "refresh interval",
+        footer=False,  # made room for x (Scale) in an 80-column footer
+    ),
+    Command(
+        "toggle_pace",
+        "w",
+        "Wake",
+        "Pace the plan / ring flat out",
+        "One ring every 100 µs, so each wake-up of the eventfd reader is timed",
+        "pace (wake-up latency, kick)",
+        footer=False,  # the footer is full at 80 columns; palette and help list it
+    ),
+    Command(
+        "toggle_vcpus",
+        "v",
+        "vCPUs",
+        "Switch one/two vCPUs",
+        "Restart the VM with two vCPUs ringing the same plan, or back to one",
+        "one/two vCPUs",
+        footer=False,
+    ),
+    Command(
+        "toggle_pinning",
+        None,
+        "Pin",
+        "Pin vCPU and reader to separate CPUs",
+        "vCPU thread(s) on one CPU, the reader and the UI on another; again to unpin",
+        "pin vCPU and reader",
+        scope="app",
+    ),
+    Command(
+        "filter",
+        "f",
+        "Filter",
+        "Filter by address",
+        "Show only registrations whose address matches",
+        "filter",
+    ),
+    Command(
+        "sort",
+        "o",
+        "Sort",
+        "Cycle sort order",
+        "Sort by id, address, signals, rate, p50, ratio (or click a column header)",
+        "sort (or click a column header)",
+        footer=False,  # made room for c (Reader)
+    ),
+    Command(
+        "scale_plot",
+        "x",
+        "Scale",
+        "Scale plot",
+        "Measure ring cost vs decoy registrations and trigger values, and plot it",
+        "scale plot",
+    ),
+    Command(
+        "screenshot",
+        "S",
+        "SVG",
+        "Save SVG screenshot",
+        "Write the screen to screenshots/",
+        "screenshot",
+        footer=False,
+        aliases=("ctrl+s",),
+        scope="app",
+    ),
+    Command(
+        "help",
+        "h",
+        "Help",
+        "Help",
+        "What ioeventfd is and how to read every column",
+        "help",
+        aliases=("question_mark",),
+        scope="app",
+    ),
+    Command("quit", "q", "Quit", "Quit", "Stop the VM, close every fd, leave", "quit", scope="app"),
+)
+"""Every command, in footer and palette order."""
+
+
+def bindings(scope: Scope) -> list[BindingType]:
+    """The Textual bindings of the main screen or of the app."""
+    out: list[BindingType] = []
+    for command in COMMANDS:
+        if command.scope != scope or command.key is None:
+            continue
+        out.append(
+            Binding(
+                command.key,
+                command.action,
+                command.label,
+                show=command.footer,
+                priority=command.priority,
+                tooltip=f"{command.help}.",
+            )
+        )
+        out.extend(
+            Binding(alias, command.action, command.label, show=False, priority=command.priority)
+            for alias in command.aliases
+        )
+    return out
+
+
+def palette() -> list[tuple[Command, str]]:
+    """(command, help line) for the command palette: the help with the key to press."""
+    return [(c, f"{c.help} ({c.key})" if c.key else c.help) for c in COMMANDS]
+
+
+_KEY_NAMES = {"delete": "Delete", "question_mark": "`?`", "ctrl+s": "Ctrl+S"}
+
+
+def _keys_text(command: Command) -> str:
+    """`d`/Delete: a letter in backticks, a named key as it reads."""
+    keys = [command.key or "", *command.aliases]
+    return "/".join(_KEY_NAMES.get(key, f"`{key}`") for key in keys)
+
+
+def keys_markdown() -> str:
+    """The help screen's list of keys (a paragraph) and what the footer shows at 80 columns."""
+    keyed = [c for c in COMMANDS if c.key and c.brief]
+    palette_only = ", ".join(c.brief for c in COMMANDS if not c.key)
+    keys = " · ".join(f"{_keys_text(c)} {c.brief}" for c in keyed)
+    # dict.fromkeys: each key once (p is Pause and Resume), in order.
+    shown = " ".join(dict.fromkeys(c.key for c in COMMANDS if c.footer and c.key))
+    hidden = " ".join(dict.fromkeys(c.key for c in COMMANDS if not c.footer and c.key))
+    return (
+        f"{keys} · Ctrl+P command palette (also: {palette_only})\n\n"
+        f"At 80 columns the footer shows `{shown}`; `{hidden}` are in the palette "
+        "and here. Under 80 columns the footer gives way to one line:\n"
+        "`q` quit · `h` help · `ctrl+p` every command.\n"
+    )

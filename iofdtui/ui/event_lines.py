@@ -1,0 +1,109 @@
+"""What the event log says about each thing the engine did: pure text, no widgets."""
+
+from __future__ import annotations
+
+from iofdtui.engine.model import RegistrationSpec
+from iofdtui.engine.snapshot import MachineFacts
+from iofdtui.ui.messages import (
+    CountersReset,
+    GuestPaused,
+    GuestResumed,
+    Outcome,
+    PaceChanged,
+    PinningChanged,
+    PlanChanged,
+    PlanRejected,
+    ReaderChanged,
+    RegistrationAdded,
+    RegistrationRefused,
+    RegistrationRemoved,
+    VcpusChanged,
+)
+
+Line = tuple[str, str]
+"""(text, severity) of one event-log line; severity as `notify` takes it."""
+
+READER_MODELS: dict[str, str] = {
+    "none": "nobody waits on the eventfds; counts drained at each reading (pci-testdev)",
+    "poll": "a thread busy-polls the eventfds (vhost busy-poll, SPDK)",
+    "epoll": "a device thread sleeps in epoll_wait (QEMU iothreads, vhost by default)",
+}
+"""What each reader mode models, as the event log says it."""
+
+INFO = "information"
+
+
+def started(machine: MachineFacts, registrations: dict[int, RegistrationSpec]) -> list[Line]:
+    """The VM came up with the demo's registrations."""
+    m = machine
+    lines = [(f"VM up: {m.kvm_module or 'kvm'} on {m.kernel}, TSC {m.tsc_khz:,} kHz", INFO)]
+    if m.emulated:
+        lines.append((m.emulation_note, "warning"))
+    lines += [
+        (f"registered #{reg_id} {spec.describe()} (demo)", INFO)
+        for reg_id, spec in sorted(registrations.items())
+    ]
+    return lines
+
+
+def outcome_lines(outcome: Outcome) -> list[Line]:
+    """The event-log lines for what one engine call did."""
+    match outcome:
+        case RegistrationAdded(reg_id, spec):
+            return [(f"registered #{reg_id} {spec.describe()}", INFO)]
+        case RegistrationRefused(spec, message):
+            return [(f"rejected {spec.describe()}: {message}", "error")]
+        case RegistrationRemoved(final):
+            text = f"removed #{final.id} {final.spec.describe()}: {final.signals:,} signals in all"
+            return [(text, INFO)]
+        case GuestPaused(exact):
+            how = "at a quiescent point" if exact else "by a kick (a ring may be in flight)"
+            return [(f"guest paused {how}", INFO)]
+        case GuestResumed():
+            return [("guest resumed", INFO)]
+        case CountersReset():
+            return [("counters reset", INFO)]
+        case ReaderChanged(mode):
+            return [(f"reader {mode}: {READER_MODELS.get(mode, '')}", INFO)]
+        case PinningChanged(pinning, refused):
+            if refused is not None:
+                return [(f"not pinned: {refused}", "warning")]
+            if pinning is None:
+                return [("pinning off: the scheduler places every thread", INFO)]
+            return [(f"pinned: {pinning}", INFO)]
+        case PaceChanged(None):
+            return [("ring plan flat out again (counters reset)", INFO)]
+        case PaceChanged(pace_us):
+            text = (
+                f"paced: one ring per visit, {pace_us:g} µs apart; wake-up latency and "
+                "the cost of each single write (the kick) measured (counters reset)"
+            )
+            return [(text, INFO)]
+        case VcpusChanged():
+            return _vcpus_lines(outcome)
+        case PlanChanged(plan):
+            writes = ", ".join(slot.describe() for slot in plan) or "nothing"
+            return [(f"ring plan: {writes}", INFO)]
+        case PlanRejected(message, restore_failed):
+            lines = []
+            if restore_failed is not None:
+                lines.append((f"restoring the ring plan failed: {restore_failed}", "error"))
+            lines.append((f"ring plan rejected: {message}; the old plan rings on", "error"))
+            return lines
+    return []
+
+
+def _vcpus_lines(event: VcpusChanged) -> list[Line]:
+    moved = [f"#{old}→#{new}" for old, new in sorted(event.renumbered.items()) if old != new]
+    ids = ", ".join(f"#{i}" for i in sorted(event.registrations)) or "none"
+    numbering = f"renumbered {', '.join(moved)}" if moved else f"kept as {ids}"
+    lines = [
+        (
+            f"new VM with {event.vcpus} vCPU{'s' if event.vcpus > 1 else ''} ringing the same "
+            f"plan; registrations made again, {numbering}; counters start at zero",
+            INFO,
+        )
+    ]
+    if event.pace_dropped:
+        lines.append(("paced mode off: it runs on one vCPU (v back to one, then w)", "warning"))
+    return lines
