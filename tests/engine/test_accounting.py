@@ -112,8 +112,13 @@ def test_a_guest_that_rewrites_its_plan_faults_cleanly(lab) -> None:
     time.sleep(0.3)
     assert lab.state == "faulted"
     assert "rejected its ring plan" in (lab.fault() or "")
-    with pytest.raises(GuestFault):
+    with pytest.raises(GuestFault) as caught:
         lab.pause()
+    # One line for a toast; the report, one register a line, for a modal.
+    assert str(caught.value) == f"the guest faulted: {lab.fault()}"
+    lines = caught.value.report.splitlines()
+    assert lines[0].startswith("the guest rejected its ring plan")
+    assert lines[1].startswith("eip=0x") and len(lines) == 4
 
 
 @pytest.mark.parametrize(

@@ -322,17 +322,24 @@ def test_good_calls_still_work_after_a_storm_of_bad_ones(ringing) -> None:
 
 # -------------------------------------------------------------- after close
 
-# What each call may do on a closed lab: "refuse" (EngineError, EBADF), or
-# "value" (return something harmless without touching freed native state,
-# or refuse); `state` must say "closed" and `close()` does nothing.
+# What each call does on a closed lab: "refuse" (LabClosed: an EngineError,
+# EBADF, one line); only `state` says "closed", `close()` does nothing and
+# `fault()` returns None.
 AFTER_CLOSE: dict[str, tuple[str, str]] = {
     "state": ("result = lab.state", "closed"),
     "close()": ("result = lab.close()", "none"),
     "fault()": ("result = lab.fault()", "none"),
-    "consumer": ("result = lab.consumer", "value"),
-    "pace_us": ("result = lab.pace_us", "value"),
-    "decoy_count": ("result = lab.decoy_count", "value"),
-    "wake_note": ("result = lab.wake_note", "value"),
+    "consumer": ("result = lab.consumer", "refuse"),
+    "reader": ("result = lab.reader", "refuse"),
+    "pinning": ("result = lab.pinning", "refuse"),
+    "pace_us": ("result = lab.pace_us", "refuse"),
+    "decoy_count": ("result = lab.decoy_count", "refuse"),
+    "wake_note": ("result = lab.wake_note", "refuse"),
+    "set_reader()": ("result = lab.set_reader('poll')", "refuse"),
+    "set_pinning(True)": ("result = lab.set_pinning(True)", "refuse"),
+    "set_pinning(False)": ("result = lab.set_pinning(False)", "refuse"),
+    "loop_ns_per_ring()": ("result = lab.loop_ns_per_ring()", "refuse"),
+    "reader_histograms(1)": ("result = lab.reader_histograms(1)", "refuse"),
     "tsc_offset_text()": ("result = lab.tsc_offset_text()", "refuse"),
     "scribble_guest_counters()": ("result = lab.scribble_guest_counters()", "refuse"),
     "peek_guest(0)": ("result = lab.peek_guest(0)", "refuse"),
@@ -448,6 +455,7 @@ def test_after_close_each_call_refuses_or_is_harmless(
     assert "signal" not in outcome, f"{name} killed the process with signal {outcome['signal']}"
     refused = "raised" in outcome
     if refused:
+        assert outcome["raised"] == "LabClosed", outcome
         assert "EngineError" in outcome["bases"], outcome  # type: ignore[operator]
         assert outcome["errno"] == errno.EBADF, outcome
         assert "the lab is closed" in str(outcome["message"]), outcome
@@ -457,4 +465,12 @@ def test_after_close_each_call_refuses_or_is_harmless(
     elif expect == "closed":
         assert outcome == {"returned": "'closed'"}
     elif expect == "none":
-        assert outcome == {"returned": "None"} or refused
+        assert outcome == {"returned": "None"}
+
+
+def test_after_close_covers_every_public_call() -> None:
+    """A new public method or property of Lab gets its after-close verdict too."""
+    from iofdtui.engine.lab import Lab
+
+    covered = {name.split("(")[0] for name in AFTER_CLOSE}
+    assert {name for name in dir(Lab) if not name.startswith("_")} - covered == set()

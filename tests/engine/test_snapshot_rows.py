@@ -1,0 +1,109 @@
+"""A snapshot's rows with many registrations: quiet ones (never rung) are
+built on a fast path and reused while nothing in them changed; they must
+read exactly as the general path would build them, carry the current
+baseline of their kind, and the doorbells must add up as at a checkpoint."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pytest
+
+from iofdtui.engine.demo import demo_plan, demo_registrations
+from iofdtui.engine.figures import NO_SAMPLES
+from iofdtui.engine.model import Bus, RegistrationSpec
+from iofdtui.engine.readings import _quiet_row
+from iofdtui.engine.snapshot import Latency, RegistrationStats, WhyCost
+
+QUIET = [RegistrationSpec(Bus.PIO, 0x1000 + i, 1) for i in range(40)] + [
+    RegistrationSpec(Bus.MMIO, 0xD000_0000 + 0x10 * i, 4) for i in range(20)
+]
+UNRUNG_ANY_LENGTH = RegistrationSpec(Bus.MMIO, 0xD100_0000, 0)
+
+
+def test_a_quiet_row_is_the_row_the_dataclass_builds() -> None:
+    spec = RegistrationSpec(Bus.PIO, 0x1000, 1)
+    baseline = Latency(5, 1.0, 2.0, 1.5, 17.0)
+    why = WhyCost(0, 0, 3, 400, 5000)
+    fast = _quiet_row(7, spec, 42, 0.0, baseline, why, 1)
+    slow = RegistrationStats(7, spec, 42, 0, 0.0, 0, NO_SAMPLES, baseline, None, False)
+    slow = dataclasses.replace(slow, why=why, baseline_width=1)
+    assert type(fast) is RegistrationStats
+    for field in dataclasses.fields(RegistrationStats):
+        assert getattr(fast, field.name) == getattr(slow, field.name), field.name
+    assert fast == slow and hash(fast) == hash(slow)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.signals = 1  # type: ignore[misc]
+
+
+@pytest.fixture
+def busy(lab) -> object:
+    """The demo ringing, beside 60 registrations it never rings."""
+    lab.set_plan(demo_plan())
+    for spec in [*demo_registrations(), *QUIET]:
+        lab.add_registration(spec)
+    if lab.any_length:
+        lab.add_registration(UNRUNG_ANY_LENGTH)
+    lab.start()
+    time.sleep(0.2)
+    return lab
+
+
+@pytest.mark.kvm
+def test_quiet_rows_carry_their_kinds_baseline_while_the_guest_rings(busy) -> None:
+    lab = busy
+    lab.snapshot()
+    for _ in range(3):
+        time.sleep(0.05)
+        snap = lab.snapshot()
+        rows = {r.spec: r for r in snap.registrations}
+        pio, mmio = (rows[spec] for spec in demo_registrations())
+        assert pio.latency.samples and mmio.latency.samples  # rung: the general path
+        for spec in QUIET:
+            row = rows[spec]
+            rung = pio if spec.bus is Bus.PIO else mmio
+            assert row.baseline is rung.baseline and row.baseline.samples
+            assert row.baseline_width == spec.width == rung.baseline_width
+            assert row.signals == row.rings == 0 and row.latency == Latency.empty()
+            assert row.signals_per_s == 0.0 and row.ratio is None and row.by_reader == ()
+            assert row.why is not None and row.why.signals == row.why.reader_wakeups == 0
+            assert snap.why is not None
+            assert (row.why.preemptions, row.why.rings) == (snap.why.preemptions, snap.why.rings)
+        if lab.any_length:
+            assert rows[UNRUNG_ANY_LENGTH].baseline_width == 0
+            assert rows[UNRUNG_ANY_LENGTH].baseline == Latency.empty()
+
+
+@pytest.mark.kvm
+def test_while_paused_quiet_rows_are_reused_and_doorbells_match_the_checkpoint(busy) -> None:
+    lab = busy
+    lab.pause()
+    lab.snapshot()  # the first reading has no interval, hence no rate
+    first = lab.snapshot()
+    second = lab.snapshot()
+    quiet = set(QUIET)
+    for a, b in zip(first.registrations, second.registrations, strict=True):
+        assert a.id == b.id
+        if a.spec in quiet:
+            assert a is b  # nothing in it changed: the same row
+        assert dataclasses.replace(a, signals_per_s=None, why=None) == dataclasses.replace(
+            b, signals_per_s=None, why=None
+        )
+    assert second.doorbells == lab.checkpoint().doorbells
+    assert all(door.balance == 0 for door in second.doorbells)
+
+
+@pytest.mark.kvm
+def test_a_reset_and_a_new_registration_rebuild_the_rows(busy) -> None:
+    lab = busy
+    lab.snapshot()
+    lab.reset_counters()
+    snap = lab.snapshot()
+    assert all(r.signals == 0 for r in snap.registrations if r.spec in set(QUIET))
+    extra = lab.add_registration(RegistrationSpec(Bus.PIO, 0x1800, 1))
+    time.sleep(0.05)
+    rows = {r.id: r for r in lab.snapshot().registrations}
+    assert rows[extra].spec == RegistrationSpec(Bus.PIO, 0x1800, 1)
+    assert rows[extra].baseline_width == 1 and rows[extra].baseline.samples
+    assert [r.id for r in lab.snapshot().registrations] == sorted(rows)
