@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Sequence
 
-from iofdtui.engine.native import ffi, lib
+from iofdtui.engine.native import check, ffi, lib
 
 QUANTILES = (0.5, 0.99)
 CURRENT = lib.LAB_MODE_CURRENT
@@ -85,19 +85,29 @@ def quantiles_grid(
     """p50 and p99 (cycles) of path `kind` for every id in every mode:
     out[i][m] for ids[i], modes[m], (-1, -1) where that path has no samples.
 
-    The one place that reads many paths' quantiles, so that a bulk engine call
-    replaces the loop in one edit.
+    One locked engine call (lab_quantiles_many) however many paths.
     """
-    q = ffi.new("double[]", QUANTILES)
-    out = ffi.new("double[2]")
-    grid = []
-    for ident in ids:
-        row = []
-        for mode in modes:
-            lib.lab_quantiles(handle, kind, ident, mode, q, 2, out)
-            row.append((out[0], out[1]))
-        grid.append(row)
-    return grid
+    n, nmodes = len(ids), len(modes)
+    if not n or not nmodes:
+        return [[] for _ in range(n)]
+    out = ffi.new("double[]", n * nmodes * 2)
+    check(
+        lib.lab_quantiles_many(
+            handle,
+            kind,
+            ffi.new("int[]", list(ids)),
+            n,
+            ffi.new("int[]", list(modes)),
+            nmodes,
+            ffi.new("double[]", QUANTILES),
+            2,
+            out,
+        ),
+        "reading quantiles",
+    )
+    flat = ffi.unpack(out, n * nmodes * 2)
+    pairs = list(zip(flat[0::2], flat[1::2], strict=True))
+    return [pairs[i * nmodes : (i + 1) * nmodes] for i in range(n)]
 
 
 def read_timer(handle: object, mode: int) -> Timer | None:
