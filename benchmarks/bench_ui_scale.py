@@ -9,11 +9,11 @@ the rest stay put, as in a real device model with many quiet queues.
    thread pays per refresh; it never blocks the event loop).
 2. A frame: the snapshot handler (a fresh snapshot each time, tables updated
    in place), the screen's layout and a full compositor render turned into
-   terminal segments, as benchmarks/bench_ui.py does for 100, with the
-   tables' idle-time work (column widths, dimensions) run inside the frame,
-   since a real refresh pays it straight after the handler; then, on the
-   next snapshot, its parts: the registrations table's update, the doorbells
-   table's update (one row per registered address) and the paint.
+   terminal segments, as benchmarks/bench_ui.py does for 100 (the tables do
+   all their work in the handler and the paint: nothing is left for idle
+   time); then, on the next snapshot, its parts: the registrations table's
+   update, the doorbells table's update (one row per registered address)
+   and the paint.
 3. A sort (`o`), a filter (`f` + Enter: the filter applied) and a page-down
    scroll: the action, then the layout and full render that show it.
 
@@ -31,9 +31,6 @@ import resource
 import statistics
 import time
 from collections.abc import Callable
-
-from textual import events
-from textual.widgets import DataTable
 
 from iofdtui.engine.demo import demo_plan, demo_registrations
 from iofdtui.engine.lab import Lab
@@ -97,28 +94,8 @@ def engine_snapshot_ms(registrations: int, count: int = 30) -> list[float]:
         return out
 
 
-def _idle_work(app: IofdApp) -> None:
-    """Run the tables' deferred work now, inside the timed frame.
-
-    A DataTable measures column widths and resizes itself when its message
-    queue goes idle, which a real refresh pays right after the handler; left
-    out, it would run between frames, outside every timer.
-    """
-    for table in app.screen.query(DataTable):
-        idle = table._on_idle(events.Idle())
-        try:
-            idle.send(None)
-        except StopIteration:
-            pass
-        else:  # pragma: no cover - the handler never awaits
-            idle.close()
-            raise RuntimeError("DataTable._on_idle awaited")
-
-
 def _paint(app: IofdApp) -> None:
-    """The tables' idle work, then lay the screen out and render every cell,
-    as a terminal refresh would."""
-    _idle_work(app)
+    """Lay the screen out and render every cell, as a terminal refresh would."""
     app.screen._refresh_layout(app.size)
     update = app.screen._compositor.render_update(full=True)
     list(app.console.render(update))
@@ -190,12 +167,12 @@ async def ui_times(
             snap = await asyncio.to_thread(lab.snapshot)
             assert len(snap.registrations) == registrations
             times["frame"].append(
-                _timed(app, lambda s=snap: app._snapshot_ready(SnapshotReady(s)), "frame")
+                _timed(app, lambda s=snap: app.main.show_reading(SnapshotReady(s)), "frame")
             )
             # The same frame's parts, on the next reading: each table's update, then the paint.
             snap = await asyncio.to_thread(lab.snapshot)
             start = time.perf_counter()
-            table.show(snap.registrations, app.filter_text, app.sort_key)
+            table.show(snap.registrations, app.main.filter_text, app.main.sort_key)
             mid = time.perf_counter()
             doors.show(snap.doorbells, snap.slots, snap.checkpoint)
             end = time.perf_counter()
@@ -205,18 +182,18 @@ async def ui_times(
             times["  paint"].append((time.perf_counter() - end) * 1e3)
             await asyncio.sleep(0.02)
         for _ in range(frames):
-            times["sort"].append(_timed(app, app.action_sort, "sort"))
+            times["sort"].append(_timed(app, app.main.action_sort, "sort"))
             await asyncio.sleep(0.02)
         for i in range(frames):
             needle = ("fe", "0x1", "d000", "")[i % 4]
 
             def apply(needle: str = needle) -> None:
-                app.filter_text = needle
+                app.main.filter_text = needle
 
             times["filter"].append(_timed(app, apply, "filter"))
             await asyncio.sleep(0.02)
-        app.filter_text = ""
-        app.sort_key = "id"
+        app.main.filter_text = ""
+        app.main.sort_key = "id"
         await pilot.pause()
         for _ in range(frames):
             before = table.scroll_y

@@ -17,9 +17,10 @@ from iofdtui.ui.widgets.registrations_table import (
     cells,
     matches,
 )
+from tests.ui.conftest import wait_for
 from tests.ui.fake_lab import fixed_clock
 from tests.ui.test_registrations_refresh import GrowingLab
-from tests.ui.test_scale_fake import THOUSAND, ThousandLab, settle
+from tests.ui.test_scale_fake import THOUSAND, ThousandLab
 
 
 def _expected(
@@ -60,9 +61,9 @@ async def test_filter_to_a_few_and_back_keeps_rows_order_values_and_cursor() -> 
     app = make_app(GrowingLab, refresh_interval=0.05, clock=fixed_clock)
     async with app.run_test(size=(160, 45)) as pilot:
         table = app.query_one(RegistrationsTable)
-        await settle(pilot, lambda: table.row_count == THOUSAND)
+        await wait_for(pilot, lambda: table.row_count == THOUSAND)
         table.focus()
-        app.sort_key = "signals"
+        app.main.sort_key = "signals"
         await pilot.pause()
         # Put the cursor on a registration that stays through the filter.
         target = next(r.id for r in app.snapshot.registrations if matches(r, "d0003"))
@@ -72,21 +73,21 @@ async def test_filter_to_a_few_and_back_keeps_rows_order_values_and_cursor() -> 
         assert table.selected_id == target
 
         for needle in ("d0003", "", "0x1", "d000", ""):
-            app.filter_text = needle
+            app.main.filter_text = needle
             # Readings keep coming: rows hidden meanwhile change their counts.
             before = GrowingLab.readings
-            await settle(pilot, lambda n=before: GrowingLab.readings >= n + 2)
+            await wait_for(pilot, lambda n=before: GrowingLab.readings >= n + 2)
             await pilot.pause()
             snap = app.snapshot
             _check_table(table, _expected(snap.registrations, needle, "signals"))
             if matches(next(r for r in snap.registrations if r.id == target), needle):
                 assert table.selected_id == target, needle
-                assert app._selected == target
+                assert app.main.selected_id == target
                 order = [r.id for r in _expected(snap.registrations, needle, "signals")]
                 assert table.cursor_row == order.index(target)
 
         # Back to all 1,000, sorted by id: the painted rows are the first ones.
-        app.sort_key = "id"
+        app.main.sort_key = "id"
         table.move_cursor(row=0, animate=False)
         await pilot.pause()
         _check_table(table, _expected(app.snapshot.registrations, "", "id"))
@@ -97,7 +98,7 @@ async def test_rows_that_went_away_and_came_back_show_their_new_cells() -> None:
     app = make_app(ThousandLab, refresh_interval=3600.0, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         table = app.query_one(RegistrationsTable)
-        await settle(pilot, lambda: table.row_count == THOUSAND)
+        await wait_for(pilot, lambda: table.row_count == THOUSAND)
         regs = ThousandLab.snap.registrations
         table.show(regs[:10])
         # The hidden rows change, some past their column's width, and ten go.

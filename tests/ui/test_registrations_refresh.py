@@ -12,8 +12,9 @@ from iofdtui.engine.snapshot import Snapshot
 from iofdtui.reports import format as fmt
 from iofdtui.ui.app import make_app
 from iofdtui.ui.widgets.registrations_table import COLUMNS, RegistrationsTable, cells
+from tests.ui.conftest import wait_for
 from tests.ui.fake_lab import fixed_clock
-from tests.ui.test_scale_fake import THOUSAND, ThousandLab, settle
+from tests.ui.test_scale_fake import THOUSAND, ThousandLab
 
 
 class GrowingLab(ThousandLab):
@@ -57,27 +58,27 @@ async def test_rows_show_the_latest_counts_after_scrolling_filtering_and_widenin
     app = make_app(GrowingLab, refresh_interval=0.05, clock=fixed_clock)
     async with app.run_test(size=(160, 45)) as pilot:
         table = app.query_one(RegistrationsTable)
-        await settle(pilot, lambda: table.row_count == THOUSAND)
+        await wait_for(pilot, lambda: table.row_count == THOUSAND)
         table.focus()
         # Several readings while the bottom rows are off screen.
         start = GrowingLab.readings
-        await settle(pilot, lambda: GrowingLab.readings >= start + 4)
+        await wait_for(pilot, lambda: GrowingLab.readings >= start + 4)
         assert _check_visible(app, table) > 5
 
         # Scroll to the bottom: rows updated while hidden show the latest counts.
         await pilot.press("ctrl+end")
-        await settle(pilot, lambda: table.selected_id == THOUSAND)
+        await wait_for(pilot, lambda: table.selected_id == THOUSAND)
         await pilot.pause()
         assert _check_visible(app, table) > 5
         assert str(THOUSAND) in " ".join(_rendered(table))
 
         # Filter down to a few rows and back to all: every row, every cell current.
-        app.filter_text = "d0003"
-        await settle(pilot, lambda: table.row_count < 200)
+        app.main.filter_text = "d0003"
+        await wait_for(pilot, lambda: table.row_count < 200)
         before = GrowingLab.readings
-        await settle(pilot, lambda: GrowingLab.readings >= before + 2)
-        app.filter_text = ""
-        await settle(pilot, lambda: table.row_count == THOUSAND)
+        await wait_for(pilot, lambda: GrowingLab.readings >= before + 2)
+        app.main.filter_text = ""
+        await wait_for(pilot, lambda: table.row_count == THOUSAND)
         await pilot.pause()
         latest = {str(r.id): r for r in app.snapshot.registrations}
         for row in table.ordered_rows:

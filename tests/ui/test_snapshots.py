@@ -9,6 +9,7 @@ from textual.widgets import Input
 
 from iofdtui.ui.app import IofdApp, make_app
 from iofdtui.ui.screens.scale_plot import ScalePlotScreen
+from tests.ui.conftest import engine_idle, show_reading, until_live
 from tests.ui.fake_lab import FakeLab, fixed_clock, no_kvm
 from tests.ui.fake_sweep import FakeSweep
 
@@ -18,48 +19,24 @@ def fake_app(factory=FakeLab) -> IofdApp:  # type: ignore[no-untyped-def]
     return make_app(factory, refresh_interval=3600.0, clock=fixed_clock)
 
 
-async def until_live(pilot: Pilot) -> None:
-    """Wait for the first reading, then show a second one with the histograms.
-
-    The first reading comes before any row is selected, so it carries no
-    histogram; the poller's next one is an hour away, so take it here (from
-    the fake lab) exactly as the poller would.
-    """
-    app = pilot.app
-    assert isinstance(app, IofdApp)
-    # Wait for the first reading and for the table's first row to be selected.
-    for _ in range(1000):
-        if app.snapshot is not None and app._selected is not None:
-            break
-        await asyncio.sleep(0.01)
-    await pilot.pause()
-    message = app._read(float("inf"))
-    assert message is not None and message.selected == 1
-    app.post_message(message)
-    await pilot.pause()
+async def live(pilot: Pilot) -> None:
+    """The first screenful with histograms (conftest's `until_live`), on the first row."""
+    reading = await until_live(pilot)
+    assert reading.selected == 1
 
 
 async def reread(pilot: Pilot) -> None:
-    """Let the engine workers finish, then show one more reading, as the poller would."""
-    app = pilot.app
-    assert isinstance(app, IofdApp)
-    for _ in range(500):
-        if not any(w.group == "engine" and w.is_running for w in app.workers):
-            break
-        await asyncio.sleep(0.01)
-    await pilot.pause()
-    message = app._read(float("inf"))
-    assert message is not None
-    app.post_message(message)
-    await pilot.pause()
+    """Let the engine calls finish, then show one more reading, as the poller would."""
+    await engine_idle(pilot)
+    await show_reading(pilot)
 
 
 class TestMainScreen:
     def test_80x24(self, snap_compare) -> None:
-        assert snap_compare(fake_app(), run_before=until_live, terminal_size=(80, 24))
+        assert snap_compare(fake_app(), run_before=live, terminal_size=(80, 24))
 
     def test_160x45(self, snap_compare) -> None:
-        assert snap_compare(fake_app(), run_before=until_live, terminal_size=(160, 45))
+        assert snap_compare(fake_app(), run_before=live, terminal_size=(160, 45))
 
 
 class TestReaders:
@@ -67,7 +44,7 @@ class TestReaders:
 
     def test_three_readers_160x45(self, snap_compare) -> None:
         async def run_before(pilot: Pilot) -> None:
-            await until_live(pilot)
+            await live(pilot)
             for _ in range(3):  # none, poll, back to epoll
                 await pilot.press("c")
                 await pilot.pause()
@@ -77,7 +54,7 @@ class TestReaders:
 
     def test_three_readers_80x24(self, snap_compare) -> None:
         async def run_before(pilot: Pilot) -> None:
-            await until_live(pilot)
+            await live(pilot)
             for _ in range(3):
                 await pilot.press("c")
                 await pilot.pause()
@@ -87,7 +64,7 @@ class TestReaders:
 
     def test_paced_and_pinned_160x45(self, snap_compare) -> None:
         async def run_before(pilot: Pilot) -> None:
-            await until_live(pilot)
+            await live(pilot)
             await pilot.press("w")
             await pilot.pause()
             pilot.app.action_toggle_pinning()
@@ -99,13 +76,13 @@ class TestReaders:
 
 class TestSmallTerminal:
     def test_40x12(self, snap_compare) -> None:
-        assert snap_compare(fake_app(), run_before=until_live, terminal_size=(40, 12))
+        assert snap_compare(fake_app(), run_before=live, terminal_size=(40, 12))
 
 
 class TestAddForm:
     def test_validation_error(self, snap_compare) -> None:
         async def run_before(pilot: Pilot) -> None:
-            await until_live(pilot)
+            await live(pilot)
             await pilot.press("a")
             await pilot.pause()
             await pilot.press(*"0x10000")  # past the last port
@@ -120,7 +97,7 @@ class TestAddForm:
 class TestHelp:
     def test_help_screen(self, snap_compare) -> None:
         async def run_before(pilot: Pilot) -> None:
-            await until_live(pilot)
+            await live(pilot)
             await pilot.press("h")
             await pilot.pause()
 
@@ -130,7 +107,7 @@ class TestHelp:
 class TestScaleScreen:
     def test_scale_plot(self, snap_compare) -> None:
         async def run_before(pilot: Pilot) -> None:
-            await until_live(pilot)
+            await live(pilot)
             await pilot.press("x")
             for _ in range(1000):
                 screen = pilot.app.screen

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 from iofdtui.engine.model import format_addr
 from iofdtui.engine.snapshot import RegistrationStats
@@ -75,6 +76,12 @@ def cells(stats: RegistrationStats, compact: bool = False, paced: bool = False) 
     Paced, the cost columns are the single paced write's (the kick), as the
     baseline and the ratio then are: like for like.
     """
+    base = stats.baseline
+    return own_cells(stats, compact, paced) + baseline_cells(base.p50_ns, base.p99_ns, stats.ratio)
+
+
+def own_cells(stats: RegistrationStats, compact: bool, paced: bool) -> tuple[str, ...]:
+    """The cells from the registration's own figures (`cells` less the baseline's three)."""
     spec = stats.spec
     cost = stats.kick if paced and stats.kick is not None else stats.latency
     return (
@@ -88,10 +95,35 @@ def cells(stats: RegistrationStats, compact: bool = False, paced: bool = False) 
         fmt.rate(stats.signals_per_s),
         fmt.ns(cost.p50_ns),
         fmt.ns(cost.p99_ns),
-        fmt.ns(stats.baseline.p50_ns),
-        fmt.ns(stats.baseline.p99_ns),
-        fmt.ratio(stats.ratio),
     )
+
+
+def own_fields(stats: RegistrationStats, compact: bool, paced: bool) -> tuple[object, ...]:
+    """Everything `own_cells` reads: equal fields, equal cells (checked before formatting)."""
+    cost = stats.kick if paced and stats.kick is not None else stats.latency
+    return (
+        compact,
+        paced,
+        stats.id,
+        stats.spec,
+        stats.eventfd,
+        stats.signals,
+        stats.signals_per_s,
+        cost.p50_ns,
+        cost.p99_ns,
+    )
+
+
+@lru_cache(maxsize=1024)
+def baseline_cells(
+    p50_ns: float | None, p99_ns: float | None, ratio: float | None
+) -> tuple[str, ...]:
+    """The baseline's p50 and p99 and the ratio, as shown.
+
+    Every registration of a bus and width shares its baseline, which moves at
+    every reading: formatted once per reading for all of them.
+    """
+    return (fmt.ns(p50_ns), fmt.ns(p99_ns), fmt.ratio(ratio))
 
 
 def matches(stats: RegistrationStats, needle: str) -> bool:
@@ -123,12 +155,12 @@ class RegistrationsTable(CountsTable):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row")
         self._last: tuple[Sequence[RegistrationStats], str, str, bool] | None = None
-        # Each row's cells with the (frozen) stats they were made from: a
-        # reading that leaves a registration alone, or a sort or filter of the
-        # same reading, reuses them, and the table skips a row whose tuple is
-        # the one already shown.
+        # Each row's own figures, their cells and the whole row last made: a
+        # reading that leaves a registration's figures alone, or a sort or
+        # filter of the same reading, formats nothing, and the table skips a
+        # row whose tuple is the one already shown.
         self._cells_memo: dict[
-            str, tuple[RegistrationStats, tuple[bool, bool], tuple[str, ...]]
+            str, tuple[tuple[object, ...], tuple[str, ...], tuple[str, ...]]
         ] = {}
 
     @property
@@ -157,16 +189,21 @@ class RegistrationsTable(CountsTable):
         visible = sorted(
             (r for r in registrations if matches(r, needle)), key=lambda r: _sort_value(r, sort)
         )
-        memo, style = self._cells_memo, (self.compact, paced)
+        memo, compact = self._cells_memo, self.compact
         rows = {}
         for r in visible:
             key = str(r.id)
             made = memo.get(key)
-            if made is not None and made[0] is r and made[1] == style:
-                row = made[2]
+            fields = own_fields(r, compact, paced)
+            if made is not None and made[0] == fields:
+                own = made[1]
             else:
-                row = cells(r, *style)
-                memo[key] = (r, style, row)
+                own = own_cells(r, compact, paced)
+            row = own + baseline_cells(r.baseline.p50_ns, r.baseline.p99_ns, r.ratio)
+            if made is not None and made[2] == row:
+                row = made[2]  # the very tuple shown: the table skips it at once
+            else:
+                memo[key] = (fields, own, row)
             rows[key] = row
         self.set_rows(rows)
         if len(memo) > len(registrations):

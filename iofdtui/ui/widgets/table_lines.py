@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -97,6 +98,9 @@ class Palette:
     """Cell styles by component class name (`LineTable.cell_style`)."""
     cells_key: tuple[tuple[str, Style], ...] = ()
     """`cells` as a tuple: what palette equality compares."""
+    _overlays: dict[tuple[bool, bool, bool], tuple[Style, Style]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
 
     def row_style(self, row: int, zebra: bool) -> Style:
         """The style of a row (-1: the header) before cursor and hover."""
@@ -112,6 +116,9 @@ class Palette:
         As DataTable: the cursor's foreground takes priority over a cell's
         own colour; its background does not.
         """
+        known = self._overlays.get((header, hover, cursor))
+        if known is not None:
+            return known
         style = Style()
         if hover:
             style += self.hover
@@ -120,6 +127,7 @@ class Palette:
         if cursor:
             style += self.cursor
         post = Style.from_color(color=style.color) + Style.null()
+        self._overlays[header, hover, cursor] = (style, post)
         return style, post
 
 
@@ -173,33 +181,47 @@ def row_strip(
     header = row == -1
     row_style = palette.row_style(row, zebra)
     overlay, post = palette.overlay(header, hover, cursor)
+    # DataTable adds a cell's meta to the row style before the overlay; meta
+    # changes no colour or attribute, so adding it last gives equal styles
+    # with one addition a cell.
+    pre = row_style + overlay
+    plain = pre + post if post else pre
     segments: list[Segment] = []
     append = segments.append
     for index, (value, column) in enumerate(zip(cells, columns, strict=False)):
-        style = row_style + Style.from_meta({"row": row, "column": index}) + overlay
+        meta = _meta(row, index)
         name = None if header else cell_style(column.key, value)
         if name is not None:
             # A styled cell is aligned left with its style on its text alone,
             # the space after it in the row's style (as DataTable draws a
             # styled Text with no justify of its own).
             text = " " + value
-            styled = style + palette.cells[name]
-            append(Segment(text, styled + post if post else styled))
+            styled = pre + palette.cells[name]
+            append(Segment(text, (styled + post if post else styled) + meta))
             pad = column.content_width - cell_len(text)
             if pad > 0:
-                append(Segment(" " * pad, style + post if post else style))
+                append(Segment(" " * pad, plain + meta))
             continue
-        if post:
-            style += post
-        append(Segment(cell_text(value, column.content_width, column.left), style))
+        append(Segment(cell_text(value, column.content_width, column.left), plain + meta))
     table_width = sum(column.content_width for column in columns)
-    filler = _filler(palette, row_style, overlay, row_cursor)
-    filler += Style.from_meta({"row": row, "column": 0, "out_of_bounds": True})
+    filler = _filler(palette, row_style, overlay, row_cursor) + _out_of_bounds(row)
     append(Segment(" " * max(0, width - table_width), filler))
     strip = Strip(segments)
     if scroll_x:
         strip = strip.crop(scroll_x, strip.cell_length)
     return strip.adjust_cell_length(width, palette.base).simplify()
+
+
+@lru_cache(maxsize=4096)
+def _meta(row: int, column: int) -> Style:
+    """The meta of a cell: where a mouse event landed."""
+    return Style.from_meta({"row": row, "column": column})
+
+
+@lru_cache(maxsize=1024)
+def _out_of_bounds(row: int) -> Style:
+    """The meta of the space right of a row's last column."""
+    return Style.from_meta({"row": row, "column": 0, "out_of_bounds": True})
 
 
 def _filler(palette: Palette, row_style: Style, overlay: Style, row_cursor: bool) -> Style:

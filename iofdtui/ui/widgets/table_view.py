@@ -143,6 +143,10 @@ class TableView(ScrollView, can_focus=True):
         self._layout = 0  # bumped when the columns or their widths change
         self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
         self._palette: Palette | None = None
+        # What the styles depend on: pseudo-classes (focus, dark, ansi...),
+        # the theme, and a count of CSS updates.
+        self._palette_state: tuple[object, ...] = ()
+        self._css_updates = 0
         self._hover_row = 0
         self._show_hover = False
         # Rows were replaced: the layout has yet to catch up with the new
@@ -330,19 +334,27 @@ class TableView(ScrollView, can_focus=True):
         return None
 
     def notify_style_update(self) -> None:
-        """CSS or theme changed: read the styles again and forget every strip."""
+        """CSS or theme changed: the styles are read again at the next paint."""
         super().notify_style_update()
-        self._palette = None
-        self._strips.clear()
+        self._css_updates += 1
         self.refresh()
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        """Read the styles of this paint (once), then render the lines in `crop`."""
-        palette = resolve_palette(self, self.CELL_CLASSES)
-        if palette != self._palette:
-            self._palette = palette
-            self._strips.clear()
+        """Read the styles of this paint (when they may have changed), then render."""
+        self._current_palette()
         return super().render_lines(crop)
+
+    def _current_palette(self) -> Palette:
+        """The styles as CSS gives them now; a new palette drops every cached strip."""
+        state = (self.pseudo_classes, self.app.theme, self._css_updates)
+        if self._palette is None or state != self._palette_state:
+            self._palette_state = state
+            palette = resolve_palette(self, self.CELL_CLASSES)
+            if palette != self._palette:
+                self._palette = palette
+                self._strips.clear()
+        assert self._palette is not None
+        return self._palette
 
     def render_line(self, y: int) -> Strip:
         """Line `y` of the view: the header, or the row scrolled there."""
@@ -351,15 +363,12 @@ class TableView(ScrollView, can_focus=True):
             return self._render_row(-1, width)
         row = y - 1 + int(self.scroll_y)
         if row >= len(self._data.keys):
-            palette = self._palette or resolve_palette(self, self.CELL_CLASSES)
-            return Strip.blank(width, palette.base)
+            return Strip.blank(width, self._current_palette().base)
         return self._render_row(row, width)
 
     def _render_row(self, row: int, width: int) -> Strip:
         """The strip of one row, from the cache when it shows the same as last time."""
-        palette = self._palette
-        if palette is None:
-            palette = self._palette = resolve_palette(self, self.CELL_CLASSES)
+        palette = self._palette or self._current_palette()
         columns = self.ordered_columns
         cells = header_cells(columns) if row == -1 else self._data.cells[self._data.keys[row]]
         row_cursor = self.cursor_type == "row"
