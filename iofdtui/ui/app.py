@@ -8,7 +8,6 @@ screenshot, quit) and the teardown. The lab's view and its keys are the
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -32,6 +31,7 @@ from iofdtui.ui.messages import (
     SnapshotReady,
 )
 from iofdtui.ui.scale_sweep import KvmSweep, SweepPort
+from iofdtui.ui.screens.add_registration import AddRegistrationScreen
 from iofdtui.ui.screens.help import HelpScreen
 from iofdtui.ui.screens.main import MainScreen
 from iofdtui.ui.session import (
@@ -117,43 +117,6 @@ class IofdApp(App[int]):
         """Why the VM could not start, if it could not."""
         return self.session.startup_error
 
-    # ------------------------------------------------------------ transition
-    # What other engineers' tests and benchmarks still use (test_snapshots.py,
-    # test_registrations_*.py, benchmarks/bench_ui*.py); delete once they use
-    # `app.main` and conftest's `show_reading`.
-
-    @property
-    def sort_key(self) -> str:
-        """The main screen's `sort_key`."""
-        return self._main.sort_key
-
-    @sort_key.setter
-    def sort_key(self, key: str) -> None:
-        self._main.sort_key = key
-
-    @property
-    def filter_text(self) -> str:
-        """The main screen's `filter_text`."""
-        return self._main.filter_text
-
-    @filter_text.setter
-    def filter_text(self, text: str) -> None:
-        self._main.filter_text = text
-
-    @property
-    def _selected(self) -> int | None:
-        return self.session.selected
-
-    def _read(self, next_checkpoint: float) -> SnapshotReady | None:
-        return self.session.read(checkpoint=time.monotonic() >= next_checkpoint)
-
-    def _snapshot_ready(self, event: SnapshotReady) -> None:
-        self._main.show_reading(event)
-
-    def action_sort(self) -> None:
-        """The main screen's `action_sort`."""
-        self._main.action_sort()
-
     # ---------------------------------------------------------------- actions
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -195,6 +158,11 @@ class IofdApp(App[int]):
         # The session's workers are the app's (it is app-wide) and report
         # here, in the app's own message loop; the main screen shows them.
         self._main.show_report(report)
+
+    @on(AddRegistrationScreen.Submitted)
+    def _add_submitted(self, event: AddRegistrationScreen.Submitted) -> None:
+        # The form is a screen of its own: what it posts bubbles to the app.
+        self.session.add(event.spec)
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:

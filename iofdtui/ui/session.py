@@ -25,7 +25,7 @@ from textual.message import Message
 from iofdtui.engine.demo import demo_plan, demo_registrations
 from iofdtui.engine.errors import EngineError
 from iofdtui.engine.model import RegistrationSpec, SlotSpec
-from iofdtui.engine.snapshot import READERS, RegistrationStats, Snapshot
+from iofdtui.engine.snapshot import READERS
 from iofdtui.ui.lab_port import LabFactory, LabPort
 from iofdtui.ui.messages import (
     CountersReset,
@@ -90,21 +90,6 @@ def failure_title(err: BaseException, fallback: str) -> str:
     if isinstance(title, str) and title and title != EngineError.title:
         return title
     return fallback
-
-
-def baseline_width(stats: RegistrationStats, snapshot: Snapshot) -> int:
-    """The width whose userspace-exit path is this registration's baseline.
-
-    An any-length registration (width 0) is compared with the width the
-    guest actually writes at that doorbell.
-    """
-    spec = stats.spec
-    if spec.width:
-        return spec.width
-    for slot in snapshot.slots:
-        if (slot.spec.bus, slot.spec.addr) == (spec.bus, spec.addr):
-            return slot.spec.width
-    return 0
 
 
 def apply_plan(lab: LabPort, plan: Sequence[SlotSpec]) -> None:
@@ -225,7 +210,7 @@ class LabSession:
             # Only what the pane draws: flat out, every reader's stream cost
             # measured since reset (the one in force among them); paced, the
             # kick and the wake-up.  Either way beside the userspace exit's.
-            key = (stats.spec.bus, baseline_width(stats, snap))
+            key = (stats.spec.bus, stats.baseline_width)
             paced = snap.pace_us is not None
             return SnapshotReady(
                 snap,

@@ -54,8 +54,12 @@ BASE_MMIO = Latency(525, 6_870.0, 11_900.0, 7_120.0, 513.0)
 LAT_PIO = Latency(263, 1_470.0, 14_500.0, 2_010.0, 513.0)
 LAT_MMIO = Latency(263, 1_520.0, 11_000.0, 1_830.0, 513.0)
 REGISTRATIONS = (
-    RegistrationStats(1, PIO, 14, 134_919, 45_012.0, 134_919, LAT_PIO, BASE_PIO, 4.61),
-    RegistrationStats(2, MMIO, 15, 134_919, 45_012.0, 134_919, LAT_MMIO, BASE_MMIO, 4.52),
+    RegistrationStats(
+        1, PIO, 14, 134_919, 45_012.0, 134_919, LAT_PIO, BASE_PIO, 4.61, baseline_width=1
+    ),
+    RegistrationStats(
+        2, MMIO, 15, 134_919, 45_012.0, 134_919, LAT_MMIO, BASE_MMIO, 4.52, baseline_width=4
+    ),
 )
 DOORBELLS = (
     DoorbellStats(Bus.MMIO, 0xFE00_0000, 269_838, 134_919, 134_919, ((4, 2, 134_919),)),

@@ -23,7 +23,7 @@ from iofdtui.ui.widgets.event_log import EventLog
 from iofdtui.ui.widgets.lab_header import LabHeader
 from iofdtui.ui.widgets.plan_line import PlanLine
 from iofdtui.ui.widgets.registrations_table import RegistrationsTable
-from tests.ui.conftest import wait_for
+from tests.ui.conftest import outcomes, wait_for
 from tests.ui.fake_lab import PLAN, FakeLab, fixed_clock, no_kvm
 
 
@@ -391,3 +391,109 @@ async def test_d_pressed_again_before_the_table_catches_up_removes_once() -> Non
         await pilot.pause(0.2)
     assert len(calls) == 1, calls
     assert not any(isinstance(m, EngineFailed) for m in messages)
+
+
+# ------------------------------------------------------ errors shown (issue 13)
+
+FAULT = "KVM_EXIT_SHUTDOWN: triple fault (eip=0x1010 eax=0x3f8 edx=0x600)"
+
+
+class FaultingLab(FakeLab):
+    """The guest faults: every reading says so, with the registers."""
+
+    def snapshot(self):  # type: ignore[no-untyped-def]
+        from dataclasses import replace
+
+        return replace(super().snapshot(), state="faulted", fault=FAULT)
+
+
+async def test_a_guest_fault_shows_its_registers_in_an_error_modal() -> None:
+    from iofdtui.ui.screens.error_modal import ErrorModal
+
+    app = app_with(FaultingLab)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, ErrorModal))
+        modal = app.screen
+        assert isinstance(modal, ErrorModal)
+        assert modal.error_title == "Guest fault"
+        assert "eip=0x1010" in str(modal.query_one("#error-text", Static).render())
+        faults = [e for e in log_lines(app) if "guest faulted" in e]
+        assert len(faults) == 1 and FAULT in faults[0] and "\n" not in faults[0]
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ErrorModal))
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, ErrorModal), "shown once, not at every reading"
+
+
+async def test_a_failed_action_is_one_line_titled_by_the_error() -> None:
+    from iofdtui.engine.errors import PauseTimeout
+    from iofdtui.ui.messages import EngineFailed
+
+    class Unresponsive(FakeLab):
+        def pause(self, timeout: float = 2.0) -> bool:
+            raise PauseTimeout(errno.ETIMEDOUT, "the guest did not park within 2 s; try again")
+
+    messages: list[object] = []
+    app = app_with(Unresponsive)
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: any(isinstance(m, EngineFailed) for m in messages))
+        [failed] = [m for m in messages if isinstance(m, EngineFailed)]
+        assert failed.title == "Guest unresponsive"  # PauseTimeout.title
+        assert failed.message == "the guest did not park within 2 s; try again"
+        await wait_for(pilot, lambda: any("pausing the guest failed" in e for e in log_lines(app)))
+        assert not any("unexpected error" in e for e in log_lines(app))
+
+
+def test_footer_palette_and_help_are_built_from_one_table() -> None:
+    from iofdtui.ui.bindings import COMMANDS, bindings, keys_markdown, palette
+    from iofdtui.ui.screens.help import HELP
+    from iofdtui.ui.screens.main import MainScreen
+
+    shown = [b.key for b in MainScreen.BINDINGS + IofdApp.BINDINGS if b.show]  # type: ignore[union-attr]
+    assert shown == ["a", "d", "e", "p", "p", "r", "c", "f", "x", "h", "q"]
+    assert {b.action for b in bindings("main")} | {b.action for b in bindings("app")} == {
+        c.action for c in COMMANDS if c.key
+    }
+    assert [c.title for c, _help in palette()] == [c.title for c in COMMANDS]
+    assert keys_markdown() in HELP
+    assert "`d`/Delete remove" in HELP and "`h`/`?` help" in HELP
+    assert "footer shows `a d e p r c f x h q`; `s w v o S` are in the palette" in HELP
+
+
+async def test_the_add_form_registers_and_closes_and_a_refusal_keeps_it_open() -> None:
+    from iofdtui.engine.errors import RegistrationRejected
+    from iofdtui.ui.messages import RegistrationAdded
+
+    class Refusing(FakeLab):
+        refuse = False
+
+        def add_registration(self, spec: RegistrationSpec) -> int:
+            if self.refuse:
+                raise RegistrationRejected(errno.ENOSPC, "ENOSPC: the bus is full", "addr")
+            return super().add_registration(spec)
+
+    messages: list[object] = []
+    app = app_with(Refusing)
+    async with app.run_test(size=(100, 30), message_hook=messages.append) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, AddRegistrationScreen))
+        await pilot.press(*"0x600", "enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, AddRegistrationScreen))
+        [added] = outcomes(messages, RegistrationAdded)
+        assert added.reg_id == 3 and added.spec == RegistrationSpec(Bus.PIO, 0x600, 1)
+        assert any("registered #3 pio 0x0600/1" in e for e in log_lines(app))
+        # The kernel's refusal after submit: the form stays, says why, keeps the input.
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, AddRegistrationScreen))
+        app.lab.refuse = True  # type: ignore[union-attr]
+        await pilot.press(*"0x601", "enter")
+        form = app.screen
+        await wait_for(
+            pilot, lambda: "rejected: ENOSPC" in str(form.query_one("#problem", Static).render())
+        )
+        assert isinstance(app.screen, AddRegistrationScreen)
+        assert form.query_one("#addr", Input).value == "0x601"
+        assert any("rejected pio 0x0601/1 any value: ENOSPC" in e for e in log_lines(app))

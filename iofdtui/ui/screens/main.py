@@ -390,10 +390,6 @@ class MainScreen(Screen[None]):
         # the keys already queued: give it focus now, synchronously.
         form.set_focus(form.query_one("#addr"))
 
-    @on(AddRegistrationScreen.Submitted)
-    def _add_submitted(self, event: AddRegistrationScreen.Submitted) -> None:
-        self.session.add(event.spec)
-
     def action_remove(self) -> None:
         """Deassign the registration under the cursor."""
         reg_id = self.query_one(RegistrationsTable).selected_id
