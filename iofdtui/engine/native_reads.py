@@ -26,7 +26,6 @@ WakeCounts = namedtuple("WakeCounts", WAKE_FIELDS)  # struct lab_wake_stats
 
 QUIET_PATHS: list[Path] = [Path(0, 0, 0, 0, 0)] * MODES
 """A registration never rung nor read, in every mode (shared: test with `is`)."""
-QUIET_WAKE = WakeCounts(0, 0, 0, 0, 0, 0, 0)
 
 _PATH_WORDS = ffi.sizeof("struct lab_path_stats") // 8  # six u64s (lab.h)
 _WAKE_WORDS = len(WAKE_FIELDS)
@@ -166,33 +165,37 @@ class RegBuffers:
 
 def read_live(
     handle: object, n_slots: int, bufs: RegBuffers
-) -> tuple[object, list[int], list[WakeCounts]]:
+) -> tuple[object, list[int], dict[int, WakeCounts]]:
     """Slots, then the signals and wake-up figures (under the reader in force) of
-    each registration in `bufs`, in the one locked pass that brackets them."""
+    each registration in `bufs`, in the one locked pass that brackets them.
+
+    Wake-up figures come by index in `bufs`, for those that are not all zero.
+    """
     n = bufs.n
     slots = ffi.new("struct lab_slot_stats[]", n_slots)
     lib.lab_read_live(handle, slots, n_slots, bufs.ids, bufs.signals, bufs.wakes, n)
     raw = ffi.buffer(bufs.wakes)[:]
-    out = [QUIET_WAKE] * n
     words = memoryview(raw).cast("Q")
-    for i in _nonzero_chunks(raw, len(_QUIET_WAKE), n):
-        out[i] = WakeCounts(*words[i * _WAKE_WORDS : (i + 1) * _WAKE_WORDS])
-    return slots, ffi.unpack(bufs.signals, n) if n else [], out
+    wakes = {
+        i: WakeCounts(*words[i * _WAKE_WORDS : (i + 1) * _WAKE_WORDS])
+        for i in _nonzero_chunks(raw, len(_QUIET_WAKE), n)
+    }
+    return slots, ffi.unpack(bufs.signals, n) if n else [], wakes
 
 
-def read_regs(handle: object, bufs: RegBuffers) -> list[list[Path]]:
+def read_regs(handle: object, bufs: RegBuffers) -> dict[int, list[Path]]:
     """Each registration's path in every mode (index: enum lab_mode), in one call,
-    for the registrations in `bufs`.
+    by index in `bufs`, for those with any count: the others (never rung, read or
+    signalled: most of 1,000) are `QUIET_PATHS`.
 
-    A registration never rung nor read gets one shared row for every mode
-    (`QUIET_PATHS` when it has no signals either).
+    A registration never rung nor read gets one shared row for every mode.
     """
     n = bufs.n
     lib.lab_read_regs(handle, bufs.ids, n, bufs.paths)
     raw = ffi.buffer(bufs.paths)[:]
     stride = _PATH_WORDS * MODES
     words = memoryview(raw).cast("Q")
-    result = [QUIET_PATHS] * n
+    result = {}
     for i in _nonzero_chunks(raw, len(_QUIET_REG), n):
         chunk = words[i * stride : (i + 1) * stride].tolist()
         signals = chunk[0]

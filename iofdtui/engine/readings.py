@@ -8,7 +8,7 @@ registrations and ring plan; nothing here changes what the guest does.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, make_dataclass
 
 from iofdtui.engine import figures, native_reads, threads
 from iofdtui.engine.doorbells import DoorbellTally
@@ -21,7 +21,6 @@ from iofdtui.engine.native_reads import (
     CURRENT,
     MODES,
     QUIET_PATHS,
-    QUIET_WAKE,
     Path,
     Timer,
     WakeCounts,
@@ -41,16 +40,14 @@ from iofdtui.engine.snapshot import (
 
 _NO_QUANTILES = [(-1.0, -1.0)] * MODES
 
-# A frozen dataclass's __init__ stores each field through object.__setattr__;
-# the slots' own setters store the same without that lookup, in half the time,
-# which counts for the rows of quiet registrations (1,000 a reading while the
-# guest rings: their baseline and why are new each time).  The test
-# test_snapshot_rows.py checks the result equals RegistrationStats(...).
-(
-    _set_id, _set_spec, _set_eventfd, _set_signals, _set_signals_per_s, _set_rings,
-    _set_latency, _set_baseline, _set_ratio, _set_removed, _set_wake, _set_kick,
-    _set_by_reader, _set_why, _set_baseline_width,
-) = (getattr(RegistrationStats, f.name).__set__ for f in fields(RegistrationStats))  # fmt: skip
+# A frozen dataclass's __init__ stores each field through object.__setattr__,
+# which is most of a snapshot's time with 1,000 quiet registrations (their rows
+# are new at each reading while the guest rings: their kind's baseline and the
+# lab's why move).  A quiet row is filled in a mutable twin with the same slots
+# (plain stores), then becomes a RegistrationStats: `__class__` assignment
+# between classes of one layout.  test_snapshot_rows.py checks the result is
+# the RegistrationStats the dataclass builds.
+_Draft = make_dataclass("_Draft", [(f.name, f.type) for f in fields(RegistrationStats)], slots=True)
 
 
 def _quiet_row(
@@ -65,23 +62,12 @@ def _quiet_row(
     """The row of a registration never rung nor read, with no signals:
     `RegistrationStats(rid, spec, eventfd, 0, rate, 0, NO_SAMPLES, baseline,
     None, False, None, None, (), why, width)`."""
-    row = object.__new__(RegistrationStats)
-    _set_id(row, rid)
-    _set_spec(row, spec)
-    _set_eventfd(row, eventfd)
-    _set_signals(row, 0)
-    _set_signals_per_s(row, rate)
-    _set_rings(row, 0)
-    _set_latency(row, NO_SAMPLES)
-    _set_baseline(row, baseline)
-    _set_ratio(row, None)
-    _set_removed(row, False)
-    _set_wake(row, None)
-    _set_kick(row, None)
-    _set_by_reader(row, ())
-    _set_why(row, why)
-    _set_baseline_width(row, width)
-    return row
+    row = _Draft(
+        rid, spec, eventfd, 0, rate, 0, NO_SAMPLES, baseline, None, False, None, None, (), why,
+        width,
+    )  # fmt: skip
+    row.__class__ = RegistrationStats  # type: ignore[assignment]
+    return row  # type: ignore[return-value]
 
 
 class _RowCache:
@@ -287,7 +273,8 @@ class Readings:
         self, handle: object, rid: int, reg: Registration, plan: RingPlan, settings: Settings
     ) -> RegistrationStats:
         """A registration's row just before it is removed (no rate, wake-up or why)."""
-        paths = native_reads.read_regs(handle, native_reads.RegBuffers([reg.native_id]))[0]
+        bufs = native_reads.RegBuffers([reg.native_id])
+        paths = native_reads.read_regs(handle, bufs).get(0, QUIET_PATHS)
         timers = native_reads.read_timers(handle)
         q_by_mode = native_reads.quantiles_grid(
             handle, lib.LAB_PATH_REG, [reg.native_id], range(MODES)
@@ -297,22 +284,21 @@ class Readings:
         return self.row(rid, reg, paths, q_by_mode, timers, baselines, plan, settings, signals)
 
     def _wakes(
-        self, handle: object, regs: list[Registration], wakes: list[WakeCounts], note: str | None
-    ) -> list[WakeLatency | None]:
-        """Each registration's wake-up figures; timings only where they may be shown."""
-        out: list[WakeLatency | None] = [None] * len(regs)
-        timed = [
-            i
-            for i, st in enumerate(wakes)
-            if st is not QUIET_WAKE and st.samples and note is None and not st.negative
-        ]
+        self,
+        handle: object,
+        regs: list[Registration],
+        wakes: dict[int, WakeCounts],
+        note: str | None,
+    ) -> dict[int, WakeLatency | None]:
+        """The wake-up figures of the registrations with wake-up counts (by index);
+        timings only where they may be shown."""
+        timed = [i for i, st in wakes.items() if st.samples and note is None and not st.negative]
         grid = native_reads.quantiles_grid(
             handle, lib.LAB_PATH_WAKE, [regs[i].native_id for i in timed], [CURRENT]
         )
         q_at = {i: row[0] for i, row in zip(timed, grid, strict=True)}
-        for i, st in enumerate(wakes):
-            if st is QUIET_WAKE:
-                continue
+        out = {}
+        for i, st in wakes.items():
             path = None
             if i in q_at:
                 path = native_reads.read_path(handle, lib.LAB_PATH_WAKE, regs[i].native_id, CURRENT)
@@ -350,14 +336,14 @@ class Readings:
         timers = native_reads.read_timers(handle)
         mode = settings.mode
         overhead = timers[mode]
-        new_signals = sum(s - reg.last_signals for s, reg in zip(signals, live, strict=True))
+        cache = self._row_cache
+        if cache.layout != (plan.layout, len(live)):
+            cache.plan(plan, live)
+        # Registrations outside `cache.active` had no signals at the last reading.
+        new_signals = sum(signals) - sum(live[i].last_signals for i in cache.active)
         why = self._why(handle, rings_delta, new_signals)
         all_paths = native_reads.read_regs(handle, ids)
-        rung = [
-            i
-            for i, paths in enumerate(all_paths)
-            if paths is not QUIET_PATHS and any(p.samples for p in paths)
-        ]
+        rung = [i for i, paths in all_paths.items() if any(p.samples for p in paths)]
         grid = native_reads.quantiles_grid(
             handle, lib.LAB_PATH_REG, [natives[i] for i in rung], range(MODES)
         )
@@ -420,10 +406,10 @@ class Readings:
     def _rows(
         self,
         live: list[Registration],
-        all_paths: list[list[Path]],
+        all_paths: dict[int, list[Path]],
         signals: list[int],
         q_of: dict[int, list[tuple[float, float]]],
-        wakes: list[WakeLatency | None],
+        wakes: dict[int, WakeLatency | None],
         timers: dict[int, Timer | None],
         baselines: dict[int, Latency],
         plan: RingPlan,
@@ -445,16 +431,13 @@ class Readings:
                 quiet_why = self._quiet_why
         zero_rate = 0.0 if interval else None
         cache = self._row_cache
-        if cache.layout != (plan.layout, len(live)):
-            cache.plan(plan, live)
         shared_changed = quiet_why is not self._quiet_why or zero_rate != cache.zero_rate
         self._quiet_why, cache.zero_rate = quiet_why, zero_rate
-        active = {i for i, paths in enumerate(all_paths) if paths is not QUIET_PATHS}
-        active.update(i for i, wake in enumerate(wakes) if wake is not None)
-        active.update(cache.active)  # their last signals or reads were not zero
+        # Counted now, or their last signals or reads were not zero.
+        active = set(all_paths).union(wakes, cache.active)
         rows, quiet = cache.rows, cache.quiet
         for i in active:
-            reg, paths, sig = live[i], all_paths[i], signals[i]
+            reg, paths, sig = live[i], all_paths.get(i, QUIET_PATHS), signals[i]
             reads = figures.reads(paths)
             reg_why = None
             if why is not None:
@@ -470,7 +453,7 @@ class Readings:
             q_by_mode = q_of.get(i, _NO_QUANTILES)
             rows[i] = self.row(
                 reg.id, reg, paths, q_by_mode, timers, baselines, plan, settings, sig, rate,
-                wakes[i], reg_why,
+                wakes.get(i), reg_why,
             )  # fmt: skip
             quiet[i] = False
         cache.active = {i for i in active if live[i].last_signals or live[i].last_reads}
@@ -494,9 +477,10 @@ class Readings:
         """Record the exact accounting at a pause (`exact`: parked by handshake)."""
         slot_stats = native_reads.read_slots(handle, self.vcpus * MAX_SLOTS)
         live, _, ids = self._registrations(plan, regs)
+        by_index = native_reads.read_regs(handle, ids)
         paths = [
             (sum(p.rings for p in modes), modes[0].signals)
-            for modes in native_reads.read_regs(handle, ids)
+            for modes in (by_index.get(i, QUIET_PATHS) for i in range(len(live)))
         ]
         doorbells = self._checkpoint_doorbells.rows(plan, live, [p[1] for p in paths], slot_stats)
         kernel = None
