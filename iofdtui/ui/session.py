@@ -1,11 +1,11 @@
-"""The lab session: the one lab the app drives, and every engine call it makes.
+"""The lab session: the one lab the app drives, and the one way every engine call runs.
 
-Every engine call may block, so each runs in a thread worker (group
-"engine") and holds one lock while it touches the lab: calls run one at a
-time, and never after `shutdown()` closed the lab. A call reports back to
-the screen that started the session with one message: `EngineDone` with
-what it did, or `EngineFailed` with one line and a title. Start-up, the VM
-rebuild and the periodic reading have shapes of their own, but live here too.
+Every engine call may block, so `call()` runs it in a thread worker (group
+"engine") holding one lock while it touches the lab: calls run one at a time,
+and never after `shutdown()` closed the lab. A call reports to the app with
+one message: `EngineDone` with what it did, or `EngineFailed` with one line
+and a title. What each call does is in `ui/engine_calls.py`; start-up, the VM
+rebuild, the periodic reading and the scale sweep's hold are here.
 """
 
 from __future__ import annotations
@@ -14,21 +14,19 @@ import gc
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 
 from textual.app import App
-from textual.dom import DOMNode
 from textual.message import Message
 
-from iofdtui.engine.demo import demo_plan, demo_registrations
 from iofdtui.engine.errors import EngineError
 from iofdtui.engine.model import RegistrationSpec, SlotSpec
-from iofdtui.engine.snapshot import READERS
+from iofdtui.ui import engine_calls as calls
+from iofdtui.ui.engine_calls import ENGINE_ERRORS, EngineCall, failure_title, one_line
 from iofdtui.ui.lab_port import LabFactory, LabPort
 from iofdtui.ui.messages import (
-    CountersReset,
     EngineDone,
     EngineFailed,
     GuestPaused,
@@ -36,16 +34,8 @@ from iofdtui.ui.messages import (
     LabFailed,
     LabStarted,
     Outcome,
-    PaceChanged,
     PinningChanged,
-    PlanChanged,
-    PlanRejected,
-    ReaderChanged,
-    RegistrationAdded,
-    RegistrationRefused,
-    RegistrationRemoved,
     SnapshotReady,
-    VcpusChanged,
 )
 
 REFRESH_INTERVALS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
@@ -53,16 +43,6 @@ REFRESH_INTERVALS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
 
 CHECKPOINT_EVERY_S = 1.0
 """How often the poller parks the guest briefly for the exact conservation check."""
-
-PACE_US = 100.0
-"""The period `w` paces the plan at: one ring per visit, a wake-up per ring."""
-
-ENGINE_ERRORS = (OSError, ValueError)
-"""What an engine call raises when the engine or the kernel says no (EngineError is an
-OSError, SpecError a ValueError); anything else is a bug, shown by the app as one."""
-
-EngineCall = Callable[[LabPort], Outcome | None]
-"""One engine call: runs on the lab (blocking), returns what it did (None: nothing)."""
 
 
 def open_real_lab(vcpus: int = 1) -> LabPort:
@@ -72,32 +52,6 @@ def open_real_lab(vcpus: int = 1) -> LabPort:
     from iofdtui.engine.lab import open_lab
 
     return open_lab(vcpus)
-
-
-def one_line(err: BaseException) -> str:
-    """An exception as one line: the engine's own message, or the type and its text."""
-    lines = str(err).strip().splitlines()
-    text = lines[0] if lines else ""
-    if isinstance(err, ENGINE_ERRORS) and text:
-        return text
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
-
-
-def failure_title(err: BaseException, fallback: str) -> str:
-    """The toast title for `err`: its own `title` when it has one, else `fallback`."""
-    title = getattr(err, "title", None)
-    # EngineError's base title names no cause; what was being done says more.
-    if isinstance(title, str) and title and title != EngineError.title:
-        return title
-    return fallback
-
-
-def apply_plan(lab: LabPort, plan: Sequence[SlotSpec]) -> None:
-    """Every vCPU rings the same plan (so two vCPUs share each eventfd)."""
-    if lab.vcpus > 1:
-        lab.set_plans([plan] * lab.vcpus)
-    else:
-        lab.set_plan(plan)
 
 
 class LabSession:
@@ -136,7 +90,6 @@ class LabSession:
         self.startup_error: str | None = None
         """Why the VM could not start, if it could not."""
         self._lab_factory = lab_factory
-        self._host: DOMNode | None = None
         self._app: App[object] | None = None
         self._removing: set[int] = set()  # ids whose removal is in flight
         # One lock orders every engine call made by workers against shutdown(),
@@ -159,11 +112,10 @@ class LabSession:
         """Registration ids whose removal is on its way."""
         return frozenset(self._removing)
 
-    def start(self, host: DOMNode) -> None:
-        """Build the lab in a worker; `host` runs the workers and gets every report."""
-        self._host = host
-        self._app = host.app  # read here: a worker thread may not know the active app
-        host.run_worker(
+    def start(self, app: App[object]) -> None:
+        """Build the lab in a worker; `app` runs the workers and gets every report."""
+        self._app = app
+        app.run_worker(
             self._start,
             name="starting the test VM",
             group="engine",
@@ -181,8 +133,8 @@ class LabSession:
         gc.freeze()
         young, middle, _ = gc.get_threshold()
         gc.set_threshold(young, middle, 100)
-        if self._host is not None:
-            self._host.run_worker(
+        if self._app is not None:
+            self._app.run_worker(
                 self._poll,
                 name="poller",
                 group="poll",
@@ -230,9 +182,9 @@ class LabSession:
             run: the call itself, given the lab under the engine lock.
             exclusive: cancel the engine calls still waiting (a VM rebuild).
         """
-        if self._host is None:
+        if self._app is None:
             return
-        self._host.run_worker(
+        self._app.run_worker(
             partial(self._run, action, run),
             name=action,
             group="engine",
@@ -255,15 +207,7 @@ class LabSession:
 
     def add(self, spec: RegistrationSpec) -> None:
         """Register an ioeventfd; a refusal is an outcome (the form shows it)."""
-
-        def run(lab: LabPort) -> Outcome:
-            try:
-                return RegistrationAdded(lab.add_registration(spec), spec)
-            except EngineError as err:
-                title = failure_title(err, "Registration rejected")
-                return RegistrationRefused(spec, str(err), getattr(err, "field", None), title)
-
-        self.call(f"registering {spec.describe()}", run)
+        self.call(f"registering {spec.describe()}", partial(calls.add_registration, spec=spec))
 
     def remove(self, reg_id: int) -> bool:
         """Deassign `reg_id`; False when its removal is already on its way."""
@@ -273,7 +217,7 @@ class LabSession:
 
         def run(lab: LabPort) -> Outcome:
             try:
-                return RegistrationRemoved(lab.remove_registration(reg_id))
+                return calls.remove_registration(lab, reg_id)
             finally:
                 # A plain set, no widget: discard is atomic under the GIL.
                 self._removing.discard(reg_id)
@@ -283,89 +227,37 @@ class LabSession:
 
     def pause(self) -> None:
         """Park the guest at a quiescent point."""
-
-        def run(lab: LabPort) -> Outcome | None:
-            if lab.state == "paused":
-                return None  # a repeated `p` that found it paused already: nothing changed
-            return GuestPaused(lab.pause())
-
-        self.call("pausing the guest", run)
+        self.call("pausing the guest", calls.pause)
 
     def resume(self) -> None:
         """Let the guest ring again."""
-
-        def run(lab: LabPort) -> Outcome | None:
-            if lab.state != "paused":
-                return None  # a repeated `p` that found it running already: nothing changed
-            lab.resume()
-            return GuestResumed()
-
-        self.call("resuming the guest", run)
+        self.call("resuming the guest", calls.resume)
 
     def reset(self) -> None:
         """Zero every count and histogram."""
-
-        def run(lab: LabPort) -> Outcome:
-            lab.reset_counters()
-            return CountersReset()
-
-        self.call("resetting the counters", run)
+        self.call("resetting the counters", calls.reset)
 
     def cycle_reader(self) -> None:
-        """The next reader mode in `READERS` (none → poll → epoll → none)."""
-
-        def run(lab: LabPort) -> Outcome:
-            mode = READERS[(READERS.index(lab.reader) + 1) % len(READERS)]
-            lab.set_reader(mode)
-            return ReaderChanged(mode)
-
-        self.call("switching the eventfd reader", run)
+        """The next reader mode (none → poll → epoll → none)."""
+        self.call("switching the eventfd reader", calls.next_reader)
 
     def toggle_pinning(self) -> None:
         """Pin the vCPU thread(s) and the reader to separate CPUs, or unpin."""
 
         def run(lab: LabPort) -> Outcome:
-            want = lab.pinning is None
-            try:
-                lab.set_pinning(want)
-            except ENGINE_ERRORS as err:
-                return PinningChanged(lab.pinning, refused=one_line(err))
-            self.pin = want
-            return PinningChanged(lab.pinning)
+            outcome = calls.toggle_pinning(lab)
+            self.pin = lab.pinning is not None  # kept across a VM rebuild
+            return outcome
 
         self.call("pinning the threads", run)
 
     def toggle_pace(self) -> None:
         """Pace the plan (wake-up latency), or ring flat out again."""
-
-        def run(lab: LabPort) -> Outcome:
-            pace = None if lab.pace_us else PACE_US
-            lab.set_pace(pace)
-            lab.reset_counters()  # wake-up figures from one mode only
-            return PaceChanged(pace)
-
-        self.call("pacing the ring plan", run)
+        self.call("pacing the ring plan", calls.toggle_pace)
 
     def set_plan(self, plan: list[SlotSpec]) -> None:
         """Apply a plan; a rejected one leaves the plan the guest rang before."""
-
-        def run(lab: LabPort) -> Outcome:
-            before = lab.plan()
-            try:
-                for slot in plan:
-                    slot.validate()
-                apply_plan(lab, plan)
-            except Exception as err:  # whatever refused it, keep a plan
-                restore_failed = None
-                try:
-                    if lab.plan() != before:
-                        apply_plan(lab, before)
-                except Exception as again:
-                    restore_failed = one_line(again)
-                return PlanRejected(one_line(err), restore_failed)
-            return PlanChanged(plan)
-
-        self.call("applying the ring plan", run)
+        self.call("applying the ring plan", partial(calls.set_plan, plan=plan))
 
     def switch_vcpus(self) -> None:
         """A new VM with the other vCPU count, the same plan and registrations."""
@@ -420,8 +312,8 @@ class LabSession:
     # --------------------------------------------------------------- workers
 
     def _post(self, message: Message) -> None:
-        if self._host is not None:
-            self._host.post_message(message)
+        if self._app is not None:
+            self._app.post_message(message)
 
     @contextmanager
     def _engine(self) -> Iterator[LabPort | None]:
@@ -453,11 +345,7 @@ class LabSession:
             self._failed_to_start(str(err))
             return
         try:
-            apply_plan(lab, demo_plan())
-            for spec in demo_registrations():
-                lab.add_registration(spec)
-            lab.start()
-            registrations = lab.registrations()
+            registrations = calls.start_demo(lab)
         except ENGINE_ERRORS as err:
             # EngineError is an OSError; a bare one (a thread or mmap the
             # kernel refused) is just as fatal: close what was built, one line.
@@ -518,33 +406,11 @@ class LabSession:
             self._poller_done.set()
 
     def _rebuild(self, vcpus: int, old: LabPort) -> Outcome:
-        """Replace the lab with one of `vcpus` vCPUs (under the engine lock, in `_run`).
-
-        vCPUs cannot be added to a running VM's accounting, so the lab is
-        rebuilt; the poller waits on the engine lock meanwhile.
-        """
-        specs, plan, reader = old.registrations(), old.plan(), old.reader
-        pinned, paced = old.pinning is not None, old.pace_us is not None
-        new = self._lab_factory(vcpus)
-        try:
-            old.close()
-            apply_plan(new, plan)
-            renumbered = {
-                old_id: new.add_registration(spec) for old_id, spec in sorted(specs.items())
-            }
-            new.set_reader(reader)
-            new.start()
-        except ENGINE_ERRORS:
-            new.close()
-            self.lab = None
-            raise
-        if pinned:
-            # The same machine allowed it a moment ago; the header tells if not.
-            with suppress(*ENGINE_ERRORS):
-                new.set_pinning(True)
+        """Replace the lab with one of `vcpus` vCPUs (under the engine lock, in `_run`:
+        the poller waits meanwhile)."""
+        new = self._lab_factory(vcpus)  # when this fails, the old lab rings on
+        self.lab = None  # closed by what follows, whatever happens
+        changed = calls.take_over(new, old)
         self.lab = new
         self.vcpus = vcpus
-        # Paced mode runs on one vCPU: a paced one-vCPU lab comes back flat out.
-        return VcpusChanged(
-            vcpus, new.registrations(), renumbered, pace_dropped=paced and vcpus > 1
-        )
+        return changed
