@@ -37,7 +37,8 @@ from textual.widget import Widget
 from iofdtui.engine.demo import demo_plan, demo_registrations
 from iofdtui.engine.lab import Lab
 from iofdtui.engine.model import Bus, RegistrationSpec
-from iofdtui.ui.app import make_app
+from iofdtui.engine.snapshot import Snapshot
+from iofdtui.ui.app import IofdApp, make_app
 from iofdtui.ui.messages import SnapshotReady
 
 PANELS = ("header", "registrations", "doorbells", "detail", "log", "keys")
@@ -121,14 +122,9 @@ def paint_split(into: dict[str, float]) -> Iterator[None]:
         Widget.render_lines = original  # type: ignore[method-assign]
 
 
-def _frame(app: App[object], snap: object) -> None:
+def _frame(app: IofdApp, snap: Snapshot) -> None:
     """One reading shown, then the layout and a full render into terminal segments."""
-    reading = SnapshotReady(snap)  # type: ignore[arg-type]
-    main = getattr(app, "main", None)  # the MainScreen, once the App has one
-    if main is not None:
-        main.show_reading(reading)
-    else:
-        app._snapshot_ready(reading)  # type: ignore[attr-defined]
+    app.main.show_reading(SnapshotReady(snap))
     screen = app.screen
     screen._refresh_layout(app.size)
     update = screen._compositor.render_update(full=True)
