@@ -17,9 +17,15 @@ the rest stay put, as in a real device model with many quiet queues.
 3. A sort (`o`), a filter (`f` + Enter: the filter applied) and a page-down
    scroll: the action, then the layout and full render that show it.
 
+Each line gives wall-clock milliseconds and, last, the median CPU time of
+this process (steadier than the wall clock on a shared machine).
+`--against 10` measures the same frames at 160x45 with 10 registrations
+right after, and prints the ratio of the median frames (the goal: a frame
+with 1,000 within 1.2x of one with 10: only the rows in view cost anything).
+
 Target: frame p90 well under 50 ms.
 
-    python benchmarks/bench_ui_scale.py [--registrations N] [--frames F]
+    python benchmarks/bench_ui_scale.py [--registrations N] [--frames F] [--against M]
 """
 
 from __future__ import annotations
@@ -117,17 +123,33 @@ class _FullCollections:
 
 _FULL_GC = _FullCollections()
 _GC_HIT: dict[str, int] = {}
+_CPU: dict[str, list[float]] = {}
+"""CPU milliseconds of this process, by what was timed (beside the wall clock)."""
+
+
+class _Clock:
+    """Wall and CPU time of one timed part, recorded under its name."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __enter__(self) -> _Clock:
+        self.gc_before = _FULL_GC.count
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.ms = (time.perf_counter() - self.wall) * 1e3
+        _CPU.setdefault(self.what, []).append((time.process_time() - self.cpu) * 1e3)
+        if _FULL_GC.count != self.gc_before:
+            _GC_HIT[self.what] = _GC_HIT.get(self.what, 0) + 1
 
 
 def _timed(app: IofdApp, change: Callable[[], object], what: str = "") -> float:
-    before = _FULL_GC.count
-    start = time.perf_counter()
-    change()
-    _paint(app)
-    elapsed = (time.perf_counter() - start) * 1e3
-    if _FULL_GC.count != before:
-        _GC_HIT[what] = _GC_HIT.get(what, 0) + 1
-    return elapsed
+    with _Clock(what) as clock:
+        change()
+        _paint(app)
+    return clock.ms
 
 
 async def _wait(predicate: Callable[[], object], timeout: float = 60.0) -> None:
@@ -171,15 +193,15 @@ async def ui_times(
             )
             # The same frame's parts, on the next reading: each table's update, then the paint.
             snap = await asyncio.to_thread(lab.snapshot)
-            start = time.perf_counter()
-            table.show(snap.registrations, app.main.filter_text, app.main.sort_key)
-            mid = time.perf_counter()
-            doors.show(snap.doorbells, snap.slots, snap.checkpoint)
-            end = time.perf_counter()
-            _paint(app)
-            times["  regs table"].append((mid - start) * 1e3)
-            times["  doorbells"].append((end - mid) * 1e3)
-            times["  paint"].append((time.perf_counter() - end) * 1e3)
+            with _Clock("  regs table") as clock:
+                table.show(snap.registrations, app.main.filter_text, app.main.sort_key)
+            times["  regs table"].append(clock.ms)
+            with _Clock("  doorbells") as clock:
+                doors.show(snap.doorbells, snap.slots, snap.checkpoint)
+            times["  doorbells"].append(clock.ms)
+            with _Clock("  paint") as clock:
+                _paint(app)
+            times["  paint"].append(clock.ms)
             await asyncio.sleep(0.02)
         for _ in range(frames):
             times["sort"].append(_timed(app, app.main.action_sort, "sort"))
@@ -205,37 +227,66 @@ async def ui_times(
     return times
 
 
-def summary(ms: list[float]) -> str:
+def summary(ms: list[float], cpu: list[float] | None = None) -> str:
     ordered = sorted(ms)
     p90 = ordered[int(0.9 * (len(ordered) - 1))]
     median, worst = statistics.median(ordered), ordered[-1]
-    return f"median {median:6.1f} ms  p90 {p90:6.1f} ms  worst {worst:6.1f} ms"
+    line = f"median {median:6.1f} ms  p90 {p90:6.1f} ms  worst {worst:6.1f} ms"
+    if cpu:
+        line += f"  CPU median {statistics.median(cpu):6.1f} ms"
+    return line
+
+
+def _report(size: tuple[int, int], times: dict[str, list[float]]) -> None:
+    print(f"  at {size[0]}x{size[1]}:")
+    for what, ms in times.items():
+        hit = _GC_HIT.get(what, 0)
+        note = f"  ({hit} with a full GC)" if hit else ""
+        print(f"    {what:<14} {summary(ms, _CPU.get(what))}{note}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--registrations", type=int, default=1_000)
     parser.add_argument("--frames", type=int, default=20)
+    parser.add_argument(
+        "--against", type=int, default=None, help="also frames with this many, and the ratio"
+    )
     args = parser.parse_args()
     need_fds(args.registrations)
     snap_ms = engine_snapshot_ms(args.registrations)
     print(f"{args.registrations:,} registrations")
     print(f"  engine Lab.snapshot() (poller thread)  {summary(snap_ms)}")
     ok = True
+    frames: dict[int, tuple[float, float]] = {}
     for size in ((160, 45), (80, 24)):
         _GC_HIT.clear()
+        _CPU.clear()
         times = asyncio.run(ui_times(args.registrations, args.frames, size))
-        print(f"  at {size[0]}x{size[1]}:")
-        for what, ms in times.items():
-            hit = _GC_HIT.get(what, 0)
-            note = f"  ({hit} with a full GC)" if hit else ""
-            print(f"    {what:<14} {summary(ms)}{note}")
+        _report(size, times)
+        if size == (160, 45):
+            frames[args.registrations] = (
+                statistics.median(times["frame"]),
+                statistics.median(_CPU["frame"]),
+            )
         ok = ok and all(
             sorted(ms)[int(0.9 * (len(ms) - 1))] < 50
             for what, ms in times.items()
             if not what.startswith(" ")
         )
     print("targets met (every p90 < 50 ms)" if ok else "TARGETS MISSED")
+    if args.against is not None:
+        _GC_HIT.clear()
+        _CPU.clear()
+        times = asyncio.run(ui_times(args.against, args.frames, (160, 45)))
+        print(f"{args.against:,} registrations, same run")
+        _report((160, 45), times)
+        frames[args.against] = (statistics.median(times["frame"]), statistics.median(_CPU["frame"]))
+        (wall, cpu), (wall_n, cpu_n) = frames[args.registrations], frames[args.against]
+        print(
+            f"frame at 160x45, {args.registrations:,} vs {args.against:,} registrations: "
+            f"wall {wall / wall_n:.2f}x, CPU {cpu / cpu_n:.2f}x (goal <= 1.2x)"
+        )
 
 
 if __name__ == "__main__":

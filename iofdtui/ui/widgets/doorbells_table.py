@@ -238,8 +238,8 @@ class DoorbellsTable(CountsTable):
         # were made from: a doorbell whose counts, writes and checkpoint entry
         # did not change keeps its strings (and so its row).
         self._made: dict[str, tuple[tuple[object, ...], dict[str, str], tuple[int, ...]]] = {}
-        # Each row as last shown, with the cells and the fit it was cut from.
-        self._shown: dict[str, tuple[dict[str, str], Fit, tuple[str, ...]]] = {}
+        # Each row as last shown, with the cells it was cut from (for `_fit`).
+        self._shown: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {}
 
     def cell_style(self, column_key: str, value: str) -> str | None:
         """The checks in colour: ✓ holds, ✗ broken."""
@@ -315,6 +315,7 @@ class DoorbellsTable(CountsTable):
         if fit != self._fit:
             # Columns only ever widen: a new choice starts them afresh.
             self._fit = fit
+            self._shown.clear()  # rows cut for another fit
             self.set_columns(fit.columns, self.LEFT)
         keys = [k for k, _ in fit.columns]
         live = "live" if fit.in_flight else "live_short"
@@ -322,8 +323,8 @@ class DoorbellsTable(CountsTable):
         shown = self._shown
         for key, by_key in full.items():
             before = shown.get(key)
-            if before is not None and before[0] is by_key and before[1] == fit:
-                rows[key] = before[2]
+            if before is not None and before[0] is by_key:
+                rows[key] = before[1]
                 continue
             rows[key] = tuple(
                 clip(by_key[live if k == "live" else k], fit.caps[k])
@@ -331,7 +332,7 @@ class DoorbellsTable(CountsTable):
                 else by_key[live if k == "live" else k]
                 for k in keys
             )
-            shown[key] = (by_key, fit, rows[key])
+            shown[key] = (by_key, rows[key])
         if len(shown) > len(rows):
             for key in [key for key in shown if key not in rows]:
                 del shown[key]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from operator import attrgetter
 
 from iofdtui.engine.model import format_addr
 from iofdtui.engine.snapshot import RegistrationStats
@@ -186,9 +187,10 @@ class RegistrationsTable(CountsTable):
         Paced, the cost columns show each registration's kick (one paced write).
         """
         self._last = (registrations, needle, sort, paced)
-        visible = sorted(
-            (r for r in registrations if matches(r, needle)), key=lambda r: _sort_value(r, sort)
-        )
+        shown = (r for r in registrations if matches(r, needle)) if needle else registrations
+        # By id (the default) in C; the other orders through `_sort_value`.
+        by = attrgetter("id") if sort == "id" else lambda r: _sort_value(r, sort)
+        visible = sorted(shown, key=by)
         memo, compact = self._cells_memo, self.compact
         rows = {}
         for r in visible:

@@ -169,10 +169,13 @@ def row_strip(
     cursor: bool,
     row_cursor: bool,
     width: int,
+    table_width: int,
     scroll_x: int,
     cell_style: Callable[[str, str], str | None],
 ) -> Strip:
     """The strip of one row (`row` -1: the header) at this width and sideways scroll.
+
+    `table_width` is the columns' total width (the row's cells fill exactly it).
 
     `hover` and `cursor` say whether the hover or the cursor is on this row;
     `row_cursor` whether the table has a row cursor at all (its filler right of
@@ -196,6 +199,8 @@ def row_strip(
             # the space after it in the row's style (as DataTable draws a
             # styled Text with no justify of its own).
             text = " " + value
+            if cell_len(text) > column.content_width:
+                text = set_cell_size(text, column.content_width)
             styled = pre + palette.cells[name]
             append(Segment(text, (styled + post if post else styled) + meta))
             pad = column.content_width - cell_len(text)
@@ -203,13 +208,14 @@ def row_strip(
                 append(Segment(" " * pad, plain + meta))
             continue
         append(Segment(cell_text(value, column.content_width, column.left), plain + meta))
-    table_width = sum(column.content_width for column in columns)
     filler = _filler(palette, row_style, overlay, row_cursor) + _out_of_bounds(row)
     append(Segment(" " * max(0, width - table_width), filler))
-    strip = Strip(segments)
+    # No two neighbours share a style (each carries its own cell's meta), so
+    # there is nothing to simplify, as DataTable's `simplify()` finds.
+    strip = Strip(segments, max(width, table_width))
     if scroll_x:
         strip = strip.crop(scroll_x, strip.cell_length)
-    return strip.adjust_cell_length(width, palette.base).simplify()
+    return strip.adjust_cell_length(width, palette.base)
 
 
 @lru_cache(maxsize=4096)

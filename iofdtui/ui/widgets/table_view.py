@@ -388,6 +388,7 @@ class TableView(ScrollView, can_focus=True):
                 cursor=cursor,
                 row_cursor=row_cursor,
                 width=width,
+                table_width=self._data.width,
                 scroll_x=scroll_x,
                 cell_style=self.cell_style,
             )
