@@ -41,14 +41,6 @@ def check_mode(mode: object) -> None:
         raise ValueError(f"mode must be an enum lab_mode value, not {mode!r}")
 
 
-def check_path(kind: object, ident: object, mode: object) -> None:
-    """The engine's path ids are C ints: refuse what cffi would turn into OverflowError."""
-    c_int = range(-(1 << 31), 1 << 31)
-    if not is_int(kind) or not is_int(ident) or kind not in c_int or ident not in c_int:
-        raise ValueError(f"no latency path ({kind!r}, {ident!r})")
-    check_mode(mode)
-
-
 def check_gpa(gpa: object) -> None:
     """A guest-physical address the test hooks may touch: aligned, inside guest RAM."""
     if not is_int(gpa):

@@ -71,9 +71,11 @@ class Lab(LabReadout):
         out = ffi.new("struct lab **")
         stage = ffi.new("int *")
         detail = ffi.new("int64_t *")
-        rc = lib.lab_create(out, vcpus, stage, detail)
-        if rc < 0:
-            raise start_error(stage[0], -rc, detail[0])
+        check(
+            lib.lab_create(out, vcpus, stage, detail),
+            "creating the test VM",
+            raising=lambda code, what: start_error(stage[0], code, detail[0]),
+        )
         self._lab = out[0]
         self.vcpus: int = vcpus
         self._lock = threading.RLock()

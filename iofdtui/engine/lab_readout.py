@@ -9,15 +9,15 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 
 from iofdtui.engine import native_reads
-from iofdtui.engine.arguments import check_id, check_mode, check_path, is_int
+from iofdtui.engine.arguments import check_id, check_mode, is_int
 from iofdtui.engine.figures import cycles_to_ns, mode_of
 from iofdtui.engine.model import KINDS, Bus
 from iofdtui.engine.native import lib
-from iofdtui.engine.native_reads import CURRENT, Timer
+from iofdtui.engine.native_reads import CURRENT
 from iofdtui.engine.readings import Readings, Settings
 from iofdtui.engine.registrations import Registration, Registrations
 from iofdtui.engine.ring_plan import RingPlan
-from iofdtui.engine.snapshot import READERS, Latency, Snapshot
+from iofdtui.engine.snapshot import READERS, Snapshot
 
 
 class LabReadout:
@@ -64,26 +64,6 @@ class LabReadout:
         if not rings or not self.tsc_khz:
             return None
         return cycles_to_ns(loop_cycles / rings, self.tsc_khz)
-
-    def latency(
-        self, kind: int, ident: int, timer: Timer | None = None, mode: int = CURRENT
-    ) -> Latency:
-        """Net latency of one path in `mode` (see `figures.net_latency`).
-
-        `timer` is the empty window's distribution in that mode (read here
-        when not given).
-        """
-        check_path(kind, ident, mode)
-        with self._live():
-            if timer is None:
-                timer = native_reads.read_timer(self._lab, mode)
-            return self._readings.latency(self._lab, kind, ident, timer, mode)
-
-    def histogram(self, kind: int, ident: int, mode: int = CURRENT) -> list[tuple[float, int]]:
-        """A path's raw histogram: (bucket lower bound in ns, count), non-empty buckets."""
-        check_path(kind, ident, mode)
-        with self._live():
-            return self._readings.histogram(self._lab, kind, ident, mode)
 
     def registration_histogram(self, reg_id: int) -> list[tuple[float, int]]:
         """Net histogram (ns, count) of the rings a live registration served,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from iofdtui.engine.errors import RegistrationRejected, rejection
 from iofdtui.engine.model import Bus, RegistrationSpec, SpecError
-from iofdtui.engine.native import ffi, lib
+from iofdtui.engine.native import check, ffi, lib
 from iofdtui.engine.snapshot import RegistrationStats
 
 
@@ -64,12 +64,14 @@ class Registrations:
             efd,
             stage,
         )
-        if rc < 0:
+
+        def refused(code: int, what: str) -> RegistrationRejected:
             clash = next(
                 ((i, reg.spec) for i, reg in self.live.items() if reg.spec.collides(spec)), None
             )
-            live = len(self.live) + len(self.decoys)
-            raise rejection(spec, -rc, stage[0], live, clash)
+            return rejection(spec, code, stage[0], len(self.live) + len(self.decoys), clash)
+
+        check(rc, f"registering {spec.describe()}", raising=refused)
         return rid[0], efd[0]
 
     def deassign(self, handle: object, reg_id: int) -> tuple[Registration, int, int, int]:
