@@ -311,7 +311,7 @@ class MainScreen(Screen[None]):
                 ErrorModal(
                     GuestFault.title,
                     fault or "the guest faulted, and the engine kept no detail",
-                    "The guest cannot ring again: quit (q) and start iofdtui again.",
+                    "The guest cannot ring again: Escape, then q, and start iofdtui again.",
                 )
             )
         self._last_state = state
