@@ -380,7 +380,7 @@ class Lab(LabReadout):
             if reg is None:
                 raise RegistrationRejected(E.ENOENT, f"no registration #{reg_id}")
             settings = self._settings()
-            view = self._readings.final_row(self._lab, reg_id, reg, self._plan, settings)
+            view = self._readings.final_row(self._lab, reg, self._plan, settings)
             reg, signals, rings, rc = self._registrations.deassign(self._lab, reg_id)
             self._plan.retire_signals(reg.spec, signals)
             # The drain after deassign may add the last few signals.

@@ -8,25 +8,25 @@ registrations and ring plan; nothing here changes what the guest does.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, fields, make_dataclass
+from dataclasses import dataclass
 
 from iofdtui.engine import figures, native_reads, threads
 from iofdtui.engine.doorbells import DoorbellTally
 from iofdtui.engine.figures import NO_SAMPLES, cycles_to_ns, net_latency
 from iofdtui.engine.kernel_counters import KernelSample, OurCounts, compare, read_sample
 from iofdtui.engine.kvm_stats import StatsReader
-from iofdtui.engine.model import KIND_NAMES, KINDS, MAX_SLOTS, Bus, RegistrationSpec
+from iofdtui.engine.model import KIND_NAMES, MAX_SLOTS, Bus
 from iofdtui.engine.native import lib
 from iofdtui.engine.native_reads import (
     CURRENT,
     MODES,
     QUIET_PATHS,
-    Path,
     Timer,
     WakeCounts,
 )
 from iofdtui.engine.registrations import Registration, Registrations
 from iofdtui.engine.ring_plan import RingPlan
+from iofdtui.engine.rows import RegistrationRows, registration_row
 from iofdtui.engine.snapshot import (
     Checkpoint,
     Latency,
@@ -37,65 +37,6 @@ from iofdtui.engine.snapshot import (
     WakeLatency,
     WhyCost,
 )
-
-_NO_QUANTILES = [(-1.0, -1.0)] * MODES
-
-# A frozen dataclass's __init__ stores each field through object.__setattr__,
-# which is most of a snapshot's time with 1,000 quiet registrations (their rows
-# are new at each reading while the guest rings: their kind's baseline and the
-# lab's why move).  A quiet row is filled in a mutable twin with the same slots
-# (plain stores), then becomes a RegistrationStats: `__class__` assignment
-# between classes of one layout.  test_snapshot_rows.py checks the result is
-# the RegistrationStats the dataclass builds.
-_Draft = make_dataclass("_Draft", [(f.name, f.type) for f in fields(RegistrationStats)], slots=True)
-
-
-def _quiet_row(
-    rid: int,
-    spec: RegistrationSpec,
-    eventfd: int,
-    rate: float | None,
-    baseline: Latency,
-    why: WhyCost | None,
-    width: int,
-) -> RegistrationStats:
-    """The row of a registration never rung nor read, with no signals:
-    `RegistrationStats(rid, spec, eventfd, 0, rate, 0, NO_SAMPLES, baseline,
-    None, False, None, None, (), why, width)`."""
-    row = _Draft(
-        rid, spec, eventfd, 0, rate, 0, NO_SAMPLES, baseline, None, False, None, None, (), why,
-        width,
-    )  # fmt: skip
-    row.__class__ = RegistrationStats  # type: ignore[assignment]
-    return row  # type: ignore[return-value]
-
-
-class _RowCache:
-    """The previous reading's rows, aligned with the live registrations while
-    the plan's layout holds, and what the quiet ones were built from."""
-
-    def __init__(self) -> None:
-        self.layout = (-1, -1)
-        self.rows: list[RegistrationStats | None] = []
-        self.quiet: list[bool] = []  # rows[i] is a quiet row, built from the below
-        self.widths: list[int] = []  # each registration's baseline width
-        self.by_kind: dict[int | None, list[int]] = {}  # baseline kind -> registrations
-        self.baselines: dict[int | None, Latency] = {}
-        self.zero_rate: float | None = None
-        self.active: set[int] = set()  # registrations with signals or reads at the last reading
-
-    def plan(self, plan: RingPlan, live: list[Registration]) -> None:
-        """Start over for a new set of registrations or plan."""
-        self.layout = (plan.layout, len(live))
-        self.rows = [None] * len(live)
-        self.quiet = [False] * len(live)
-        self.widths = [plan.baseline_width(reg.spec) for reg in live]
-        self.by_kind = {}
-        for i, reg in enumerate(live):
-            kind = KINDS.get((reg.spec.bus, self.widths[i]))
-            self.by_kind.setdefault(kind, []).append(i)
-        self.baselines = {}
-        self.active = {i for i, reg in enumerate(live) if reg.last_signals or reg.last_reads}
 
 
 @dataclass(frozen=True)
@@ -132,8 +73,7 @@ class Readings:
         self._last_total: tuple[float, int] | None = None
         # Rows reused while equal, so unchanged registrations' rows stay the same objects.
         self._baselines: dict[int, Latency] = {}
-        self._quiet_why: WhyCost | None = None
-        self._row_cache = _RowCache()
+        self._rows = RegistrationRows(self.tsc_khz)
         self._live: tuple[int, list[Registration], list[int], native_reads.RegBuffers] = (
             -1,
             [],
@@ -220,57 +160,8 @@ class Readings:
 
     # --------------------------------------------------------------- rows
 
-    def row(
-        self,
-        rid: int,
-        reg: Registration,
-        paths: list[Path],
-        q_by_mode: list[tuple[float, float]],
-        timers: dict[int, Timer | None],
-        baselines: dict[int, Latency],
-        plan: RingPlan,
-        settings: Settings,
-        signals: int,
-        rate: float | None = None,
-        wake: WakeLatency | None = None,
-        why: WhyCost | None = None,
-    ) -> RegistrationStats:
-        """One registration's row from its paths in every mode (`read_regs`) and
-        their quantiles; `signals` as read (live, with the wake-up figures)."""
-        width = plan.baseline_width(reg.spec)
-        kind = KINDS.get((reg.spec.bus, width))
-        baseline = baselines.get(kind, NO_SAMPLES) if kind is not None else NO_SAMPLES
-        if paths is QUIET_PATHS or not any(p.samples for p in paths):
-            # Never rung (most of 1,000 registrations): no cost to compute.
-            latency, by_reader, kick = NO_SAMPLES, (), None
-        else:
-            mode = settings.mode
-            # Like for like: both figures under the reader in force, both streams
-            # (or both kicks when paced), each net of its own mode's timer overhead.
-            latency = net_latency(paths[mode], q_by_mode[mode], timers[mode], self.tsc_khz)
-            by_reader = figures.reader_costs(paths, q_by_mode, timers, self.tsc_khz)
-            kick = next((c.kick for c in by_reader if c.reader == settings.reader), None)
-            if kick is not None and not kick.samples:
-                kick = None
-        return RegistrationStats(
-            id=rid,
-            spec=reg.spec,
-            eventfd=reg.eventfd,
-            signals=signals,
-            signals_per_s=rate,
-            rings=sum(p.rings for p in paths),  # every mode's: they add up to the signals
-            latency=latency,
-            baseline=baseline,
-            ratio=figures.ratio(latency, baseline),
-            wake=wake,
-            kick=kick,
-            by_reader=by_reader,
-            why=why,
-            baseline_width=width,
-        )
-
     def final_row(
-        self, handle: object, rid: int, reg: Registration, plan: RingPlan, settings: Settings
+        self, handle: object, reg: Registration, plan: RingPlan, settings: Settings
     ) -> RegistrationStats:
         """A registration's row just before it is removed (no rate, wake-up or why)."""
         bufs = native_reads.RegBuffers([reg.native_id])
@@ -281,7 +172,10 @@ class Readings:
         )[0]
         baselines = self._read_baselines(handle, timers, settings.mode)
         signals = paths[settings.mode].signals
-        return self.row(rid, reg, paths, q_by_mode, timers, baselines, plan, settings, signals)
+        return registration_row(
+            reg, paths, q_by_mode, timers, baselines, plan, settings.mode, settings.reader,
+            self.tsc_khz, signals,
+        )  # fmt: skip
 
     def _wakes(
         self,
@@ -336,18 +230,14 @@ class Readings:
         timers = native_reads.read_timers(handle)
         mode = settings.mode
         overhead = timers[mode]
-        cache = self._row_cache
-        if cache.layout != (plan.layout, len(live)):
-            cache.plan(plan, live)
-        # Registrations outside `cache.active` had no signals at the last reading.
-        new_signals = sum(signals) - sum(live[i].last_signals for i in cache.active)
-        why = self._why(handle, rings_delta, new_signals)
+        self._rows.follow(plan, live)
+        why = self._why(handle, rings_delta, self._rows.new_signals(live, signals))
         all_paths = native_reads.read_regs(handle, ids)
         rung = [i for i, paths in all_paths.items() if any(p.samples for p in paths)]
         grid = native_reads.quantiles_grid(
             handle, lib.LAB_PATH_REG, [natives[i] for i in rung], range(MODES)
         )
-        rows = self._rows(
+        rows = self._rows.build(
             live,
             all_paths,
             signals,
@@ -356,7 +246,8 @@ class Readings:
             timers,
             self._read_baselines(handle, timers, mode),
             plan,
-            settings,
+            mode,
+            settings.reader,
             interval,
             why,
         )
@@ -402,74 +293,6 @@ class Readings:
             pinning=settings.pinning,
             why=why,
         )
-
-    def _rows(
-        self,
-        live: list[Registration],
-        all_paths: dict[int, list[Path]],
-        signals: list[int],
-        q_of: dict[int, list[tuple[float, float]]],
-        wakes: dict[int, WakeLatency | None],
-        timers: dict[int, Timer | None],
-        baselines: dict[int, Latency],
-        plan: RingPlan,
-        settings: Settings,
-        interval: float | None,
-        why: WhyCost | None,
-    ) -> list[RegistrationStats]:
-        """Every live registration's row, in id order.
-
-        A quiet one (never rung, never read, no signals: most of 1,000) differs
-        from its previous row only in its kind's baseline and the lab's why,
-        which stay the previous objects while equal; its row is rebuilt only
-        when one of them changed.
-        """
-        quiet_why = None
-        if why is not None:
-            quiet_why = WhyCost(0, 0, why.preemptions, why.runqueue_wait_ns, why.rings)
-            if quiet_why == self._quiet_why:
-                quiet_why = self._quiet_why
-        zero_rate = 0.0 if interval else None
-        cache = self._row_cache
-        shared_changed = quiet_why is not self._quiet_why or zero_rate != cache.zero_rate
-        self._quiet_why, cache.zero_rate = quiet_why, zero_rate
-        # Counted now, or their last signals or reads were not zero.
-        active = set(all_paths).union(wakes, cache.active)
-        rows, quiet = cache.rows, cache.quiet
-        for i in active:
-            reg, paths, sig = live[i], all_paths.get(i, QUIET_PATHS), signals[i]
-            reads = figures.reads(paths)
-            reg_why = None
-            if why is not None:
-                reg_why = WhyCost(
-                    reads - reg.last_reads,
-                    sig - reg.last_signals,
-                    why.preemptions,
-                    why.runqueue_wait_ns,
-                    why.rings,
-                )
-            rate = (sig - reg.last_signals) / interval if interval else None
-            reg.last_reads, reg.last_signals = reads, sig
-            q_by_mode = q_of.get(i, _NO_QUANTILES)
-            rows[i] = self.row(
-                reg.id, reg, paths, q_by_mode, timers, baselines, plan, settings, sig, rate,
-                wakes.get(i), reg_why,
-            )  # fmt: skip
-            quiet[i] = False
-        cache.active = {i for i in active if live[i].last_signals or live[i].last_reads}
-        for kind, members in cache.by_kind.items():
-            baseline = baselines.get(kind, NO_SAMPLES)  # type: ignore[arg-type]
-            rebuild = shared_changed or baseline is not cache.baselines.get(kind)
-            cache.baselines[kind] = baseline
-            for i in members:
-                if i in active or (quiet[i] and not rebuild):
-                    continue
-                reg = live[i]
-                rows[i] = _quiet_row(
-                    reg.id, reg.spec, reg.eventfd, zero_rate, baseline, quiet_why, cache.widths[i]
-                )
-                quiet[i] = True
-        return rows  # type: ignore[return-value]
 
     def take_checkpoint(
         self, handle: object, regs: Registrations, plan: RingPlan, exact: bool

@@ -13,7 +13,7 @@ import pytest
 from iofdtui.engine.demo import demo_plan, demo_registrations
 from iofdtui.engine.figures import NO_SAMPLES
 from iofdtui.engine.model import Bus, RegistrationSpec
-from iofdtui.engine.readings import _quiet_row
+from iofdtui.engine.rows import quiet_row
 from iofdtui.engine.snapshot import Latency, RegistrationStats, WhyCost
 
 QUIET = [RegistrationSpec(Bus.PIO, 0x1000 + i, 1) for i in range(40)] + [
@@ -26,7 +26,7 @@ def test_a_quiet_row_is_the_row_the_dataclass_builds() -> None:
     spec = RegistrationSpec(Bus.PIO, 0x1000, 1)
     baseline = Latency(5, 1.0, 2.0, 1.5, 17.0)
     why = WhyCost(0, 0, 3, 400, 5000)
-    fast = _quiet_row(7, spec, 42, 0.0, baseline, why, 1)
+    fast = quiet_row(7, spec, 42, 0.0, baseline, why, 1)
     slow = RegistrationStats(7, spec, 42, 0, 0.0, 0, NO_SAMPLES, baseline, None, False)
     slow = dataclasses.replace(slow, why=why, baseline_width=1)
     assert type(fast) is RegistrationStats
