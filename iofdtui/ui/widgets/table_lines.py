@@ -56,8 +56,9 @@ class Row:
     cells: tuple[str, ...]
 
 
+@lru_cache(maxsize=8192)
 def cell_width(value: str) -> int:
-    """Cells a value takes on screen, with its leading space."""
+    """Cells a value takes on screen, with its leading space (values repeat: cached)."""
     return cell_len(value) + 1
 
 

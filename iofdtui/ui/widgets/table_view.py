@@ -139,8 +139,8 @@ class TableView(ScrollView, can_focus=True):
         """`row`: a cursor row that the keys and the mouse move; `none`: keys scroll."""
         self.zebra_stripes = zebra_stripes
         """Alternate rows styled `table--even-row` and `table--odd-row`."""
-        self._data = TableRows()
-        self._layout = 0  # bumped when the columns or their widths change
+        self._rows = TableRows()
+        self._table_layout = 0  # bumped when the columns or their widths change
         self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
         self._palette: Palette | None = None
         # What the styles depend on: pseudo-classes (focus, dark, ansi...),
@@ -158,71 +158,71 @@ class TableView(ScrollView, can_focus=True):
     @property
     def columns(self) -> dict[Key, Column]:
         """The columns in display order, by key."""
-        return self._data.columns
+        return self._rows.columns
 
     @property
     def row_count(self) -> int:
         """The number of rows shown."""
-        return len(self._data.keys)
+        return len(self._rows.keys)
 
     @property
     def cursor_key(self) -> Key | None:
         """Key of the row under the cursor, if any."""
-        keys = self._data.keys
+        keys = self._rows.keys
         return keys[self.cursor_row] if keys else None
 
     @property
     def ordered_columns(self) -> list[Column]:
         """The columns in display order."""
-        return list(self._data.columns.values())
+        return list(self._rows.columns.values())
 
     @property
     def ordered_rows(self) -> list[Row]:
         """The rows in display order (built on each call: O(rows))."""
-        return self._data.ordered_rows()
+        return self._rows.ordered_rows()
 
     @property
     def rows(self) -> dict[Key, Row]:
         """The rows by key, in display order (built on each call: O(rows))."""
-        return {row.key: row for row in self._data.ordered_rows()}
+        return {row.key: row for row in self._rows.ordered_rows()}
 
     def get_row_index(self, row_key: str) -> int:
         """Index of a row, by key."""
-        return self._data.index[row_key]
+        return self._rows.index[row_key]
 
     def get_row(self, row_key: str) -> list[Text]:
         """A row's cells as shown (leading space and alignment included)."""
-        return self._data.row(row_key)
+        return self._rows.row(row_key)
 
     def get_row_at(self, row_index: int) -> list[Text]:
         """The cells of the row at an index."""
-        return self._data.row(self._data.keys[row_index])
+        return self._rows.row(self._rows.keys[row_index])
 
     def get_cell(self, row_key: str, column_key: str) -> Text:
         """One cell as shown, by row and column key."""
-        return self._data.row(row_key)[list(self._data.columns).index(column_key)]
+        return self._rows.row(row_key)[list(self._rows.columns).index(column_key)]
 
     def get_column(self, column_key: str) -> Iterator[Text]:
         """A column's cells, in row order."""
-        return self._data.column(column_key)
+        return self._rows.column(column_key)
 
     # ------------------------------------------------------------------ writing
 
     def set_columns(self, columns: Sequence[tuple[str, str]], left: frozenset[str]) -> None:
         """Show these columns (key, header), emptying the table: set the rows next."""
-        self._data.set_columns(columns, left)
+        self._rows.set_columns(columns, left)
         self.clear()
 
     def clear(self) -> None:
         """Remove every row: the cursor and the scroll go back to the top."""
-        self._data.clear()
+        self._rows.clear()
         self._relaid()
         self._scroll_home()
         self.cursor_row = 0
 
     def reset_widths(self) -> None:
         """Size every column to its header and the cells shown now (after a change of format)."""
-        self._data.reset_widths()
+        self._rows.reset_widths()
         self._relaid()
 
     def set_rows(self, rows: Mapping[str, tuple[str, ...]]) -> None:
@@ -235,7 +235,7 @@ class TableView(ScrollView, can_focus=True):
         that row is still shown, else goes to the first row.
         """
         selected = self.cursor_key
-        change = self._data.replace(rows)
+        change = self._rows.replace(rows)
         if change.kind == "none":
             return
         if change.widened or change.kind != "cells":
@@ -243,7 +243,7 @@ class TableView(ScrollView, can_focus=True):
         if change.kind == "cells":
             if not change.widened:
                 top, height = self._rows_in_view()
-                index = self._data.index
+                index = self._rows.index
                 for key in change.changed:
                     if top <= (row := index[key]) < top + height:
                         self.refresh_line(row + 1)
@@ -252,7 +252,7 @@ class TableView(ScrollView, can_focus=True):
             self._scroll_home()
             self._hover_row = 0
         self._settling = True
-        row = self._data.index.get(selected, 0) if selected is not None else 0
+        row = self._rows.index.get(selected, 0) if selected is not None else 0
         if row != self.cursor_row:
             self.cursor_row = row  # the watcher highlights and scrolls
         else:
@@ -261,8 +261,8 @@ class TableView(ScrollView, can_focus=True):
 
     def _relaid(self) -> None:
         """Rows or widths changed: a new layout key, the new size, everything repainted."""
-        self._layout += 1
-        self.virtual_size = Size(self._data.width, len(self._data.keys) + 1)
+        self._table_layout += 1
+        self.virtual_size = Size(self._rows.width, len(self._rows.keys) + 1)
         self.refresh()
 
     def _scroll_home(self) -> None:
@@ -274,7 +274,7 @@ class TableView(ScrollView, can_focus=True):
 
     def validate_cursor_row(self, row: int) -> int:
         """Keep the cursor on a row."""
-        return max(0, min(row, len(self._data.keys) - 1))
+        return max(0, min(row, len(self._rows.keys) - 1))
 
     def watch_cursor_row(self, old: int, new: int) -> None:
         """Repaint both rows, say which row is highlighted, and bring it into view."""
@@ -320,7 +320,7 @@ class TableView(ScrollView, can_focus=True):
         """Repaint a row (-1: the header) if it is in view."""
         if row == -1:
             self.refresh_line(int(self.scroll_y))  # the header is the view's first line
-        elif 0 <= row < len(self._data.keys):
+        elif 0 <= row < len(self._rows.keys):
             self.refresh_line(row + 1)
 
     def _set_hover(self, active: bool) -> None:
@@ -362,7 +362,7 @@ class TableView(ScrollView, can_focus=True):
         if y == 0:
             return self._render_row(-1, width)
         row = y - 1 + int(self.scroll_y)
-        if row >= len(self._data.keys):
+        if row >= len(self._rows.keys):
             return Strip.blank(width, self._current_palette().base)
         return self._render_row(row, width)
 
@@ -370,12 +370,12 @@ class TableView(ScrollView, can_focus=True):
         """The strip of one row, from the cache when it shows the same as last time."""
         palette = self._palette or self._current_palette()
         columns = self.ordered_columns
-        cells = header_cells(columns) if row == -1 else self._data.cells[self._data.keys[row]]
+        cells = header_cells(columns) if row == -1 else self._rows.cells[self._rows.keys[row]]
         row_cursor = self.cursor_type == "row"
         hover = row_cursor and self._show_hover and row == self._hover_row
         cursor = row_cursor and row == self.cursor_row and row >= 0
         scroll_x = int(self.scroll_x)
-        key = (row, cells, hover, cursor, self._layout, width, scroll_x)
+        key = (row, cells, hover, cursor, self._table_layout, width, scroll_x)
         strip = self._strips.get(key)
         if strip is None:
             strip = row_strip(
@@ -388,7 +388,7 @@ class TableView(ScrollView, can_focus=True):
                 cursor=cursor,
                 row_cursor=row_cursor,
                 width=width,
-                table_width=self._data.width,
+                table_width=self._rows.width,
                 scroll_x=scroll_x,
                 cell_style=self.cell_style,
             )
