@@ -156,12 +156,14 @@ class RegistrationsTable(CountsTable):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row")
         self._last: tuple[Sequence[RegistrationStats], str, str, bool] | None = None
-        # Each row's own figures, their cells and the whole row last made: a
-        # reading that leaves a registration's figures alone, or a sort or
-        # filter of the same reading, formats nothing, and the table skips a
-        # row whose tuple is the one already shown.
+        # Each row's stats, own figures, their cells and the whole row last
+        # made: a reading that leaves a registration alone (the engine hands
+        # back the same stats), or a sort or filter of the same reading,
+        # formats nothing, and the table skips a row whose tuple is the one
+        # already shown.
         self._cells_memo: dict[
-            str, tuple[tuple[object, ...], tuple[str, ...], tuple[str, ...]]
+            str,
+            tuple[RegistrationStats, tuple[object, ...], tuple[str, ...], tuple[str, ...]],
         ] = {}
 
     @property
@@ -196,16 +198,18 @@ class RegistrationsTable(CountsTable):
         for r in visible:
             key = str(r.id)
             made = memo.get(key)
+            if made is not None and made[0] is r and made[1][:2] == (compact, paced):
+                rows[key] = made[3]  # the very stats shown last time (a quiet row)
+                continue
             fields = own_fields(r, compact, paced)
-            if made is not None and made[0] == fields:
-                own = made[1]
+            if made is not None and made[1] == fields:
+                own = made[2]
             else:
                 own = own_cells(r, compact, paced)
             row = own + baseline_cells(r.baseline.p50_ns, r.baseline.p99_ns, r.ratio)
-            if made is not None and made[2] == row:
-                row = made[2]  # the very tuple shown: the table skips it at once
-            else:
-                memo[key] = (fields, own, row)
+            if made is not None and made[3] == row:
+                row = made[3]  # the very tuple shown: the table skips it at once
+            memo[key] = (r, fields, own, row)
             rows[key] = row
         self.set_rows(rows)
         if len(memo) > len(registrations):
