@@ -97,15 +97,18 @@ class Readings:
 
     # ------------------------------------------------------------ figures
 
-    def latency(
-        self, handle: object, kind: int, ident: int, timer: Timer | None, mode: int
-    ) -> Latency:
-        """One path's net ring cost in `mode` (NO_SAMPLES when it has none)."""
-        path = native_reads.read_path(handle, kind, ident, mode)
-        if path is None or not path.samples:
-            return NO_SAMPLES
-        q = native_reads.quantiles(handle, kind, ident, mode)
-        return net_latency(path, (q[0], q[1]), timer, self.tsc_khz)
+    def latencies(
+        self, handle: object, kind: int, ids: list[int], timer: Timer | None, mode: int
+    ) -> list[Latency]:
+        """Net ring cost in `mode` of paths `ids` of one kind (NO_SAMPLES for one
+        without samples), their quantiles read in one engine call."""
+        paths = [native_reads.read_path(handle, kind, ident, mode) for ident in ids]
+        timed = [i for i, path in enumerate(paths) if path is not None and path.samples]
+        grid = native_reads.quantiles_grid(handle, kind, [ids[i] for i in timed], [mode])
+        out = [NO_SAMPLES] * len(ids)
+        for i, row in zip(timed, grid, strict=True):
+            out[i] = net_latency(paths[i], row[0], timer, self.tsc_khz)
+        return out
 
     def histogram(
         self, handle: object, kind: int, ident: int, mode: int
@@ -132,9 +135,13 @@ class Readings:
     ) -> dict[int, Latency]:
         """The userspace-exit path of each kind in `mode`; an unchanged one is the
         previous reading's object."""
+        kinds = list(KIND_NAMES)
         out = {}
-        for kind in KIND_NAMES:
-            latency = self.latency(handle, lib.LAB_PATH_USER, kind, timers[mode], mode)
+        for kind, latency in zip(
+            kinds,
+            self.latencies(handle, lib.LAB_PATH_USER, kinds, timers[mode], mode),
+            strict=True,
+        ):
             previous = self._baselines.get(kind)
             out[kind] = previous if previous == latency else latency
         self._baselines = out
@@ -251,22 +258,22 @@ class Readings:
             interval,
             why,
         )
-        slots = []
-        for vcpu, order in enumerate(plan.order):
-            for index in order:
-                spec = plan.slots[index]
-                st = slot_stats[index]
-                slots.append(
-                    SlotStats(
-                        index=index,
-                        spec=spec,
-                        rings=st.rings,
-                        exits=st.exits,
-                        served_by=plan.routes.get(index),
-                        latency=self.latency(handle, lib.LAB_PATH_SLOT, index, overhead, CURRENT),
-                        vcpu=vcpu,
-                    )
-                )
+        rung_slots = [(vcpu, index) for vcpu, order in enumerate(plan.order) for index in order]
+        slot_costs = self.latencies(
+            handle, lib.LAB_PATH_SLOT, [index for _, index in rung_slots], overhead, CURRENT
+        )
+        slots = [
+            SlotStats(
+                index=index,
+                spec=plan.slots[index],
+                rings=slot_stats[index].rings,
+                exits=slot_stats[index].exits,
+                served_by=plan.routes.get(index),
+                latency=cost,
+                vcpu=vcpu,
+            )
+            for (vcpu, index), cost in zip(rung_slots, slot_costs, strict=True)
+        ]
         doorbells = self._doorbells.rows(plan, live, signals, slot_stats)
         health = native_reads.read_health(handle)
         state = figures.STATES.get(health.state, "unknown")
