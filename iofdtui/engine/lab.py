@@ -54,9 +54,6 @@ from iofdtui.engine.snapshot import (
     Snapshot,
 )
 
-# Returns of calls that run the guest: a fault or a guest that will not park.
-_RUN_ERRORS = {E.EIO: lambda code, what: GuestFault.from_fault(what), E.ETIMEDOUT: PauseTimeout}
-
 
 class Lab(LabReadout):
     """One test VM on /dev/kvm and its doorbell registrations.
@@ -280,20 +277,21 @@ class Lab(LabReadout):
             rc = lib.lab_pause(self._lab, int(timeout * 1000))
             if rc == -E.ESRCH:
                 return True  # not started: nothing is ringing
-            check(rc, self._fault_text() if rc == -E.EIO else "pausing the guest", _RUN_ERRORS)
+            check(rc, "pausing the guest", {E.EIO: self._fault, E.ETIMEDOUT: PauseTimeout})
             exact = rc == 0
             self._readings.take_checkpoint(self._lab, self._registrations, self._plan, exact)
             return exact
 
-    def _fault_text(self) -> str:
-        return native_reads.read_fault(self._lab) or ""
+    def _fault(self, code: int, what: str) -> GuestFault:
+        """The error for -EIO from a call that runs the guest: it faulted, and how."""
+        return GuestFault.from_fault(native_reads.read_fault(self._lab))
 
     def resume(self) -> None:
         """Let a paused guest ring again."""
         with self._live():
             rc = lib.lab_resume(self._lab)
             if rc == -E.EIO:  # only a fault stops a resume; other returns are no-ops
-                check(rc, self._fault_text(), _RUN_ERRORS)
+                check(rc, "resuming the guest", {E.EIO: self._fault})
 
     @contextmanager
     def paused(self) -> Iterator[None]:
