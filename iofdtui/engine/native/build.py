@@ -34,7 +34,6 @@ ABI_CONSTANTS = (
     "CTR_RINGS",
     "CTR_ISSUED",
     "SLOT_KIND",
-    "SLOT_SIZE",
     "PARK_PORT",
     "FAULT_PORT",
     "ENTRY_LAB",

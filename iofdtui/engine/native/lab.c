@@ -122,7 +122,6 @@ struct vcpu {
 
 struct lab {
     int kvm, vm;
-    int vm_stats;
     int nvcpus;
     struct vcpu vcpus[MAX_VCPUS];
     int run_size;
@@ -132,7 +131,7 @@ struct lab {
     pthread_mutex_t ctl;
     pthread_cond_t cond;
     int state, stop, pause_req, threads_up;
-    uint64_t parks, forced_parks, unsolicited_parks; /* lab_health's, kept here under `ctl` */
+    uint64_t forced_parks, unsolicited_parks; /* lab_health's, kept here under `ctl` */
     int pin_vcpu, pin_reader; /* CPUs, or -1 */
     int dead;                 /* a vCPU faulted: the others leave KVM_RUN too */
     uint32_t pause_seq;
@@ -146,7 +145,7 @@ struct lab {
     int reader_tid;
     uint64_t reader_wakeups;
     struct reg *regs;
-    int nregs, regs_cap, live_regs;
+    int nregs, regs_cap;
     struct slot slots[NSLOTS_ALL]; /* slot s is vCPU s / MAX_SLOTS's page s % MAX_SLOTS */
     struct accum user[NKINDS][LAB_MODES];
     struct accum cal[LAB_MODES];
@@ -398,7 +397,6 @@ static void fold_vcpu(struct lab *lab, struct vcpu *v)
         for (int k = 0; k < 3; k++)
             if (dst[k])
                 accum_add(dst[k], p == CTR_CAL ? 0 : dr, ds, dc);
-        lab->health.folds++;
     }
 }
 
@@ -407,7 +405,6 @@ static void fold(struct lab *lab)
 {
     for (int k = 0; k < lab->nvcpus; k++)
         fold_vcpu(lab, &lab->vcpus[k]);
-    lab->health.rounds = *guest_u32(lab, MB_ROUNDS);
     clock_gettime(CLOCK_MONOTONIC, &lab->last_fold);
 }
 
@@ -455,8 +452,6 @@ static void check_pages(struct lab *lab)
         }
     }
     lab->health.garbage_pages = bad;
-    if (bad)
-        lab->health.garbage_checks++;
 }
 
 /* The guest is parked or stopped: take every count, then check the pages. */
@@ -666,8 +661,6 @@ static int park(struct vcpu *v, int forced)
     }
     if (forced)
         lab->forced_parks++;
-    else
-        lab->parks++;
     v->parked = 1;
     int all = 1;
     for (int k = 0; k < lab->nvcpus; k++)
@@ -917,9 +910,7 @@ int lab_create(struct lab **out, int vcpus, int *stage, int64_t *detail)
         return -ENOMEM;
     lab->kvm = lab->vm = lab->epfd = lab->ctlfd = -1;
     lab->pin_vcpu = lab->pin_reader = -1;
-    lab->vm_stats = -1;
     lab->nvcpus = vcpus;
-    lab->facts.vcpus = vcpus;
     for (int k = 0; k < MAX_VCPUS; k++) {
         lab->vcpus[k].lab = lab;
         lab->vcpus[k].index = k;
@@ -947,18 +938,18 @@ int lab_create(struct lab **out, int vcpus, int *stage, int64_t *detail)
             FAIL(LAB_STAGE_CAP, required[i]);
         }
     }
-    lab->facts.cap_immediate_exit = 1;
     lab->facts.cap_any_length = ioctl(lab->kvm, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD_ANY_LENGTH) > 0;
     lab->facts.cap_no_length = ioctl(lab->kvm, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD_NO_LENGTH) > 0;
-    lab->facts.cap_binary_stats = ioctl(lab->kvm, KVM_CHECK_EXTENSION, KVM_CAP_BINARY_STATS_FD) > 0;
+    int binary_stats = ioctl(lab->kvm, KVM_CHECK_EXTENSION, KVM_CAP_BINARY_STATS_FD) > 0;
     /* api.rst: MAX_VCPUS is the limit; without it NR_VCPUS; without that, assume 4. */
     int max = ioctl(lab->kvm, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
     if (max <= 0)
         max = ioctl(lab->kvm, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
-    lab->facts.max_vcpus = max > 0 ? max : 4;
-    if (vcpus > lab->facts.max_vcpus) {
+    if (max <= 0)
+        max = 4;
+    if (vcpus > max) {
         errno = ENOTSUP;
-        FAIL(LAB_STAGE_VCPUS, lab->facts.max_vcpus);
+        FAIL(LAB_STAGE_VCPUS, max);
     }
 
     lab->vm = ioctl(lab->kvm, KVM_CREATE_VM, 0);
@@ -967,7 +958,6 @@ int lab_create(struct lab **out, int vcpus, int *stage, int64_t *detail)
     /* Needed on VMX without unrestricted guest; harmless (or refused) elsewhere. */
     (void)ioctl(lab->vm, KVM_SET_TSS_ADDR, 0xfffbd000UL);
 
-    lab->facts.ram_size = GUEST_RAM_SIZE;
     lab->ram = mmap(NULL, GUEST_RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (lab->ram == MAP_FAILED) {
         lab->ram = NULL;
@@ -983,9 +973,6 @@ int lab_create(struct lab **out, int vcpus, int *stage, int64_t *detail)
     lab->run_size = ioctl(lab->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
     if (lab->run_size < (int)sizeof(struct kvm_run))
         FAIL(LAB_STAGE_VCPU, lab->run_size);
-    lab->facts.vcpu_mmap_size = lab->run_size;
-    if (lab->facts.cap_binary_stats)
-        lab->vm_stats = ioctl(lab->vm, KVM_GET_STATS_FD, NULL);
     for (int k = 0; k < vcpus; k++) {
         struct vcpu *v = &lab->vcpus[k];
         v->fd = ioctl(lab->vm, KVM_CREATE_VCPU, k);
@@ -997,7 +984,7 @@ int lab_create(struct lab **out, int vcpus, int *stage, int64_t *detail)
             FAIL(LAB_STAGE_VCPU, k);
         }
         /* Opened now: vCPU ioctls wait for KVM_RUN to return, reading the fd never does. */
-        if (lab->facts.cap_binary_stats)
+        if (binary_stats)
             v->stats = ioctl(v->fd, KVM_GET_STATS_FD, NULL);
     }
     int khz = ioctl(lab->vcpus[0].fd, KVM_GET_TSC_KHZ, 0);
@@ -1343,8 +1330,6 @@ void lab_destroy(struct lab *lab)
             lab_deassign(lab, i, NULL);
     }
     free(lab->regs);
-    if (lab->vm_stats >= 0)
-        close(lab->vm_stats);
     if (lab->epfd >= 0)
         close(lab->epfd);
     if (lab->ctlfd >= 0)
@@ -1601,7 +1586,6 @@ int lab_assign(struct lab *lab, int pio, uint64_t addr, uint32_t len, int datama
     r->addr = addr;
     r->len = len;
     r->value = value;
-    lab->live_regs++;
     pthread_mutex_unlock(&lab->mu);
     *reg_id = id;
     *efd_out = efd;
@@ -1671,20 +1655,11 @@ int lab_deassign(struct lab *lab, int reg_id, struct lab_path_stats *final)
     close(r->efd);
     r->efd = -1;
     reg_free(r);
-    lab->live_regs--;
     for (int i = 0; i < NSLOTS_ALL; i++)
         if (lab->slots[i].route == reg_id)
             lab->slots[i].route = -1;
     pthread_mutex_unlock(&lab->mu);
     return err;
-}
-
-int lab_registration_count(struct lab *lab)
-{
-    pthread_mutex_lock(&lab->mu);
-    int n = lab->live_regs;
-    pthread_mutex_unlock(&lab->mu);
-    return n;
 }
 
 /* ----------------------------------------------------------- reading -- */
@@ -1921,7 +1896,6 @@ int lab_read_health(struct lab *lab, struct lab_health *out)
     /* The park counters and the state are the vCPU state machine's: under `ctl`. */
     pthread_mutex_lock(&lab->ctl);
     out->state = lab->state;
-    out->parks = lab->parks;
     out->forced_parks = lab->forced_parks;
     out->unsolicited_parks = lab->unsolicited_parks;
     pthread_mutex_unlock(&lab->ctl);
@@ -1933,7 +1907,7 @@ int lab_reset_counters(struct lab *lab)
     if (!quiescent(lab))
         return -EBUSY;
     pthread_mutex_lock(&lab->ctl);
-    lab->parks = lab->forced_parks = lab->unsolicited_parks = 0;
+    lab->forced_parks = lab->unsolicited_parks = 0;
     pthread_mutex_unlock(&lab->ctl);
     pthread_mutex_lock(&lab->mu);
     drain_all(lab);
@@ -1959,9 +1933,7 @@ int lab_reset_counters(struct lab *lab)
     memset(lab->user, 0, sizeof(lab->user));
     memset(lab->cal, 0, sizeof(lab->cal));
     lab->reader_wakeups = 0;
-    uint32_t rounds = lab->health.rounds;
     memset(&lab->health, 0, sizeof(lab->health));
-    lab->health.rounds = rounds;
     pthread_mutex_unlock(&lab->mu);
     return 0;
 }
@@ -1982,13 +1954,6 @@ int lab_set_pace(struct lab *lab, uint32_t cycles)
     __atomic_store_n(&lab->pace, cycles, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&lab->mu);
     write_plan(lab, 0);
-    return 0;
-}
-
-int lab_stats_fds(struct lab *lab, int *vm_fd, int *vcpu_fd)
-{
-    *vm_fd = lab->vm_stats;
-    *vcpu_fd = lab->vcpus[0].stats;
     return 0;
 }
 
