@@ -10,7 +10,9 @@
  * pages.  Callers (Python, GIL released) only take short locks.
  *
  * Every function returns 0 (or a count) on success and -errno on failure.
- * The part between the cdef markers is what cffi sees.
+ * The part between the cdef markers is what cffi sees; the C behind it is
+ * split by what it holds (vm.c, vcpu.c, eventfds.c, counters.c, plan.c, and
+ * lab_internal.h, which they share).
  */
 #ifndef IOFDTUI_LAB_H
 #define IOFDTUI_LAB_H
@@ -117,7 +119,7 @@ struct lab_path_stats {
 struct lab_threads {
     uint64_t reader_wakeups;   /* returns that carried at least one eventfd */
     int reader_tid;            /* 0 when not running */
-    int vcpu_tids[2];          /* MAX_VCPUS (checked in lab.c); 0: not running */
+    int vcpu_tids[2];          /* MAX_VCPUS (checked in vcpu.c); 0: not running */
 };
 
 struct lab_health {
