@@ -34,7 +34,7 @@
 #define MB_PAUSE_SEQ      (MB_BASE + 0x08) /* host bumps it to ask for a park */
 #define MB_ACK_SEQ        (MB_BASE + 0x0c) /* guest copies it, then parks */
 #define MB_NSLOTS         (MB_BASE + 0x10) /* slots rung each round */
-#define MB_ROUNDS         (MB_BASE + 0x14) /* guest heartbeat, informational */
+#define MB_ROUNDS         (MB_BASE + 0x14) /* guest heartbeat (the host does not read it) */
 #define MB_SEED           (MB_BASE + 0x18) /* seed for CMD_SCRIBBLE */
 #define MB_PACE           (MB_BASE + 0x1c) /* 0, or TSC cycles between paced rings */
 #define MB_SLOTS          (MB_BASE + 0x20)

@@ -34,7 +34,6 @@ ABI_CONSTANTS = (
     "CTR_RINGS",
     "CTR_ISSUED",
     "SLOT_KIND",
-    "SLOT_SIZE",
     "PARK_PORT",
     "FAULT_PORT",
     "ENTRY_LAB",
@@ -60,6 +59,11 @@ def _cdef() -> str:
     return match.group(1) + "\n" + constants + "\n" + kvm
 
 
+def _sources() -> list[str]:
+    """Every C file of the engine, in a stable order; a leading `_` marks cffi's own output."""
+    return [c.as_posix() for c in sorted(NATIVE.glob("*.c")) if not c.name.startswith("_")]
+
+
 def _compile_args() -> list[str]:
     args = ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-std=gnu11"]
     if os.environ.get("IOFDTUI_WERROR") == "1":
@@ -72,8 +76,10 @@ ffibuilder.cdef(_cdef())
 ffibuilder.set_source(
     "iofdtui.engine.native._lab",
     '#include <linux/kvm.h>\n#include "lab.h"\n#include "guest_abi.h"\n',
-    sources=[(NATIVE / "lab.c").as_posix()],
+    sources=_sources(),
     include_dirs=[NATIVE.as_posix(), GUESTS.as_posix()],
+    # A header change rebuilds every source (setuptools compares only these dates).
+    depends=[h.as_posix() for h in (*sorted(NATIVE.glob("*.h")), GUESTS / "guest_abi.h")],
     extra_compile_args=_compile_args(),
     libraries=["pthread"],
 )

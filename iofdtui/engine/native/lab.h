@@ -10,7 +10,9 @@
  * pages.  Callers (Python, GIL released) only take short locks.
  *
  * Every function returns 0 (or a count) on success and -errno on failure.
- * The part between the cdef markers is what cffi sees.
+ * The part between the cdef markers is what cffi sees; the C behind it is
+ * split by what it holds (vm.c, vcpu.c, eventfds.c, counters.c, plan.c, and
+ * lab_internal.h, which they share).
  */
 #ifndef IOFDTUI_LAB_H
 #define IOFDTUI_LAB_H
@@ -70,15 +72,9 @@ enum lab_mode {
 
 struct lab_facts {
     int api_version;
-    int vcpus;                 /* vCPUs in this VM (1 or MAX_VCPUS) */
-    int max_vcpus;             /* KVM_CAP_MAX_VCPUS (or NR_VCPUS, or 4 per api.rst) */
-    int vcpu_mmap_size;
     uint32_t tsc_khz;          /* 0 when KVM_GET_TSC_KHZ is unavailable */
     int cap_any_length;        /* KVM_CAP_IOEVENTFD_ANY_LENGTH */
     int cap_no_length;         /* KVM_CAP_IOEVENTFD_NO_LENGTH */
-    int cap_immediate_exit;
-    int cap_binary_stats;
-    uint64_t ram_size;
     int tsc_offset_ok;         /* KVM_VCPU_TSC_OFFSET was read */
     int tsc_offset_errno;      /* why not */
     uint64_t tsc_offset;       /* guest TSC = host TSC + tsc_offset */
@@ -123,13 +119,12 @@ struct lab_path_stats {
 struct lab_threads {
     uint64_t reader_wakeups;   /* returns that carried at least one eventfd */
     int reader_tid;            /* 0 when not running */
-    int vcpu_tids[2];          /* MAX_VCPUS (checked in lab.c); 0: not running */
+    int vcpu_tids[2];          /* MAX_VCPUS (checked in vcpu.c); 0: not running */
 };
 
 struct lab_health {
     int state;                 /* enum lab_vstate */
-    uint64_t parks;            /* handshake parks (kept under `ctl`) */
-    uint64_t forced_parks;     /* pauses that needed a kick: counts may be off by one */
+    uint64_t forced_parks;     /* pauses that needed a kick: counts may be off by one (`ctl`) */
     uint64_t unsolicited_parks;
     uint64_t stray_exits;      /* userspace exits that match no slot */
     uint32_t stray_port;       /* the last stray: bus, address, width, value */
@@ -137,9 +132,6 @@ struct lab_health {
     uint32_t stray_width;
     uint64_t stray_value;
     uint32_t garbage_pages;    /* counter pages inconsistent at the last quiescent check */
-    uint64_t garbage_checks;   /* quiescent checks that found any */
-    uint64_t folds;
-    uint32_t rounds;           /* guest heartbeat (untrusted, informational) */
     uint64_t control_outs;     /* OUTs to the park and fault ports */
 };
 
@@ -186,7 +178,6 @@ int lab_peek(struct lab *lab, uint32_t gpa, uint32_t *value);
 int lab_assign(struct lab *lab, int pio, uint64_t addr, uint32_t len,
                int datamatch, uint64_t value, int *reg_id, int *efd, int *stage);
 int lab_deassign(struct lab *lab, int reg_id, struct lab_path_stats *final);
-int lab_registration_count(struct lab *lab);
 
 int lab_read_slots(struct lab *lab, struct lab_slot_stats *out, int n);
 /* `wakes` (may be NULL): each registration's wake-up figures under the reader
@@ -201,9 +192,8 @@ int lab_read_path(struct lab *lab, int kind, int id, int mode, struct lab_path_s
 int lab_read_hist(struct lab *lab, int kind, int id, int mode, uint64_t *out, int n);
 int lab_read_health(struct lab *lab, struct lab_health *out);
 int lab_reset_counters(struct lab *lab);
-/* KVM binary stats fds (KVM_GET_STATS_FD), opened once; -1 when unsupported. */
-int lab_stats_fds(struct lab *lab, int *vm_fd, int *vcpu_fd);
-/* One vCPU's stats fd (vCPU 0's is the one lab_stats_fds gives). */
+/* One vCPU's KVM binary stats fd (KVM_GET_STATS_FD, opened at create); -1 when
+ * the kernel has none.  The lab owns it: read it, never close it. */
 int lab_vcpu_stats_fd(struct lab *lab, int vcpu);
 int lab_quantiles(struct lab *lab, int kind, int id, int mode, const double *q, int nq,
                   double *out);
