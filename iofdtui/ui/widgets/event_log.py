@@ -34,8 +34,18 @@ class EventLog(OptionList):
         self.entries: list[str] = []
         """Plain text of every entry, oldest first (tests and exports read it)."""
 
+    def on_mount(self) -> None:
+        """Keep the newest entry in view.
+
+        Anchored, every layout scrolls to the bottom once the new entry's
+        height is known; `scroll_end` alone can land a line short when it runs
+        before the entry is measured.
+        """
+        self.anchor()
+
     def record(self, when: datetime, text: str, severity: str = "information") -> None:
-        """Append one entry with its time of day, and keep the newest in view."""
+        """Append one entry with its time of day, and keep the newest in view (even
+        after the user scrolled up: `scroll_end` anchors the log again)."""
         stamp = when.strftime("%H:%M:%S")
         # Rich text cannot read $variables: resolve the theme colour here.
         colour = self.app.theme_variables.get(_SEVERITY.get(severity, "foreground"), "")
