@@ -117,7 +117,7 @@ class WakeLatency:
     instructions before its write; the consumer reads the host TSC when
     epoll_wait returns and maps it through KVM_VCPU_TSC_OFFSET.  A sample is
     kept only when the consumer alone read exactly one signal that the last
-    ring made (see lab.c `wake_sample`); the others are counted by reason.
+    ring made (see native/eventfds.c `wake_sample`); the others are counted by reason.
 
     Attributes:
         samples: rings with a latency.
