@@ -173,6 +173,13 @@ def rejection(
     )
 
 
+def deassign_refused(reg_id: int, code: int) -> RegistrationRejected:
+    """The kernel refused to deassign #reg_id with errno `code` (named, e.g. ENOENT)."""
+    return RegistrationRejected(
+        code, f"the kernel refused to deassign #{reg_id}: {E.errorcode.get(code, code)}"
+    )
+
+
 _CAP_NAMES = {
     36: "KVM_CAP_IOEVENTFD",
     3: "KVM_CAP_USER_MEMORY",

@@ -32,11 +32,13 @@ from iofdtui.engine.arguments import (
     is_number,
 )
 from iofdtui.engine.errors import (
+    EngineError,
     GuestFault,
     KvmUnavailable,
     LabClosed,
     PauseTimeout,
     RegistrationRejected,
+    deassign_refused,
     start_error,
 )
 from iofdtui.engine.figures import NATIVE_READER, STATES
@@ -125,7 +127,7 @@ class Lab(LabReadout):
             raise ValueError("the bare floor loops run on one vCPU: use Lab(vcpus=1)")
         with self._live():
             if self.state != "idle":
-                check(-E.EBUSY, "the bare loop starts a lab that has not started")
+                raise EngineError(E.EBUSY, "the bare loop starts a lab that has not started")
             self._plan.check([slot], 0)
             self._plan.define(self._lab, [slot], 0, self._regs)
             check(lib.lab_set_bare(self._lab, slot.addr, slot.value), "configuring the bare loop")
@@ -385,7 +387,8 @@ class Lab(LabReadout):
             stats = replace(view, signals=signals, rings=rings, signals_per_s=None, removed=True)
             self._registrations.removed.append(stats)
             self._plan.route_all(self._lab, self._regs)
-            check(rc, f"the kernel refused to deassign #{reg_id}", RegistrationRejected)
+            if rc < 0:
+                raise deassign_refused(reg_id, -rc)
             return stats
 
     def add_decoys(self, specs: Sequence[RegistrationSpec]) -> int:

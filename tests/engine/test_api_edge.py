@@ -286,6 +286,13 @@ def test_a_bad_call_is_refused_in_one_line_and_changes_nothing(ringing, case: st
     _still_works(lab, before)
 
 
+def test_the_bare_loop_refuses_a_started_lab_in_one_sentence(ringing) -> None:
+    with pytest.raises(EngineError) as caught:
+        ringing.start_bare(SlotSpec(Bus.PIO, SPARE_PORT, 1, 1))
+    assert caught.value.errno == errno.EBUSY
+    assert str(caught.value) == "the bare loop starts a lab that has not started"
+
+
 def test_a_rejected_plan_keeps_the_old_one_ringing(ringing) -> None:
     """The report: a 4 GiB address killed the live view and emptied the plan."""
     lab = ringing

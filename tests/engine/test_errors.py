@@ -15,6 +15,7 @@ from iofdtui.engine.errors import (
     LabClosed,
     PauseTimeout,
     RegistrationRejected,
+    deassign_refused,
     fault_report,
     rejection,
 )
@@ -39,9 +40,16 @@ def test_a_negative_return_is_an_engine_error_with_its_errno() -> None:
 
 def test_raising_names_the_class() -> None:
     with pytest.raises(RegistrationRejected) as caught:
-        check(-errno.ENOENT, "the kernel refused to deassign #3", raising=RegistrationRejected)
+        check(-errno.ENOENT, "registering PIO 0x03f8", raising=RegistrationRejected)
     assert caught.value.errno == errno.ENOENT
-    assert str(caught.value).startswith("the kernel refused to deassign #3: ")
+    assert str(caught.value).startswith("registering PIO 0x03f8: ")
+
+
+def test_a_refused_deassign_ends_with_the_errno_name() -> None:
+    err = deassign_refused(3, errno.ENOENT)
+    assert type(err) is RegistrationRejected
+    assert err.errno == errno.ENOENT
+    assert str(err) == "the kernel refused to deassign #3: ENOENT"
 
 
 def test_raising_maps_errnos_to_classes_and_the_rest_to_engine_error() -> None:

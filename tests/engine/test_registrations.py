@@ -92,6 +92,17 @@ def test_enoent_for_an_unknown_registration(lab) -> None:
     assert lib.lab_deassign(lab._lab, 999, ffi.NULL) == -errno.ENOENT
 
 
+def test_a_refused_deassign_says_the_errno_name(lab) -> None:
+    reg = lab.add_registration(RegistrationSpec(Bus.PIO, PORT, 1))
+    # Deassigned behind the lab's back: the lab's own deassign is refused.
+    assert lib.lab_deassign(lab._lab, lab._regs[reg].native_id, ffi.NULL) == 0
+    with pytest.raises(RegistrationRejected) as caught:
+        lab.remove_registration(reg)
+    assert caught.value.errno == errno.ENOENT
+    assert str(caught.value) == f"the kernel refused to deassign #{reg}: ENOENT"
+    assert lab.registrations() == {}
+
+
 def test_emfile_says_which_limit_and_how_many(lab) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     import os
