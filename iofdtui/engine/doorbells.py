@@ -2,8 +2,9 @@
 counts of slots and registrations that are gone plus the live ones'.
 
 Which doorbells there are, which registrations sit on each and their order
-change only with the ring plan's `layout` (any change of slots, routes,
-registrations or retired counts), so a tally keeps them between readings.  A
+change only with the live set (`LiveSet`: a new one at any change of
+registrations, or of the ring plan's slots, routes or retired doorbells), so a
+tally keeps them while it is the same object.  A
 doorbell only registrations sit on (most of 1,000 registrations) keeps its
 row while its signals are unchanged.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 from operator import itemgetter
 
 from iofdtui.engine.model import MAX_SLOTS
-from iofdtui.engine.registrations import Registration
+from iofdtui.engine.registrations import NO_LIVE_SET, LiveSet, Registration
 from iofdtui.engine.ring_plan import Doorbell, Retired, RingPlan
 from iofdtui.engine.snapshot import DoorbellStats, VcpuCounts
 
@@ -24,7 +25,7 @@ class DoorbellTally:
     def __init__(self, vcpus: int) -> None:
         self.vcpus = vcpus
         self._idle = tuple(VcpuCounts(k, 0, 0, 0) for k in range(vcpus))
-        self._layout: tuple[int, int] = (-1, -1)
+        self._live_set = NO_LIVE_SET  # the live set the layout below was built for
         self._busy: list[tuple[Doorbell, list[int]]] = []  # slots or retired counts there
         self._quiet: list[tuple[Doorbell, list[int]]] = []  # registrations only
         self._quiet_rows: list[DoorbellStats | None] = []
@@ -49,13 +50,13 @@ class DoorbellTally:
         self._order = sorted(range(len(doors)), key=doors.__getitem__)
 
     def rows(
-        self, plan: RingPlan, live: list[Registration], signals: list[int], slot_stats: object
+        self, plan: RingPlan, live_set: LiveSet, signals: list[int], slot_stats: object
     ) -> tuple[DoorbellStats, ...]:
-        """Every doorbell's counts: `live` registrations with their `signals`,
+        """Every doorbell's counts: the live registrations with their `signals`,
         the plan's slots with `slot_stats` (struct lab_slot_stats[]), sorted."""
-        if self._layout != (plan.layout, len(live)):
-            self._plan_layout(plan, live)
-            self._layout = (plan.layout, len(live))
+        if live_set is not self._live_set:
+            self._plan_layout(plan, live_set.regs)
+            self._live_set = live_set
         totals = {door: plan.retired[door].copy() for door, _ in self._busy if door in plan.retired}
         for index, spec in plan.slots.items():
             st = slot_stats[index]  # type: ignore[index]

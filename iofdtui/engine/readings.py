@@ -24,7 +24,7 @@ from iofdtui.engine.native_reads import (
     Timer,
     WakeCounts,
 )
-from iofdtui.engine.registrations import Registration, Registrations
+from iofdtui.engine.registrations import NO_LIVE_SET, LiveSet, Registration, Registrations
 from iofdtui.engine.ring_plan import RingPlan
 from iofdtui.engine.rows import RegistrationRows, registration_row
 from iofdtui.engine.snapshot import (
@@ -74,12 +74,7 @@ class Readings:
         # Rows reused while equal, so unchanged registrations' rows stay the same objects.
         self._baselines: dict[int, Latency] = {}
         self._rows = RegistrationRows(self.tsc_khz)
-        self._live: tuple[int, list[Registration], list[int], native_reads.RegBuffers] = (
-            -1,
-            [],
-            [],
-            native_reads.RegBuffers([]),
-        )
+        self._live_set = NO_LIVE_SET
         self._doorbells = DoorbellTally(self.vcpus)  # a snapshot's
         self._checkpoint_doorbells = DoorbellTally(self.vcpus)
 
@@ -208,23 +203,21 @@ class Readings:
 
     # ---------------------------------------------------------- readings
 
-    def _registrations(
-        self, plan: RingPlan, regs: Registrations
-    ) -> tuple[list[Registration], list[int], native_reads.RegBuffers]:
-        """The live registrations, their native ids and the C arrays to read them, kept
-        while the plan's layout (bumped by any change of registrations) holds."""
-        if self._live[0] != plan.layout or len(self._live[1]) != len(regs.live):
-            live = list(regs.live.values())
-            natives = [reg.native_id for reg in live]
-            self._live = (plan.layout, live, natives, native_reads.RegBuffers(natives))
-        return self._live[1], self._live[2], self._live[3]
+    def live_set(self, plan: RingPlan, regs: Registrations) -> LiveSet:
+        """The live registrations, their native ids and the C arrays to read them:
+        the previous reading's object while neither the registrations (their
+        generation) nor the ring plan (its layout) changed."""
+        if self._live_set.key != (regs.generation, plan.layout):
+            self._live_set = LiveSet.build(regs, plan.layout)
+        return self._live_set
 
     def snapshot(
         self, handle: object, regs: Registrations, plan: RingPlan, settings: Settings
     ) -> Snapshot:
         """Read every counter without stopping the guest."""
         now = time.monotonic()
-        live, natives, ids = self._registrations(plan, regs)
+        live_set = self.live_set(plan, regs)
+        live, natives, ids = live_set.regs, live_set.native_ids, live_set.buffers
         slot_stats, signals, wakes = native_reads.read_live(handle, self.vcpus * MAX_SLOTS, ids)
         total = plan.rings_since_reset(slot_stats)
         interval = ring_rate = rings_delta = None
@@ -237,7 +230,7 @@ class Readings:
         timers = native_reads.read_timers(handle)
         mode = settings.mode
         overhead = timers[mode]
-        self._rows.follow(plan, live)
+        self._rows.follow(plan, live_set)
         why = self._why(handle, rings_delta, self._rows.new_signals(live, signals))
         all_paths = native_reads.read_regs(handle, ids)
         rung = [i for i, paths in all_paths.items() if any(p.samples for p in paths)]
@@ -274,7 +267,7 @@ class Readings:
             )
             for (vcpu, index), cost in zip(rung_slots, slot_costs, strict=True)
         ]
-        doorbells = self._doorbells.rows(plan, live, signals, slot_stats)
+        doorbells = self._doorbells.rows(plan, live_set, signals, slot_stats)
         health = native_reads.read_health(handle)
         state = figures.STATES.get(health.state, "unknown")
         overhead_ns = None if overhead is None else cycles_to_ns(overhead.p50, self.tsc_khz)
@@ -306,13 +299,15 @@ class Readings:
     ) -> Checkpoint:
         """Record the exact accounting at a pause (`exact`: parked by handshake)."""
         slot_stats = native_reads.read_slots(handle, self.vcpus * MAX_SLOTS)
-        live, _, ids = self._registrations(plan, regs)
-        by_index = native_reads.read_regs(handle, ids)
+        live_set = self.live_set(plan, regs)
+        by_index = native_reads.read_regs(handle, live_set.buffers)
         paths = [
             (sum(p.rings for p in modes), modes[0].signals)
-            for modes in (by_index.get(i, QUIET_PATHS) for i in range(len(live)))
+            for modes in (by_index.get(i, QUIET_PATHS) for i in range(len(live_set.regs)))
         ]
-        doorbells = self._checkpoint_doorbells.rows(plan, live, [p[1] for p in paths], slot_stats)
+        doorbells = self._checkpoint_doorbells.rows(
+            plan, live_set, [p[1] for p in paths], slot_stats
+        )
         kernel = None
         if self._kernel_stats is not None:
             health = native_reads.read_health(handle)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import errno as E
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from iofdtui.engine.errors import RegistrationRejected, rejection
 from iofdtui.engine.model import Bus, RegistrationSpec, SpecError
 from iofdtui.engine.native import check, ffi, lib
+from iofdtui.engine.native_reads import RegBuffers
 from iofdtui.engine.snapshot import RegistrationStats
 
 
@@ -37,6 +39,10 @@ class Registrations:
         self.decoys: list[int] = []  # native ids
         self.removed: list[RegistrationStats] = []  # since the last reset, final counts
         self._next_id = 1
+        # Bumped whenever the live set, its ids or what the last reading left
+        # of them (a reset) changes: a reading keeps what it built from them
+        # (`LiveSet`, rows, doorbells) while it holds.
+        self.generation = 0
 
     def specs(self) -> dict[int, RegistrationSpec]:
         """The live registrations' specs by id."""
@@ -48,6 +54,7 @@ class Registrations:
         reg_id = self._next_id
         self._next_id += 1
         self.live[reg_id] = Registration(reg_id, spec, native_id, efd)
+        self.generation += 1
         return reg_id
 
     def _assign(self, handle: object, spec: RegistrationSpec) -> tuple[int, int]:
@@ -81,6 +88,7 @@ class Registrations:
         the drain after deassign may add its last few signals.
         """
         reg = self.live.pop(reg_id)
+        self.generation += 1
         final = ffi.new("struct lab_path_stats *")
         rc = lib.lab_deassign(handle, reg.native_id, final)
         return reg, final.signals, final.rings, rc
@@ -122,3 +130,26 @@ class Registrations:
         for reg in self.live.values():
             reg.last_signals = 0
             reg.last_reads = 0
+        self.generation += 1
+
+
+class LiveSet(NamedTuple):
+    """The live registrations as a reading sees them, in id order: built once
+    per `key`, so rows and doorbells keep what they derive from it while it is
+    the same object (`Readings.live_set` builds it)."""
+
+    key: tuple[int, int]  # (Registrations.generation, RingPlan.layout) it holds for
+    regs: list[Registration]
+    native_ids: list[int]
+    buffers: RegBuffers  # the C arrays the bulk reads of `native_ids` fill
+
+    @classmethod
+    def build(cls, registrations: Registrations, layout: int) -> LiveSet:
+        """The live set of `registrations` under the ring plan's `layout`."""
+        regs = list(registrations.live.values())
+        native_ids = [reg.native_id for reg in regs]
+        return cls((registrations.generation, layout), regs, native_ids, RegBuffers(native_ids))
+
+
+NO_LIVE_SET = LiveSet((-1, -1), [], [], RegBuffers([]))
+"""Before the first reading: matches no key."""

@@ -65,7 +65,8 @@ class RingPlan:
         self.retired: dict[Doorbell, Retired] = {}
         self.routes: dict[int, int | None] = {}  # slot index -> the registration serving it
         # Bumped at every change of slots, routes or retired doorbells, so a
-        # reading can keep what depends only on them (the doorbells' order).
+        # reading can keep what depends only on them and on the registrations
+        # (`Registrations.generation`): the doorbells' order, the rows' widths.
         self.layout = 0
 
     def check_vcpu(self, vcpu: object) -> None:
@@ -152,6 +153,7 @@ class RingPlan:
     def retire_signals(self, spec: RegistrationSpec, signals: int) -> None:
         """Keep a removed registration's signals with its doorbell."""
         self.retired.setdefault((spec.bus, spec.addr), Retired()).signals += signals
+        self.layout += 1  # the doorbell may be a new retired one
 
     def doorbells_rung(self) -> set[Doorbell]:
         """Every doorbell a slot writes to."""

@@ -13,7 +13,7 @@ from iofdtui.engine import figures
 from iofdtui.engine.figures import NO_SAMPLES, net_latency
 from iofdtui.engine.model import KINDS, RegistrationSpec
 from iofdtui.engine.native_reads import MODES, QUIET_PATHS, Path, Timer
-from iofdtui.engine.registrations import Registration
+from iofdtui.engine.registrations import NO_LIVE_SET, LiveSet, Registration
 from iofdtui.engine.ring_plan import RingPlan
 from iofdtui.engine.snapshot import Latency, RegistrationStats, WakeLatency, WhyCost
 
@@ -101,12 +101,12 @@ def registration_row(
 
 class RegistrationRows:
     """Every live registration's row at each reading, aligned with the live
-    registrations while the plan's layout holds, with what the quiet ones
+    set while it is the same object (`LiveSet`), with what the quiet ones
     were built from."""
 
     def __init__(self, tsc_khz: int) -> None:
         self.tsc_khz = tsc_khz
-        self.layout = (-1, -1)
+        self.live_set = NO_LIVE_SET
         self.rows: list[RegistrationStats | None] = []
         self.quiet: list[bool] = []  # rows[i] is a quiet row, built from the below
         self.widths: list[int] = []  # each registration's baseline width
@@ -116,11 +116,12 @@ class RegistrationRows:
         self.quiet_why: WhyCost | None = None
         self.active: set[int] = set()  # registrations with signals or reads at the last reading
 
-    def follow(self, plan: RingPlan, live: list[Registration]) -> None:
-        """Start over when the registrations or the plan changed."""
-        if self.layout == (plan.layout, len(live)):
+    def follow(self, plan: RingPlan, live_set: LiveSet) -> None:
+        """Start over when the live set is a new one (the registrations or the plan changed)."""
+        if live_set is self.live_set:
             return
-        self.layout = (plan.layout, len(live))
+        self.live_set = live_set
+        live = live_set.regs
         self.rows = [None] * len(live)
         self.quiet = [False] * len(live)
         self.widths = [plan.baseline_width(reg.spec) for reg in live]

@@ -115,3 +115,28 @@ def test_a_reset_and_a_new_registration_rebuild_the_rows(busy) -> None:
     assert rows[extra].spec == RegistrationSpec(Bus.PIO, 0x1800, 1)
     assert rows[extra].baseline_width == 1 and rows[extra].baseline.samples
     assert [r.id for r in lab.snapshot().registrations] == sorted(rows)
+
+
+@pytest.mark.kvm
+def test_the_live_set_is_kept_until_the_registrations_or_the_plan_change(busy) -> None:
+    lab = busy
+    regs, plan, readings = lab._registrations, lab._plan, lab._readings
+    lab.snapshot()
+    kept = readings.live_set(plan, regs)
+    lab.snapshot()
+    assert readings.live_set(plan, regs) is kept  # rows and doorbells keep their layout
+    changes = [
+        lambda: lab.add_registration(RegistrationSpec(Bus.PIO, 0x1800, 1)),
+        lambda: lab.remove_registration(max(lab.registrations())),
+        lab.reset_counters,
+        lambda: lab.set_plan(demo_plan()[:1]),
+    ]
+    for change in changes:
+        before = regs.generation, plan.layout
+        change()
+        assert (regs.generation, plan.layout) != before
+        fresh = readings.live_set(plan, regs)
+        assert fresh is not kept
+        assert [reg.id for reg in fresh.regs] == sorted(lab.registrations())
+        assert fresh.native_ids == [lab._regs[rid].native_id for rid in sorted(lab.registrations())]
+        kept = fresh
