@@ -27,6 +27,22 @@ _NO_QUANTILES = [(-1.0, -1.0)] * MODES
 # between classes of one layout.  test_snapshot_rows.py checks the result is
 # the RegistrationStats the dataclass builds.
 _Draft = make_dataclass("_Draft", [(f.name, f.type) for f in fields(RegistrationStats)], slots=True)
+# quiet_row passes the fields by position (keywords take four times as long), in
+# the dataclass's order, which is this:
+_QUIET_ROW_ORDER = (
+    "id", "spec", "eventfd", "signals", "signals_per_s", "rings", "latency", "baseline", "ratio",
+    "removed", "wake", "kick", "by_reader", "why", "baseline_width",
+)  # fmt: skip
+# Checked at import, not by assert (python -O drops those): a changed field
+# would otherwise make quiet rows with values in the wrong slots.
+if (
+    getattr(RegistrationStats, "__slots__", None) != _Draft.__slots__
+    or tuple(f.name for f in fields(RegistrationStats)) != _QUIET_ROW_ORDER
+):
+    raise TypeError(
+        "RegistrationStats's fields no longer match rows.py's quiet_row: update its "
+        "positional call and _QUIET_ROW_ORDER (the class must keep slots=True)"
+    )
 
 
 def quiet_row(
@@ -41,6 +57,7 @@ def quiet_row(
     """The row of a registration never rung nor read, with no signals:
     `RegistrationStats(rid, spec, eventfd, 0, rate, 0, NO_SAMPLES, baseline,
     None, False, None, None, (), why, width)`."""
+    # Positional, in _QUIET_ROW_ORDER (the dataclass's field order).
     row = _Draft(
         rid, spec, eventfd, 0, rate, 0, NO_SAMPLES, baseline, None, False, None, None, (), why,
         width,
