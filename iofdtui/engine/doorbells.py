@@ -15,7 +15,7 @@ from operator import itemgetter
 
 from iofdtui.engine.model import MAX_SLOTS
 from iofdtui.engine.registrations import NO_LIVE_SET, LiveSet, Registration
-from iofdtui.engine.ring_plan import Doorbell, Retired, RingPlan
+from iofdtui.engine.ring_plan import Doorbell, DoorTotals, RingPlan
 from iofdtui.engine.snapshot import DoorbellStats, VcpuCounts
 
 
@@ -57,12 +57,14 @@ class DoorbellTally:
         if live_set is not self._live_set:
             self._plan_layout(plan, live_set.regs)
             self._live_set = live_set
-        totals = {door: plan.retired[door].copy() for door, _ in self._busy if door in plan.retired}
+        totals = {
+            door: plan.retired[door].as_totals() for door, _ in self._busy if door in plan.retired
+        }
         for index, spec in plan.slots.items():
             st = slot_stats[index]  # type: ignore[index]
             door = totals.get(spec.doorbell)
             if door is None:
-                door = totals[spec.doorbell] = Retired()
+                door = totals[spec.doorbell] = DoorTotals()
             door.rings += st.rings
             door.issued += st.issued
             door.exits += st.exits
@@ -71,7 +73,7 @@ class DoorbellTally:
             door.exits_by_value[key] = door.exits_by_value.get(key, 0) + st.exits
         out = []
         for (bus, addr), regs in self._busy:
-            t = totals.get((bus, addr)) or Retired()
+            t = totals.get((bus, addr)) or DoorTotals()
             t.signals += sum(signals[i] for i in regs)
             out.append(
                 DoorbellStats(

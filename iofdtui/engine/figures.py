@@ -1,6 +1,10 @@
 """Figures computed from counts already read (pure functions, no engine calls):
-ring cost net of the timer, histograms, each registration's row, doorbells,
-the attribution check, and the lab-wide why.
+ring cost net of the timer, a cost histogram net of the timer's share, each
+reader's costs, wake-up latency, the ratio to the baseline, the reader's
+reads, the attribution check, and the health counters.
+
+The rows built from them are in rows.py, the doorbells in doorbells.py and
+the lab-wide why in readings.py.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from iofdtui.engine.model import Bus, format_addr
 from iofdtui.engine.native import lib
-from iofdtui.engine.native_reads import Path, Timer, WakeCounts
+from iofdtui.engine.native_reads import Path, Timer, WakeCounts, mode_of
 from iofdtui.engine.snapshot import (
     READERS,
     Health,
@@ -19,24 +23,7 @@ from iofdtui.engine.snapshot import (
 )
 
 NO_SAMPLES = Latency.empty()
-STATES = {
-    lib.LAB_IDLE: "idle",
-    lib.LAB_RUNNING: "running",
-    lib.LAB_PARKED: "paused",
-    lib.LAB_FAULTED: "faulted",
-}
-# Reader name -> the engine's enum lab_consumer_mode.
-NATIVE_READER = {
-    "epoll": lib.LAB_CONSUMER_EPOLL,
-    "poll": lib.LAB_CONSUMER_POLL,
-    "none": lib.LAB_CONSUMER_NONE,
-}
 Quantiles = tuple[float, float]  # p50, p99 in cycles; -1 without samples
-
-
-def mode_of(reader: str, paced: bool) -> int:
-    """The engine's figure set for a reader and a pacing (enum lab_mode)."""
-    return int(paced) * lib.LAB_READERS + NATIVE_READER[reader]
 
 
 def cycles_to_ns(cycles: float, tsc_khz: int) -> float:

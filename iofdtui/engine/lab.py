@@ -41,11 +41,11 @@ from iofdtui.engine.errors import (
     deassign_refused,
     start_error,
 )
-from iofdtui.engine.figures import NATIVE_READER, STATES
 from iofdtui.engine.kvm_stats import open_readers
 from iofdtui.engine.lab_readout import LabReadout
 from iofdtui.engine.model import RESERVED_PORTS, Bus, RegistrationSpec, SlotSpec, SpecError
 from iofdtui.engine.native import check, ffi, lib
+from iofdtui.engine.native_reads import NATIVE_READER, STATES
 from iofdtui.engine.readings import Readings, Settings
 from iofdtui.engine.registrations import Registration, Registrations
 from iofdtui.engine.ring_plan import RingPlan

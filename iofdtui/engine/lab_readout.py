@@ -10,10 +10,10 @@ from contextlib import AbstractContextManager
 
 from iofdtui.engine import native_reads
 from iofdtui.engine.arguments import check_id, check_mode, is_int
-from iofdtui.engine.figures import cycles_to_ns, mode_of
+from iofdtui.engine.figures import cycles_to_ns
 from iofdtui.engine.model import KINDS, Bus
 from iofdtui.engine.native import lib
-from iofdtui.engine.native_reads import CURRENT
+from iofdtui.engine.native_reads import CURRENT, mode_of
 from iofdtui.engine.readings import Readings, Settings
 from iofdtui.engine.registrations import Registration, Registrations
 from iofdtui.engine.ring_plan import RingPlan

@@ -1,4 +1,5 @@
-"""The engine's counters, read out of C.
+"""The engine's counters, read out of C, and its enums as Python names
+(states, readers, figure sets).
 
 Each function takes the native handle (`struct lab *`, the caller holds the
 Lab's lock and has checked it is open) and copies what C filled in into
@@ -26,6 +27,26 @@ WakeCounts = namedtuple("WakeCounts", WAKE_FIELDS)  # struct lab_wake_stats
 
 QUIET_PATHS: list[Path] = [Path(0, 0, 0, 0, 0)] * MODES
 """A registration never rung nor read, in every mode (shared: test with `is`)."""
+
+# enum lab_state -> Lab.state's names.
+STATES = {
+    lib.LAB_IDLE: "idle",
+    lib.LAB_RUNNING: "running",
+    lib.LAB_PARKED: "paused",
+    lib.LAB_FAULTED: "faulted",
+}
+# Reader name -> the engine's enum lab_consumer_mode.
+NATIVE_READER = {
+    "epoll": lib.LAB_CONSUMER_EPOLL,
+    "poll": lib.LAB_CONSUMER_POLL,
+    "none": lib.LAB_CONSUMER_NONE,
+}
+
+
+def mode_of(reader: str, paced: bool) -> int:
+    """The engine's figure set for a reader and a pacing (enum lab_mode)."""
+    return int(paced) * lib.LAB_READERS + NATIVE_READER[reader]
+
 
 _PATH_WORDS = ffi.sizeof("struct lab_path_stats") // 8  # six u64s (lab.h)
 _WAKE_WORDS = len(WAKE_FIELDS)

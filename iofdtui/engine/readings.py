@@ -51,7 +51,7 @@ class Settings:
     @property
     def mode(self) -> int:
         """The engine's figure set in force (enum lab_mode)."""
-        return figures.mode_of(self.reader, self.pace_us is not None)
+        return native_reads.mode_of(self.reader, self.pace_us is not None)
 
 
 class Readings:
@@ -269,7 +269,7 @@ class Readings:
         ]
         doorbells = self._doorbells.rows(plan, live_set, signals, slot_stats)
         health = native_reads.read_health(handle)
-        state = figures.STATES.get(health.state, "unknown")
+        state = native_reads.STATES.get(health.state, "unknown")
         overhead_ns = None if overhead is None else cycles_to_ns(overhead.p50, self.tsc_khz)
         return Snapshot(
             taken_at=now,

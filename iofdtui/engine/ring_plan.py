@@ -21,8 +21,9 @@ Doorbell = tuple[Bus, int]
 
 
 @dataclass
-class Retired:
-    """Counts per doorbell: those of slots and registrations that are gone, or totals."""
+class DoorTotals:
+    """Counts at one doorbell: in `RingPlan.retired`, those of slots and
+    registrations that are gone; in a reading, the totals with the live ones'."""
 
     rings: int = 0
     exits: int = 0
@@ -38,10 +39,11 @@ class Retired:
         share[1] += exits
         share[2] += issued
 
-    def copy(self) -> Retired:
-        """A copy to add live counts to; retired slots left at a quiescent
-        point, so every ring they issued is done (issued = rings)."""
-        return Retired(
+    def as_totals(self) -> DoorTotals:
+        """Retired counts as the start of a reading's totals, to add live counts
+        to: a copy, with issued = rings (retired slots left at a quiescent
+        point, so every ring they issued is done)."""
+        return DoorTotals(
             self.rings,
             self.exits,
             self.signals,
@@ -62,7 +64,7 @@ class RingPlan:
         self.vcpus = vcpus
         self.slots: dict[int, SlotSpec] = {}  # native slot index -> spec
         self.order: list[list[int]] = [[] for _ in range(vcpus)]  # vCPU -> slot indexes
-        self.retired: dict[Doorbell, Retired] = {}
+        self.retired: dict[Doorbell, DoorTotals] = {}  # gone slots' and registrations'
         self.routes: dict[int, int | None] = {}  # slot index -> the registration serving it
         # Bumped at every change of slots, routes or retired doorbells, so a
         # reading can keep what depends only on them and on the registrations
@@ -136,7 +138,7 @@ class RingPlan:
         self.route_all(handle, regs)
 
     def _retire(self, spec: SlotSpec, final: object, vcpu: int) -> None:
-        retired = self.retired.setdefault(spec.doorbell, Retired())
+        retired = self.retired.setdefault(spec.doorbell, DoorTotals())
         rings, exits = final.rings, final.exits  # type: ignore[attr-defined]
         retired.rings += rings
         retired.exits += exits
@@ -152,7 +154,7 @@ class RingPlan:
 
     def retire_signals(self, spec: RegistrationSpec, signals: int) -> None:
         """Keep a removed registration's signals with its doorbell."""
-        self.retired.setdefault((spec.bus, spec.addr), Retired()).signals += signals
+        self.retired.setdefault((spec.bus, spec.addr), DoorTotals()).signals += signals
         self.layout += 1  # the doorbell may be a new retired one
 
     def doorbells_rung(self) -> set[Doorbell]:

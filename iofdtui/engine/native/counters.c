@@ -20,13 +20,13 @@ _Static_assert((0xffffffffu >> (31 - HIST_SUB_BITS)) + ((31 - HIST_SUB_BITS) << 
                    HIST_BUCKETS,
                "HIST_BUCKETS too small for a u32 cycle count");
 
-/* lab.py reads an array of these as u64 words (signals, rings, samples, cycles, loop, reads). */
+/* native_reads.py reads an array of these as u64 words (signals, rings, samples, cycles, loop, reads). */
 _Static_assert(sizeof(struct lab_path_stats) == 6 * sizeof(uint64_t) &&
                    offsetof(struct lab_path_stats, reads) == 5 * sizeof(uint64_t),
                "lab_path_stats is six u64s");
 
 _Static_assert(sizeof(struct lab_wake_stats) == 7 * sizeof(uint64_t),
-               "lab.py reads lab_wake_stats as seven u64s");
+               "native_reads.py reads lab_wake_stats as seven u64s");
 
 /* ----------------------------------------------------------- folding -- */
 
