@@ -13,9 +13,20 @@ from pathlib import Path
 
 from cffi import FFI
 
-# setuptools wants source paths relative to the project root (the cwd of a build).
-NATIVE = Path("iofdtui/engine/native")
-GUESTS = Path("guests")
+
+def _from_cwd(path: Path) -> Path:
+    """`path` relative to the cwd, as setuptools wants source paths (a build runs
+    from the project root); absolute when the cwd is elsewhere (e.g. running this
+    file from another directory)."""
+    try:
+        return path.relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
+
+
+# Found from this file, not the cwd: a glob from another directory found no source.
+NATIVE = _from_cwd(Path(__file__).resolve().parent)
+GUESTS = _from_cwd(Path(__file__).resolve().parents[3] / "guests")
 
 # Guest ABI constants the Python side needs, taken from guest_abi.h.
 ABI_CONSTANTS = (
@@ -61,7 +72,13 @@ def _cdef() -> str:
 
 def _sources() -> list[str]:
     """Every C file of the engine, in a stable order; a leading `_` marks cffi's own output."""
-    return [c.as_posix() for c in sorted(NATIVE.glob("*.c")) if not c.name.startswith("_")]
+    sources = [c.as_posix() for c in sorted(NATIVE.glob("*.c")) if not c.name.startswith("_")]
+    if not sources:
+        raise RuntimeError(
+            f"no engine C sources in {NATIVE.resolve()}: build from a complete iofdtui "
+            "checkout (pip install -e . in the project root)"
+        )
+    return sources
 
 
 def _compile_args() -> list[str]:
