@@ -179,7 +179,11 @@ class Lab(LabReadout):
         with self._live():
             return self._reader
 
-    consumer = reader  # the name before reader "none" existed
+    @property
+    def consumer(self) -> str:
+        """`reader` under its older name (before reader "none" existed), kept as an
+        alias: the CLI's `--consumer` flag and callers of that name are public."""
+        return self.reader
 
     def set_reader(self, mode: str) -> None:
         """Read the eventfds with no thread ("none"), a busy-polling one ("poll"),
@@ -198,7 +202,10 @@ class Lab(LabReadout):
                 self._readings.cut_why()  # the next interval would straddle two readers
             self._reader = mode
 
-    set_consumer = set_reader
+    def set_consumer(self, mode: str) -> None:
+        """`set_reader` under its older name, kept as an alias: the CLI's
+        `--consumer` flag and callers of that name are public."""
+        self.set_reader(mode)
 
     @property
     def pinning(self) -> str | None:
@@ -291,9 +298,9 @@ class Lab(LabReadout):
     def resume(self) -> None:
         """Let a paused guest ring again."""
         with self._live():
-            rc = lib.lab_resume(self._lab)
-            if rc == -E.EIO:  # only a fault stops a resume; other returns are no-ops
-                check(rc, "resuming the guest", {E.EIO: self._fault})
+            # Only a fault stops a resume; its other returns are no-ops.
+            if lib.lab_resume(self._lab) == -E.EIO:
+                raise GuestFault.from_fault(native_reads.read_fault(self._lab))
 
     @contextmanager
     def paused(self) -> Iterator[None]:

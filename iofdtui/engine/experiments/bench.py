@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from iofdtui.engine.kernel_counters import KernelCounters
 from iofdtui.engine.lab import Lab
 from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
-from iofdtui.engine.snapshot import READERS, Latency, WhyCost
+from iofdtui.engine.snapshot import READERS, Latency, MachineFacts, WhyCost
 
 PIO_PORT = 0x03F8
 MMIO_ADDR = 0xFE00_0000
@@ -108,6 +108,17 @@ class PhaseResult:
             "conserved": self.conserved,
             "kernel": None if self.kernel is None else kernel_json(self.kernel),
         }
+
+
+def machine_json(m: MachineFacts) -> dict[str, object]:
+    """The machine facts every bench's JSON opens with (each adds its own after)."""
+    return {
+        "kernel": m.kernel,
+        "kvm_module": m.kvm_module,
+        "tsc_khz": m.tsc_khz,
+        "emulated": m.emulated,
+        "emulation_note": m.emulation_note,
+    }
 
 
 def kernel_json(kernel: KernelCounters) -> dict[str, object]:
@@ -277,11 +288,7 @@ def run_bench(
         overhead = lab.timer_overhead_cycles()
         m = lab.machine
         machine = {
-            "kernel": m.kernel,
-            "kvm_module": m.kvm_module,
-            "tsc_khz": m.tsc_khz,
-            "emulated": m.emulated,
-            "emulation_note": m.emulation_note,
+            **machine_json(m),
             "timer_overhead_ns": (
                 overhead * 1e6 / m.tsc_khz if overhead is not None and m.tsc_khz else None
             ),

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from iofdtui.engine.experiments.bench import WARMUP_S, kernel_json
+from iofdtui.engine.experiments.bench import WARMUP_S, kernel_json, machine_json
 from iofdtui.engine.kernel_counters import KernelCounters
 from iofdtui.engine.lab import Lab
 from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
@@ -121,7 +121,7 @@ def run_vcpu_phase(
     """Measure one phase on a fresh lab."""
     vcpus, plans, regs = _setup(bus, mode)
     with Lab(vcpus=vcpus) as lab:
-        lab.set_consumer(consumer)
+        lab.set_reader(consumer)
         if pin:
             lab.set_pinning(True)
         lab.set_plans(plans)
@@ -191,11 +191,7 @@ def run_vcpu_bench(
     with Lab(vcpus=2) as lab:  # facts only; it never runs
         m = lab.machine
     machine = {
-        "kernel": m.kernel,
-        "kvm_module": m.kvm_module,
-        "tsc_khz": m.tsc_khz,
-        "emulated": m.emulated,
-        "emulation_note": m.emulation_note,
+        **machine_json(m),
         "host_cpus": os.cpu_count(),
         "consumer": consumer,
         "reader": consumer,

@@ -116,7 +116,7 @@ def wake_phases(consumers: Sequence[str] = CONSUMERS) -> Iterator[WakePhase]:
 
 def run_wake_phase(lab: Lab, phase: WakePhase, seconds: float) -> WakeResult:
     """Ring one doorbell, paced, on a lab that is set up and paused; read its wake-ups."""
-    lab.set_consumer(phase.consumer)
+    lab.set_reader(phase.consumer)
     snap, exact = lab.run_epoch(seconds, WARMUP_S)
     (reg,) = snap.registrations
     return WakeResult(

@@ -396,7 +396,7 @@ int lab_start(struct lab *lab, int entry)
     }
     for (int k = 0; k < lab->nvcpus; k++) {
         struct vcpu *v = &lab->vcpus[k];
-        err = pthread_create(&v->thread, NULL, vcpu_main, v);
+        err = -pthread_create(&v->thread, NULL, vcpu_main, v); /* -errno, as everywhere */
         if (err) {
             /* Undo: stop the vCPUs already running, then the consumer. */
             __atomic_store_n(&lab->stop, 1, __ATOMIC_RELEASE);
@@ -411,7 +411,7 @@ int lab_start(struct lab *lab, int entry)
             pthread_mutex_lock(&lab->ctl);
             lab->state = LAB_IDLE;
             pthread_mutex_unlock(&lab->ctl);
-            return -err;
+            return err;
         }
         v->thread_up = 1;
     }
