@@ -109,7 +109,7 @@ class LabSession:
 
     @property
     def removing(self) -> frozenset[int]:
-        """Registration ids whose removal is on its way."""
+        """Registration ids whose removal is on its way (or not yet off the table)."""
         return frozenset(self._removing)
 
     def start(self, app: App[object]) -> None:
@@ -209,21 +209,25 @@ class LabSession:
         """Register an ioeventfd; a refusal is an outcome (the form shows it)."""
         self.call(f"registering {spec.describe()}", partial(calls.add_registration, spec=spec))
 
-    def remove(self, reg_id: int) -> bool:
-        """Deassign `reg_id`; False when its removal is already on its way."""
+    def remove(self, reg_id: int) -> None:
+        """Deassign `reg_id`; it stays in `removing` until the view calls `removed`."""
         if reg_id in self._removing:
-            return False
+            return
         self._removing.add(reg_id)
 
         def run(lab: LabPort) -> Outcome:
             try:
                 return calls.remove_registration(lab, reg_id)
-            finally:
+            except BaseException:
                 # A plain set, no widget: discard is atomic under the GIL.
                 self._removing.discard(reg_id)
+                raise
 
         self.call(f"removing #{reg_id}", run)
-        return True
+
+    def removed(self, reg_id: int) -> None:
+        """The view no longer shows `reg_id`: its removal is over (on the event loop)."""
+        self._removing.discard(reg_id)
 
     def pause(self) -> None:
         """Park the guest at a quiescent point."""
@@ -409,6 +413,8 @@ class LabSession:
         """Replace the lab with one of `vcpus` vCPUs (under the engine lock, in `_run`:
         the poller waits meanwhile)."""
         new = self._lab_factory(vcpus)  # when this fails, the old lab rings on
+        # A removal this rebuild cancelled before it ran never reports.
+        self._removing.clear()
         self.lab = None  # closed by what follows, whatever happens
         changed = calls.take_over(new, old)
         self.lab = new

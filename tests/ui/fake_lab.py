@@ -217,9 +217,9 @@ class FakeLab:
         return self._next_id
 
     def remove_registration(self, reg_id: int) -> RegistrationStats:
-        """Forget it; return the fixed final figures."""
+        """Forget it; return the fixed final figures, under its id."""
         self.regs.pop(reg_id, None)
-        return REGISTRATIONS[0]
+        return replace(REGISTRATIONS[0], id=reg_id)
 
     def registrations(self) -> dict[int, RegistrationSpec]:
         """What was added."""

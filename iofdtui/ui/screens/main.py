@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import ClassVar
 
@@ -42,6 +43,7 @@ from iofdtui.ui.messages import (
     PlanRejected,
     RegistrationAdded,
     RegistrationRefused,
+    RegistrationRemoved,
     Report,
     SnapshotReady,
     VcpusChanged,
@@ -345,6 +347,8 @@ class MainScreen(Screen[None]):
                     form.show_rejection(message, field)
                 else:
                     self.notify(message, title=title, severity="error")
+            case RegistrationRemoved(final):
+                self._forget(final.id)
             case GuestPaused():
                 self.guest_state = "paused"  # the next `p` resumes at once, not after a reading
             case GuestResumed():
@@ -392,12 +396,23 @@ class MainScreen(Screen[None]):
 
     def action_remove(self) -> None:
         """Deassign the registration under the cursor."""
+        if self.session.removing:
+            return  # the cursor may still be on the row on its way out
         reg_id = self.query_one(RegistrationsTable).selected_id
         if reg_id is None:
             self.notify("No registration is selected.", severity="warning")
             return
-        # False for a repeated d before the table has caught up: already on its way.
         self.session.remove(reg_id)
+
+    def _forget(self, reg_id: int) -> None:
+        """Take a removed registration off the table now, not at the next reading:
+        the cursor moves on to the row that followed, and `d` works again."""
+        snap = self.snapshot
+        if snap is not None:
+            kept = tuple(r for r in snap.registrations if r.id != reg_id)
+            self.snapshot = replace(snap, registrations=kept)
+            self._show_registrations()
+        self.session.removed(reg_id)
 
     def action_edit_plan(self) -> None:
         """Open the ring-plan editor on the plan the guest rings now."""

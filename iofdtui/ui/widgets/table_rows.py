@@ -23,6 +23,8 @@ class RowsChange:
     """For `cells`: the rows whose cells changed."""
     widened: bool = False
     """A column widened (every line moves)."""
+    only_went: bool = False
+    """For `rows`: rows went and none came (a removal, or a narrower filter)."""
 
 
 class TableRows:
@@ -81,13 +83,15 @@ class TableRows:
                 self.cells[key] = rows[key]
             return RowsChange("cells", changed, self._measure(changed))
         order = [Key(key) for key in rows]
-        same_set = len(order) == len(self.keys) and all(key in self.index for key in order)
+        all_shown = all(key in self.index for key in order)
+        same_set = all_shown and len(order) == len(self.keys)
         self.keys = order
         self.index = {key: i for i, key in enumerate(order)}
         self.cells = {key: rows[key] for key in order}
         if len(self._measured) > 2 * len(order) + 256:
             self._measured = {key: row for key, row in self._measured.items() if key in self.index}
-        return RowsChange("order" if same_set else "rows", [], self._measure(order))
+        kind = "order" if same_set else "rows"
+        return RowsChange(kind, [], self._measure(order), only_went=all_shown and not same_set)
 
     def _measure(self, keys: Sequence[str]) -> bool:
         """Widen the columns for these rows' cells; whether any column widened."""

@@ -230,9 +230,12 @@ class TableView(ScrollView, can_focus=True):
 
         The same rows in the same order: only rows whose cells changed are
         repainted, and only if in view.  The same rows in another order (a
-        sort): the cursor stays on its row's key.  Other rows (a filter):
-        the view goes back to the top, the cursor stays on its row's key if
-        that row is still shown, else goes to the first row.
+        sort): the cursor stays on its row's key.  Rows went, the cursor's
+        among them, and none came (a removal): the view stays, the cursor
+        keeps its index (clamped to the last row), so it lands on the row
+        that followed.  Other rows (a filter): the view goes back to the top,
+        the cursor stays on its row's key if that row is still shown, else
+        goes to the first row.
         """
         selected = self.cursor_key
         change = self._rows.replace(rows)
@@ -248,11 +251,19 @@ class TableView(ScrollView, can_focus=True):
                     if top <= (row := index[key]) < top + height:
                         self.refresh_line(row + 1)
             return
-        if change.kind == "rows":
+        index = self._rows.index
+        # The cursor's row went and none came (a removal): the cursor stays
+        # where it was, on the row that followed (or the new last row), and
+        # so does the view, as in any list.
+        stay = change.only_went and selected is not None and selected not in index
+        if change.kind == "rows" and not stay:
             self._scroll_home()
             self._hover_row = 0
         self._settling = True
-        row = self._rows.index.get(selected, 0) if selected is not None else 0
+        if stay:
+            row = min(self.cursor_row, len(self._rows.keys) - 1)
+        else:
+            row = index.get(selected, 0) if selected is not None else 0
         if row != self.cursor_row:
             self.cursor_row = row  # the watcher highlights and scrolls
         else:
