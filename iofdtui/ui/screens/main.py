@@ -298,7 +298,9 @@ class MainScreen(Screen[None]):
         key = COLUMN_SORT.get(str(event.column_key.value))
         if key is None:
             self.notify(
-                "Sortable columns: #, address, signals, sig/s, p50, ratio.", severity="warning"
+                "Sortable columns: #, address, signals, sig/s, p50, ratio.",
+                title="Not sortable",
+                severity="warning",
             )
             return
         self.sort_key = key
@@ -400,7 +402,9 @@ class MainScreen(Screen[None]):
             return  # the cursor may still be on the row on its way out
         reg_id = self.query_one(RegistrationsTable).selected_id
         if reg_id is None:
-            self.notify("No registration is selected.", severity="warning")
+            self.notify(
+                "No registration is selected.", title="Nothing to remove", severity="warning"
+            )
             return
         self.session.remove(reg_id)
 
@@ -463,7 +467,9 @@ class MainScreen(Screen[None]):
         now = self.session.refresh_interval
         index = REFRESH_INTERVALS.index(now) if now in REFRESH_INTERVALS else -1
         self.session.refresh_interval = REFRESH_INTERVALS[(index + 1) % len(REFRESH_INTERVALS)]
-        self.notify(f"Refreshing every {self.session.refresh_interval:g} s.")
+        self.notify(
+            f"Refreshing every {self.session.refresh_interval:g} s.", title="Refresh interval"
+        )
 
     def action_filter(self) -> None:
         """Ask for an address fragment to filter registrations by."""
