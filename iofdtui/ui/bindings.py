@@ -49,7 +49,7 @@ class Command:
 
 
 # Keys follow kvm_stat where it has one (q, r, f, o, s, h/?). The order is the
-# footer's (main screen's keys, then the app's), the palette's and the help's.
+# footer's (main screen's keys, then the app's) and the help's.
 COMMANDS: tuple[Command, ...] = (
     Command(
         "add",
@@ -144,7 +144,7 @@ COMMANDS: tuple[Command, ...] = (
         "o",
         "Sort",
         "Cycle sort order",
-        "Sort by id, address, signals, rate, p50, ratio (or click a column header)",
+        "Sort by id, address, signals, rate, p50, ratio",
         "sort (or click a column header)",
         footer=False,  # made room for c (Reader)
     ),
@@ -179,7 +179,32 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("quit", "q", "Quit", "Quit", "Stop the VM, close every fd, leave", "quit", scope="app"),
 )
-"""Every command, in footer and palette order."""
+"""Every command, in footer and help order."""
+
+PALETTE_ORDER: tuple[str, ...] = (
+    "add",
+    "remove",
+    "edit_plan",
+    "pause",
+    "resume",
+    "reset",
+    "cycle_reader",
+    "toggle_pinning",
+    "toggle_pace",
+    "toggle_vcpus",
+    "cycle_interval",
+    "filter",
+    "sort",
+    "scale_plot",
+    "screenshot",
+    "help",
+    "quit",
+)
+"""The palette's order, by action: the pre-restructuring app's (pinning beside the
+reader, the refresh interval after the vCPUs), where the help groups the keys."""
+
+if sorted(PALETTE_ORDER) != sorted(c.action for c in COMMANDS):
+    raise TypeError("PALETTE_ORDER must name every action of COMMANDS once: update it")
 
 
 def bindings(scope: Scope) -> list[BindingType]:
@@ -207,7 +232,9 @@ def bindings(scope: Scope) -> list[BindingType]:
 
 def palette() -> list[tuple[Command, str]]:
     """(command, help line) for the command palette: the help with the key to press."""
-    return [(c, f"{c.help} ({c.key})" if c.key else c.help) for c in COMMANDS]
+    by_action = {c.action: c for c in COMMANDS}
+    ordered = [by_action[action] for action in PALETTE_ORDER]
+    return [(c, f"{c.help} ({c.key})" if c.key else c.help) for c in ordered]
 
 
 _KEY_NAMES = {"delete": "Delete", "question_mark": "`?`", "ctrl+s": "Ctrl+S"}

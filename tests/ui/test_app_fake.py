@@ -102,7 +102,7 @@ async def test_two_vcpus_split_shows_rings_and_exits_only_where_it_fits() -> Non
         table = app.query_one("#doorbells")
 
         def headers() -> dict[str, str]:
-            return {str(c.key.value): c.label.plain.strip() for c in table.columns.values()}
+            return {c.key: c.label.plain.strip() for c in table.columns.values()}
 
         await wait_for(pilot, lambda: "vcpus" in headers())
         assert headers()["vcpus"] == "vCPU:rings" and "misses" not in headers()
@@ -456,7 +456,18 @@ def test_footer_palette_and_help_are_built_from_one_table() -> None:
     assert {b.action for b in bindings("main")} | {b.action for b in bindings("app")} == {
         c.action for c in COMMANDS if c.key
     }
-    assert [c.title for c, _help in palette()] == [c.title for c in COMMANDS]
+    assert sorted(c.title for c, _help in palette()) == sorted(c.title for c in COMMANDS)
+    # The palette keeps the order it had before the restructuring.
+    assert [c.action for c, _help in palette()][6:11] == [
+        "cycle_reader",
+        "toggle_pinning",
+        "toggle_pace",
+        "toggle_vcpus",
+        "cycle_interval",
+    ]
+    helps = dict((c.action, h) for c, h in palette())
+    assert helps["sort"] == "Sort by id, address, signals, rate, p50, ratio (o)"
+    assert helps["toggle_pinning"].endswith("again to unpin"), "no key, no parentheses"
     assert keys_markdown() in HELP
     assert "`d`/Delete remove" in HELP and "`h`/`?` help" in HELP
     assert "footer shows `a d e p r c f x h q`; `s w v o S` are in the palette" in HELP
