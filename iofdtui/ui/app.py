@@ -56,7 +56,7 @@ class IofdApp(App[int]):
 
     def __init__(
         self,
-        lab_factory: LabFactory = open_real_lab,
+        lab_factory: LabFactory | None = None,
         *,
         refresh_interval: float = REFRESH_INTERVALS[0],
         checkpoint_every: float = CHECKPOINT_EVERY_S,
@@ -70,6 +70,7 @@ class IofdApp(App[int]):
 
         Args:
             lab_factory: builds the lab (in a worker); may raise `KvmUnavailable`.
+                The real engine's when None.
             refresh_interval: seconds between snapshots.
             checkpoint_every: seconds between exact checkpoints (brief pauses).
             clock: time of day for the event log (fixed in layout tests).
@@ -80,7 +81,7 @@ class IofdApp(App[int]):
         """
         super().__init__()
         self.session = LabSession(
-            lab_factory,
+            lab_factory or open_real_lab,
             vcpus=vcpus,
             pin=pin,
             refresh_interval=refresh_interval,
@@ -183,14 +184,9 @@ class IofdApp(App[int]):
         self.session.shutdown()
 
 
-def make_app(lab_factory: LabFactory | None = None, **options: object) -> IofdApp:
-    """Build the app; tests pass a fake lab factory and fixed options.
-
-    Args:
-        lab_factory: builds the lab; the real engine's when None.
-        **options: keyword options of `IofdApp`.
-    """
-    return IofdApp(lab_factory or open_real_lab, **options)  # type: ignore[arg-type]
+make_app = IofdApp
+"""Build the app (the factory tests and `run_app` call): `make_app(lab_factory, **options)`,
+with the real engine's lab when `lab_factory` is None."""
 
 
 def run_app(vcpus: int = 1, pin: bool = False) -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from textual.message import Message
 
-from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
+from iofdtui.engine.model import RegistrationSpec, SlotSpec
 from iofdtui.engine.snapshot import MachineFacts, RegistrationStats, Snapshot
 
 Histogram = list[tuple[float, int]]
@@ -42,7 +42,6 @@ class SnapshotReady(Message):
     snapshot: Snapshot
     selected: int | None = None
     histogram: Histogram = field(default_factory=list)
-    baseline_key: tuple[Bus, int] | None = None
     baseline_histogram: Histogram = field(default_factory=list)
     reader_histograms: dict[str, Histogram] = field(default_factory=dict)
     """The selected registration's stream ring cost under each reader measured since reset."""

@@ -168,7 +168,6 @@ class LabSession:
                 snap,
                 selected=stats.id,
                 histogram=lab.registration_histogram(stats.id) if paced else [],
-                baseline_key=key,
                 baseline_histogram=lab.baseline_histogram(*key),
                 reader_histograms={} if paced else lab.reader_histograms(stats.id),
                 wake_histogram=lab.wake_histogram(stats.id) if paced else [],

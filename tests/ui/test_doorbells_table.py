@@ -118,12 +118,10 @@ async def shown_at(factory: type[FakeLab], size: tuple[int, int]) -> tuple[Doorb
         assert not table.show_horizontal_scrollbar
         assert table.max_scroll_y == 0 and table.row_count == 4
         shown = {
-            str(row.value): {
-                str(col.value): table.get_cell(row, col).plain.strip() for col in table.columns
-            }
+            row: {col: table.get_cell(row, col).plain.strip() for col in table.columns}
             for row in table.rows
         }
-        headers = {str(k.value): c.label.plain.strip() for k, c in table.columns.items()}
+        headers = {k: c.label.plain.strip() for k, c in table.columns.items()}
         shown["header"] = headers
         return table, shown
 

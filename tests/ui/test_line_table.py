@@ -253,7 +253,7 @@ async def test_keys_move_the_cursor_and_say_which_row() -> None:
         await pilot.press("enter")
         await pilot.pause()
         highlighted = [m for m in app.seen if isinstance(m, LineTable.RowHighlighted)]
-        assert [m.row_key.value for m in highlighted][-3:] == ["2", "100", "1"]
+        assert [m.row_key for m in highlighted][-3:] == ["2", "100", "1"]
         assert highlighted[-1].cursor_row == 0 and highlighted[-1].control is table
         [selected] = [m for m in app.seen if isinstance(m, LineTable.RowSelected)]
         assert selected.row_key == "1"
@@ -276,7 +276,7 @@ async def test_a_click_moves_the_cursor_a_second_selects_a_header_click_names_it
         await pilot.click(LineTable, offset=(name_x, 0))
         await pilot.pause()
         [header] = [m for m in app.seen if isinstance(m, LineTable.HeaderSelected)]
-        assert header.column_key.value == "name" and header.column_index == 1
+        assert header.column_key == "name" and header.column_index == 1
         assert header.label.plain == " name"
 
 

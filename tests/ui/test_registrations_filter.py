@@ -33,7 +33,7 @@ def _expected(
 def _check_table(table: RegistrationsTable, expected: list[RegistrationStats]) -> None:
     """Every row present, in order, with its current cells, however it is read."""
     assert table.row_count == len(expected)
-    assert [str(row.key.value) for row in table.ordered_rows] == [str(r.id) for r in expected]
+    assert [row.key for row in table.ordered_rows] == [str(r.id) for r in expected]
     for index, stats in enumerate(expected):
         key = str(stats.id)
         assert table.get_row_index(key) == index

@@ -82,7 +82,7 @@ async def test_rows_show_the_latest_counts_after_scrolling_filtering_and_widenin
         await pilot.pause()
         latest = {str(r.id): r for r in app.snapshot.registrations}
         for row in table.ordered_rows:
-            key = str(row.key.value)
+            key = row.key
             shown = tuple(cell.plain[1:] for cell in table.get_row(key))
             assert shown == cells(latest[key], table.compact), key
         assert table.selected_id == THOUSAND, "the cursor kept its registration"

@@ -207,7 +207,7 @@ async def test_a_thousand_registrations_sort_filter_and_scroll() -> None:
         # and the cursor stays on its registration.
         await pilot.press("o")
         await wait_for(pilot, lambda: app.main.sort_key == "address")
-        ids = [int(row.key.value) for row in table.ordered_rows[:3]]  # type: ignore[arg-type]
+        ids = [int(row.key) for row in table.ordered_rows[:3]]
         assert ids == [1, 3, 5]
         assert table.selected_id == THOUSAND
 
@@ -217,7 +217,7 @@ async def test_a_thousand_registrations_sort_filter_and_scroll() -> None:
         await pilot.click(RegistrationsTable, offset=at)
         await wait_for(pilot, lambda: app.main.sort_key == "signals")
         signals = {r.id: r.signals for r in ThousandLab.snap.registrations}
-        shown = [signals[int(row.key.value)] for row in table.ordered_rows]  # type: ignore[arg-type]
+        shown = [signals[int(row.key)] for row in table.ordered_rows]
         assert shown == sorted(shown, reverse=True)
 
         # Filter by address (f): only the MMIO rows stay.
@@ -232,7 +232,7 @@ def _header_x(table: RegistrationsTable, column_key: str) -> int:
     """The x offset of a column's header within the table."""
     x = 0
     for column in table.ordered_columns:
-        if column.key.value == column_key:
+        if column.key == column_key:
             return x + 1
         x += column.get_render_width(table)
     raise AssertionError(f"no column {column_key}")

@@ -295,7 +295,7 @@ class MainScreen(Screen[None]):
     @on(RegistrationsTable.HeaderSelected, "#registrations")
     def _header_clicked(self, event: RegistrationsTable.HeaderSelected) -> None:
         """A click on a column's header sorts by that column, where it can."""
-        key = COLUMN_SORT.get(str(event.column_key.value))
+        key = COLUMN_SORT.get(event.column_key)
         if key is None:
             self.notify(
                 "Sortable columns: #, address, signals, sig/s, p50, ratio.",

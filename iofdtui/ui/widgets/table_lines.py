@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TypeAlias
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -21,16 +22,8 @@ from textual.color import Color
 from textual.strip import Strip
 from textual.widget import Widget
 
-
-class Key(str):
-    """A row or column key: the string itself, also as `.value` (as DataTable's keys)."""
-
-    __slots__ = ()
-
-    @property
-    def value(self) -> str:
-        """The key as a plain string."""
-        return str(self)
+Key: TypeAlias = str
+"""A row or column key (a plain string)."""
 
 
 @dataclass

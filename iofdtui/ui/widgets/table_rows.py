@@ -48,7 +48,7 @@ class TableRows:
     def set_columns(self, columns: Sequence[tuple[str, str]], left: frozenset[str]) -> None:
         """These columns (key, header), as wide as their headers; no rows."""
         self.columns = {
-            Key(key): Column(Key(key), cell(label, key in left), cell_width(label), key in left)
+            key: Column(key, cell(label, key in left), cell_width(label), key in left)
             for key, label in columns
         }
         self.clear()
@@ -82,7 +82,7 @@ class TableRows:
             for key in changed:
                 self.cells[key] = rows[key]
             return RowsChange("cells", changed, self._measure(changed))
-        order = [Key(key) for key in rows]
+        order = list(rows)
         all_shown = all(key in self.index for key in order)
         same_set = all_shown and len(order) == len(self.keys)
         self.keys = order
@@ -132,6 +132,6 @@ class TableRows:
     def column(self, column_key: str) -> Iterator[Text]:
         """A column's cells, in row order."""
         index = list(self.columns).index(column_key)
-        left = self.columns[Key(column_key)].left
+        left = self.columns[column_key].left
         for key in self.keys:
             yield cell(self.cells[key][index], left)
