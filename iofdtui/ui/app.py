@@ -19,7 +19,7 @@ from textual.binding import BindingType
 from textual.worker import Worker, WorkerState
 
 from iofdtui.engine.snapshot import Snapshot
-from iofdtui.ui.bindings import bindings
+from iofdtui.ui.bindings import NEEDS_LAB, bindings
 from iofdtui.ui.commands import IofdCommands
 from iofdtui.ui.lab_port import LabFactory, LabPort
 from iofdtui.ui.messages import (
@@ -121,8 +121,8 @@ class IofdApp(App[int]):
     # ---------------------------------------------------------------- actions
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Pinning needs a live lab; the rest works anywhere."""
-        if action == "toggle_pinning" and not self.session.ready:
+        """The app's actions that need a lab (pinning) wait for one; the rest work anywhere."""
+        if action in NEEDS_LAB and not self.session.ready:
             return None
         return True
 

@@ -34,6 +34,7 @@ class Command:
         scope: "main" (the main screen's) or "app" (anywhere).
         priority: the key is the app's before any widget's (keys typed right after
             it wait for what it opens, instead of reaching the focused table).
+        needs_lab: offered only while a lab is up to take engine calls.
     """
 
     action: str
@@ -46,6 +47,7 @@ class Command:
     aliases: tuple[str, ...] = ()
     scope: Scope = "main"
     priority: bool = False
+    needs_lab: bool = False
 
 
 # Keys follow kvm_stat where it has one (q, r, f, o, s, h/?). The order is the
@@ -59,6 +61,7 @@ COMMANDS: tuple[Command, ...] = (
         "Register an ioeventfd on a doorbell",
         "add",
         priority=True,
+        needs_lab=True,
     ),
     Command(
         "remove",
@@ -68,6 +71,7 @@ COMMANDS: tuple[Command, ...] = (
         "Deassign the eventfd under the cursor",
         "remove",
         aliases=("delete",),
+        needs_lab=True,
     ),
     Command(
         "edit_plan",
@@ -76,6 +80,7 @@ COMMANDS: tuple[Command, ...] = (
         "Edit ring plan",
         "Choose the doorbells the guest rings and their values",
         "ring plan",
+        needs_lab=True,
     ),
     Command(
         "pause",
@@ -84,9 +89,26 @@ COMMANDS: tuple[Command, ...] = (
         "Pause guest",
         "Park the guest at a quiescent point; counts become exact",
         "pause/resume",
+        needs_lab=True,
     ),
-    Command("resume", "p", "Resume", "Resume guest", "Let the paused guest ring again", ""),
-    Command("reset", "r", "Reset", "Reset counters", "Zero every count and histogram", "reset"),
+    Command(
+        "resume",
+        "p",
+        "Resume",
+        "Resume guest",
+        "Let the paused guest ring again",
+        "",
+        needs_lab=True,
+    ),
+    Command(
+        "reset",
+        "r",
+        "Reset",
+        "Reset counters",
+        "Zero every count and histogram",
+        "reset",
+        needs_lab=True,
+    ),
     Command(
         "cycle_reader",
         "c",
@@ -94,6 +116,7 @@ COMMANDS: tuple[Command, ...] = (
         "Cycle eventfd reader",
         "none → poll → epoll: nobody waiting, a busy-polling thread, a sleeping one",
         "eventfd reader (none → poll → epoll)",
+        needs_lab=True,
     ),
     Command(
         "cycle_interval",
@@ -112,6 +135,7 @@ COMMANDS: tuple[Command, ...] = (
         "One ring every 100 µs, so each wake-up of the eventfd reader is timed",
         "pace (wake-up latency, kick)",
         footer=False,  # the footer is full at 80 columns; palette and help list it
+        needs_lab=True,
     ),
     Command(
         "toggle_vcpus",
@@ -121,6 +145,7 @@ COMMANDS: tuple[Command, ...] = (
         "Restart the VM with two vCPUs ringing the same plan, or back to one",
         "one/two vCPUs",
         footer=False,
+        needs_lab=True,
     ),
     Command(
         "toggle_pinning",
@@ -130,6 +155,7 @@ COMMANDS: tuple[Command, ...] = (
         "vCPU thread(s) on one CPU, the reader and the UI on another; again to unpin",
         "pin vCPU and reader",
         scope="app",
+        needs_lab=True,
     ),
     Command(
         "filter",
@@ -205,6 +231,10 @@ reader, the refresh interval after the vCPUs), where the help groups the keys.""
 
 if sorted(PALETTE_ORDER) != sorted(c.action for c in COMMANDS):
     raise TypeError("PALETTE_ORDER must name every action of COMMANDS once: update it")
+
+
+NEEDS_LAB = frozenset(c.action for c in COMMANDS if c.needs_lab)
+"""The actions offered only while a lab is up (the main screen's and the app's)."""
 
 
 def bindings(scope: Scope) -> list[BindingType]:

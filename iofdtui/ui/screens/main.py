@@ -29,7 +29,7 @@ from iofdtui.engine.errors import GuestFault
 from iofdtui.engine.model import SlotSpec, format_addr
 from iofdtui.engine.snapshot import Snapshot
 from iofdtui.ui import event_lines
-from iofdtui.ui.bindings import bindings
+from iofdtui.ui.bindings import NEEDS_LAB, bindings
 from iofdtui.ui.messages import (
     CountersReset,
     EngineDone,
@@ -70,20 +70,6 @@ from iofdtui.ui.widgets.registrations_table import (
 HISTORY_S = 60.0
 """How much signals/s history the detail sparkline keeps."""
 
-ENGINE_ACTIONS = frozenset(
-    {
-        "add",
-        "remove",
-        "edit_plan",
-        "pause",
-        "resume",
-        "reset",
-        "cycle_reader",
-        "toggle_pace",
-        "toggle_vcpus",
-    }
-)
-"""The main screen's actions that need a running lab."""
 
 
 class MainScreen(Screen[None]):
@@ -370,7 +356,7 @@ class MainScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Offer engine actions only with a live lab, and one of Pause/Resume."""
-        if action in ENGINE_ACTIONS and not self.session.ready:
+        if action in NEEDS_LAB and not self.session.ready:
             return False if action in ("pause", "resume") else None
         if action == "pause":
             return self.guest_state == "running"
