@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections import deque
 from datetime import datetime
 
-from rich.text import Text
+from textual.content import Content
 from textual.widgets import OptionList
 
-_SEVERITY = {"information": "foreground", "warning": "warning", "error": "error"}
+_SEVERITY = {"information": "$foreground", "warning": "$warning", "error": "$error"}
 MAX_ENTRIES = 1000
+"""Entries kept (and shown): the oldest go first."""
 
 
 class EventLog(OptionList):
@@ -31,8 +33,8 @@ class EventLog(OptionList):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.entries: list[str] = []
-        """Plain text of every entry, oldest first (tests and exports read it)."""
+        self.entries: deque[str] = deque(maxlen=MAX_ENTRIES)
+        """Plain text of the entries shown, oldest first (tests and exports read it)."""
 
     def on_mount(self) -> None:
         """Keep the newest entry in view.
@@ -47,10 +49,11 @@ class EventLog(OptionList):
         """Append one entry with its time of day, and keep the newest in view (even
         after the user scrolled up: `scroll_end` anchors the log again)."""
         stamp = when.strftime("%H:%M:%S")
-        # Rich text cannot read $variables: resolve the theme colour here.
-        colour = self.app.theme_variables.get(_SEVERITY.get(severity, "foreground"), "")
         self.entries.append(f"{stamp} {text}")
-        self.add_option(Text.assemble((stamp, "dim"), " ", (text, colour)))
+        # The severity stays a theme variable, resolved when the line is drawn,
+        # so a theme switch recolours the entries already shown.
+        style = _SEVERITY.get(severity, "$foreground")
+        self.add_option(Content.assemble((stamp, "dim"), " ", (text, style)))
         if self.option_count > MAX_ENTRIES:
             self.remove_option_at_index(0)
         self.scroll_end(animate=False)
