@@ -11,7 +11,7 @@ the rest stay put, as in a real device model with many quiet queues.
    in place), the screen's layout and a full compositor render turned into
    terminal segments, as benchmarks/bench_ui.py does for 100 (the tables do
    all their work in the handler and the paint: nothing is left for idle
-   time); then, on the next snapshot, its parts: the registrations table's
+   time); and, inside that frame, its parts: the registrations table's
    update, the doorbells table's update (one row per registered address)
    and the paint.
 3. A sort (`o`), a filter (`f` + Enter: the filter applied) and a page-down
@@ -36,7 +36,8 @@ import gc
 import resource
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from iofdtui.engine.demo import demo_plan, demo_registrations
 from iofdtui.engine.lab import Lab
@@ -45,6 +46,11 @@ from iofdtui.ui.app import IofdApp, make_app
 from iofdtui.ui.messages import SnapshotReady
 from iofdtui.ui.widgets.doorbells_table import DoorbellsTable
 from iofdtui.ui.widgets.registrations_table import RegistrationsTable
+
+try:
+    from bench_ui import full_paint  # run as a script: benchmarks/ is on sys.path
+except ImportError:
+    from benchmarks.bench_ui import full_paint
 
 
 def extra_specs(count: int) -> list[RegistrationSpec]:
@@ -100,13 +106,6 @@ def engine_snapshot_ms(registrations: int, count: int = 30) -> list[float]:
         return out
 
 
-def _paint(app: IofdApp) -> None:
-    """Lay the screen out and render every cell, as a terminal refresh would."""
-    app.screen._refresh_layout(app.size)
-    update = app.screen._compositor.render_update(full=True)
-    list(app.console.render(update))
-
-
 class _FullCollections:
     """Counts the full (generation 2) garbage collections, which pause the
     whole process for tens of milliseconds with this heap: a sample that
@@ -145,10 +144,29 @@ class _Clock:
             _GC_HIT[self.what] = _GC_HIT.get(self.what, 0) + 1
 
 
+@contextmanager
+def _part(
+    widget: RegistrationsTable | DoorbellsTable, what: str, times: dict[str, list[float]]
+) -> Iterator[None]:
+    """Time `widget.show` under `what` while the frame runs (the handler calls it once)."""
+    show = widget.show
+
+    def timed(*args: object, **kwargs: object) -> None:
+        with _Clock(what) as clock:
+            show(*args, **kwargs)  # type: ignore[arg-type]
+        times[what].append(clock.ms)
+
+    widget.show = timed  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del widget.show  # the class's method again
+
+
 def _timed(app: IofdApp, change: Callable[[], object], what: str = "") -> float:
     with _Clock(what) as clock:
         change()
-        _paint(app)
+        full_paint(app)
     return clock.ms
 
 
@@ -188,20 +206,18 @@ async def ui_times(
         for _ in range(frames):
             snap = await asyncio.to_thread(lab.snapshot)
             assert len(snap.registrations) == registrations
-            times["frame"].append(
-                _timed(app, lambda s=snap: app.main.show_reading(SnapshotReady(s)), "frame")
-            )
-            # The same frame's parts, on the next reading: each table's update, then the paint.
-            snap = await asyncio.to_thread(lab.snapshot)
-            with _Clock("  regs table") as clock:
-                table.show(snap.registrations, app.main.filter_text, app.main.sort_key)
-            times["  regs table"].append(clock.ms)
-            with _Clock("  doorbells") as clock:
-                doors.show(snap.doorbells, snap.slots, snap.checkpoint)
-            times["  doorbells"].append(clock.ms)
-            with _Clock("  paint") as clock:
-                _paint(app)
-            times["  paint"].append(clock.ms)
+            # The frame and its parts, timed inside it (the same snapshot): each
+            # table's update within the handler, then the paint.
+            with (
+                _Clock("frame") as frame,
+                _part(table, "  regs table", times),
+                _part(doors, "  doorbells", times),
+            ):
+                app.main.show_reading(SnapshotReady(snap))
+                with _Clock("  paint") as paint:
+                    full_paint(app)
+            times["frame"].append(frame.ms)
+            times["  paint"].append(paint.ms)
             await asyncio.sleep(0.02)
         for _ in range(frames):
             times["sort"].append(_timed(app, app.main.action_sort, "sort"))
