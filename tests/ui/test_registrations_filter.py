@@ -108,6 +108,8 @@ async def test_rows_that_went_away_and_came_back_show_their_new_cells() -> None:
         table.show(changed)
         await pilot.pause()
         _check_table(table, _expected(changed, "", "id"))
+        # Private on purpose: what is kept for rows that went shows nowhere on
+        # screen, only in memory, and this is what keeps it bounded.
         assert len(table._cells_memo) == len(changed), "cells of removed rows dropped"
         # A compact-format switch forgets the kept cells and still shows them all.
         table.show(changed[:3])
