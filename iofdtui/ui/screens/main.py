@@ -71,7 +71,6 @@ HISTORY_S = 60.0
 """How much signals/s history the detail sparkline keeps."""
 
 
-
 class MainScreen(Screen[None]):
     """Watch KVM ioeventfd doorbells live, beside the userspace-exit baseline."""
 
