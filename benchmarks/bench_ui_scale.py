@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import resource
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -41,40 +40,17 @@ from contextlib import contextmanager
 
 from iofdtui.engine.demo import demo_plan, demo_registrations
 from iofdtui.engine.lab import Lab
-from iofdtui.engine.model import Bus, RegistrationSpec
 from iofdtui.ui.app import IofdApp, make_app
 from iofdtui.ui.messages import SnapshotReady
 from iofdtui.ui.widgets.doorbells_table import DoorbellsTable
 from iofdtui.ui.widgets.registrations_table import RegistrationsTable
 
-try:
-    from bench_ui import full_paint  # run as a script: benchmarks/ is on sys.path
+try:  # run as a script: benchmarks/ is on sys.path
+    from bench_snapshot import need_fds, quiet_specs
+    from bench_ui import full_paint
 except ImportError:
+    from benchmarks.bench_snapshot import need_fds, quiet_specs
     from benchmarks.bench_ui import full_paint
-
-
-def extra_specs(count: int) -> list[RegistrationSpec]:
-    """`count` distinct registrations away from the demo's doorbells."""
-    specs: list[RegistrationSpec] = []
-    pio = count * 6 // 10
-    mmio = count // 4
-    for i in range(pio):
-        specs.append(RegistrationSpec(Bus.PIO, 0x1000 + i, 1))
-    for i in range(mmio):
-        specs.append(RegistrationSpec(Bus.MMIO, 0xD000_0000 + 0x10 * i, 4))
-    for value in range(1, count - pio - mmio + 1):
-        specs.append(RegistrationSpec(Bus.PIO, 0x0700, 2, value))
-    return specs
-
-
-def need_fds(registrations: int) -> None:
-    """One eventfd per registration: make sure the soft limit allows them."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = registrations + 256
-    if soft < want:
-        if hard != resource.RLIM_INFINITY and hard < want:
-            raise SystemExit(f"RLIMIT_NOFILE hard limit {hard} < {want}: raise it (ulimit -Hn)")
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
 def lab_factory(registrations: int) -> Callable[[int], Lab]:
@@ -82,7 +58,7 @@ def lab_factory(registrations: int) -> Callable[[int], Lab]:
 
     def build(vcpus: int = 1) -> Lab:
         lab = Lab(vcpus)
-        for spec in extra_specs(registrations - len(demo_registrations())):
+        for spec in quiet_specs(registrations - len(demo_registrations())):
             lab.add_registration(spec)
         return lab
 
@@ -93,7 +69,7 @@ def engine_snapshot_ms(registrations: int, count: int = 30) -> list[float]:
     """Milliseconds per `Lab.snapshot()` with the demo ringing and N registrations."""
     with Lab() as lab:
         lab.set_plan(demo_plan())
-        for spec in [*demo_registrations(), *extra_specs(registrations - 2)]:
+        for spec in [*demo_registrations(), *quiet_specs(registrations - 2)]:
             lab.add_registration(spec)
         lab.start()
         time.sleep(0.3)

@@ -14,40 +14,30 @@ from textual.widget import Widget
 from iofdtui.ui.widgets.table_lines import Key
 
 
-class RowHighlighted(Message, namespace="line_table"):
-    """The cursor moved to a row (or the rows under it were replaced)."""
-
-    def __init__(self, table: Widget, cursor_row: int, row_key: Key) -> None:
-        self.table = table
-        """The table whose cursor moved."""
-        self.cursor_row = cursor_row
-        """Index of the highlighted row."""
-        self.row_key = row_key
-        """Key of the highlighted row."""
-        super().__init__()
-
-    @property
-    def control(self) -> Widget:
-        """The table (what `@on(..., selector)` matches)."""
-        return self.table
-
-
-class RowSelected(Message, namespace="line_table"):
-    """Enter on a row, or a click on the row already under the cursor."""
+class _RowMessage(Message, namespace="line_table"):
+    """What both row messages carry: the table, the row's index and its key."""
 
     def __init__(self, table: Widget, cursor_row: int, row_key: Key) -> None:
         self.table = table
         """The table the row is in."""
         self.cursor_row = cursor_row
-        """Index of the selected row."""
+        """Index of the row."""
         self.row_key = row_key
-        """Key of the selected row."""
+        """Key of the row."""
         super().__init__()
 
     @property
     def control(self) -> Widget:
         """The table (what `@on(..., selector)` matches)."""
         return self.table
+
+
+class RowHighlighted(_RowMessage, namespace="line_table"):
+    """The cursor moved to a row (or the rows under it were replaced)."""
+
+
+class RowSelected(_RowMessage, namespace="line_table"):
+    """Enter on a row, or a click on the row already under the cursor."""
 
 
 class HeaderSelected(Message, namespace="line_table"):
