@@ -61,6 +61,11 @@ def wake_text(wake: WakeLatency | None, snap: Snapshot | None) -> tuple[str, boo
     )
 
 
+def _label_width(compact: bool) -> int:
+    """The per-reader table's label column: room for " exit (epoll)" unless compact."""
+    return 7 if compact else 13
+
+
 def _cost_row(
     label: str, cost: Latency | None, style: str, compact: bool
 ) -> list[str | tuple[str, str]]:
@@ -72,8 +77,7 @@ def _cost_row(
         figures.append(fmt.count(cost.samples, True))
     if compact:
         figures = figures[:3]
-    width = 7 if compact else 12
-    return ["\n", ("█", style), f"{label:<{width}}", *(f"{f:>8}" for f in figures)]
+    return ["\n", ("█", style), f"{label:<{_label_width(compact)}}", *(f"{f:>8}" for f in figures)]
 
 
 def cost_table(stats: RegistrationStats, snap: Snapshot, compact: bool = False) -> Content:
@@ -85,7 +89,7 @@ def cost_table(stats: RegistrationStats, snap: Snapshot, compact: bool = False) 
     shown; nothing is compared with an expectation.
     """
     paced = snap.pace_us is not None
-    width = 7 if compact else 12
+    width = _label_width(compact)
     head = "per kick" if paced else "per ring"
     columns = ("p50", "p99", "mean") if compact else ("p50", "p99", "mean", "samples")
     parts: list[str | tuple[str, str]] = [
