@@ -68,7 +68,9 @@ def snapshot_ms(
             if profile is not None:
                 profile.disable()
         if len(snap.registrations) != registrations:
-            raise SystemExit(f"expected {registrations} registrations, read {snap.registrations}")
+            raise SystemExit(
+                f"expected {registrations} registrations, read {len(snap.registrations)}"
+            )
         return out, cpu
 
 

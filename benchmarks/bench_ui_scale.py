@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from iofdtui.engine.demo import demo_plan, demo_registrations
+from iofdtui.engine.demo import demo_registrations
 from iofdtui.engine.lab import Lab
 from iofdtui.ui.app import IofdApp, make_app
 from iofdtui.ui.messages import SnapshotReady
@@ -46,10 +46,10 @@ from iofdtui.ui.widgets.doorbells_table import DoorbellsTable
 from iofdtui.ui.widgets.registrations_table import RegistrationsTable
 
 try:  # run as a script: benchmarks/ is on sys.path
-    from bench_snapshot import need_fds, quiet_specs
+    from bench_snapshot import need_fds, quiet_specs, snapshot_ms
     from bench_ui import full_paint
 except ImportError:
-    from benchmarks.bench_snapshot import need_fds, quiet_specs
+    from benchmarks.bench_snapshot import need_fds, quiet_specs, snapshot_ms
     from benchmarks.bench_ui import full_paint
 
 
@@ -63,23 +63,6 @@ def lab_factory(registrations: int) -> Callable[[int], Lab]:
         return lab
 
     return build
-
-
-def engine_snapshot_ms(registrations: int, count: int = 30) -> list[float]:
-    """Milliseconds per `Lab.snapshot()` with the demo ringing and N registrations."""
-    with Lab() as lab:
-        lab.set_plan(demo_plan())
-        for spec in [*demo_registrations(), *quiet_specs(registrations - 2)]:
-            lab.add_registration(spec)
-        lab.start()
-        time.sleep(0.3)
-        out = []
-        for _ in range(count):
-            start = time.perf_counter()
-            lab.snapshot()
-            out.append((time.perf_counter() - start) * 1e3)
-            time.sleep(0.02)
-        return out
 
 
 class _FullCollections:
@@ -248,7 +231,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     need_fds(args.registrations)
-    snap_ms = engine_snapshot_ms(args.registrations)
+    snap_ms, _ = snapshot_ms(args.registrations, 30, None)
     print(f"{args.registrations:,} registrations")
     print(f"  engine Lab.snapshot() (poller thread)  {summary(snap_ms)}")
     ok = True
