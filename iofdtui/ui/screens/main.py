@@ -382,9 +382,8 @@ class MainScreen(Screen[None]):
         form.set_focus(form.query_one("#addr"))
 
     def action_remove(self) -> None:
-        """Deassign the registration under the cursor."""
-        if self.session.removing:
-            return  # the cursor may still be on the row on its way out
+        """Deassign the registration under the cursor (a `d` while its removal is
+        on its way is ignored by the session: the row leaves on confirmation)."""
         reg_id = self.query_one(RegistrationsTable).selected_id
         if reg_id is None:
             self.notify(
