@@ -81,6 +81,13 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "(the demo's registrations stay)",
     )
     record.add_argument("--note", default=None, help="a note kept in the recording's header")
+    record.add_argument(
+        "--source",
+        choices=("headless", "demo"),
+        default="headless",
+        help="what the header says made it: headless (default), or demo for the recording "
+        "shipped with iofdtui (iofdtui/recording/demo.jsonl.gz)",
+    )
 
     export = sub.add_parser(
         "export",
@@ -118,6 +125,7 @@ def _record(args: argparse.Namespace) -> int:
             plan=args.plan,
             reading_s=args.every,
             note=args.note,
+            source=args.source,
             progress=lambda at: status.update(f"recording… {at:.0f} of {args.seconds:g} s"),
         )
     print(done.summary())
