@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -93,9 +94,15 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "export",
         help="a recording as CSV or JSON tables: per registration and per doorbell, per frame",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="One row per registration and per doorbell at every frame. CSV is one file "
-        "with a `table` column (registration or doorbell); JSON is one document with a "
-        "`registrations` and a `doorbells` list. Columns:\n" + column_help(),
+        description=textwrap.fill(
+            "One row per registration and per doorbell at every frame. CSV is one file with "
+            "a `table` column (registration or doorbell; a column that does not apply is "
+            "empty); JSON is one document with the header and a `registrations` and a "
+            "`doorbells` list (null: no figure).",
+            78,
+        )
+        + "\n\ncolumns:\n"
+        + column_help(),
     )
     export.add_argument("file", metavar="FILE", help="the recording to read")
     out = export.add_mutually_exclusive_group(required=True)

@@ -29,7 +29,7 @@ COMMON: tuple[tuple[str, str], ...] = (
     ("state", "the guest: running, paused, idle or faulted"),
     ("reader", "eventfd reader in force: none, poll or epoll"),
     ("pace_us", "µs between paced rings (empty: flat out)"),
-    ("checkpoint", "number of the last exact checkpoint (a pause)"),
+    ("checkpoint", "number of the last checkpoint (a brief pause; empty: none yet)"),
     ("bus", "pio or mmio"),
     ("addr", "the doorbell's port or guest-physical address, hex"),
 )
@@ -66,7 +66,8 @@ def column_help() -> str:
     seen: dict[str, str] = {}
     for name, text in COMMON:
         seen[name] = text
-    lines = [f"  {name:<14} {text}" for name, text in seen.items()]
+    lines = ["every row:"]
+    lines += [f"  {name:<14} {text}" for name, text in seen.items()]
     lines.append("registration rows:")
     lines += [f"  {name:<14} {text}" for name, text in REGISTRATION]
     lines.append("doorbell rows:")

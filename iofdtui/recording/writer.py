@@ -60,6 +60,27 @@ def freeze(histogram: Iterable[Sequence[Any]]) -> Histogram:
     return tuple((float(value), int(count)) for value, count in histogram)
 
 
+def probe(path: str | os.PathLike[str]) -> None:
+    """Check that `path` can be written, before a session worth recording starts.
+
+    Leaves no file behind that was not there before.
+
+    Raises:
+        RecordWriteError: it cannot (one line: the cause and the fix).
+    """
+    name = os.fspath(path)
+    existed = os.path.exists(name)
+    try:
+        with open(name, "ab"):
+            pass
+        if not existed:
+            os.unlink(name)
+    except OSError as err:
+        cause = err.strerror or str(err)
+        fix = _FIXES.get(err.errno or 0, "record elsewhere")
+        raise RecordWriteError(f"cannot write {name}: {cause}; {fix}") from None
+
+
 class Recorder:
     """Writes one recording: the header at once, then `frame()` per reading.
 

@@ -124,3 +124,22 @@ def test_an_unwritable_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFi
     assert line.endswith(
         "No such file or directory; create the directory first, or record elsewhere"
     )
+
+
+def test_the_app_refuses_an_unwritable_record_file_before_any_vm(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setattr(cli, "_has_terminal", lambda: True)
+    target = tmp_path / "no-such-dir" / "s.jsonl"
+    assert cli.main(["--record", str(target)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        f"iofdtui: cannot write {target}: No such file or directory; "
+        "create the directory first, or record elsewhere\n"
+    )
+    writable = tmp_path / "fine.jsonl"
+    from iofdtui.recording.writer import probe
+
+    probe(writable)
+    assert not writable.exists(), "the probe leaves nothing behind"
