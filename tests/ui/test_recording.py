@@ -68,7 +68,15 @@ async def test_r_records_to_a_timestamped_file_here_and_stops(
         await wait_for(pilot, lambda: len(read_recording(tmp_path / name).frames) >= 2)
         await pilot.press("R")
         await wait_for(pilot, lambda: app.session.recording.path is None)
-    assert len(read_recording(tmp_path / name).frames) >= 2
+        first = read_recording(tmp_path / name)
+        await pilot.press("R")  # again in the same second: a new file, the first one kept
+        second = "iofdtui-20260101-120000-2.jsonl.gz"
+        await wait_for(pilot, lambda: app.session.recording.path == second)
+        await wait_for(pilot, lambda: frames_in(tmp_path / second) >= 1)
+    assert read_recording(tmp_path / name) == first
+    # Quitting while recording closes the file whole (no "ends early" note).
+    again = read_recording(tmp_path / second)
+    assert again.notes == [] and len(again.frames) >= 1
 
 
 async def test_a_full_disk_stops_recording_in_one_line_and_the_session_goes_on(
