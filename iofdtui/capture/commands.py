@@ -160,6 +160,8 @@ def _export(args: argparse.Namespace) -> int:
     try:
         with _output(target) as out:
             count = write(recording, out)
+    except BrokenPipeError:
+        raise  # `export --csv - | head`: the CLI leaves quietly
     except OSError as err:
         raise RecordWriteError(f"cannot write {target}: {err.strerror or err}") from None
     if target != "-":

@@ -92,19 +92,25 @@ class SessionRecording:
         Returns why recording stopped when the write failed, else None.
         """
         with self._lock:
-            recorder = self._recorder
+            recorder, began, previous = self._recorder, self._began, self._previous
             if recorder is None:
                 return None
-            snap = reading.snapshot
-            others = [r for r in rung(snap, self._previous) if r.id != reading.selected]
-            histograms = read_histograms(lab, snap, others).merged(_selected(reading))
-            events, self._events, self._previous = self._events, [], snap
-            try:
-                recorder.frame(self._clock() - self._began, snap, histograms, events)
-            except RecordWriteError as err:
-                self._recorder = None
-                return str(err)
-            return None
+            events, self._events = self._events, []
+            self._previous = reading.snapshot
+        # Outside the lock: the event loop's event() never waits for the lab or the disk.
+        snap = reading.snapshot
+        others = [r for r in rung(snap, previous) if r.id != reading.selected]
+        histograms = read_histograms(lab, snap, others).merged(_selected(reading))
+        try:
+            recorder.frame(self._clock() - began, snap, histograms, events)
+        except ValueError:
+            return None  # stopped (R) while this reading was on its way: it is not wanted
+        except RecordWriteError as err:
+            with self._lock:
+                if self._recorder is recorder:
+                    self._recorder = None
+            return str(err)
+        return None
 
 
 def _selected(reading: SnapshotReady) -> Histograms:
