@@ -103,3 +103,27 @@ async def test_a_full_disk_stops_recording_in_one_line_and_the_session_goes_on(
         )
         shown = app.snapshot
         await wait_for(pilot, lambda: app.snapshot is not shown)  # readings go on
+
+
+class TestRecordingHeader:
+    """The header's mark while recording, at a wide and a narrow width (SVG snapshots)."""
+
+    @staticmethod
+    def app(path: Path) -> IofdApp:
+        return make_app(FakeLab, refresh_interval=3600.0, clock=fixed_clock, record=path)
+
+    @staticmethod
+    async def live(pilot) -> None:  # type: ignore[no-untyped-def]
+        from tests.ui.conftest import until_live
+
+        await until_live(pilot)
+
+    def test_160x45(self, snap_compare, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+        monkeypatch.chdir(tmp_path)  # the event log names the file: the same in every run
+        app = self.app(Path("session.jsonl.gz"))
+        assert snap_compare(app, run_before=self.live, terminal_size=(160, 45))
+
+    def test_80x24(self, snap_compare, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+        monkeypatch.chdir(tmp_path)
+        app = self.app(Path("session.jsonl.gz"))
+        assert snap_compare(app, run_before=self.live, terminal_size=(80, 24))
