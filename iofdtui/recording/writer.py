@@ -15,6 +15,7 @@ import datetime as dt
 import errno
 import gzip
 import json
+import math
 import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -141,7 +142,7 @@ class Recorder:
             if histograms is not None:
                 changed = _changed(self._known, histograms)
                 if changed is not None:
-                    line["histograms"] = encode(changed)
+                    line["histograms"] = encode_histograms(changed)
                     self._known = self._known.merged(changed)
             self._write(line)
             self.frames += 1
@@ -193,6 +194,24 @@ class Recorder:
         cause = err.strerror or str(err)
         fix = _FIXES.get(err.errno or 0, "record elsewhere")
         return RecordWriteError(f"cannot write {self.path}: {cause}; {fix}")
+
+
+def encode_histograms(hists: Histograms) -> dict[str, Any]:
+    """`codec.encode(hists)`, several times faster: histograms are most of a frame's
+    values, and their shape is fixed (tests check that both agree)."""
+
+    def pairs(histogram: Histogram) -> list[list[Any]]:
+        return [[v if math.isfinite(v) else repr(v), n] for v, n in histogram]
+
+    return {
+        "registrations": [[k, pairs(h)] for k, h in hists.registrations.items()],
+        "wakes": [[k, pairs(h)] for k, h in hists.wakes.items()],
+        "baselines": [[[b.value, w], pairs(h)] for (b, w), h in hists.baselines.items()],
+        "readers": [
+            [k, {name: pairs(h) for name, h in by.items()} if by else []]
+            for k, by in hists.readers.items()
+        ],
+    }
 
 
 def _changed(known: Histograms, new: Histograms) -> Histograms | None:

@@ -157,7 +157,7 @@ class LabSession:
             if lab is None:
                 return None
             reading = self._reading(lab, checkpoint)
-            failure = self.recording.frame(lab, reading)
+            failure = self.recording.frame(lab, reading, checkpoint)
             if failure is not None:
                 self._post(EngineFailed("recording", failure, "Recording stopped"))
             return reading
