@@ -38,9 +38,9 @@ class TimedRecording(SessionRecording):
         super().__init__()
         self.spent: list[float] = []
 
-    def frame(self, lab, reading):  # type: ignore[no-untyped-def]
+    def frame(self, lab, reading, checkpoint):  # type: ignore[no-untyped-def]
         started = time.perf_counter()
-        outcome = super().frame(lab, reading)
+        outcome = super().frame(lab, reading, checkpoint)
         if self.path is not None:
             self.spent.append(time.perf_counter() - started)
         return outcome
