@@ -22,6 +22,9 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from iofdtui.capture.commands import COMMANDS as RECORDING_COMMANDS
+from iofdtui.capture.commands import add_commands as add_recording_commands
+from iofdtui.capture.commands import run as run_recording_command
 from iofdtui.engine.errors import EngineError
 
 if TYPE_CHECKING:
@@ -110,7 +113,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="pin the vCPU thread(s) to one CPU and the eventfd reader (and UI) to another",
     )
+    parser.add_argument(
+        "--record",
+        metavar="FILE",
+        default=None,
+        help="record the session (every reading and event) to FILE (.gz: compressed)",
+    )
     sub = parser.add_subparsers(dest="command")
+    add_recording_commands(sub)
     bench = sub.add_parser("bench", help="measure ioeventfd against userspace exits, headless")
     bench.add_argument(
         "--seconds",
@@ -326,7 +336,7 @@ def _has_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def _app(vcpus: int, pin: bool) -> int:
+def _app(vcpus: int, pin: bool, record: str | None = None) -> int:
     """Run the app; SIGTERM, SIGHUP and SIGINT end it as `q` does."""
     if not _has_terminal():
         # Checked before any VM exists: a Textual app on a pipe draws forever.
@@ -334,8 +344,17 @@ def _app(vcpus: int, pin: bool) -> int:
         return EXIT_ENV
     from iofdtui.ui.app import EXIT_NO_VM, make_app
 
+    if record is not None:
+        from iofdtui.recording.writer import RecordWriteError, probe
+
+        try:
+            probe(record)  # before any VM: a session should not end up unrecorded
+        except RecordWriteError as err:
+            print(f"iofdtui: {err}", file=sys.stderr)
+            return EXIT_ENV
+
     # Built here, as run_app does, so that a signal handler can reach the app.
-    app = make_app(vcpus=vcpus, pin=pin)
+    app = make_app(vcpus=vcpus, pin=pin, record=record)
     caught: list[int] = []
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -431,7 +450,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "bench":
             return _run_bench(parser, args)
-        return _app(args.vcpus, args.pin)
+        if args.command in RECORDING_COMMANDS:
+            with _handlers(_raise_ended):
+                return run_recording_command(args)
+        return _app(args.vcpus, args.pin, args.record)
     except BrokenPipeError:
         # `iofdtui bench | head`: the reader left; say nothing more, and keep
         # Python's exit-time flush of stdout from failing too.

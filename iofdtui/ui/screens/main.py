@@ -154,6 +154,7 @@ class MainScreen(Screen[None]):
         except NoMatches:
             return  # a worker's report that arrives while the app tears its screens down
         log.record(self._clock(), text, severity)
+        self.session.recording.event(text, severity)
 
     # ------------------------------------------------- what the tests can see
 
@@ -198,6 +199,7 @@ class MainScreen(Screen[None]):
             self._detail = event
         self._rates.add(snap)
         self.guest_state = snap.state
+        header.recording = self.session.recording.path
         header.snapshot = snap
         self._report_broken_conservation(snap)
         self._show_tables()
