@@ -27,6 +27,9 @@ MAX_LINE_BYTES = 64 * 1024 * 1024
 """Longest line accepted (a frame of 1,000 registrations is a few MB)."""
 MAX_FRAMES = 1_000_000
 """Most frames in one recording (over two days at the app's fastest refresh)."""
+MAX_TOTAL_BYTES = 512 * 1024 * 1024
+"""Most text `read_recording` holds in memory as frames (about 10 hours of the demo
+recorded by the app; the objects take several times the text)."""
 CHUNK = 1 << 16
 PIECE = 1 << 12  # inflated at a time: damage is reported on the line it is in
 GZIP_MAGIC = b"\x1f\x8b"
@@ -89,8 +92,12 @@ def read_recording(path: str | os.PathLike[str]) -> Recording:
                     f"line {lines.number} cut short (a recording stopped mid-write): skipped"
                 )
                 break
-            if len(parser.frames) > MAX_FRAMES:
-                raise RecordingError(f"more than {MAX_FRAMES:,} frames: too large to read")
+            if len(parser.frames) > MAX_FRAMES or lines.total > MAX_TOTAL_BYTES:
+                raise RecordingError(
+                    f"more than {MAX_FRAMES:,} frames or {MAX_TOTAL_BYTES >> 20} MiB of text: "
+                    "too large to read whole; record a shorter session",
+                    lines.number,
+                )
         if lines.cut_short:
             notes.append(
                 "the compressed stream ends early (a recording stopped mid-write): "
@@ -177,6 +184,8 @@ class _Lines:
         self._eof = False
         self.number = 0
         """The 1-based number of the last line returned."""
+        self.total = 0
+        """Bytes of text returned so far."""
         self.cut_short = False
         """A gzip stream ended without its end marker (known at the end only)."""
 
@@ -206,6 +215,7 @@ class _Lines:
 
     def _text(self, data: bytes) -> str:
         self.number += 1
+        self.total += len(data) + 1
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError:

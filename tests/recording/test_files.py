@@ -323,3 +323,16 @@ def test_random_damage_is_a_recording_error_or_a_recording(tmp_path: Path, name:
             errors += 1
             assert "\n" not in str(err) and str(err)
     assert errors > 50  # most damage is found
+
+
+def test_a_recording_too_large_to_hold_is_refused(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from iofdtui.recording import reader
+
+    path = tmp_path / "long.jsonl"
+    write_sample(path, frames=5)
+    monkeypatch.setattr(reader, "MAX_TOTAL_BYTES", 30_000)
+    err = error_of(path)
+    assert err.line == 5 and "too large to read whole" in str(err)
+    monkeypatch.setattr(reader, "MAX_TOTAL_BYTES", 1 << 30)
+    monkeypatch.setattr(reader, "MAX_FRAMES", 2)
+    assert error_of(path).line == 4
