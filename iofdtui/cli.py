@@ -120,7 +120,6 @@ def _parser() -> argparse.ArgumentParser:
         help="record the session (every reading and event) to FILE (.gz: compressed)",
     )
     sub = parser.add_subparsers(dest="command")
-    add_recording_commands(sub)
     bench = sub.add_parser("bench", help="measure ioeventfd against userspace exits, headless")
     bench.add_argument(
         "--seconds",
@@ -179,6 +178,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="largest decoy count for --scale (default 100,000; at least 1)",
     )
+    add_recording_commands(sub)
     return parser
 
 
