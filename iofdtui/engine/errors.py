@@ -13,8 +13,6 @@ import resource
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from iofdtui.engine.native import lib
-
 if TYPE_CHECKING:
     from iofdtui.engine.model import RegistrationSpec
 
@@ -165,6 +163,8 @@ def rejection(
         return RegistrationRejected(
             code, f"ENOSPC: the kernel's io bus is full at {live} registrations"
         )
+    from iofdtui.engine.native import lib  # only native calls get here: it is loaded
+
     where = {lib.LAB_ASSIGN_EVENTFD: "eventfd()", lib.LAB_ASSIGN_EPOLL: "epoll_ctl()"}
     return RegistrationRejected(
         code,
@@ -189,6 +189,10 @@ _CAP_NAMES = {
 
 def start_error(stage: int, code: int, detail: int) -> KvmUnavailable:
     """Explain why `lab_create` failed, with the fix."""
+    # Imported here, not at the top: the CLI and replay import this module on
+    # machines whose engine is not built; only a native failure gets here.
+    from iofdtui.engine.native import lib
+
     if stage == lib.LAB_STAGE_OPEN:
         if code == E.ENOENT:
             msg = (
