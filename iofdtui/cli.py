@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from iofdtui.engine.errors import EngineError
+from iofdtui.engine.errors import EngineError, KvmUnavailable
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -43,6 +43,9 @@ NEED_TTY = (
     "iofdtui: the app needs a terminal (stdin and stdout must be a tty); "
     "for a headless run try `iofdtui bench`"
 )
+
+NO_KVM_HINT = "to see iofdtui without KVM: iofdtui replay --demo"
+"""Said after every reason the lab cannot start here."""
 
 END_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 """Signals that end a run cleanly: the app as `q` does, the bench with one line."""
@@ -326,8 +329,19 @@ def _has_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
+def require_kvm() -> None:
+    """Raise `KvmUnavailable` unless /dev/kvm is a usable KVM device: checked before
+    any VM or TUI exists, so a machine without KVM gets one line, not an app."""
+    from iofdtui.engine.kvm_device import kvm_problem
+
+    problem = kvm_problem()
+    if problem is not None:
+        raise KvmUnavailable(*problem)
+
+
 def _app(vcpus: int, pin: bool) -> int:
     """Run the app; SIGTERM, SIGHUP and SIGINT end it as `q` does."""
+    require_kvm()
     if not _has_terminal():
         # Checked before any VM exists: a Textual app on a pipe draws forever.
         print(NEED_TTY, file=sys.stderr)
@@ -403,6 +417,8 @@ _FIXES = {
 
 def os_error_line(err: OSError) -> str:
     """One line for an OSError: the engine's own (cause and fix), or cause; fix by errno."""
+    if isinstance(err, KvmUnavailable):
+        return f"iofdtui: {err}; {NO_KVM_HINT}"
     if isinstance(err, EngineError):
         return f"iofdtui: {err}"
     cause = err.strerror or str(err) or type(err).__name__
@@ -416,6 +432,7 @@ def _run_bench(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
     problem = combination_error(args)
     if problem is not None:
         _Parser(prog=f"{parser.prog} bench").error(problem)
+    require_kvm()
     with _handlers(_raise_ended):
         if args.wake:
             return _wake(args)

@@ -13,6 +13,8 @@ import resource
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from iofdtui.engine import kvm_device
+
 if TYPE_CHECKING:
     from iofdtui.engine.model import RegistrationSpec
 
@@ -195,22 +197,16 @@ def start_error(stage: int, code: int, detail: int) -> KvmUnavailable:
 
     if stage == lib.LAB_STAGE_OPEN:
         if code == E.ENOENT:
-            msg = (
-                "/dev/kvm does not exist: load KVM (modprobe kvm_intel or kvm_amd) "
-                "or enable virtualization in the firmware or VM settings"
-            )
+            msg = kvm_device.missing()
         elif code in (E.EACCES, E.EPERM):
-            msg = (
-                "permission denied opening /dev/kvm: add yourself to the kvm group "
-                "(sudo usermod -aG kvm $USER, then log in again) or run as root"
-            )
+            msg = kvm_device.denied()
         else:
             msg = f"cannot open /dev/kvm: {os.strerror(code)}"
+    elif stage == lib.LAB_STAGE_API and detail < 0:
+        # The ioctl itself failed (the C side keeps -1 as the version): not KVM.
+        msg = kvm_device.not_kvm(E.ENOTTY)
     elif stage == lib.LAB_STAGE_API:
-        msg = (
-            f"KVM API version {detail} is not the stable version 12 this tool speaks; "
-            "use a mainline Linux kernel"
-        )
+        msg = kvm_device.wrong_api(detail)
     elif stage == lib.LAB_STAGE_CAP:
         name = _CAP_NAMES.get(detail, f"capability {detail}")
         msg = f"this kernel's KVM lacks {name}, which iofdtui needs; use Linux 4.11 or newer"
