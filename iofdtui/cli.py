@@ -27,6 +27,8 @@ from iofdtui.engine.errors import EngineError, KvmUnavailable
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
+    from iofdtui.ui.app import IofdApp
+
 EXIT_ENV = 2  # the machine cannot run the lab (no KVM, no permission, ...), or a bad flag
 
 READERS = ("none", "poll", "epoll")
@@ -171,6 +173,18 @@ def _parser() -> argparse.ArgumentParser:
         type=_at_least_one,
         default=None,
         help="largest decoy count for --scale (default 100,000; at least 1)",
+    )
+    replay = sub.add_parser(
+        "replay", help="replay a recording in the app (read-only; no /dev/kvm needed)"
+    )
+    replay.add_argument("file", nargs="?", help="the recording (JSON Lines, .gz or not)")
+    replay.add_argument(
+        "--follow",
+        action="store_true",
+        help="tail a recording another iofdtui is still writing (live, read-only)",
+    )
+    replay.add_argument(
+        "--demo", action="store_true", help="play the recording shipped with iofdtui"
     )
     return parser
 
@@ -346,10 +360,48 @@ def _app(vcpus: int, pin: bool) -> int:
         # Checked before any VM exists: a Textual app on a pipe draws forever.
         print(NEED_TTY, file=sys.stderr)
         return EXIT_ENV
-    from iofdtui.ui.app import EXIT_NO_VM, make_app
+    from iofdtui.ui.app import make_app
 
     # Built here, as run_app does, so that a signal handler can reach the app.
-    app = make_app(vcpus=vcpus, pin=pin)
+    return _run_tui(make_app(vcpus=vcpus, pin=pin))
+
+
+def replay_error(args: argparse.Namespace) -> str | None:
+    """Why the replay flags do not go together, or None."""
+    if args.demo and args.file:
+        return "give a recording FILE or --demo, not both"
+    if not args.demo and not args.file:
+        return "name the recording to replay (iofdtui replay FILE), or use --demo"
+    if args.demo and args.follow:
+        return "argument --follow: the shipped demo is complete; follow a FILE being recorded"
+    return None
+
+
+def _replay(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Open the recording (one line and exit 2 if it cannot be read), then the app."""
+    problem = replay_error(args)
+    if problem is not None:
+        _Parser(prog=f"{parser.prog} replay").error(problem)
+    from iofdtui.recording.reader import RecordingError
+    from iofdtui.ui.replay.app import ReplayApp, demo_path, open_recording
+
+    try:
+        opened = open_recording(demo_path() if args.demo else args.file, follow_it=args.follow)
+    except RecordingError as err:
+        print(f"iofdtui: {err}", file=sys.stderr)
+        return EXIT_ENV
+    if not _has_terminal():
+        print(
+            "iofdtui: the replay needs a terminal (stdin and stdout must be a tty)", file=sys.stderr
+        )
+        return EXIT_ENV
+    return _run_tui(ReplayApp(opened))
+
+
+def _run_tui(app: IofdApp) -> int:
+    """Run `app` in the terminal; SIGTERM, SIGHUP and SIGINT end it as `q` does."""
+    from iofdtui.ui.app import EXIT_NO_VM
+
     caught: list[int] = []
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -448,6 +500,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "bench":
             return _run_bench(parser, args)
+        if args.command == "replay":
+            return _replay(parser, args)
         return _app(args.vcpus, args.pin)
     except BrokenPipeError:
         # `iofdtui bench | head`: the reader left; say nothing more, and keep

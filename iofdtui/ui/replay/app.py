@@ -125,6 +125,11 @@ class ReplayApp(IofdApp):
 
     REPLAY: ClassVar[bool] = True
     TITLE = "iofdtui replay"
+    # The live app's stylesheet (relative paths resolve from this module), then ours.
+    CSS_PATH: ClassVar[list[str | Path]] = [
+        Path(__file__).parent.parent / "app.tcss",
+        "replay.tcss",
+    ]
 
     def __init__(
         self,

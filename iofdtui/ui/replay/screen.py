@@ -50,13 +50,9 @@ def banner(lab: ReplayLab, source: str, follow: bool) -> Content:
     made = recorded_at(header.created)
     when = made.strftime("%Y-%m-%d %H:%M UTC") if made else header.created
     machine = header.machine
-    parts.append(
-        f" · recorded {when} on {machine.kvm_module or 'kvm'} ({machine.kernel}), "
-        f"{header.source}, iofdtui {header.iofdtui_version}"
-    )
+    parts.append(f" · recorded {when} on {machine.kvm_module or 'kvm'} ({header.source})")
     if header.note:
         parts.append((f" · {header.note}", "$text-muted"))
-    parts.append((" · read-only", "$text-muted"))
     return Content.assemble(*parts)
 
 
@@ -106,8 +102,8 @@ class ReplayScreen(MainScreen, inherit_bindings=False):
         yield Timeline(id="timeline")
 
     def on_mount(self) -> None:
-        """Open the recording (the session's start) and say so."""
-        super().on_mount()
+        """Say what is opening (Textual has already run the main screen's on_mount,
+        which starts the session)."""
         self.query_one(LabHeader).starting_note = "opening the recording…"
         if self._follow:
             self.query_one(Timeline).waiting = "waiting for the recording's first frame…"

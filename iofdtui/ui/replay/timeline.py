@@ -102,7 +102,6 @@ class Timeline(Widget):
 
     DEFAULT_CSS = """
     Timeline {
-        dock: bottom;
         height: 2;
         background: $panel;
         padding: 0 1;
