@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -60,8 +61,18 @@ def _one_line(path: str, err: RecordingError) -> RecordingError:
     return err if text.startswith(path) else RecordingError(f"{path}: {text}")
 
 
-def open_recording(path: str | os.PathLike[str], *, follow_it: bool = False) -> Opened:
+def open_recording(
+    path: str | os.PathLike[str],
+    *,
+    follow_it: bool = False,
+    clock: Callable[[], float] = time.monotonic,
+) -> Opened:
     """Read `path` (or its header, to follow it) before any TUI opens.
+
+    Args:
+        path: the recording.
+        follow_it: it is still being written: read the header now, the rest as it comes.
+        clock: the wall clock playback runs on (fixed in tests).
 
     Raises:
         RecordingError: the file is missing, not a recording, corrupt, newer
@@ -69,20 +80,20 @@ def open_recording(path: str | os.PathLike[str], *, follow_it: bool = False) -> 
     """
     name = os.fspath(path)
     if follow_it:
-        return _open_following(name)
+        return _open_following(name, clock)
     try:
         recording = read_recording(name)
     except RecordingError as err:
         raise _one_line(name, err) from None
     if not recording.frames:
         raise RecordingError(f"{name}: the recording has a header but no frame: nothing to replay")
-    lab = ReplayLab(recording.header, recording.frames)
+    lab = ReplayLab(recording.header, recording.frames, clock=clock)
     for note in recording.notes:
         lab.note(note)
     return Opened(lab, name)
 
 
-def _open_following(name: str) -> Opened:
+def _open_following(name: str, clock: Callable[[], float]) -> Opened:
     if not Path(name).exists():
         raise RecordingError(f"{name}: no such file; start the recording first, then follow it")
     items = follow(name)
@@ -112,7 +123,7 @@ def _open_following(name: str) -> Opened:
     header = first[0]
     if not isinstance(header, Header):
         raise RecordingError(f"{name}: line 1: not a recording header")
-    return Opened(ReplayLab(header, follow=True), name, items)
+    return Opened(ReplayLab(header, follow=True, clock=clock), name, items)
 
 
 def _registrations(lab: LabPort) -> dict[int, RegistrationSpec]:

@@ -131,6 +131,8 @@ class ReplayScreen(MainScreen, inherit_bindings=False):
     def show_reading(self, event: SnapshotReady) -> None:
         """Show the frame, its events (and those played through), and where the timeline is."""
         super().show_reading(event)
+        if not self.query(Timeline):
+            return  # a reading that arrived while the app tears its screen down at quit
         index = self.replay.index_of(event.snapshot)
         if index is not None:
             self._log_frames(index)
@@ -176,7 +178,8 @@ class ReplayScreen(MainScreen, inherit_bindings=False):
             self._event_frames_known = status.frames
         frame = self.replay.frame(status.frame)
         when = self._time_of(frame.at).strftime("%H:%M:%S") if self._recorded else ""
-        self.query_one(Timeline).view = TimelineView(status, self._event_times, when)
+        for timeline in self.query(Timeline):  # none while the app tears its screen down
+            timeline.view = TimelineView(status, self._event_times, when)
 
     # ---------------------------------------------------------- the timeline
 

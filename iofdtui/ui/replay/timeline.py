@@ -57,7 +57,7 @@ class TimelineView:
 def status_line(view: TimelineView) -> Content:
     """The first line: play state, speed, position / length, frame, time of day, live."""
     st = view.status
-    state = ("▶ playing", "bold $success") if st.playing else ("⏸ paused", "bold $warning")
+    state = ("▶ playing", "bold $success") if st.playing else ("‖ paused", "bold $warning")
     parts: list[str | tuple[str, str]] = [state, f" {speed_text(st.speed)}  "]
     length = st.end - st.start
     parts.append((f"{clock_text(st.position - st.start)} / {clock_text(length)}", "bold"))
@@ -126,7 +126,7 @@ class Timeline(Widget):
         """Two lines: the status, then the bar at the widget's width."""
         view = self.view
         if view is None:
-            return Content.assemble(("⏸ ", "bold"), self.waiting)
+            return Content.assemble(("‖ ", "bold"), self.waiting)
         width = self.content_size.width
         return Content("\n").join([status_line(view), bar_line(view, width)])
 
