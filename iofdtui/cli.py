@@ -22,6 +22,9 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from iofdtui.capture.commands import COMMANDS as RECORDING_COMMANDS
+from iofdtui.capture.commands import add_commands as add_recording_commands
+from iofdtui.capture.commands import run as run_recording_command
 from iofdtui.engine.errors import EngineError, KvmUnavailable
 
 if TYPE_CHECKING:
@@ -115,7 +118,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="pin the vCPU thread(s) to one CPU and the eventfd reader (and UI) to another",
     )
+    parser.add_argument(
+        "--record",
+        metavar="FILE",
+        default=None,
+        help="record the session (every reading and event) to FILE (.gz: compressed)",
+    )
     sub = parser.add_subparsers(dest="command")
+    add_recording_commands(sub)
     bench = sub.add_parser("bench", help="measure ioeventfd against userspace exits, headless")
     bench.add_argument(
         "--seconds",
@@ -353,7 +363,7 @@ def require_kvm() -> None:
         raise KvmUnavailable(*problem)
 
 
-def _app(vcpus: int, pin: bool) -> int:
+def _app(vcpus: int, pin: bool, record: str | None = None) -> int:
     """Run the app; SIGTERM, SIGHUP and SIGINT end it as `q` does."""
     require_kvm()
     if not _has_terminal():
@@ -363,7 +373,7 @@ def _app(vcpus: int, pin: bool) -> int:
     from iofdtui.ui.app import make_app
 
     # Built here, as run_app does, so that a signal handler can reach the app.
-    return _run_tui(make_app(vcpus=vcpus, pin=pin))
+    return _run_tui(make_app(vcpus=vcpus, pin=pin, record=record))
 
 
 def replay_error(args: argparse.Namespace) -> str | None:
@@ -502,7 +512,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_bench(parser, args)
         if args.command == "replay":
             return _replay(parser, args)
-        return _app(args.vcpus, args.pin)
+        if args.command in RECORDING_COMMANDS:
+            if args.command == "record":
+                require_kvm()  # a lab command: one line before anything is written
+            with _handlers(_raise_ended):
+                return run_recording_command(args)
+        return _app(args.vcpus, args.pin, args.record)
     except BrokenPipeError:
         # `iofdtui bench | head`: the reader left; say nothing more, and keep
         # Python's exit-time flush of stdout from failing too.

@@ -37,6 +37,7 @@ from iofdtui.ui.messages import (
     PinningChanged,
     SnapshotReady,
 )
+from iofdtui.ui.session_recording import SessionRecording
 
 REFRESH_INTERVALS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
 """What `s` cycles through, in seconds."""
@@ -92,6 +93,8 @@ class LabSession:
         """The registration whose histograms each reading carries (set by the view)."""
         self.startup_error: str | None = None
         """Why the VM could not start, if it could not."""
+        self.recording = SessionRecording()
+        """The recording of readings and events, while one is on (`--record`, `R`)."""
         self._lab_factory = lab_factory
         self._setup = setup
         self._app: App[object] | None = None
@@ -156,26 +159,34 @@ class LabSession:
         with self._engine() as lab:
             if lab is None:
                 return None
-            if checkpoint:
-                lab.checkpoint()
-            snap = lab.snapshot()
-            selected = self.selected
-            stats = next((r for r in snap.registrations if r.id == selected), None)
-            if stats is None:
-                return SnapshotReady(snap)
-            # Only what the pane draws: flat out, every reader's stream cost
-            # measured since reset (the one in force among them); paced, the
-            # kick and the wake-up.  Either way beside the userspace exit's.
-            key = (stats.spec.bus, stats.baseline_width)
-            paced = snap.pace_us is not None
-            return SnapshotReady(
-                snap,
-                selected=stats.id,
-                histogram=lab.registration_histogram(stats.id) if paced else [],
-                baseline_histogram=lab.baseline_histogram(*key),
-                reader_histograms={} if paced else lab.reader_histograms(stats.id),
-                wake_histogram=lab.wake_histogram(stats.id) if paced else [],
-            )
+            reading = self._reading(lab, checkpoint)
+            failure = self.recording.frame(lab, reading)
+            if failure is not None:
+                self._post(EngineFailed("recording", failure, "Recording stopped"))
+            return reading
+
+    def _reading(self, lab: LabPort, checkpoint: bool) -> SnapshotReady:
+        """One reading of `lab` (under the engine lock), with the selected path's histograms."""
+        if checkpoint:
+            lab.checkpoint()
+        snap = lab.snapshot()
+        selected = self.selected
+        stats = next((r for r in snap.registrations if r.id == selected), None)
+        if stats is None:
+            return SnapshotReady(snap)
+        # Only what the pane draws: flat out, every reader's stream cost
+        # measured since reset (the one in force among them); paced, the
+        # kick and the wake-up.  Either way beside the userspace exit's.
+        key = (stats.spec.bus, stats.baseline_width)
+        paced = snap.pace_us is not None
+        return SnapshotReady(
+            snap,
+            selected=stats.id,
+            histogram=lab.registration_histogram(stats.id) if paced else [],
+            baseline_histogram=lab.baseline_histogram(*key),
+            reader_histograms={} if paced else lab.reader_histograms(stats.id),
+            wake_histogram=lab.wake_histogram(stats.id) if paced else [],
+        )
 
     def call(self, action: str, run: EngineCall, *, exclusive: bool = False) -> None:
         """Run one engine call in a worker; report `EngineDone` or `EngineFailed`.

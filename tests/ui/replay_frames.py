@@ -45,9 +45,7 @@ def signals_at(index: int) -> int:
 def frame(index: int) -> Frame:
     """Frame `index`: the fake snapshot with its counts, and its event if it has one."""
     count = signals_at(index)
-    regs = tuple(
-        dataclasses.replace(r, signals=count, rings=count) for r in SNAPSHOT.registrations
-    )
+    regs = tuple(dataclasses.replace(r, signals=count, rings=count) for r in SNAPSHOT.registrations)
     doors = tuple(
         dataclasses.replace(d, rings=d.signals and count, signals=d.signals and count)
         if d.exits == 0

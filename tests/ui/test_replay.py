@@ -184,8 +184,11 @@ async def test_the_footer_offers_the_timeline_not_the_lab() -> None:
     app = replay_app(Clock())
     async with app.run_test(size=(160, 45)) as pilot:
         await until_frame(pilot, app, 0)
-        shown_keys = {b.key for (_, b, enabled, _) in app.screen.active_bindings.values()
-                      if b.show and enabled}
+        shown_keys = {
+            b.key
+            for (_, b, enabled, _) in app.screen.active_bindings.values()
+            if b.show and enabled
+        }
         assert {"space", "less_than_sign", "greater_than_sign", "n"} <= shown_keys
         assert not {"a", "d", "e", "r", "c", "x"} & shown_keys
 

@@ -197,6 +197,10 @@ class ReplayApp(IofdApp):
         """Refused: a recording."""
         self._main.refuse("pinning the threads")
 
+    def action_toggle_recording(self) -> None:
+        """Refused: a replay records nothing (the recording is the file it plays)."""
+        self._main.refuse("recording")
+
     def on_unmount(self) -> None:
         """Stop following (and wake a start still waiting for a first frame), then close."""
         self.replay.close()

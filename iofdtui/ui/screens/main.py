@@ -156,6 +156,7 @@ class MainScreen(Screen[None]):
         except NoMatches:
             return  # a worker's report that arrives while the app tears its screens down
         log.record(self._clock(), text, severity)
+        self.session.recording.event(text, severity)
 
     # ------------------------------------------------- what the tests can see
 
@@ -208,6 +209,7 @@ class MainScreen(Screen[None]):
         for gone in set(self._rates) - live:
             del self._rates[gone]
         self.guest_state = snap.state
+        header.recording = self.session.recording.path
         header.snapshot = snap
         self._report_broken_conservation(snap)
         self._show_tables()
