@@ -396,7 +396,8 @@ def _replay(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from iofdtui.ui.replay.app import ReplayApp, demo_path, open_recording
 
     try:
-        opened = open_recording(demo_path() if args.demo else args.file, follow_it=args.follow)
+        path = demo_path() if args.demo else args.file
+        opened = open_recording(path, follow_it=args.follow)
     except RecordingError as err:
         print(f"iofdtui: {err}", file=sys.stderr)
         return EXIT_ENV

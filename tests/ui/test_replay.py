@@ -193,7 +193,7 @@ async def test_the_footer_offers_the_timeline_not_the_lab() -> None:
         assert not {"a", "d", "e", "r", "c", "x"} & shown_keys
 
 
-def test_a_truncated_last_line_is_a_note_in_the_log(tmp_path: Path) -> None:
+async def test_a_truncated_last_line_is_a_note_in_the_log(tmp_path: Path) -> None:
     from tests.ui.replay_frames import write_recording
 
     path = write_recording(tmp_path / "cut.jsonl", count=10)
@@ -201,8 +201,11 @@ def test_a_truncated_last_line_is_a_note_in_the_log(tmp_path: Path) -> None:
     path.write_bytes(data[: len(data) - 40])  # the last frame cut mid-line
     opened = open_recording(path)
     assert len(opened.lab.frames) == 9
-    notes = opened.lab.take_notes()
-    assert len(notes) == 1 and "cut short" in notes[0]
+    app = ReplayApp(opened, refresh_interval=0.05, clock=fixed_clock)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until_frame(pilot, app, 0)
+        notes = [line for line in log_lines(app) if "cut short" in line]
+        assert len(notes) == 1 and "line 11" in notes[0], log_lines(app)
 
 
 @pytest.mark.parametrize(

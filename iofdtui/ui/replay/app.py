@@ -28,8 +28,8 @@ from iofdtui.ui.scale_sweep import KvmSweep
 from iofdtui.ui.session import REFRESH_INTERVALS, LabSession
 
 DEMO_PACKAGE = "iofdtui.recording"
-DEMO_NAME = "demo.jsonl.gz"
-"""The recording shipped with the package (`iofdtui replay --demo`)."""
+DEMO_NAMES = ("demo.jsonl.gz", "demo.jsonl")
+"""The recording shipped with the package (`iofdtui replay --demo`), by the names it may have."""
 
 HEADER_WAIT_S = 5.0
 """How long `--follow` waits for a recording's first line before saying so."""
@@ -51,8 +51,20 @@ class Opened:
 
 
 def demo_path() -> Path:
-    """The shipped demo recording, wherever the package is installed."""
-    return Path(str(resources.files(DEMO_PACKAGE).joinpath(DEMO_NAME)))
+    """The shipped demo recording, wherever the package is installed.
+
+    Raises:
+        RecordingError: it is not installed (a broken install): one line.
+    """
+    package = resources.files(DEMO_PACKAGE)
+    for name in DEMO_NAMES:
+        found = package.joinpath(name)
+        if found.is_file():
+            return Path(str(found))
+    raise RecordingError(
+        f"the demo recording ({DEMO_NAMES[0]}) is not installed with iofdtui in "
+        f"{package}; reinstall iofdtui (pip install -e .)"
+    )
 
 
 def _one_line(path: str, err: RecordingError) -> RecordingError:
