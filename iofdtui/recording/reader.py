@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iofdtui.recording.codec import CodecError, decode
+from iofdtui.recording.codec import CodecError, decode, shape
 from iofdtui.recording.frames import SCHEMA, SEVERITIES, SOURCES, Frame, Header, Histograms
 
 MAX_LINE_BYTES = 64 * 1024 * 1024
@@ -339,7 +339,18 @@ class _Parser:
             what = f"kind {kind[:20]!r}" if isinstance(kind, str) else "no kind"
             raise RecordingError(f"not a frame ({what}); the recording is damaged", number)
         body = {k: v for k, v in data.items() if k not in ("kind", "histograms")}
-        frame = _decoded(Frame, body, number, "")
+        try:
+            frame = _decoded(Frame, body, number, "")
+        except RecordingError as err:
+            made_with = self.header.shape if self.header is not None else None
+            if made_with is None or made_with == shape(Frame):
+                raise
+            raise RecordingError(
+                f"{err.message.removesuffix('; the recording is damaged')}: it was made by "
+                f"iofdtui {self.header.iofdtui_version} with other snapshot fields; "  # type: ignore[union-attr]
+                "read it with that version, or record again",
+                number,
+            ) from None
         if not math.isfinite(frame.at) or frame.at < self._last_at:
             raise RecordingError(
                 f"frame time {frame.at!r} s is not after the previous frame's "

@@ -336,3 +336,23 @@ def test_a_recording_too_large_to_hold_is_refused(tmp_path: Path, monkeypatch) -
     monkeypatch.setattr(reader, "MAX_TOTAL_BYTES", 1 << 30)
     monkeypatch.setattr(reader, "MAX_FRAMES", 2)
     assert error_of(path).line == 4
+
+
+def test_a_recording_made_with_other_snapshot_fields_says_so(tmp_path: Path) -> None:
+    from iofdtui.recording.codec import shape
+
+    path = tmp_path / "old.jsonl"
+    write_sample(path, frames=2)
+    lines = lines_of(path)
+    assert json.loads(lines[0])["shape"] == shape(Frame)
+    # As a version whose rows had a `baseline` would have written it.
+    old = lines[1].replace('"removed":false,', '"removed":false,"baseline":null,', 1)
+    rewrite(path, [lines[0].replace(shape(Frame), "0123456789ab"), old])
+    assert str(error_of(path)) == (
+        "line 2: snapshot.registrations[0]: unknown field 'baseline' in RegistrationStats: "
+        "it was made by iofdtui 0.1.0 with other snapshot fields; "
+        "read it with that version, or record again"
+    )
+    # The same damage in a file of this version's shape is damage.
+    rewrite(path, [lines[0], old])
+    assert str(error_of(path)).endswith("in RegistrationStats; the recording is damaged")
