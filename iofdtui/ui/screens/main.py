@@ -202,6 +202,13 @@ class MainScreen(Screen[None]):
         live = {r.id for r in snap.registrations}
         for reg in snap.registrations:
             history = self._rates.setdefault(reg.id, deque())
+            if history and snap.taken_at <= history[-1][0]:
+                # Only a replay goes back in time (a seek: start over) or shows
+                # one reading twice (held: no new point).
+                if snap.taken_at < history[-1][0]:
+                    history.clear()
+                else:
+                    continue
             if reg.signals_per_s is not None:
                 history.append((snap.taken_at, reg.signals_per_s))
             while history and history[0][0] < snap.taken_at - HISTORY_S:
