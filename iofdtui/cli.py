@@ -372,6 +372,15 @@ def _app(vcpus: int, pin: bool, record: str | None = None) -> int:
         return EXIT_ENV
     from iofdtui.ui.app import make_app
 
+    if record is not None:
+        from iofdtui.recording.writer import RecordWriteError, probe
+
+        try:
+            probe(record)  # before any VM: a session should not end up unrecorded
+        except RecordWriteError as err:
+            print(f"iofdtui: {err}", file=sys.stderr)
+            return EXIT_ENV
+
     # Built here, as run_app does, so that a signal handler can reach the app.
     return _run_tui(make_app(vcpus=vcpus, pin=pin, record=record))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -81,14 +82,27 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "(the demo's registrations stay)",
     )
     record.add_argument("--note", default=None, help="a note kept in the recording's header")
+    record.add_argument(
+        "--source",
+        choices=("headless", "demo"),
+        default="headless",
+        help="what the header says made it: headless (default), or demo for the recording "
+        "shipped with iofdtui (iofdtui/recording/demo.jsonl.gz)",
+    )
 
     export = sub.add_parser(
         "export",
         help="a recording as CSV or JSON tables: per registration and per doorbell, per frame",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="One row per registration and per doorbell at every frame. CSV is one file "
-        "with a `table` column (registration or doorbell); JSON is one document with a "
-        "`registrations` and a `doorbells` list. Columns:\n" + column_help(),
+        description=textwrap.fill(
+            "One row per registration and per doorbell at every frame. CSV is one file with "
+            "a `table` column (registration or doorbell; a column that does not apply is "
+            "empty); JSON is one document with the header and a `registrations` and a "
+            "`doorbells` list (null: no figure).",
+            78,
+        )
+        + "\n\ncolumns:\n"
+        + column_help(),
     )
     export.add_argument("file", metavar="FILE", help="the recording to read")
     out = export.add_mutually_exclusive_group(required=True)
@@ -118,6 +132,7 @@ def _record(args: argparse.Namespace) -> int:
             plan=args.plan,
             reading_s=args.every,
             note=args.note,
+            source=args.source,
             progress=lambda at: status.update(f"recording… {at:.0f} of {args.seconds:g} s"),
         )
     print(done.summary())
@@ -145,6 +160,8 @@ def _export(args: argparse.Namespace) -> int:
     try:
         with _output(target) as out:
             count = write(recording, out)
+    except BrokenPipeError:
+        raise  # `export --csv - | head`: the CLI leaves quietly
     except OSError as err:
         raise RecordWriteError(f"cannot write {target}: {err.strerror or err}") from None
     if target != "-":

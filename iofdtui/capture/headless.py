@@ -40,9 +40,10 @@ class Recorded:
     def summary(self) -> str:
         """One line, as `iofdtui record` prints it."""
         verdict = "all exact" if self.exact == self.checkpoints else f"{self.exact} exact"
+        plural = "" if self.checkpoints == 1 else "s"
         return (
             f"recorded {self.frames} frames over {self.seconds:.1f} s to {self.path} "
-            f"({self.checkpoints} checkpoints, {verdict})"
+            f"({self.checkpoints} checkpoint{plural}, {verdict})"
         )
 
 

@@ -1,11 +1,13 @@
 """Which histograms a frame carries, read from a lab.
 
-The rule: the detail pane's histograms for every registration that rang
-since the previous frame (its signals moved) and for the one selected in
-the app, whether it rang or not.  For each: flat out, its stream cost under
-every reader measured since reset; paced, its kick and its wake-up latency;
-either way the userspace exit's of its bus and width.  A registration that
-did not ring keeps the histograms it had (the writer stores only changes).
+A frame carries the detail pane's histograms of the registrations that rang
+since their histograms were last read (their signals moved): `iofdtui
+record` reads them at every reading, the app at each checkpoint (and the
+selected registration's at every reading, which the pane needs anyway).
+For each: flat out, its stream cost under every reader measured since reset;
+paced, its kick and its wake-up latency; either way the userspace exit's of
+its bus and width.  A registration that did not ring keeps the histograms it
+had (the writer stores only changes).
 """
 
 from __future__ import annotations

@@ -48,21 +48,39 @@ class CodecError(ValueError):
 
 def encode(obj: object) -> Any:
     """`obj` as JSON-able data (dicts, lists, str, int, float, bool, None)."""
-    if obj is None or (isinstance(obj, bool | int | str) and not isinstance(obj, enum.Enum)):
+    kind = type(obj)
+    if kind in _PLAIN:
         return obj
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else repr(obj)
+    if kind is float:
+        return obj if math.isfinite(obj) else repr(obj)  # type: ignore[arg-type]
+    names = _field_names.get(kind)
+    if names is None:
+        names = _field_names[kind] = _names_of(kind)
+    if names:
+        return {name: encode(getattr(obj, name)) for name in names}
     if isinstance(obj, enum.Enum):
         return encode(obj.value)
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: encode(getattr(obj, f.name)) for f in _init_fields(type(obj))}
     if isinstance(obj, Mapping):
         if obj and all(isinstance(k, str) and not isinstance(k, enum.Enum) for k in obj):
             return {k: encode(v) for k, v in obj.items()}
         return [[encode(k), encode(v)] for k, v in obj.items()]
     if isinstance(obj, tuple | list):
         return [encode(v) for v in obj]
-    raise TypeError(f"cannot encode {type(obj).__name__} {obj!r}")
+    if isinstance(obj, float):  # subclasses of the plain types
+        return encode(float(obj))
+    if isinstance(obj, bool | int | str):
+        return obj
+    raise TypeError(f"cannot encode {kind.__name__} {obj!r}")
+
+
+_PLAIN = frozenset({type(None), bool, int, str})
+_field_names: dict[type, tuple[str, ...]] = {}  # per type: its init fields (empty: no dataclass)
+
+
+def _names_of(kind: type) -> tuple[str, ...]:
+    if dataclasses.is_dataclass(kind):
+        return tuple(f.name for f in _init_fields(kind))
+    return ()
 
 
 def decode(cls: type[T], data: object, path: str | None = None) -> T:

@@ -29,7 +29,7 @@ COMMON: tuple[tuple[str, str], ...] = (
     ("state", "the guest: running, paused, idle or faulted"),
     ("reader", "eventfd reader in force: none, poll or epoll"),
     ("pace_us", "µs between paced rings (empty: flat out)"),
-    ("checkpoint", "number of the last exact checkpoint (a pause)"),
+    ("checkpoint", "number of the last checkpoint (a brief pause; empty: none yet)"),
     ("bus", "pio or mmio"),
     ("addr", "the doorbell's port or guest-physical address, hex"),
 )
@@ -66,7 +66,8 @@ def column_help() -> str:
     seen: dict[str, str] = {}
     for name, text in COMMON:
         seen[name] = text
-    lines = [f"  {name:<14} {text}" for name, text in seen.items()]
+    lines = ["every row:"]
+    lines += [f"  {name:<14} {text}" for name, text in seen.items()]
     lines.append("registration rows:")
     lines += [f"  {name:<14} {text}" for name, text in REGISTRATION]
     lines.append("doorbell rows:")
@@ -166,23 +167,30 @@ def write_csv(recording: Recording, out: TextIO) -> int:
 
 
 def write_json(recording: Recording, out: TextIO) -> int:
-    """Write the JSON document to `out`; returns the rows written."""
-    tables: dict[str, list[Row]] = {"registration": [], "doorbell": []}
-    for row in rows(recording):
-        # JSON has no NaN or infinity (never from the engine): null, "no figure".
-        clean = {
-            k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()
-        }
-        tables[clean.pop("table")].append(clean)
-    document = {
-        "recording": encode(recording.header),
-        "notes": recording.notes,
-        "registrations": tables["registration"],
-        "doorbells": tables["doorbell"],
-    }
-    json.dump(document, out, indent=1, allow_nan=False, ensure_ascii=False)
-    out.write("\n")
-    return len(tables["registration"]) + len(tables["doorbell"])
+    """Write the JSON document to `out`, a row at a time; returns the rows written."""
+    out.write('{\n "recording": ')
+    json.dump(encode(recording.header), out, allow_nan=False, ensure_ascii=False)
+    out.write(',\n "notes": ')
+    json.dump(recording.notes, out, ensure_ascii=False)
+    count = 0
+    for key, table in (("registrations", "registration"), ("doorbells", "doorbell")):
+        out.write(f',\n "{key}": [')
+        first = True
+        for row in rows(recording):
+            if row.pop("table") != table:
+                continue
+            # JSON has no NaN or infinity (never from the engine): null, "no figure".
+            clean = {
+                k: None if isinstance(v, float) and not math.isfinite(v) else v
+                for k, v in row.items()
+            }
+            out.write("\n  " if first else ",\n  ")
+            json.dump(clean, out, allow_nan=False, ensure_ascii=False)
+            first = False
+            count += 1
+        out.write("\n ]")
+    out.write("\n}\n")
+    return count
 
 
 def csv_text(recording: Recording) -> str:

@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import partial
 
 from textual.app import App
@@ -23,6 +23,7 @@ from textual.message import Message
 
 from iofdtui.engine.errors import EngineError
 from iofdtui.engine.model import RegistrationSpec, SlotSpec
+from iofdtui.recording.writer import RecordWriteError
 from iofdtui.ui import engine_calls as calls
 from iofdtui.ui.engine_calls import ENGINE_ERRORS, EngineCall, failure_title, one_line
 from iofdtui.ui.lab_port import LabFactory, LabPort
@@ -160,7 +161,7 @@ class LabSession:
             if lab is None:
                 return None
             reading = self._reading(lab, checkpoint)
-            failure = self.recording.frame(lab, reading)
+            failure = self.recording.frame(lab, reading, checkpoint)
             if failure is not None:
                 self._post(EngineFailed("recording", failure, "Recording stopped"))
             return reading
@@ -216,6 +217,11 @@ class LabSession:
             lab, self.lab = self.lab, None
             if lab is not None:
                 lab.close()
+            # Under the lock: no reading is being written. The app is going:
+            # a failing last write has nowhere to be shown, and every frame
+            # before it is already on disk.
+            with suppress(RecordWriteError):
+                self.recording.stop()
 
     # ---------------------------------------------------------- engine calls
 

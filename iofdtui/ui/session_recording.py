@@ -2,10 +2,13 @@
 
 The session's poller hands each reading to `frame()` (its own thread, under
 the engine lock, so extra histogram calls are safe); the main screen hands
-each event-log line to `event()` (the event loop).  Histograms follow
-`capture.histograms`: the selected registration's (already in the reading)
-and every other registration's that rang since the previous frame.  A write
-that fails stops the recording with one line; the session goes on.
+each event-log line to `event()` (the event loop).  Histograms: the selected
+registration's at every reading (the reading already carries them for the
+detail pane), and every other registration's that rang since its were last
+recorded, at the first frame and at each checkpoint (about once a second):
+reading them costs the poller a few ms each, which the guest would feel at
+every reading.  The writer stores only the ones that changed.  A write that
+fails stops the recording with one line; the session goes on.
 """
 
 from __future__ import annotations
@@ -25,8 +28,14 @@ from iofdtui.ui.messages import SnapshotReady
 
 
 def timestamped_name(now: datetime | None = None) -> str:
-    """The file `R` records to in the current directory: iofdtui-YYYYmmdd-HHMMSS.jsonl.gz."""
-    return f"iofdtui-{(now or datetime.now()).strftime('%Y%m%d-%H%M%S')}.jsonl.gz"
+    """The file `R` records to in the current directory: iofdtui-YYYYmmdd-HHMMSS.jsonl.gz,
+    with -2, -3, ... before the suffix when that exists (never overwrite a recording)."""
+    stem = f"iofdtui-{(now or datetime.now()).strftime('%Y%m%d-%H%M%S')}"
+    name, n = f"{stem}.jsonl.gz", 1
+    while Path(name).exists():
+        n += 1
+        name = f"{stem}-{n}.jsonl.gz"
+    return name
 
 
 class SessionRecording:
@@ -38,7 +47,7 @@ class SessionRecording:
         self._recorder: Recorder | None = None
         self._began = 0.0
         self._events: list[Event] = []
-        self._previous: Snapshot | None = None
+        self._previous: Snapshot | None = None  # when others' histograms were last read
 
     @property
     def path(self) -> str | None:
@@ -80,25 +89,40 @@ class SessionRecording:
             if self._recorder is not None:
                 self._events.append(Event(self._clock() - self._began, text, severity))
 
-    def frame(self, lab: LabPort, reading: SnapshotReady) -> str | None:
+    def frame(self, lab: LabPort, reading: SnapshotReady, checkpoint: bool) -> str | None:
         """Write one reading (blocking: the poller's thread, under the engine lock).
+
+        Args:
+            lab: the lab, for the histograms of registrations other than the selected.
+            reading: what the poller read.
+            checkpoint: the reading followed a checkpoint (others' histograms are read).
 
         Returns why recording stopped when the write failed, else None.
         """
         with self._lock:
-            recorder = self._recorder
+            recorder, began, previous = self._recorder, self._began, self._previous
             if recorder is None:
                 return None
-            snap = reading.snapshot
-            others = [r for r in rung(snap, self._previous) if r.id != reading.selected]
-            histograms = read_histograms(lab, snap, others).merged(_selected(reading))
-            events, self._events, self._previous = self._events, [], snap
-            try:
-                recorder.frame(self._clock() - self._began, snap, histograms, events)
-            except RecordWriteError as err:
-                self._recorder = None
-                return str(err)
-            return None
+            events, self._events = self._events, []
+            others_due = checkpoint or previous is None
+            if others_due:
+                self._previous = reading.snapshot
+        # Outside the lock: the event loop's event() never waits for the lab or the disk.
+        snap = reading.snapshot
+        histograms = _selected(reading)
+        if others_due:
+            others = [r for r in rung(snap, previous) if r.id != reading.selected]
+            histograms = read_histograms(lab, snap, others).merged(histograms)
+        try:
+            recorder.frame(self._clock() - began, snap, histograms, events)
+        except ValueError:
+            return None  # stopped (R) while this reading was on its way: it is not wanted
+        except RecordWriteError as err:
+            with self._lock:
+                if self._recorder is recorder:
+                    self._recorder = None
+            return str(err)
+        return None
 
 
 def _selected(reading: SnapshotReady) -> Histograms:

@@ -112,3 +112,13 @@ def test_sizes_are_bounded() -> None:
         decode(Histograms, {"registrations": [[1, [[1.0, 1]] * 3]] * (codec.MAX_ITEMS + 1)})
     with pytest.raises(CodecError, match="a string of"):
         decode(Event, {"at": 0.0, "text": "x" * (codec.MAX_STR + 1), "severity": "error"})
+
+
+def test_the_writers_fast_histogram_encoding_is_the_codecs() -> None:
+    from iofdtui.recording.writer import encode_histograms
+
+    hists = histograms()
+    assert encode_histograms(hists) == encode(hists)
+    odd = Histograms(registrations={3: ((math.inf, 1), (0.1, 2))}, readers={4: {}, 5: {"none": ()}})
+    assert encode_histograms(odd) == encode(odd)
+    assert encode_histograms(Histograms()) == encode(Histograms())

@@ -293,3 +293,33 @@ def test_a_huge_line_is_refused_without_reading_it_whole(tmp_path: Path, monkeyp
     err = error_of(path)
     assert err.line == 1 and "longer than 1 MiB" in str(err)
     assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("name", ["fuzz.jsonl", "fuzz.jsonl.gz"])
+def test_random_damage_is_a_recording_error_or_a_recording(tmp_path: Path, name: str) -> None:
+    """Flipped, cut and inserted bytes anywhere: never anything but a RecordingError line."""
+    import random
+
+    path = tmp_path / name
+    write_sample(path, frames=3)
+    good = path.read_bytes()
+    rng = random.Random(12)
+    errors = 0
+    for _ in range(150):
+        data = bytearray(good)
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(len(data))
+            match rng.randrange(3):
+                case 0:
+                    data[at] = rng.randrange(256)
+                case 1:
+                    del data[at : at + rng.randint(1, 200)]
+                case _:
+                    data[at:at] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 9)))
+        path.write_bytes(bytes(data))
+        try:
+            read_recording(path)
+        except RecordingError as err:
+            errors += 1
+            assert "\n" not in str(err) and str(err)
+    assert errors > 50  # most damage is found
