@@ -299,3 +299,14 @@ async def test_frame_times_past_any_date_still_show() -> None:
         await pilot.press("end")
         await until_frame(pilot, app, 2)
         assert app.main.query_one(Timeline).view is not None
+
+
+def test_the_shipped_demo_is_found_and_says_what_it_is() -> None:
+    from iofdtui.ui.replay.app import demo_path
+
+    opened = open_recording(demo_path())
+    header = opened.lab.header
+    assert header.source == "demo" and header.note
+    assert len(opened.lab.frames) >= 10 and opened.lab.take_notes() == []
+    final = opened.lab.frames[-1].snapshot.checkpoint
+    assert final is not None and final.holds
