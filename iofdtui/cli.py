@@ -169,6 +169,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="largest decoy count for --scale (default 100,000; at least 1)",
     )
+    tour = sub.add_parser(
+        "tour", help="a guided tour of ioeventfd on the live VM, each step checked on the counts"
+    )
+    tour.add_argument(
+        "file", nargs="?", help="a tour of your own (TOML; default: the one iofdtui ships)"
+    )
     return parser
 
 
@@ -326,7 +332,19 @@ def _has_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def _app(vcpus: int, pin: bool) -> int:
+def _tour(args: argparse.Namespace) -> int:
+    """The app with a guided tour open: a bad tour file is refused before any VM exists."""
+    from iofdtui.tour import TourError, default_tour, load_tour
+
+    try:
+        tour = load_tour(args.file) if args.file else default_tour()
+    except TourError as err:
+        print(f"iofdtui: {err}", file=sys.stderr)
+        return EXIT_ENV
+    return _app(args.vcpus, args.pin, tour=tour)
+
+
+def _app(vcpus: int, pin: bool, **options: Any) -> int:
     """Run the app; SIGTERM, SIGHUP and SIGINT end it as `q` does."""
     if not _has_terminal():
         # Checked before any VM exists: a Textual app on a pipe draws forever.
@@ -335,7 +353,7 @@ def _app(vcpus: int, pin: bool) -> int:
     from iofdtui.ui.app import EXIT_NO_VM, make_app
 
     # Built here, as run_app does, so that a signal handler can reach the app.
-    app = make_app(vcpus=vcpus, pin=pin)
+    app = make_app(vcpus=vcpus, pin=pin, **options)
     caught: list[int] = []
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -431,6 +449,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "bench":
             return _run_bench(parser, args)
+        if args.command == "tour":
+            return _tour(args)
         return _app(args.vcpus, args.pin)
     except BrokenPipeError:
         # `iofdtui bench | head`: the reader left; say nothing more, and keep

@@ -19,6 +19,7 @@ from textual.binding import BindingType
 from textual.worker import Worker, WorkerState
 
 from iofdtui.engine.snapshot import Snapshot
+from iofdtui.tour import Tour, default_tour
 from iofdtui.ui.bindings import NEEDS_LAB, bindings
 from iofdtui.ui.commands import IofdCommands
 from iofdtui.ui.lab_port import LabFactory, LabPort
@@ -40,6 +41,7 @@ from iofdtui.ui.session import (
     LabSession,
     open_real_lab,
 )
+from iofdtui.ui.widgets.tour_panel import TourPanel
 
 EXIT_NO_VM = 2
 """Exit status when the test VM cannot start (the same as `iofdtui bench`)."""
@@ -48,7 +50,7 @@ EXIT_NO_VM = 2
 class IofdApp(App[int]):
     """Watch KVM ioeventfd doorbells live, beside the userspace-exit baseline."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH: ClassVar[list[str]] = ["app.tcss", "tour.tcss"]
     TITLE = "iofdtui"
     COMMANDS = App.COMMANDS | {IofdCommands}
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (150, "-wide")]
@@ -65,6 +67,7 @@ class IofdApp(App[int]):
         scale_sweep: SweepPort | None = None,
         vcpus: int = 1,
         pin: bool = False,
+        tour: Tour | None = None,
     ) -> None:
         """Build the app around a lab factory.
 
@@ -78,6 +81,7 @@ class IofdApp(App[int]):
             scale_sweep: what `x` measures; the real sweep on /dev/kvm when None.
             vcpus: vCPUs the VM starts with (`v` switches between one and two).
             pin: pin the vCPU thread(s) to one CPU and the reader and UI to another.
+            tour: a guided tour to open at start (`T` opens it, or the shipped one).
         """
         super().__init__()
         self.session = LabSession(
@@ -91,6 +95,7 @@ class IofdApp(App[int]):
         self._clock = clock
         self._screenshot_dir = Path(screenshot_dir)
         self._main = MainScreen(self.session, clock=clock, scale_sweep=scale_sweep or KvmSweep())
+        self._tour = tour
 
     def get_default_screen(self) -> MainScreen:
         """The lab's view."""
@@ -112,6 +117,11 @@ class IofdApp(App[int]):
     def snapshot(self) -> Snapshot | None:
         """The last snapshot shown."""
         return self._main.snapshot
+
+    @property
+    def tour_panel(self) -> TourPanel | None:
+        """The guided tour's panel, while one is open."""
+        return next(iter(self._main.query(TourPanel)), None)
 
     @property
     def startup_error(self) -> str | None:
@@ -138,6 +148,15 @@ class IofdApp(App[int]):
         self.notify(f"Saved {path}", title="Screenshot")
         self._main.log_event(f"screenshot saved to {path}")
 
+    async def action_tour(self) -> None:
+        """Open the guided tour (the one `iofdtui tour FILE` named, else the shipped
+        one), or give its panel the keys again."""
+        panel = self.tour_panel
+        if panel is None:
+            panel = TourPanel(self._tour or default_tour(), self.session, self._main.log_event)
+            await self._main.mount(panel, before="#keys")
+        panel.focus()
+
     def action_help(self) -> None:
         """Explain ioeventfd and every column."""
         self.push_screen(HelpScreen())
@@ -159,6 +178,10 @@ class IofdApp(App[int]):
         # The session's workers are the app's (it is app-wide) and report
         # here, in the app's own message loop; the main screen shows them.
         self._main.show_report(report)
+        if (panel := self.tour_panel) is not None:
+            panel.show_report(report)
+        elif isinstance(report, LabStarted) and self._tour is not None:
+            self.call_later(self.action_tour)  # `iofdtui tour`: open once the VM is up
 
     @on(AddRegistrationScreen.Submitted)
     def _add_submitted(self, event: AddRegistrationScreen.Submitted) -> None:

@@ -13,8 +13,9 @@ from typing import Literal
 
 from textual.binding import Binding, BindingType
 
-Scope = Literal["main", "app"]
-"""Where an action lives: the main screen (the lab's view) or the app (anywhere)."""
+Scope = Literal["main", "app", "tour"]
+"""Where an action lives: the main screen (the lab's view), the app (anywhere), or the
+guided tour's panel (while it is open and has focus)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +32,7 @@ class Command:
             command before it, on the same key, says it for both).
         footer: shown in the footer (at 80 columns the shown ones must fit).
         aliases: more keys for it, never shown.
-        scope: "main" (the main screen's) or "app" (anywhere).
+        scope: "main" (the main screen's), "app" (anywhere) or "tour" (the tour's panel).
         priority: the key is the app's before any widget's (keys typed right after
             it wait for what it opens, instead of reaching the focused table).
         needs_lab: offered only while a lab is up to take engine calls.
@@ -204,6 +205,45 @@ COMMANDS: tuple[Command, ...] = (
         scope="app",
     ),
     Command("quit", "q", "Quit", "Quit", "Stop the VM, close every fd, leave", "quit", scope="app"),
+    Command(
+        "tour",
+        "T",
+        "Tour",
+        "Guided tour",
+        "Walk through ioeventfd on the live VM, each step checked on the counts",
+        "guided tour",
+        footer=False,
+        scope="app",
+        needs_lab=True,
+    ),
+    Command(
+        "tour_next",
+        "enter",
+        "Next",
+        "Tour: next",
+        "Run the tour's step, or go on to the next one",
+        "tour: run the step / next",
+        aliases=("space", "n"),
+        scope="tour",
+    ),
+    Command(
+        "tour_back",
+        "b",
+        "Back",
+        "Tour: back",
+        "Show the tour's previous step and its verdict",
+        "tour: back",
+        scope="tour",
+    ),
+    Command(
+        "tour_close",
+        "escape",
+        "Close tour",
+        "Tour: close",
+        "Close the guided tour (what it changed stays)",
+        "tour: close",
+        scope="tour",
+    ),
 )
 """Every command, in footer and help order."""
 
@@ -222,6 +262,10 @@ PALETTE_ORDER: tuple[str, ...] = (
     "filter",
     "sort",
     "scale_plot",
+    "tour",
+    "tour_next",
+    "tour_back",
+    "tour_close",
     "screenshot",
     "help",
     "quit",
@@ -267,7 +311,14 @@ def palette() -> list[tuple[Command, str]]:
     return [(c, f"{c.help} ({c.key})" if c.key else c.help) for c in ordered]
 
 
-_KEY_NAMES = {"delete": "Delete", "question_mark": "`?`", "ctrl+s": "Ctrl+S"}
+_KEY_NAMES = {
+    "delete": "Delete",
+    "question_mark": "`?`",
+    "ctrl+s": "Ctrl+S",
+    "enter": "Enter",
+    "space": "Space",
+    "escape": "Escape",
+}
 
 
 def _keys_text(command: Command) -> str:
@@ -282,8 +333,10 @@ def keys_markdown() -> str:
     palette_only = ", ".join(c.brief for c in COMMANDS if not c.key)
     keys = " · ".join(f"{_keys_text(c)} {c.brief}" for c in keyed)
     # dict.fromkeys: each key once (p is Pause and Resume), in order.
-    shown = " ".join(dict.fromkeys(c.key for c in COMMANDS if c.footer and c.key))
-    hidden = " ".join(dict.fromkeys(c.key for c in COMMANDS if not c.footer and c.key))
+    # The main screen's footer (the tour's keys show only while its panel has focus).
+    lab_keys = [c for c in COMMANDS if c.key and c.scope != "tour"]
+    shown = " ".join(dict.fromkeys(c.key for c in lab_keys if c.footer))
+    hidden = " ".join(dict.fromkeys(c.key for c in lab_keys if not c.footer))
     return (
         f"{keys} · Ctrl+P command palette (also: {palette_only})\n\n"
         f"At 80 columns the footer shows `{shown}`; `{hidden}` are in the palette "

@@ -90,7 +90,12 @@ def done(outcome: Outcome | None, request: Request, done_at: float) -> ActionDon
         case PlanRejected(message):
             return ActionDone(False, f"ring plan rejected: {message}", done_at)
         case PlanChanged(plan):
-            return ActionDone(True, f"the guest rings {len(plan)} writes", done_at)
+            which = (
+                "the demo plan"
+                if isinstance(request.action, Plan) and request.action.demo
+                else "a plan"
+            )
+            return ActionDone(True, f"the guest rings {which} ({len(plan)} writes)", done_at)
         case ReaderChanged(mode):
             return ActionDone(True, f"reader {mode}", done_at)
         case PaceChanged(pace_us):
