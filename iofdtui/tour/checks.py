@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
+from iofdtui.engine.model import format_addr
 from iofdtui.engine.snapshot import RegistrationStats, Snapshot
 from iofdtui.reports import format as fmt
 from iofdtui.tour.schema import (
@@ -140,7 +141,7 @@ def _stops(series: Series, w: Windows) -> Verdict:
     if after.delta == 0:
         return Verdict(True, f"{what} stopped growing ({after.describe()}; {had})")
     return Verdict(
-        False, f"expected {what} to stop growing; they still grew {after.describe()} ({had})"
+        False, f"expected {what} to stop growing; they still grew {after.describe()}, against {had}"
     )
 
 
@@ -187,7 +188,9 @@ def _exact(w: Windows) -> Verdict:
             f"doorbells ({fmt.count(rings)} rings)",
         )
     off = [
-        f"{d.bus.value} {d.addr:#x} off by {d.balance:+,}" for d in cp.doorbells if d.balance != 0
+        f"{d.bus.value} {format_addr(d.bus, d.addr)} off by {d.balance:+,}"
+        for d in cp.doorbells
+        if d.balance != 0
     ]
     why = "; ".join(off) or ("not parked by handshake" if not cp.exact else "rings on wrong paths")
     return Verdict(

@@ -136,7 +136,7 @@ def load_tour(path: str | Path) -> Tour:
         raise TourError(f"{path}: cannot read it: {reason}") from None
     if len(data) > MAX_FILE_BYTES:
         raise TourError(f"{path}: larger than {MAX_FILE_BYTES // 1024} KiB: not a tour file")
-    return parse_tour(data, path.name)
+    return parse_tour(data, str(path))
 
 
 def parse_tour(data: bytes | str, source: str = "tour") -> Tour:
@@ -145,7 +145,8 @@ def parse_tour(data: bytes | str, source: str = "tour") -> Tour:
         try:
             data = data.decode("utf-8")
         except UnicodeDecodeError as err:
-            raise TourError(f"{source}: not UTF-8 text (byte {err.start})") from None
+            line = data.count(b"\n", 0, err.start) + 1
+            raise TourError(f"{source}: not UTF-8 text (line {line})") from None
     try:
         document = tomllib.loads(data)
     except tomllib.TOMLDecodeError as err:

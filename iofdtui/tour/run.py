@@ -31,6 +31,9 @@ from iofdtui.tour.schema import Action, Add, Remove, Step, Tour, Watch
 
 Phase = Literal["ready", "before", "acting", "watching", "done", "finished"]
 
+SLACK_S = 1e-6
+"""Float noise allowed when a window's span is compared with the step's seconds."""
+
 MAX_READINGS = 2000
 """Readings kept: a minute at the fastest refresh, far more than any window needs."""
 
@@ -201,7 +204,7 @@ class TourRun:
     def _act_when_ready(self) -> Request | StepResult | None:
         if not self._readings:
             return None  # not one reading yet: the lab is still starting
-        if self.step.needs_before and _span(self._before_window()) < self.step.seconds:
+        if self.step.needs_before and _span(self._before_window()) < self.step.seconds - SLACK_S:
             return None
         self._before = self._before_window()
         self._checkpoint = _checkpoint_number(self._readings[-1])
@@ -227,7 +230,7 @@ class TourRun:
         # Keep the latest readings that span the window, no more.
         for i in range(len(since) - 1, -1, -1):
             start = i
-            if newest - since[i].taken_at >= self.step.seconds:
+            if newest - since[i].taken_at >= self.step.seconds - SLACK_S:
                 break
         return since[start:]
 
@@ -236,7 +239,7 @@ class TourRun:
 
     def _judge_when_ready(self) -> StepResult | None:
         after = self._after_window()
-        if len(after) < 2 or _span(after) < self.step.seconds:
+        if len(after) < 2 or _span(after) < self.step.seconds - SLACK_S:
             return None
         windows = Windows(self._before, after, dict(self.ids), self._checkpoint)
         verdicts = tuple(evaluate(check, windows) for check in self.step.checks)

@@ -454,8 +454,9 @@ def test_footer_palette_and_help_are_built_from_one_table() -> None:
     shown = [b.key for b in MainScreen.BINDINGS + IofdApp.BINDINGS if b.show]  # type: ignore[union-attr]
     assert shown == ["a", "d", "e", "p", "p", "r", "c", "f", "x", "h", "q"]
     assert {b.action for b in bindings("main")} | {b.action for b in bindings("app")} == {
-        c.action for c in COMMANDS if c.key
+        c.action for c in COMMANDS if c.key and c.scope != "tour"
     }
+    assert {b.action for b in bindings("tour")} == {c.action for c in COMMANDS if c.scope == "tour"}
     assert sorted(c.title for c, _help in palette()) == sorted(c.title for c in COMMANDS)
     # The palette keeps the order it had before the restructuring.
     assert [c.action for c, _help in palette()][6:11] == [
@@ -470,7 +471,7 @@ def test_footer_palette_and_help_are_built_from_one_table() -> None:
     assert helps["toggle_pinning"].endswith("again to unpin"), "no key, no parentheses"
     assert keys_markdown() in HELP
     assert "`d`/Delete remove" in HELP and "`h`/`?` help" in HELP
-    assert "footer shows `a d e p r c f x h q`; `s w v o S` are in the palette" in HELP
+    assert "footer shows `a d e p r c f x h q`; `s w v o S T` are in the palette" in HELP
 
 
 async def test_the_add_form_registers_and_closes_and_a_refusal_keeps_it_open() -> None:
