@@ -223,6 +223,7 @@ COMMANDS: tuple[Command, ...] = (
         "Tour: next",
         "Run the tour's step, or go on to the next one",
         "tour: run the step / next",
+        footer=False,  # the panel says its keys itself; the 80-column footer is full
         aliases=("space", "n"),
         scope="tour",
     ),
@@ -233,6 +234,7 @@ COMMANDS: tuple[Command, ...] = (
         "Tour: back",
         "Show the tour's previous step and its verdict",
         "tour: back",
+        footer=False,
         scope="tour",
     ),
     Command(
@@ -242,6 +244,7 @@ COMMANDS: tuple[Command, ...] = (
         "Tour: close",
         "Close the guided tour (what it changed stays)",
         "tour: close",
+        footer=False,
         scope="tour",
     ),
 )

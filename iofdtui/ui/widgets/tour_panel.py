@@ -165,6 +165,11 @@ class TourPanel(Vertical, can_focus=True):
         verdict.set_class(result is not None and result.ok, "-pass")
         verdict.set_class(result is not None and not result.ok, "-fail")
         self._show_keys()
+        # In a short terminal the panel scrolls: keep the verdict in view once there is one.
+        if result is not None:
+            self.call_after_refresh(self.scroll_end, animate=False)
+        else:
+            self.scroll_home(animate=False)
 
     def _show_keys(self) -> None:
         run = self.run
