@@ -22,10 +22,15 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from iofdtui.capture.commands import COMMANDS as RECORDING_COMMANDS
+from iofdtui.capture.commands import add_commands as add_recording_commands
+from iofdtui.capture.commands import run as run_recording_command
 from iofdtui.engine.errors import EngineError
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
+
+    from iofdtui.tour import Tour
 
 EXIT_ENV = 2  # the machine cannot run the lab (no KVM, no permission, ...), or a bad flag
 
@@ -110,7 +115,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="pin the vCPU thread(s) to one CPU and the eventfd reader (and UI) to another",
     )
+    parser.add_argument(
+        "--record",
+        metavar="FILE",
+        default=None,
+        help="record the session (every reading and event) to FILE (.gz: compressed)",
+    )
     sub = parser.add_subparsers(dest="command")
+    add_recording_commands(sub)
     bench = sub.add_parser("bench", help="measure ioeventfd against userspace exits, headless")
     bench.add_argument(
         "--seconds",
@@ -341,10 +353,10 @@ def _tour(args: argparse.Namespace) -> int:
     except TourError as err:
         print(f"iofdtui: {err}", file=sys.stderr)
         return EXIT_ENV
-    return _app(args.vcpus, args.pin, tour=tour)
+    return _app(args.vcpus, args.pin, args.record, tour=tour)
 
 
-def _app(vcpus: int, pin: bool, **options: Any) -> int:
+def _app(vcpus: int, pin: bool, record: str | None = None, tour: Tour | None = None) -> int:
     """Run the app; SIGTERM, SIGHUP and SIGINT end it as `q` does."""
     if not _has_terminal():
         # Checked before any VM exists: a Textual app on a pipe draws forever.
@@ -352,8 +364,17 @@ def _app(vcpus: int, pin: bool, **options: Any) -> int:
         return EXIT_ENV
     from iofdtui.ui.app import EXIT_NO_VM, make_app
 
+    if record is not None:
+        from iofdtui.recording.writer import RecordWriteError, probe
+
+        try:
+            probe(record)  # before any VM: a session should not end up unrecorded
+        except RecordWriteError as err:
+            print(f"iofdtui: {err}", file=sys.stderr)
+            return EXIT_ENV
+
     # Built here, as run_app does, so that a signal handler can reach the app.
-    app = make_app(vcpus=vcpus, pin=pin, **options)
+    app = make_app(vcpus=vcpus, pin=pin, record=record, tour=tour)
     caught: list[int] = []
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -449,9 +470,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "bench":
             return _run_bench(parser, args)
+        if args.command in RECORDING_COMMANDS:
+            with _handlers(_raise_ended):
+                return run_recording_command(args)
         if args.command == "tour":
             return _tour(args)
-        return _app(args.vcpus, args.pin)
+        return _app(args.vcpus, args.pin, args.record)
     except BrokenPipeError:
         # `iofdtui bench | head`: the reader left; say nothing more, and keep
         # Python's exit-time flush of stdout from failing too.

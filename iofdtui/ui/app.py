@@ -18,7 +18,8 @@ from textual.app import App
 from textual.binding import BindingType
 from textual.worker import Worker, WorkerState
 
-from iofdtui.engine.snapshot import Snapshot
+from iofdtui.engine.snapshot import MachineFacts, Snapshot
+from iofdtui.recording.writer import RecordWriteError
 from iofdtui.tour import Tour, default_tour
 from iofdtui.ui.bindings import NEEDS_LAB, bindings
 from iofdtui.ui.commands import IofdCommands
@@ -41,6 +42,7 @@ from iofdtui.ui.session import (
     LabSession,
     open_real_lab,
 )
+from iofdtui.ui.session_recording import timestamped_name
 from iofdtui.ui.widgets.tour_panel import TourPanel
 
 EXIT_NO_VM = 2
@@ -68,6 +70,7 @@ class IofdApp(App[int]):
         vcpus: int = 1,
         pin: bool = False,
         tour: Tour | None = None,
+        record: str | Path | None = None,
     ) -> None:
         """Build the app around a lab factory.
 
@@ -82,6 +85,7 @@ class IofdApp(App[int]):
             vcpus: vCPUs the VM starts with (`v` switches between one and two).
             pin: pin the vCPU thread(s) to one CPU and the reader and UI to another.
             tour: a guided tour to open at start (`T` opens it, or the shipped one).
+            record: record the session to this file from the start (`R` toggles).
         """
         super().__init__()
         self.session = LabSession(
@@ -96,6 +100,7 @@ class IofdApp(App[int]):
         self._screenshot_dir = Path(screenshot_dir)
         self._main = MainScreen(self.session, clock=clock, scale_sweep=scale_sweep or KvmSweep())
         self._tour = tour
+        self._record_to = record
 
     def get_default_screen(self) -> MainScreen:
         """The lab's view."""
@@ -157,6 +162,31 @@ class IofdApp(App[int]):
             await self._main.mount(panel, before="#keys")
         panel.focus()
 
+    def action_toggle_recording(self) -> None:
+        """Record every reading and event to a timestamped file here, or stop recording."""
+        if self.session.recording.path is None and self.session.lab is not None:
+            self._start_recording(timestamped_name(self._clock()), self.session.lab.machine)
+            return
+        try:
+            done = self.session.recording.stop()
+        except RecordWriteError as err:
+            self.notify(str(err), title="Recording stopped", severity="error")
+            self._main.log_event(f"recording failed: {err}", "error")
+            return
+        if done is not None:
+            path, frames = done
+            self.notify(f"{frames:,} frames in {path}", title="Recording saved")
+            self._main.log_event(f"recording saved: {frames:,} frames in {path}")
+
+    def _start_recording(self, path: str | Path, machine: MachineFacts) -> None:
+        try:
+            self.session.recording.start(path, machine)
+        except RecordWriteError as err:
+            self.notify(str(err), title="Not recording", severity="error")
+            self._main.log_event(f"not recording: {err}", "error")
+            return
+        self._main.log_event(f"recording to {path}")
+
     def action_help(self) -> None:
         """Explain ioeventfd and every column."""
         self.push_screen(HelpScreen())
@@ -177,6 +207,9 @@ class IofdApp(App[int]):
     def _session_report(self, report: Report) -> None:
         # The session's workers are the app's (it is app-wide) and report
         # here, in the app's own message loop; the main screen shows them.
+        if isinstance(report, LabStarted) and self._record_to is not None:
+            self._start_recording(self._record_to, report.machine)  # before its event lines
+            self._record_to = None
         self._main.show_report(report)
         if (panel := self.tour_panel) is not None:
             panel.show_report(report)

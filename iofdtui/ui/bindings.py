@@ -195,6 +195,17 @@ COMMANDS: tuple[Command, ...] = (
         scope="app",
     ),
     Command(
+        "toggle_recording",
+        "R",
+        "Rec",
+        "Record / stop recording",
+        "Record every reading and event to iofdtui-<time>.jsonl.gz here, or stop",
+        "record (or `iofdtui --record FILE`)",
+        footer=False,
+        scope="app",
+        needs_lab=True,
+    ),
+    Command(
         "help",
         "h",
         "Help",
@@ -270,6 +281,7 @@ PALETTE_ORDER: tuple[str, ...] = (
     "tour_back",
     "tour_close",
     "screenshot",
+    "toggle_recording",
     "help",
     "quit",
 )

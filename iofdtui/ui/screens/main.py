@@ -9,7 +9,6 @@ session's worker.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -48,6 +47,7 @@ from iofdtui.ui.messages import (
     SnapshotReady,
     VcpusChanged,
 )
+from iofdtui.ui.rate_history import RateHistory
 from iofdtui.ui.scale_sweep import SweepPort
 from iofdtui.ui.screens.add_registration import AddRegistrationScreen
 from iofdtui.ui.screens.error_modal import ErrorModal
@@ -110,7 +110,7 @@ class MainScreen(Screen[None]):
         self._scale_sweep = scale_sweep
         # The last reading that carried the selected registration's histograms.
         self._detail: SnapshotReady | None = None
-        self._rates: dict[int, deque[tuple[float, float]]] = {}
+        self._rates = RateHistory(HISTORY_S)
         self._last_state = "starting"
         self._broken: set[tuple[object, int]] = set()
 
@@ -154,6 +154,7 @@ class MainScreen(Screen[None]):
         except NoMatches:
             return  # a worker's report that arrives while the app tears its screens down
         log.record(self._clock(), text, severity)
+        self.session.recording.event(text, severity)
 
     # ------------------------------------------------- what the tests can see
 
@@ -196,16 +197,9 @@ class MainScreen(Screen[None]):
         self.snapshot = snap
         if event.selected is not None:
             self._detail = event
-        live = {r.id for r in snap.registrations}
-        for reg in snap.registrations:
-            history = self._rates.setdefault(reg.id, deque())
-            if reg.signals_per_s is not None:
-                history.append((snap.taken_at, reg.signals_per_s))
-            while history and history[0][0] < snap.taken_at - HISTORY_S:
-                history.popleft()
-        for gone in set(self._rates) - live:
-            del self._rates[gone]
+        self._rates.add(snap)
         self.guest_state = snap.state
+        header.recording = self.session.recording.path
         header.snapshot = snap
         self._report_broken_conservation(snap)
         self._show_tables()
@@ -240,7 +234,7 @@ class MainScreen(Screen[None]):
             return
         table = self.query_one(RegistrationsTable)
         paced = snap.pace_us is not None
-        table.show(snap.registrations, self.filter_text, self.sort_key, paced)
+        table.show(snap.registrations, snap.baselines, self.filter_text, self.sort_key, paced)
         interval = "—" if snap.interval_s is None else f"{snap.interval_s:.2f} s"
         table.border_title = f"Registrations · sig/s over {interval} · {sample_note(paced)}"
         notes = [f"ratio: base50/p50, reader {snap.consumer}", f"sort: {self.sort_key}"]
@@ -266,7 +260,7 @@ class MainScreen(Screen[None]):
                 detail.reader_histograms,
                 detail.wake_histogram,
             )
-        rates = [rate for _, rate in self._rates.get(stats.id, ())] if stats else []
+        rates = self._rates.rates(stats.id) if stats else []
         self.query_one(RegistrationDetail).show(stats, rates, HISTORY_S, histograms, snap)
 
     @on(RegistrationsTable.RowHighlighted, "#registrations")

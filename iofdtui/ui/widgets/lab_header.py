@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -152,6 +154,9 @@ class LabHeader(Widget):
     starting_note: reactive[str] = reactive("starting the test VM…", layout=True)
     """What to say before the first snapshot."""
 
+    recording: reactive[str | None] = reactive(None, layout=True)
+    """The file the session is recorded to (shown as `● REC <file>`), or None."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._drawn: tuple[str, tuple[object, ...]] | None = None
@@ -161,7 +166,14 @@ class LabHeader(Widget):
         if snap is None:
             return Content.assemble(("iofdtui", "bold"), f"  {self.starting_note}")
         # The terminal's width picks the one-line form (the header has padding).
-        return header_content(snap, self.size.width, self.app.size.width)
+        content = header_content(snap, self.size.width, self.app.size.width)
+        if self.recording is None:
+            return content
+        tiny = self.app.size.width < 80
+        # The file's name where the first line has room for it (wide), the mark alone elsewhere.
+        mark = f"● REC {Path(self.recording).name} · " if self.size.width >= 100 else "● REC · "
+        content = Content.assemble((mark, "bold $error"), content)
+        return content.truncate(max(1, self.size.width - 2), ellipsis=True) if tiny else content
 
     def watch_snapshot(self) -> None:
         """Repaint when what the header would show differs from what it shows."""
