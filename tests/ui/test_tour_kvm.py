@@ -4,10 +4,12 @@ and a step whose effect is prevented says that it did not happen."""
 from __future__ import annotations
 
 from importlib.resources import files
+from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
 
+from iofdtui.recording.reader import read_recording
 from iofdtui.tour import DEFAULT_TOUR, Tour, parse_tour
 from iofdtui.tour.run import StepResult
 from iofdtui.ui.app import IofdApp, make_app
@@ -125,8 +127,10 @@ expect = "exact"
 """
 
 
-async def test_a_step_whose_effect_is_prevented_says_it_did_not_happen() -> None:
-    app = make_app(refresh_interval=0.25, tour=parse_tour(PREVENTED, "prevented.toml"))
+async def test_a_step_whose_effect_is_prevented_says_it_did_not_happen(tmp_path: Path) -> None:
+    recording = tmp_path / "tour.jsonl"
+    tour = parse_tour(PREVENTED, "prevented.toml")
+    app = make_app(refresh_interval=0.25, tour=tour, record=str(recording))
     async with app.run_test(size=(160, 45)) as pilot:
         panel = await panel_of(pilot)
         plan = await run_step(pilot, panel)
@@ -160,3 +164,16 @@ async def test_a_step_whose_effect_is_prevented_says_it_did_not_happen() -> None
         assert any(line.endswith(refused.line(4)) for line in lines)
         verdict = str(panel.query_one("#tour-verdict").render())
         assert "It did not happen" in verdict and "'again' was never registered" in verdict
+        for _ in range(2):  # a reading after the last verdict carries it into the recording
+            shown = app.snapshot
+            await wait_for(pilot, lambda: app.snapshot is not shown)  # noqa: B023
+
+    # The tour was recorded like any session: its verdicts are the recording's events.
+    events = [e.text for frame in read_recording(recording).frames for e in frame.events]
+    assert [e for e in events if e.startswith("tour ")] == [
+        "tour started: a tour whose guest never rings 0x0600 (4 steps)",
+        plan.line(4),
+        added.line(4),
+        refused.line(4),
+        gone.line(4),
+    ]
