@@ -22,10 +22,10 @@ class IofdCommands(Provider):
         """(title, help, run) of every command that applies now."""
         app = cast("IofdApp", self.app)
         out = []
-        for command, help_text in palette():
+        for command, help_text in palette(replay=app.REPLAY):
             # The main screen's commands run there, whatever screen is on top;
             # the tour's on its panel, while one is open.
-            node: DOMNode | None = app.main if command.scope == "main" else app
+            node: DOMNode | None = app if command.scope == "app" else app.main
             if command.scope == "tour" and (node := app.tour_panel) is None:
                 continue
             # The same rule the footer uses, so palette and bindings agree.
