@@ -35,7 +35,9 @@ list of {bus, addr, width, value, weight}).
 Checks (`expect`): `grows` (optional least, default 1), `flat`, `stops`
 (grew before the action, +0 after), `rate_close` (like = {count, target,
 window}, tolerance 0 to 1: a fraction of the larger rate; each side may say
-window = "before" or "after"), `exact`, `state` (is: running or paused),
+window = "before" or "after"), `share_close` (the same keys: the share of the
+guest's rings each side took, which the plan fixes whatever the machine's
+load), `exact`, `state` (is: running or paused),
 `reader` (is: none, poll or epoll).  The counting checks take `count`
 (signals, exits or rings) of a target: `registration = "name"` (signals,
 rings), `doorbell = "pio 0x0600"` (signals, exits, rings), or neither: the
@@ -79,6 +81,7 @@ from iofdtui.tour.schema import (
     Reset,
     Resume,
     Series,
+    ShareClose,
     StateIs,
     Step,
     Stops,
@@ -325,6 +328,7 @@ def _check(table: Mapping[str, Any], where: _Where, names: _Names) -> Check:
         "flat": series_keys,
         "stops": series_keys,
         "rate_close": (*series_keys, "window", "like", "tolerance"),
+        "share_close": (*series_keys, "window", "like", "tolerance"),
         "exact": (),
         "state": ("is",),
         "reader": ("is",),
@@ -337,7 +341,7 @@ def _check(table: Mapping[str, Any], where: _Where, names: _Names) -> Check:
             return StateIs(_choice(table, "is", STATES, where))
         case "reader":
             return ReaderIs(_choice(table, "is", READERS, where))
-    windowed = expect == "rate_close"
+    windowed = expect in ("rate_close", "share_close")
     series = _series(table, where, names, windowed)
     match expect:
         case "grows":
@@ -356,6 +360,8 @@ def _check(table: Mapping[str, Any], where: _Where, names: _Names) -> Check:
     tolerance = _number(table, "tolerance", (0.0, 1.0), where, default=None)
     if series == like:
         raise where.fail("like: compares the count with itself; name another count or window")
+    if expect == "share_close":
+        return ShareClose(series, like, tolerance)
     return RateClose(series, like, tolerance)
 
 

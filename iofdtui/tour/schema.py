@@ -122,6 +122,20 @@ class RateClose:
 
 
 @dataclass(frozen=True, slots=True)
+class ShareClose:
+    """`series` takes the share of the guest's rings (over its own window) that `like`
+    took, within `tolerance` (a fraction of the larger share).
+
+    The plan fixes each doorbell's share of the rings, so a share compared across
+    the action holds however the machine's load moves the rates meanwhile.
+    """
+
+    series: Series
+    like: Series
+    tolerance: float
+
+
+@dataclass(frozen=True, slots=True)
 class Exact:
     """A checkpoint taken since the step began holds: rings = signals + exits everywhere."""
 
@@ -140,13 +154,14 @@ class ReaderIs:
     reader: str
 
 
-Check = Grows | Flat | Stops | RateClose | Exact | StateIs | ReaderIs
+Check = Grows | Flat | Stops | RateClose | ShareClose | Exact | StateIs | ReaderIs
 
 EXPECTS: dict[str, type] = {
     "grows": Grows,
     "flat": Flat,
     "stops": Stops,
     "rate_close": RateClose,
+    "share_close": ShareClose,
     "exact": Exact,
     "state": StateIs,
     "reader": ReaderIs,
@@ -158,7 +173,9 @@ def needs_before(check: Check) -> bool:
     """Whether the check reads the window before the action (then the tour waits for one)."""
     if isinstance(check, Stops):
         return True
-    return isinstance(check, RateClose) and "before" in (check.series.window, check.like.window)
+    if isinstance(check, RateClose | ShareClose):
+        return "before" in (check.series.window, check.like.window)
+    return False
 
 
 # ------------------------------------------------------------------ actions

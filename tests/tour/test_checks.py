@@ -13,6 +13,7 @@ from iofdtui.tour.schema import (
     RateClose,
     ReaderIs,
     Series,
+    ShareClose,
     StateIs,
     Stops,
     WholeLab,
@@ -150,3 +151,49 @@ def test_a_removed_registration_keeps_its_final_count() -> None:
     assert evaluate(Flat(DOOR), Windows([], after, IDS)) == Verdict(
         True, "signals on 'door' (#4) stayed at 500 (+0 over 2.0 s)"
     )
+
+
+def test_share_close_compares_shares_of_the_guests_rings_across_the_action() -> None:
+    """0x0600 takes a fifth of the rings, exiting at 40k/s, then signalling at 10k/s
+    (the machine got busy): the rates are far apart, the shares are not."""
+    before = [
+        reading(1.0, {PIO_600: (0, 0, 0)}, total=0),
+        reading(3.0, {PIO_600: (80_000, 0, 80_000)}, total=400_000),
+    ]
+    after = [
+        reading(4.0, {PIO_600: (80_000, 0, 80_000)}, {4: 0}, total=400_000),
+        reading(6.0, {PIO_600: (100_000, 20_000, 80_000)}, {4: 20_000}, total=501_000),
+    ]
+    w = Windows(before, after, IDS)
+    was = Series("exits", AtDoorbell(Bus.PIO, 0x0600), "before")
+    assert evaluate(ShareClose(DOOR, was, 0.05), w) == Verdict(
+        True,
+        "signals on 'door' (#4) take 19.8% of the guest's rings, the share exits at pio "
+        "0x0600 had before (20.0%; within 5%)",
+    )
+    assert not evaluate(RateClose(DOOR, was, 0.5), w).ok
+    other = Series("exits", AtDoorbell(Bus.MMIO, 0xFE0F_F000), "before")
+    w2 = Windows([*before[:1], reading(3.0, {MMIO_FF: (1, 0, 1)}, total=400_000)], after, IDS)
+    missing = evaluate(ShareClose(DOOR, other, 0.05), w2)
+    assert not missing.ok and "does not ring that doorbell" in missing.text
+    idle = Windows([reading(1.0, total=5), reading(3.0, total=5)], after, IDS)
+    assert (
+        "the guest rang nothing before the action"
+        in evaluate(ShareClose(DOOR, was, 0.1), idle).text
+    )
+
+
+def test_rate_close_allows_what_is_in_flight_at_the_two_ends() -> None:
+    """At 500 rings/s, 400 rings in flight are 40 %: one visit (513) at each end bounds it."""
+    after = [
+        reading(1.0, {PIO_600: (1_000, 1_400, 0)}, {4: 1_400}),
+        reading(3.0, {PIO_600: (2_000, 2_000, 0)}, {4: 2_000}),
+    ]
+    held = evaluate(RateClose(DOOR, RINGS_600, 0.05), Windows([], after, IDS))
+    assert held == Verdict(
+        True,
+        "signals on 'door' (#4) grow at 300/s, the rate of rings at pio 0x0600 (500/s; 40% "
+        "apart, within the 1,026 rings in flight at the two ends)",
+    )
+    after[1] = reading(3.0, {PIO_600: (5_000, 2_000, 0)}, {4: 2_000})
+    assert not evaluate(RateClose(DOOR, RINGS_600, 0.05), Windows([], after, IDS)).ok

@@ -19,6 +19,7 @@ from iofdtui.tour.schema import (
     RateClose,
     Remove,
     Series,
+    ShareClose,
     Stops,
     Watch,
 )
@@ -37,9 +38,10 @@ def test_the_shipped_tour() -> None:
     assert Stops(Series("exits", AtDoorbell(Bus.PIO, 0x0600))) in second.checks
     assert second.needs_before and not first.needs_before
     assert second.seconds == 2.0 and second.settle == 0.25
-    rate = second.checks[-1]
-    assert isinstance(rate, RateClose) and rate.like.window == "before"
-    assert rate.tolerance == 0.5
+    rate, share = second.checks[-2:]
+    assert isinstance(rate, RateClose) and rate.like.window == "after" and rate.tolerance == 0.05
+    assert isinstance(share, ShareClose) and share.like.window == "before"
+    assert share.tolerance == 0.1
     assert tour.steps[-2].action == Remove("door")
     assert Exact() in tour.steps[-1].checks
 
