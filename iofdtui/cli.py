@@ -30,6 +30,7 @@ from iofdtui.engine.errors import EngineError, KvmUnavailable
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
+    from iofdtui.tour import Tour
     from iofdtui.ui.app import IofdApp
 
 EXIT_ENV = 2  # the machine cannot run the lab (no KVM, no permission, ...), or a bad flag
@@ -182,6 +183,12 @@ def _parser() -> argparse.ArgumentParser:
         type=_at_least_one,
         default=None,
         help="largest decoy count for --scale (default 100,000; at least 1)",
+    )
+    tour = sub.add_parser(
+        "tour", help="a guided tour of ioeventfd on the live VM, each step checked on the counts"
+    )
+    tour.add_argument(
+        "file", nargs="?", help="a tour of your own (TOML; default: the one iofdtui ships)"
     )
     replay = sub.add_parser(
         "replay", help="replay a recording in the app (read-only; no /dev/kvm needed)"
@@ -353,6 +360,18 @@ def _has_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
+def _tour(args: argparse.Namespace) -> int:
+    """The app with a guided tour open: a bad tour file is refused before any VM exists."""
+    from iofdtui.tour import TourError, default_tour, load_tour
+
+    try:
+        tour = load_tour(args.file) if args.file else default_tour()
+    except TourError as err:
+        print(f"iofdtui: {err}", file=sys.stderr)
+        return EXIT_ENV
+    return _app(args.vcpus, args.pin, args.record, tour=tour)
+
+
 def require_kvm() -> None:
     """Raise `KvmUnavailable` unless /dev/kvm is a usable KVM device: checked before
     any VM or TUI exists, so a machine without KVM gets one line, not an app."""
@@ -363,7 +382,7 @@ def require_kvm() -> None:
         raise KvmUnavailable(*problem)
 
 
-def _app(vcpus: int, pin: bool, record: str | None = None) -> int:
+def _app(vcpus: int, pin: bool, record: str | None = None, tour: Tour | None = None) -> int:
     """Run the app; SIGTERM, SIGHUP and SIGINT end it as `q` does."""
     require_kvm()
     if not _has_terminal():
@@ -382,7 +401,7 @@ def _app(vcpus: int, pin: bool, record: str | None = None) -> int:
             return EXIT_ENV
 
     # Built here, as run_app does, so that a signal handler can reach the app.
-    return _run_tui(make_app(vcpus=vcpus, pin=pin, record=record))
+    return _run_tui(make_app(vcpus=vcpus, pin=pin, record=record, tour=tour))
 
 
 def replay_error(args: argparse.Namespace) -> str | None:
@@ -529,6 +548,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 require_kvm()  # a lab command: one line before anything is written
             with _handlers(_raise_ended):
                 return run_recording_command(args)
+        if args.command == "tour":
+            return _tour(args)
         return _app(args.vcpus, args.pin, args.record)
     except BrokenPipeError:
         # `iofdtui bench | head`: the reader left; say nothing more, and keep
