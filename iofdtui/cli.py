@@ -19,6 +19,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -26,6 +27,8 @@ from iofdtui.engine.errors import EngineError
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
+
+    from iofdtui.ui.app import IofdApp
 
 EXIT_ENV = 2  # the machine cannot run the lab (no KVM, no permission, ...), or a bad flag
 
@@ -90,6 +93,13 @@ def _at_least_one(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
     return value
+
+
+def _port(text: str) -> int:
+    """`--port`: a TCP port number, 0 for any free one."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port from 0 to 65535, got {text!r}")
+    return int(text)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -168,6 +178,25 @@ def _parser() -> argparse.ArgumentParser:
         type=_at_least_one,
         default=None,
         help="largest decoy count for --scale (default 100,000; at least 1)",
+    )
+    serve = sub.add_parser(
+        "serve", help="run the app here and let browsers watch its lab read-only"
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every "
+        "network interface, so anyone who can reach it can watch)",
+    )
+    serve.add_argument(
+        "--port", type=_port, default=8000, help="TCP port (default 8000; 0: any free port)"
+    )
+    serve.add_argument(
+        "--record",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="keep the session's recording in FILE (default: a temporary file)",
     )
     return parser
 
@@ -326,8 +355,9 @@ def _has_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def _app(vcpus: int, pin: bool) -> int:
-    """Run the app; SIGTERM, SIGHUP and SIGINT end it as `q` does."""
+def _app(vcpus: int, pin: bool, build: Callable[..., IofdApp] | None = None) -> int:
+    """Run the app (`build`'s, `make_app` by default); SIGTERM, SIGHUP and SIGINT
+    end it as `q` does."""
     if not _has_terminal():
         # Checked before any VM exists: a Textual app on a pipe draws forever.
         print(NEED_TTY, file=sys.stderr)
@@ -335,7 +365,7 @@ def _app(vcpus: int, pin: bool) -> int:
     from iofdtui.ui.app import EXIT_NO_VM, make_app
 
     # Built here, as run_app does, so that a signal handler can reach the app.
-    app = make_app(vcpus=vcpus, pin=pin)
+    app = (build or make_app)(vcpus=vcpus, pin=pin)
     caught: list[int] = []
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -361,6 +391,17 @@ def _app(vcpus: int, pin: bool) -> int:
     if result is not None:
         return int(result)
     return EXIT_NO_VM if app.startup_error else (app.return_code or 0)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """The app in this terminal, and a web server whose visitors each watch its recording."""
+    if not _has_terminal():
+        print(NEED_TTY, file=sys.stderr)
+        return EXIT_ENV
+    from iofdtui.serve.presenter import Sharing
+
+    with Sharing(args.host, args.port, args.record) as sharing:
+        return _app(args.vcpus, args.pin, build=sharing.app)
 
 
 # ---------------------------------------------------------------- signals
@@ -431,6 +472,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "bench":
             return _run_bench(parser, args)
+        if args.command == "serve":
+            return _serve(args)
         return _app(args.vcpus, args.pin)
     except BrokenPipeError:
         # `iofdtui bench | head`: the reader left; say nothing more, and keep

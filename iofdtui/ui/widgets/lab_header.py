@@ -152,6 +152,10 @@ class LabHeader(Widget):
     starting_note: reactive[str] = reactive("starting the test VM…", layout=True)
     """What to say before the first snapshot."""
 
+    banner: reactive[Content | None] = reactive(None, layout=True)
+    """A last line kept under the lab's facts (where `iofdtui serve` serves the lab);
+    left out of the one-line header under 80 columns."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._drawn: tuple[str, tuple[object, ...]] | None = None
@@ -159,9 +163,13 @@ class LabHeader(Widget):
     def _content(self) -> Content:
         snap = self.snapshot
         if snap is None:
-            return Content.assemble(("iofdtui", "bold"), f"  {self.starting_note}")
-        # The terminal's width picks the one-line form (the header has padding).
-        return header_content(snap, self.size.width, self.app.size.width)
+            content = Content.assemble(("iofdtui", "bold"), f"  {self.starting_note}")
+        else:
+            # The terminal's width picks the one-line form (the header has padding).
+            content = header_content(snap, self.size.width, self.app.size.width)
+        if self.banner is None or self.app.size.width < 80:
+            return content
+        return Content.assemble(content, "\n", self.banner)
 
     def watch_snapshot(self) -> None:
         """Repaint when what the header would show differs from what it shows."""
