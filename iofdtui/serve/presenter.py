@@ -23,6 +23,7 @@ from textual.content import Content
 from textual.message import Message
 
 from iofdtui.serve.server import Address, ServerProcess, listen, visitor_command
+from iofdtui.ui import app as ui_app
 from iofdtui.ui.app import IofdApp
 
 
@@ -39,24 +40,28 @@ class Sharing:
     ) -> None:
         self.host = host
         self.port = port
-        self.workdir = Path(tempfile.mkdtemp(prefix="iofdtui-serve-"))
-        """The server's log (and the recording, when none is named)."""
-        self.recording = record if record is not None else self.workdir / "session.jsonl"
-        """The file the presenter's app records to and every visitor follows."""
-        self.command = command if command is not None else visitor_command(self.recording)
+        self._record = record
+        self._command = command
+        self.workdir: Path | None = None
+        """The server's log (and the recording, when none is named), once started."""
+        self.recording: Path | None = None
+        """The file the presenter's app records to and every visitor follows, once started."""
         self.address: Address | None = None
         """Where it listens, once started."""
         self.server: ServerProcess | None = None
 
     def __enter__(self) -> Sharing:
+        self.workdir = workdir = Path(tempfile.mkdtemp(prefix="iofdtui-serve-"))
+        self.recording = self._record or workdir / "session.jsonl"
+        command = self._command or visitor_command(self.recording)
         try:
             sock, self.address = listen(self.host, self.port)
             try:
                 self.server = ServerProcess(
                     sock,
-                    self.command,
+                    command,
                     title=f"iofdtui: the live lab on {socket.gethostname()}, read-only",
-                    log_path=self.workdir / "server.log",
+                    log_path=workdir / "server.log",
                 )
             finally:
                 sock.close()  # the server holds it now; closed here, a dead server refuses
@@ -78,7 +83,8 @@ class Sharing:
     def _cleanup(self) -> None:
         if self.server is not None:
             self.server.stop()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def app(self, **options: Any) -> SharedLabApp:
         """The presenter's app (`options` as `IofdApp` takes them), served by this."""
@@ -96,6 +102,9 @@ class ServerNews(Message):
 
 class SharedLabApp(IofdApp):
     """The presenter's app: the lab as `iofdtui` shows it, and where it is served."""
+
+    # Textual finds a relative CSS_PATH beside the subclass's module: name the app's.
+    CSS_PATH = Path(ui_app.__file__).with_name("app.tcss")
 
     def __init__(self, sharing: Sharing, **options: Any) -> None:
         super().__init__(**options)

@@ -36,7 +36,6 @@ from typing import Any
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
-from aiohttp.web_runner import GracefulExit
 from textual_serve.server import Server
 
 HOST_HEADER = re.compile(r"^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$")
@@ -123,26 +122,29 @@ class LabServer(Server):
     def run(self, sock: socket.socket) -> None:
         """Serve on `sock` until SIGTERM or SIGINT, or until stdin closes."""
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.request_exit)
-        loop.add_reader(sys.stdin.fileno(), self._stdin_readable)
-        loop.call_soon(self.status, STATUS_READY)
-        web.run_app(
-            self.make_app(),
-            sock=sock,
-            loop=loop,
-            handle_signals=False,
-            print=None,
-            # Visitors' sessions are ended by on_shutdown; this bounds the rest.
-            shutdown_timeout=3.0,
-        )
+        asyncio.run(self._serve(sock))
 
-    def _stdin_readable(self) -> None:
+    async def _serve(self, sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        done = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, done.set)
+        loop.add_reader(sys.stdin.fileno(), self._stdin_readable, done)
+        # Visitors' sessions are ended by on_shutdown; the timeout bounds the rest.
+        runner = web.AppRunner(self.make_app(), shutdown_timeout=3.0)
+        await runner.setup()
+        try:
+            await web.SockSite(runner, sock).start()
+            self.status(STATUS_READY)
+            await done.wait()
+        finally:
+            await runner.cleanup()
+
+    @staticmethod
+    def _stdin_readable(done: asyncio.Event) -> None:
         # The presenter's side never writes: readable means it closed its end.
         if not os.read(sys.stdin.fileno(), 4096):
-            self.request_exit()
+            done.set()
 
 
 def _bounded_int(text: str | None, default: int | None, allowed: range) -> int | None:
@@ -167,8 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     server = LabServer(
         args.command, title=args.title, max_visitors=args.max_visitors, status_fd=args.status_fd
     )
-    with contextlib.suppress(GracefulExit):
-        server.run(sock)
+    server.run(sock)
     return 0
 
 
