@@ -62,6 +62,7 @@ class Sharing:
                     command,
                     title=f"iofdtui: the live lab on {socket.gethostname()}, read-only",
                     log_path=workdir / "server.log",
+                    wait_for=self.recording,
                 )
             finally:
                 sock.close()  # the server holds it now; closed here, a dead server refuses

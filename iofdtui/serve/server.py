@@ -134,7 +134,8 @@ or `stopped` and the server's exit status when it ends without being stopped."""
 
 
 class ServerProcess:
-    """`iofdtui.serve.web` serving `command` on `sock`, in a process group of its own."""
+    """`iofdtui.serve.web` serving `command` on `sock`, in a process group of its own;
+    each visitor's app starts once `wait_for` (if given) has content."""
 
     def __init__(
         self,
@@ -144,6 +145,7 @@ class ServerProcess:
         title: str,
         log_path: Path,
         max_visitors: int = MAX_VISITORS,
+        wait_for: Path | None = None,
     ) -> None:
         self.command = command
         self.log_path = log_path
@@ -160,6 +162,8 @@ class ServerProcess:
             f"--title={title}",
             f"--max-visitors={max_visitors}",
         ]
+        if wait_for is not None:
+            argv.append(f"--wait-for={wait_for}")
         with open(log_path, "ab") as log:
             try:
                 self._proc = subprocess.Popen(

@@ -12,6 +12,8 @@ works), and:
   the bound host into them, and a page served on 0.0.0.0 would tell a
   teammate's browser to connect to its own machine); a Host that is not a
   plain host[:port] is refused;
+- a visitor's app starts once the recording it follows has begun (the
+  presenter's VM takes a moment), so an early visitor waits instead of failing;
 - visitors are capped (each one runs its own app process on the presenter's
   machine, which shares its CPUs with the lab's vCPU threads), and so are the
   terminal sizes they ask for;
@@ -31,6 +33,7 @@ import re
 import signal
 import socket
 import sys
+from pathlib import Path
 from typing import Any
 
 import aiohttp_jinja2
@@ -44,6 +47,10 @@ HOST_HEADER = re.compile(r"^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::
 MAX_COLUMNS, MAX_ROWS = 1000, 500
 """The largest terminal a visitor's browser may ask for (an app draws every cell)."""
 
+WAIT_FOR_S, WAIT_POLL_S = 60.0, 0.1
+"""How long a visitor waits for the recording to begin (the presenter's VM starting), and
+how often it looks."""
+
 STATUS_READY = "ready"
 STATUS_VISITORS = "visitors"
 STATUS_REFUSED = "refused"
@@ -53,10 +60,21 @@ STATUS_REFUSED = "refused"
 class LabServer(Server):
     """textual-serve's server, with the safeguards above, for one command."""
 
-    def __init__(self, command: str, *, title: str, max_visitors: int, status_fd: int) -> None:
+    def __init__(
+        self,
+        command: str,
+        *,
+        title: str,
+        max_visitors: int,
+        status_fd: int,
+        wait_for: Path | None = None,
+    ) -> None:
         # host and port only make textual-serve's public_url, which no page uses here.
         super().__init__(command, title=title)
         self.max_visitors = max_visitors
+        self.wait_for = wait_for
+        """A file each visitor's app needs (the recording it follows): until it has
+        content, a visitor waits (up to WAIT_FOR_S) before their app starts."""
         self._status_fd = status_fd
         self._visitors: set[asyncio.Task[Any]] = set()
 
@@ -109,10 +127,25 @@ class LabServer(Server):
         self._visitors.add(task)
         self.status(f"{STATUS_VISITORS} {len(self._visitors)}")
         try:
+            if not await self._waited():
+                raise web.HTTPServiceUnavailable(
+                    text=f"nothing to watch yet ({self.wait_for} is empty); try again\n"
+                )
             return await super().handle_websocket(request)
         finally:
             self._visitors.discard(task)
             self.status(f"{STATUS_VISITORS} {len(self._visitors)}")
+
+    async def _waited(self) -> bool:
+        """True once `wait_for` (if any) has content; False after WAIT_FOR_S."""
+        if self.wait_for is None:
+            return True
+        for _ in range(int(WAIT_FOR_S / WAIT_POLL_S)):
+            with contextlib.suppress(OSError):
+                if self.wait_for.stat().st_size > 0:
+                    return True
+            await asyncio.sleep(WAIT_POLL_S)
+        return False
 
     async def on_shutdown(self, app: web.Application) -> None:
         """End every visitor's session now: textual-serve then quits their apps."""
@@ -164,10 +197,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--command", required=True, help="each visitor's app, a shell command")
     parser.add_argument("--title", required=True, help="the page's title")
     parser.add_argument("--max-visitors", type=int, required=True)
+    parser.add_argument("--wait-for", type=Path, help="a file visitors' apps need, once it exists")
     args = parser.parse_args(argv)
     sock = socket.socket(fileno=args.fd)
     server = LabServer(
-        args.command, title=args.title, max_visitors=args.max_visitors, status_fd=args.status_fd
+        args.command,
+        title=args.title,
+        max_visitors=args.max_visitors,
+        status_fd=args.status_fd,
+        wait_for=args.wait_for,
     )
     server.run(sock)
     return 0

@@ -19,9 +19,11 @@ def ticks(text: str) -> int:
     return int(found.group(1)) if found else -1
 
 
-def test_a_browser_sees_the_served_app_count() -> None:
+def test_a_browser_sees_the_served_app_count(tmp_path: Path) -> None:
     command = shlex.join([sys.executable, str(TICKER)])
-    with Sharing("127.0.0.1", 0, command=command) as sharing:
+    recording = tmp_path / "begun.jsonl"  # visitors' apps wait for the recording to begin
+    recording.write_text("{}\n")
+    with Sharing("127.0.0.1", 0, record=recording, command=command) as sharing:
         assert sharing.address is not None
         with browser_page(sharing.address.url) as page:
             first = ticks(page.wait_for_text(lambda text: ticks(text) >= 0))

@@ -3,6 +3,7 @@ binding and its one-line errors, the page, the caps, and the server's end."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shlex
 import signal
@@ -205,3 +206,28 @@ def test_a_server_that_cannot_start_says_why(tmp_path: Path) -> None:
     assert message.startswith("the web server exited (1) at start: "), message
     assert message.endswith(f"; see {tmp_path / 'log'}")
     assert "\n" not in message
+
+
+async def test_a_visitor_waits_for_the_recording_to_begin(tmp_path: Path) -> None:
+    recording = tmp_path / "session.jsonl"
+    sock, address = listen("127.0.0.1", 0)
+    server = ServerProcess(
+        sock, TICKER_COMMAND, title="t", log_path=tmp_path / "log", wait_for=recording
+    )
+    sock.close()
+    server.wait_ready()
+    ws_url = f"http://127.0.0.1:{address.port}/ws"
+    try:
+        async with aiohttp.ClientSession() as client:
+            connecting = asyncio.create_task(
+                client.ws_connect(ws_url, params={"width": "80", "height": "24"})
+            )
+            await asyncio.sleep(1.0)
+            assert not connecting.done(), "no app before the recording begins"
+            assert group_members(server.pid) == [server.pid]
+            recording.write_text("{}\n")
+            async with await connecting as ws:
+                await ws.receive(timeout=30)
+                assert len(group_members(server.pid)) >= 2
+    finally:
+        server.stop()
