@@ -15,6 +15,7 @@ from iofdtui.engine.model import Bus, format_addr
 from iofdtui.engine.native import lib
 from iofdtui.engine.native_reads import Path, Timer, WakeCounts, mode_of
 from iofdtui.engine.snapshot import (
+    NO_SAMPLES,
     READERS,
     Health,
     Latency,
@@ -22,7 +23,6 @@ from iofdtui.engine.snapshot import (
     WakeLatency,
 )
 
-NO_SAMPLES = Latency.empty()
 Quantiles = tuple[float, float]  # p50, p99 in cycles; -1 without samples
 
 

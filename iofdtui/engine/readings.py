@@ -71,8 +71,8 @@ class Readings:
         self._last_wakeups = 0
         self._why_cut = False
         self._last_total: tuple[float, int] | None = None
-        # Rows reused while equal, so unchanged registrations' rows stay the same objects.
-        self._baselines: dict[int, Latency] = {}
+        # Baselines reused while equal, so an unchanged one stays the same object.
+        self._baselines: dict[tuple[Bus, int], Latency] = {}
         self._rows = RegistrationRows(self.tsc_khz)
         self._live_set = NO_LIVE_SET
         self._doorbells = DoorbellTally(self.vcpus)  # a snapshot's
@@ -127,9 +127,9 @@ class Readings:
 
     def _read_baselines(
         self, handle: object, timers: dict[int, Timer | None], mode: int
-    ) -> dict[int, Latency]:
-        """The userspace-exit path of each kind in `mode`; an unchanged one is the
-        previous reading's object."""
+    ) -> dict[tuple[Bus, int], Latency]:
+        """The userspace-exit path of each (bus, width) in `mode`; an unchanged
+        one is the previous reading's object."""
         kinds = list(KIND_NAMES)
         out = {}
         for kind, latency in zip(
@@ -137,8 +137,9 @@ class Readings:
             self.latencies(handle, lib.LAB_PATH_USER, kinds, timers[mode], mode),
             strict=True,
         ):
-            previous = self._baselines.get(kind)
-            out[kind] = previous if previous == latency else latency
+            key = KIND_NAMES[kind]
+            previous = self._baselines.get(key)
+            out[key] = previous if previous == latency else latency
         self._baselines = out
         return out
 
@@ -230,13 +231,14 @@ class Readings:
         timers = native_reads.read_timers(handle)
         mode = settings.mode
         overhead = timers[mode]
-        self._rows.follow(plan, live_set)
+        self._rows.follow(live_set)
         why = self._why(handle, rings_delta, self._rows.new_signals(live, signals))
         all_paths = native_reads.read_regs(handle, ids)
         rung = [i for i, paths in all_paths.items() if any(p.samples for p in paths)]
         grid = native_reads.quantiles_grid(
             handle, lib.LAB_PATH_REG, [natives[i] for i in rung], range(MODES)
         )
+        baselines = self._read_baselines(handle, timers, mode)
         rows = self._rows.build(
             live,
             all_paths,
@@ -244,12 +246,11 @@ class Readings:
             dict(zip(rung, grid, strict=True)),
             self._wakes(handle, live, wakes, settings.wake_note),
             timers,
-            self._read_baselines(handle, timers, mode),
+            baselines,
             plan,
             mode,
             settings.reader,
             interval,
-            why,
         )
         rung_slots = [(vcpu, index) for vcpu, order in enumerate(plan.order) for index in order]
         slot_costs = self.latencies(
@@ -292,6 +293,7 @@ class Readings:
             vcpus=self.vcpus,
             pinning=settings.pinning,
             why=why,
+            baselines=baselines,
         )
 
     def take_checkpoint(

@@ -7,7 +7,8 @@ figure computed from such counts in the way its docstring says.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from iofdtui.engine.kernel_counters import KernelCounters
 from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
@@ -53,6 +54,9 @@ class Latency:
     def empty(cls) -> Latency:
         """No samples."""
         return cls(0, None, None, None)
+
+
+NO_SAMPLES = Latency.empty()
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,14 +203,22 @@ class RegistrationStats:
         signals_per_s: signals over the last snapshot interval.
         rings: guest rings the engine attributes to it (must equal signals).
         latency: guest-measured ring cost of the rings it served.
-        baseline: the userspace-exit path of the same bus and width, same run,
-            under the reader in force (its kick figure when paced).
-        ratio: baseline p50 / latency p50, like for like: both under the reader
-            in force, both stream figures (or both kick figures when paced).
+        ratio: its baseline's p50 / latency p50, like for like: both under the
+            reader in force, both stream figures (or both kick figures when
+            paced).  The baseline is the userspace-exit path of the same bus
+            and `baseline_width`, same run: `Snapshot.baseline_for(row)`.
         removed: True for a registration that was removed (final counts).
-        baseline_width: the width whose userspace exit is `baseline`: the
+        baseline_width: the width whose userspace exit is its baseline: the
             registration's own, or for an any-length one the width the guest
             writes there (0: no width known, no baseline).
+        reader_wakeups: the reader's wake-ups that read this eventfd over the
+            snapshot interval (None on a first reading).
+        new_signals: its signals over the same interval (None likewise).
+
+    Nothing lab-wide is kept in a row (the baseline and the vCPU figures are
+    the Snapshot's), so a registration nothing happened to has the same row,
+    the same object, from one reading to the next: at 1,000 registrations
+    most rows cost nothing to read or to show.
     """
 
     id: int
@@ -216,14 +228,14 @@ class RegistrationStats:
     signals_per_s: float | None
     rings: int
     latency: Latency
-    baseline: Latency
     ratio: float | None
     removed: bool = False
     wake: WakeLatency | None = None  # None: never measured (no paced rings yet)
     kick: Latency | None = None  # paced rings' cost under the current reader (None: none yet)
     by_reader: tuple[ReaderCost, ...] = ()  # every reader mode measured since reset
-    why: WhyCost | None = None  # its reader wake-ups, with the lab's vCPU figures
     baseline_width: int = 0
+    reader_wakeups: int | None = None
+    new_signals: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,3 +356,26 @@ class Snapshot:
     vcpus: int = 1  # vCPUs ringing (each with its own plan)
     pinning: str | None = None  # e.g. "vCPU→CPU1 · reader and the rest→CPU0"; None: not pinned
     why: WhyCost | None = None  # lab-wide: reader wake-ups, vCPU preemptions, run-queue wait
+    # The userspace-exit path of each (bus, width), under the reader in force:
+    # every registration's baseline (`baseline_for`).
+    baselines: Mapping[tuple[Bus, int], Latency] = field(default_factory=dict)
+
+    def baseline_for(self, stats: RegistrationStats) -> Latency:
+        """A registration's baseline: the userspace exit of its bus and
+        `baseline_width` in this reading (no samples when it has none)."""
+        return self.baselines.get((stats.spec.bus, stats.baseline_width), NO_SAMPLES)
+
+    def why_for(self, stats: RegistrationStats) -> WhyCost | None:
+        """What a registration's cost is made of over the interval: its own
+        reader wake-ups and signals with the lab's vCPU figures (None: not
+        measured)."""
+        why = self.why
+        if why is None or stats.reader_wakeups is None or stats.new_signals is None:
+            return None
+        return WhyCost(
+            stats.reader_wakeups,
+            stats.new_signals,
+            why.preemptions,
+            why.runqueue_wait_ns,
+            why.rings,
+        )

@@ -1,7 +1,8 @@
 """A snapshot's rows with many registrations: quiet ones (never rung) are
-built on a fast path and reused while nothing in them changed; they must
-read exactly as the general path would build them, carry the current
-baseline of their kind, and the doorbells must add up as at a checkpoint."""
+built on a fast path and reused, the same objects, while nothing in them
+changed; they must read exactly as the general path would build them, meet
+the current baseline of their kind through the snapshot, and the doorbells
+must add up as at a checkpoint."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from iofdtui.engine.demo import demo_plan, demo_registrations
 from iofdtui.engine.figures import NO_SAMPLES
 from iofdtui.engine.model import Bus, RegistrationSpec
 from iofdtui.engine.rows import quiet_row
-from iofdtui.engine.snapshot import Latency, RegistrationStats, WhyCost
+from iofdtui.engine.snapshot import Latency, RegistrationStats
 
 QUIET = [RegistrationSpec(Bus.PIO, 0x1000 + i, 1) for i in range(40)] + [
     RegistrationSpec(Bus.MMIO, 0xD000_0000 + 0x10 * i, 4) for i in range(20)
@@ -22,13 +23,13 @@ QUIET = [RegistrationSpec(Bus.PIO, 0x1000 + i, 1) for i in range(40)] + [
 UNRUNG_ANY_LENGTH = RegistrationSpec(Bus.MMIO, 0xD100_0000, 0)
 
 
-def test_a_quiet_row_is_the_row_the_dataclass_builds() -> None:
+@pytest.mark.parametrize("measured", [True, False])
+def test_a_quiet_row_is_the_row_the_dataclass_builds(measured: bool) -> None:
     spec = RegistrationSpec(Bus.PIO, 0x1000, 1)
-    baseline = Latency(5, 1.0, 2.0, 1.5, 17.0)
-    why = WhyCost(0, 0, 3, 400, 5000)
-    fast = quiet_row(7, spec, 42, 0.0, baseline, why, 1)
-    slow = RegistrationStats(7, spec, 42, 0, 0.0, 0, NO_SAMPLES, baseline, None, False)
-    slow = dataclasses.replace(slow, why=why, baseline_width=1)
+    fast = quiet_row(7, spec, 42, measured, 1)
+    zero = 0 if measured else None
+    slow = RegistrationStats(7, spec, 42, 0, 0.0 if measured else None, 0, NO_SAMPLES, None)
+    slow = dataclasses.replace(slow, baseline_width=1, reader_wakeups=zero, new_signals=zero)
     assert type(fast) is RegistrationStats
     for field in dataclasses.fields(RegistrationStats):
         assert getattr(fast, field.name) == getattr(slow, field.name), field.name
@@ -51,9 +52,10 @@ def busy(lab) -> object:
 
 
 @pytest.mark.kvm
-def test_quiet_rows_carry_their_kinds_baseline_while_the_guest_rings(busy) -> None:
+def test_quiet_rows_meet_their_kinds_baseline_while_the_guest_rings(busy) -> None:
     lab = busy
     lab.snapshot()
+    previous = None
     for _ in range(3):
         time.sleep(0.05)
         snap = lab.snapshot()
@@ -63,20 +65,26 @@ def test_quiet_rows_carry_their_kinds_baseline_while_the_guest_rings(busy) -> No
         for spec in QUIET:
             row = rows[spec]
             rung = pio if spec.bus is Bus.PIO else mmio
-            assert row.baseline is rung.baseline and row.baseline.samples
+            baseline = snap.baseline_for(row)
+            assert baseline is snap.baseline_for(rung) and baseline.samples
+            assert baseline is snap.baselines[(spec.bus, spec.width)]
             assert row.baseline_width == spec.width == rung.baseline_width
             assert row.signals == row.rings == 0 and row.latency == Latency.empty()
             assert row.signals_per_s == 0.0 and row.ratio is None and row.by_reader == ()
-            assert row.why is not None and row.why.signals == row.why.reader_wakeups == 0
+            why = snap.why_for(row)
+            assert why is not None and why.signals == why.reader_wakeups == 0
             assert snap.why is not None
-            assert (row.why.preemptions, row.why.rings) == (snap.why.preemptions, snap.why.rings)
+            assert (why.preemptions, why.rings) == (snap.why.preemptions, snap.why.rings)
+            if previous is not None:
+                assert row is previous[spec]  # nothing of its own changed: the same row
+        previous = rows
         if lab.any_length:
             assert rows[UNRUNG_ANY_LENGTH].baseline_width == 0
-            assert rows[UNRUNG_ANY_LENGTH].baseline == Latency.empty()
+            assert snap.baseline_for(rows[UNRUNG_ANY_LENGTH]) == Latency.empty()
 
 
 @pytest.mark.kvm
-def test_while_paused_quiet_rows_change_only_with_the_labs_why(busy) -> None:
+def test_while_paused_rows_change_only_in_their_interval_counts(busy) -> None:
     lab = busy
     lab.pause()
     lab.snapshot()  # the first reading has no interval, hence no rate
@@ -84,9 +92,10 @@ def test_while_paused_quiet_rows_change_only_with_the_labs_why(busy) -> None:
     quiet = set(QUIET)
     for a, b in zip(first.registrations, second.registrations, strict=True):
         assert a.id == b.id
-        if a.spec in quiet and a.why == b.why:
+        if a.spec in quiet:
             assert a is b  # nothing in it changed: the same row
-        assert dataclasses.replace(a, why=b.why, signals_per_s=b.signals_per_s) == b
+        interval = {f: getattr(b, f) for f in ("signals_per_s", "reader_wakeups", "new_signals")}
+        assert dataclasses.replace(a, **interval) == b
     assert second.doorbells == lab.checkpoint().doorbells
     assert all(door.balance == 0 for door in second.doorbells)
 
@@ -113,8 +122,10 @@ def test_a_reset_and_a_new_registration_rebuild_the_rows(busy) -> None:
     time.sleep(0.05)
     rows = {r.id: r for r in lab.snapshot().registrations}
     assert rows[extra].spec == RegistrationSpec(Bus.PIO, 0x1800, 1)
-    assert rows[extra].baseline_width == 1 and rows[extra].baseline.samples
-    assert [r.id for r in lab.snapshot().registrations] == sorted(rows)
+    snap = lab.snapshot()
+    rows = {r.id: r for r in snap.registrations}
+    assert rows[extra].baseline_width == 1 and snap.baseline_for(rows[extra]).samples
+    assert [r.id for r in snap.registrations] == sorted(rows)
 
 
 @pytest.mark.kvm

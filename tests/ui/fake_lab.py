@@ -54,12 +54,8 @@ BASE_MMIO = Latency(525, 6_870.0, 11_900.0, 7_120.0, 513.0)
 LAT_PIO = Latency(263, 1_470.0, 14_500.0, 2_010.0, 513.0)
 LAT_MMIO = Latency(263, 1_520.0, 11_000.0, 1_830.0, 513.0)
 REGISTRATIONS = (
-    RegistrationStats(
-        1, PIO, 14, 134_919, 45_012.0, 134_919, LAT_PIO, BASE_PIO, 4.61, baseline_width=1
-    ),
-    RegistrationStats(
-        2, MMIO, 15, 134_919, 45_012.0, 134_919, LAT_MMIO, BASE_MMIO, 4.52, baseline_width=4
-    ),
+    RegistrationStats(1, PIO, 14, 134_919, 45_012.0, 134_919, LAT_PIO, 4.61, baseline_width=1),
+    RegistrationStats(2, MMIO, 15, 134_919, 45_012.0, 134_919, LAT_MMIO, 4.52, baseline_width=4),
 )
 DOORBELLS = (
     DoorbellStats(Bus.MMIO, 0xFE00_0000, 269_838, 134_919, 134_919, ((4, 2, 134_919),)),
@@ -96,6 +92,7 @@ SNAPSHOT = Snapshot(
     doorbells=DOORBELLS,
     checkpoint=CHECKPOINT,
     health=Health(0, None, 0, 0, 0),
+    baselines={(Bus.PIO, 1): BASE_PIO, (Bus.MMIO, 4): BASE_MMIO},
 )
 
 # Net histograms in ns, as the engine gives them (each sample's timer share out).
@@ -282,20 +279,21 @@ class FakeLab:
         )
         why = WHY[reader]
 
+        interval = {"reader_wakeups": why.reader_wakeups, "new_signals": why.signals}
+
         def under_reader(stats: RegistrationStats) -> RegistrationStats:
             if stats.spec != PIO:
-                return replace(stats, by_reader=by_reader, why=why)
+                return replace(stats, by_reader=by_reader, **interval)
             if paced:
                 kick = KICK[reader]
                 return replace(
                     stats,
                     latency=kick,
-                    baseline=BASE_KICK,
                     ratio=round(BASE_KICK.p50_ns / kick.p50_ns, 2),
                     kick=kick,
                     wake=WAKE,
                     by_reader=by_reader,
-                    why=why,
+                    **interval,
                 )
             stream = STREAM[reader]
             return replace(
@@ -303,7 +301,7 @@ class FakeLab:
                 latency=stream,
                 ratio=round(BASE_PIO.p50_ns / stream.p50_ns, 2),
                 by_reader=by_reader,
-                why=why,
+                **interval,
             )
 
         lab_why = replace(why, reader_wakeups=2 * why.reader_wakeups, signals=2 * why.signals)
@@ -320,6 +318,7 @@ class FakeLab:
             pinning=self.pinning,
             vcpus=self.vcpus,
             why=lab_why,
+            baselines={**SNAPSHOT.baselines, (Bus.PIO, 1): BASE_KICK if paced else BASE_PIO},
         )
 
     def registration_histogram(self, reg_id: int) -> list[tuple[float, int]]:

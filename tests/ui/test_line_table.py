@@ -357,3 +357,49 @@ def test_the_apps_tables_carry_the_messages() -> None:
         assert table.RowHighlighted is LineTable.RowHighlighted
         assert table.HeaderSelected is LineTable.HeaderSelected
     assert LineTable.RowHighlighted.handler_name == "on_line_table_row_highlighted"
+
+
+def test_shared_columns_change_once_for_every_row_of_their_group() -> None:
+    data = TableRows()
+    columns = (("id", "#"), ("base", "base"), ("name", "name"))
+    data.set_columns(columns, frozenset({"name"}), shared=("base",))
+    own = {str(i): (str(i), f"row {i}") for i in range(1, 1001)}
+    groups = {key: "even" if int(key) % 2 == 0 else "odd" for key in own}
+    assert data.replace(own, groups, {"even": ("7",), "odd": ("9",)}).kind == "rows"
+    assert [cell.plain for cell in data.row("2")] == [" 2", " 7", " row 2"]
+    assert data.row_cells("3") == ("3", "9", "row 3")
+    # One group's figure moves: one change, no row listed, the column widens.
+    change = data.replace(own, groups, {"even": ("12,345",), "odd": ("9",)})
+    assert (change.kind, change.changed, change.groups) == ("cells", [], {"even"})
+    assert change.widened and data.columns["base"].content_width == 7
+    assert data.row_cells("1000") == ("1000", "12,345", "row 1000")
+    assert data.replace(own, groups, {"even": ("12,345",), "odd": ("9",)}).kind == "none"
+    # A row moving to another group is that row's change.
+    moved = {**groups, "4": "odd"}
+    change = data.replace(own, moved, {"even": ("12,345",), "odd": ("9",)})
+    assert (change.changed, change.groups) == (["4"], set())
+    assert data.row_cells("4") == ("4", "9", "row 4")
+    data.reset_widths()
+    assert data.columns["base"].content_width == 7  # the cells shown now still need it
+    with pytest.raises(ValueError, match="needs each row's group"):
+        data.replace(own)
+    with pytest.raises(ValueError, match="consecutive"):
+        data.set_columns((("a", "a"), ("b", "b"), ("c", "c")), frozenset(), shared=("a", "c"))
+
+
+async def test_a_moving_shared_figure_repaints_only_the_rows_in_view() -> None:
+    app = TableApp(0, cursor=False)
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(LineTable)
+        table.set_columns((("id", "#"), ("base", "base")), frozenset(), shared=("base",))
+        own = {str(i): (str(i),) for i in range(1, 1001)}
+        groups = dict.fromkeys(own, "all")
+        table.set_rows(own, groups, {"all": ("1.0",)})
+        await pilot.pause()
+        painted: list[int] = []
+        refresh_line = table.refresh_line
+        table.refresh_line = lambda y: painted.append(y) or refresh_line(y)  # type: ignore[method-assign,func-returns-value]
+        table.set_rows(own, groups, {"all": ("2.0",)})
+        assert 0 < len(painted) <= table.size.height
+        await pilot.pause()
+        assert " 2.0" in table.render_line(1).text

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from textual.geometry import Region
 
-from iofdtui.engine.snapshot import RegistrationStats
+from iofdtui.engine.snapshot import RegistrationStats, Snapshot
 from iofdtui.ui.app import make_app
 from iofdtui.ui.widgets.registrations_table import (
     COLUMNS,
@@ -30,15 +30,18 @@ def _expected(
     return sorted(shown, key=lambda r: _sort_value(r, sort))
 
 
-def _check_table(table: RegistrationsTable, expected: list[RegistrationStats]) -> None:
-    """Every row present, in order, with its current cells, however it is read."""
+def _check_table(
+    table: RegistrationsTable, expected: list[RegistrationStats], snap: Snapshot
+) -> None:
+    """Every row present, in order, with its current cells beside the baselines
+    of `snap`, however it is read."""
     assert table.row_count == len(expected)
     assert [row.key for row in table.ordered_rows] == [str(r.id) for r in expected]
     for index, stats in enumerate(expected):
         key = str(stats.id)
         assert table.get_row_index(key) == index
         assert tuple(cell.plain[1:] for cell in table.get_row_at(index)) == cells(
-            stats, table.compact
+            stats, snap.baseline_for(stats), table.compact
         )
         assert table.get_row(key) == table.get_row_at(index)
     # One line a row, plus the header: what the scrollbars and paging go by.
@@ -79,7 +82,7 @@ async def test_filter_to_a_few_and_back_keeps_rows_order_values_and_cursor() -> 
             await wait_for(pilot, lambda n=before: GrowingLab.readings >= n + 2)
             await pilot.pause()
             snap = app.snapshot
-            _check_table(table, _expected(snap.registrations, needle, "signals"))
+            _check_table(table, _expected(snap.registrations, needle, "signals"), snap)
             if matches(next(r for r in snap.registrations if r.id == target), needle):
                 assert table.selected_id == target, needle
                 assert app.main.selected_id == target
@@ -90,7 +93,7 @@ async def test_filter_to_a_few_and_back_keeps_rows_order_values_and_cursor() -> 
         app.main.sort_key = "id"
         table.move_cursor(row=0, animate=False)
         await pilot.pause()
-        _check_table(table, _expected(app.snapshot.registrations, "", "id"))
+        _check_table(table, _expected(app.snapshot.registrations, "", "id"), app.snapshot)
         assert _painted_ids(table)[:5] == ["1", "2", "3", "4", "5"]
 
 
@@ -100,22 +103,23 @@ async def test_rows_that_went_away_and_came_back_show_their_new_cells() -> None:
         table = app.query_one(RegistrationsTable)
         await wait_for(pilot, lambda: table.row_count == THOUSAND)
         regs = ThousandLab.snap.registrations
-        table.show(regs[:10])
+        baselines = ThousandLab.snap.baselines
+        table.show(regs[:10], baselines)
         # The hidden rows change, some past their column's width, and ten go.
         changed = tuple(
             replace(r, signals=r.signals + 10**12 * (i % 3)) for i, r in enumerate(regs[:-10])
         )
-        table.show(changed)
+        table.show(changed, baselines)
         await pilot.pause()
-        _check_table(table, _expected(changed, "", "id"))
+        _check_table(table, _expected(changed, "", "id"), ThousandLab.snap)
         # Private on purpose: what is kept for rows that went shows nowhere on
         # screen, only in memory, and this is what keeps it bounded.
         assert len(table._cells_memo) == len(changed), "cells of removed rows dropped"
         # A compact-format switch forgets the kept cells and still shows them all.
-        table.show(changed[:3])
+        table.show(changed[:3], baselines)
         await pilot.resize_terminal(80, 24)
         await pilot.pause()
-        table.show(changed)
+        table.show(changed, baselines)
         await pilot.pause()
         assert table.compact
-        _check_table(table, _expected(changed, "", "id"))
+        _check_table(table, _expected(changed, "", "id"), ThousandLab.snap)

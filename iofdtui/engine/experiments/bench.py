@@ -190,7 +190,7 @@ def run_phase(lab: Lab, phase: Phase, seconds: float, weight: int = 64) -> Phase
     door = checkpoint.doorbells[0] if checkpoint.doorbells else None
     why = end.why
     if why is not None and end.registrations:
-        why = end.registrations[0].why or why
+        why = end.why_for(end.registrations[0]) or why
     rings = end.total_rings - start.total_rings
     return PhaseResult(
         phase=phase,

@@ -27,6 +27,7 @@
 #include "guest_abi.h"
 
 #include <linux/kvm.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/syscall.h>
@@ -126,6 +127,9 @@ struct lab {
     uint64_t reader_wakeups;
     struct reg *regs;
     int nregs, regs_cap;
+    struct pollfd *drain_fds; /* lab_drain_listed's poll set, `drain_cap` long */
+    struct reg **drain_regs;  /* the registration of each drain_fds entry */
+    int drain_cap;
     struct slot slots[NSLOTS_ALL]; /* slot s is vCPU s / MAX_SLOTS's page s % MAX_SLOTS */
     struct accum user[NKINDS][LAB_MODES];
     struct accum cal[LAB_MODES];

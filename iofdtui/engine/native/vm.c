@@ -221,6 +221,8 @@ void lab_destroy(struct lab *lab)
             lab_deassign(lab, i, NULL);
     }
     free(lab->regs);
+    free(lab->drain_fds);
+    free(lab->drain_regs);
     if (lab->epfd >= 0)
         close(lab->epfd);
     if (lab->ctlfd >= 0)

@@ -9,7 +9,6 @@ session's worker.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -49,6 +48,7 @@ from iofdtui.ui.messages import (
     SnapshotReady,
     VcpusChanged,
 )
+from iofdtui.ui.rate_history import RateHistory
 from iofdtui.ui.scale_sweep import SweepPort
 from iofdtui.ui.screens.add_registration import AddRegistrationScreen
 from iofdtui.ui.screens.error_modal import ErrorModal
@@ -111,7 +111,7 @@ class MainScreen(Screen[None]):
         self._scale_sweep = scale_sweep
         # The last reading that carried the selected registration's histograms.
         self._detail: SnapshotReady | None = None
-        self._rates: dict[int, deque[tuple[float, float]]] = {}
+        self._rates = RateHistory(HISTORY_S)
         self._last_state = "starting"
         self._broken: set[tuple[object, int]] = set()
 
@@ -201,15 +201,7 @@ class MainScreen(Screen[None]):
         self.snapshot = snap
         if event.selected is not None:
             self._detail = event
-        live = {r.id for r in snap.registrations}
-        for reg in snap.registrations:
-            history = self._rates.setdefault(reg.id, deque())
-            if reg.signals_per_s is not None:
-                history.append((snap.taken_at, reg.signals_per_s))
-            while history and history[0][0] < snap.taken_at - HISTORY_S:
-                history.popleft()
-        for gone in set(self._rates) - live:
-            del self._rates[gone]
+        self._rates.add(snap)
         self.guest_state = snap.state
         header.snapshot = snap
         self._report_broken_conservation(snap)
@@ -245,7 +237,7 @@ class MainScreen(Screen[None]):
             return
         table = self.query_one(RegistrationsTable)
         paced = snap.pace_us is not None
-        table.show(snap.registrations, self.filter_text, self.sort_key, paced)
+        table.show(snap.registrations, snap.baselines, self.filter_text, self.sort_key, paced)
         interval = "—" if snap.interval_s is None else f"{snap.interval_s:.2f} s"
         table.border_title = f"Registrations · sig/s over {interval} · {sample_note(paced)}"
         notes = [f"ratio: base50/p50, reader {snap.consumer}", f"sort: {self.sort_key}"]
@@ -271,7 +263,7 @@ class MainScreen(Screen[None]):
                 detail.reader_histograms,
                 detail.wake_histogram,
             )
-        rates = [rate for _, rate in self._rates.get(stats.id, ())] if stats else []
+        rates = self._rates.rates(stats.id) if stats else []
         self.query_one(RegistrationDetail).show(stats, rates, HISTORY_S, histograms, snap)
 
     @on(RegistrationsTable.RowHighlighted, "#registrations")

@@ -23,6 +23,9 @@ class CountsTable(LineTable):
     LEFT: ClassVar[frozenset[str]] = frozenset()
     """Columns aligned left; the rest are numbers, aligned right."""
 
+    SHARED: ClassVar[tuple[str, ...]] = ()
+    """Consecutive columns whose cells rows take from their group (`set_rows`)."""
+
     REDRAW_ON_RESIZE: ClassVar[bool] = False
     """Redraw at every width (what fits depends on it), not only when the format changes."""
 
@@ -35,7 +38,7 @@ class CountsTable(LineTable):
     def on_mount(self) -> None:
         """Lay out the columns (unless a resize already has)."""
         if not self.columns:
-            self.set_columns(self.COLUMNS, self.LEFT)
+            self.set_columns(self.COLUMNS, self.LEFT, self.SHARED)
 
     def on_resize(self) -> None:
         """In a narrow table shorten big counts so every column stays in view."""
@@ -43,7 +46,7 @@ class CountsTable(LineTable):
         reformat = compact != self.compact
         self.compact = compact
         if not self.columns:
-            self.set_columns(self.COLUMNS, self.LEFT)
+            self.set_columns(self.COLUMNS, self.LEFT, self.SHARED)
         if reformat or self.REDRAW_ON_RESIZE:
             # Redraw at once: waiting for the next snapshot would leave the
             # old format (or what no longer fits) on screen meanwhile.

@@ -107,7 +107,7 @@ def cost_table(stats: RegistrationStats, snap: Snapshot, compact: bool = False) 
         style = READER_STYLE.get(reader, "$foreground")
         parts += _cost_row(f"{mark}{reader}", figure, style, compact)
     exit_label = " exit" if compact else f" exit ({snap.consumer})"
-    parts += _cost_row(exit_label, stats.baseline, EXIT_STYLE, compact)
+    parts += _cost_row(exit_label, snap.baseline_for(stats), EXIT_STYLE, compact)
     return Content.assemble(*parts)
 
 
@@ -122,7 +122,7 @@ def why_text(stats: RegistrationStats, snap: Snapshot, compact: bool = False) ->
     preemptions and run-queue wait are the vCPU thread(s)', per ring, lab-wide.
     A dash: not measured (yet).
     """
-    mine: WhyCost | None = stats.why
+    mine: WhyCost | None = snap.why_for(stats)
     lab: WhyCost | None = snap.why
     wakeups = _per(mine.wakeups_per_1k_signals if mine else None, "", 0)
     preempt = _per(lab.preemptions_per_1k_rings if lab else None, "", 2)

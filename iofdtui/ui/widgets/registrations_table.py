@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from operator import attrgetter
 
-from iofdtui.engine.model import format_addr
-from iofdtui.engine.snapshot import RegistrationStats
+from iofdtui.engine.model import Bus, format_addr
+from iofdtui.engine.snapshot import NO_SAMPLES, Latency, RegistrationStats
 from iofdtui.reports import format as fmt
 from iofdtui.ui.widgets.counts_table import CountsTable
 
@@ -71,18 +71,20 @@ def sample_note(paced: bool) -> str:
     return "p50/p99 over visits, each a visit's mean cost per ring"
 
 
-def cells(stats: RegistrationStats, compact: bool = False, paced: bool = False) -> tuple[str, ...]:
-    """The row of one registration, as the strings shown.
+def cells(
+    stats: RegistrationStats, baseline: Latency, compact: bool = False, paced: bool = False
+) -> tuple[str, ...]:
+    """The row of one registration beside its baseline, as the strings shown.
 
     Paced, the cost columns are the single paced write's (the kick), as the
     baseline and the ratio then are: like for like.
     """
-    base = stats.baseline
-    return own_cells(stats, compact, paced) + baseline_cells(base.p50_ns, base.p99_ns, stats.ratio)
+    own = own_cells(stats, compact, paced)
+    return own[:_SHARED_AT] + shared_cells(baseline) + own[_SHARED_AT:]
 
 
 def own_cells(stats: RegistrationStats, compact: bool, paced: bool) -> tuple[str, ...]:
-    """The cells from the registration's own figures (`cells` less the baseline's three)."""
+    """The cells from the registration's own figures (`cells` less its baseline's two)."""
     spec = stats.spec
     cost = stats.kick if paced and stats.kick is not None else stats.latency
     return (
@@ -96,6 +98,7 @@ def own_cells(stats: RegistrationStats, compact: bool, paced: bool) -> tuple[str
         fmt.rate(stats.signals_per_s),
         fmt.ns(cost.p50_ns),
         fmt.ns(cost.p99_ns),
+        fmt.ratio(stats.ratio),
     )
 
 
@@ -112,19 +115,20 @@ def own_fields(stats: RegistrationStats, compact: bool, paced: bool) -> tuple[ob
         stats.signals_per_s,
         cost.p50_ns,
         cost.p99_ns,
+        stats.ratio,
     )
 
 
-@lru_cache(maxsize=1024)
-def baseline_cells(
-    p50_ns: float | None, p99_ns: float | None, ratio: float | None
-) -> tuple[str, ...]:
-    """The baseline's p50 and p99 and the ratio, as shown.
+SHARED: tuple[str, ...] = ("base_p50", "base_p99")
+"""The baseline's columns: every registration of a bus and baseline width shows
+the same, which moves at every reading while the guest exits there."""
+_SHARED_AT = [key for key, _ in COLUMNS].index(SHARED[0])
 
-    Every registration of a bus and width shares its baseline, which moves at
-    every reading: formatted once per reading for all of them.
-    """
-    return (fmt.ns(p50_ns), fmt.ns(p99_ns), fmt.ratio(ratio))
+
+@lru_cache(maxsize=64)
+def shared_cells(baseline: Latency) -> tuple[str, ...]:
+    """A baseline's p50 and p99, as shown (once per baseline, whatever the rows)."""
+    return (fmt.ns(baseline.p50_ns), fmt.ns(baseline.p99_ns))
 
 
 def matches(stats: RegistrationStats, needle: str) -> bool:
@@ -152,18 +156,23 @@ class RegistrationsTable(CountsTable):
 
     COLUMNS = COLUMNS
     LEFT = frozenset(_LEFT)
+    SHARED = SHARED
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row")
-        self._last: tuple[Sequence[RegistrationStats], str, str, bool] | None = None
-        # Each row's stats, own figures, their cells and the whole row last
-        # made: a reading that leaves a registration alone (the engine hands
-        # back the same stats), or a sort or filter of the same reading,
-        # formats nothing, and the table skips a row whose tuple is the one
-        # already shown.
+        self._last: (
+            tuple[Sequence[RegistrationStats], Mapping[tuple[Bus, int], Latency], str, str, bool]
+            | None
+        ) = None
+        # Each row's stats, own figures, own cells and group last made: a reading
+        # that leaves a registration alone (the engine hands back the same
+        # stats), or a sort or filter of the same reading, formats nothing,
+        # and the table skips a row whose tuple is the one already shown.  Its
+        # baseline's cells are its group's (bus, baseline width), shared by
+        # every row of the group: a baseline that moves is one change.
         self._cells_memo: dict[
             str,
-            tuple[RegistrationStats, tuple[object, ...], tuple[str, ...], tuple[str, ...]],
+            tuple[RegistrationStats, tuple[object, ...], tuple[str, ...], tuple[Bus, int]],
         ] = {}
 
     @property
@@ -180,38 +189,42 @@ class RegistrationsTable(CountsTable):
     def show(
         self,
         registrations: Sequence[RegistrationStats],
+        baselines: Mapping[tuple[Bus, int], Latency],
         needle: str = "",
         sort: str = "id",
         paced: bool = False,
     ) -> None:
-        """Show these registrations, filtered and sorted; only changed rows repaint.
+        """Show these registrations beside their baselines (`Snapshot.baselines`),
+        filtered and sorted; only changed rows repaint.
 
         Paced, the cost columns show each registration's kick (one paced write).
         """
-        self._last = (registrations, needle, sort, paced)
+        self._last = (registrations, baselines, needle, sort, paced)
         shown = (r for r in registrations if matches(r, needle)) if needle else registrations
         # By id (the default) in C; the other orders through `_sort_value`.
         by = attrgetter("id") if sort == "id" else lambda r: _sort_value(r, sort)
         visible = sorted(shown, key=by)
         memo, compact = self._cells_memo, self.compact
-        rows = {}
+        rows, groups = {}, {}
         for r in visible:
             key = str(r.id)
             made = memo.get(key)
-            if made is not None and made[0] is r and made[1][:2] == (compact, paced):
-                rows[key] = made[3]  # the very stats shown last time (a quiet row)
+            if made is not None and made[0] is r and made[1][0] is compact and made[1][1] is paced:
+                # The very stats shown last time (a quiet row).
+                rows[key], groups[key] = made[2], made[3]
                 continue
             fields = own_fields(r, compact, paced)
             if made is not None and made[1] == fields:
-                own = made[2]
+                row = made[2]  # the very tuple shown: the table skips it at once
             else:
-                own = own_cells(r, compact, paced)
-            row = own + baseline_cells(r.baseline.p50_ns, r.baseline.p99_ns, r.ratio)
-            if made is not None and made[3] == row:
-                row = made[3]  # the very tuple shown: the table skips it at once
-            memo[key] = (r, fields, own, row)
-            rows[key] = row
-        self.set_rows(rows)
+                row = own_cells(r, compact, paced)
+            group = (r.spec.bus, r.baseline_width)
+            memo[key] = (r, fields, row, group)
+            rows[key], groups[key] = row, group
+        shared = {
+            group: shared_cells(baselines.get(group, NO_SAMPLES)) for group in {*groups.values()}
+        }
+        self.set_rows(rows, groups, shared)
         if len(memo) > len(registrations):
             keep = {str(r.id) for r in registrations}
             for key in [key for key in memo if key not in keep]:

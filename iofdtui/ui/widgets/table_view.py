@@ -37,7 +37,7 @@ from iofdtui.ui.widgets.table_lines import (
     resolve_palette,
     row_strip,
 )
-from iofdtui.ui.widgets.table_rows import TableRows
+from iofdtui.ui.widgets.table_rows import Group, TableRows
 
 CursorType = Literal["row", "none"]
 
@@ -208,9 +208,17 @@ class TableView(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ writing
 
-    def set_columns(self, columns: Sequence[tuple[str, str]], left: frozenset[str]) -> None:
-        """Show these columns (key, header), emptying the table: set the rows next."""
-        self._rows.set_columns(columns, left)
+    def set_columns(
+        self,
+        columns: Sequence[tuple[str, str]],
+        left: frozenset[str],
+        shared: Sequence[str] = (),
+    ) -> None:
+        """Show these columns (key, header), emptying the table: set the rows next.
+
+        `shared`: consecutive columns whose cells each row takes from its
+        group (`set_rows`' `groups` and `shared`)."""
+        self._rows.set_columns(columns, left, shared)
         self.clear()
 
     def clear(self) -> None:
@@ -225,8 +233,17 @@ class TableView(ScrollView, can_focus=True):
         self._rows.reset_widths()
         self._relaid()
 
-    def set_rows(self, rows: Mapping[str, tuple[str, ...]]) -> None:
+    def set_rows(
+        self,
+        rows: Mapping[str, tuple[str, ...]],
+        groups: Mapping[str, Group] | None = None,
+        shared: Mapping[Group, tuple[str, ...]] | None = None,
+    ) -> None:
         """Show exactly these rows (key -> cell strings), in this order.
+
+        With shared columns, `rows` holds each row's own cells, `groups` each
+        row's group and `shared` each group's cells in the shared columns: a
+        group's change repaints the rows of that group in view, no others.
 
         The same rows in the same order: only rows whose cells changed are
         repainted, and only if in view.  The same rows in another order (a
@@ -238,7 +255,7 @@ class TableView(ScrollView, can_focus=True):
         goes to the first row.
         """
         selected = self.cursor_key
-        change = self._rows.replace(rows)
+        change = self._rows.replace(rows, groups, shared)
         if change.kind == "none":
             return
         if change.widened or change.kind != "cells":
@@ -250,6 +267,11 @@ class TableView(ScrollView, can_focus=True):
                 for key in change.changed:
                     if top <= (row := index[key]) < top + height:
                         self.refresh_line(row + 1)
+                if change.groups:
+                    keys, group_of = self._rows.keys, self._rows.group_of
+                    for row in range(top, min(top + height, len(keys))):
+                        if group_of[keys[row]] in change.groups:
+                            self.refresh_line(row + 1)
             return
         index = self._rows.index
         # The cursor's row went and none came (a removal): the cursor stays
@@ -381,7 +403,7 @@ class TableView(ScrollView, can_focus=True):
         """The strip of one row, from the cache when it shows the same as last time."""
         palette = self._palette or self._current_palette()
         columns = self.ordered_columns
-        cells = header_cells(columns) if row == -1 else self._rows.cells[self._rows.keys[row]]
+        cells = header_cells(columns) if row == -1 else self._rows.row_cells(self._rows.keys[row])
         row_cursor = self.cursor_type == "row"
         hover = row_cursor and self._show_hover and row == self._hover_row
         cursor = row_cursor and row == self.cursor_row and row >= 0
