@@ -52,7 +52,8 @@ class Sharing:
 
     def __enter__(self) -> Sharing:
         self.workdir = workdir = Path(tempfile.mkdtemp(prefix="iofdtui-serve-"))
-        self.recording = self._record or workdir / "session.jsonl"
+        # Absolute: the server and the visitors' apps run in the work directory.
+        self.recording = (self._record or workdir / "session.jsonl").resolve()
         command = self._command or visitor_command(self.recording)
         try:
             sock, self.address = listen(self.host, self.port)
@@ -63,6 +64,9 @@ class Sharing:
                     title=f"iofdtui: the live lab on {socket.gethostname()}, read-only",
                     log_path=workdir / "server.log",
                     wait_for=self.recording,
+                    # A visitor's keys may write files (S saves a screenshot): here, not
+                    # in the presenter's directory, and removed with it.
+                    cwd=workdir,
                 )
             finally:
                 sock.close()  # the server holds it now; closed here, a dead server refuses
@@ -133,12 +137,13 @@ class SharedLabApp(IofdApp):
         if stopped is not None:
             self.main.show_banner(Content.assemble((f"⇄ not served: {stopped}", "bold $error")))
             return
-        reach = "localhost only" if address.local_only else "reachable from the network"
+        # Short enough for one line of an 80-column header with a 5-digit port.
+        reach = "localhost only" if address.local_only else "open to the network"
         self.main.show_banner(
             Content.assemble(
-                "⇄ served read-only at ",
+                "⇄ shared read-only at ",
                 (address.url, "bold $accent"),
-                f" ({reach}) · {self._watching} watching",
+                f" · {reach} · {self._watching} watching",
             )
         )
 

@@ -135,7 +135,8 @@ or `stopped` and the server's exit status when it ends without being stopped."""
 
 class ServerProcess:
     """`iofdtui.serve.web` serving `command` on `sock`, in a process group of its own;
-    each visitor's app starts once `wait_for` (if given) has content."""
+    each visitor's app starts once `wait_for` (if given) has content, in `cwd`
+    (where whatever a visitor's keys write, such as a screenshot, lands)."""
 
     def __init__(
         self,
@@ -146,6 +147,7 @@ class ServerProcess:
         log_path: Path,
         max_visitors: int = MAX_VISITORS,
         wait_for: Path | None = None,
+        cwd: Path | None = None,
     ) -> None:
         self.command = command
         self.log_path = log_path
@@ -173,6 +175,7 @@ class ServerProcess:
                     stderr=subprocess.STDOUT,
                     pass_fds=(sock.fileno(), status_write),
                     start_new_session=True,
+                    cwd=cwd,
                 )
             finally:
                 os.close(status_write)

@@ -1,12 +1,14 @@
 """The web server of `iofdtui serve`: textual-serve, in a process of its own.
 
 Run as `python -m iofdtui.serve.web` by `server.ServerProcess`, never in the
-presenter's process: textual-serve's `Server.serve()` owns its thread's event
-loop and the process's SIGINT/SIGTERM, logs and prints its logo to stdout, and
-copies each visitor app's stderr to stdout, any of which would draw over the
-presenter's app. Here it serves on a socket the presenter's side has already
-bound (so a taken port is the presenter's one-line error, and `--port 0`
-works), and:
+presenter's process, not even on a thread: textual-serve's `Server.serve()`
+blocks in an event loop of its own, installs SIGINT/SIGTERM handlers (the main
+thread's job, and the presenter's app has its own), logs and prints its logo
+to stdout, and copies each visitor app's stderr to stdout, any of which would
+draw over the presenter's app. And `serve()` takes a host and port, where this
+serves on a socket the presenter's side has already bound (so a taken port is
+the presenter's one-line error, and `--port 0` works); the aiohttp app is
+built here from textual-serve's public handlers and files. Besides:
 
 - each page's URLs follow the Host the browser asked for (textual-serve writes
   the bound host into them, and a page served on 0.0.0.0 would tell a

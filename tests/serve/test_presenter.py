@@ -9,10 +9,10 @@ from iofdtui.serve.presenter import ServerNews, SharedLabApp, Sharing
 from iofdtui.serve.server import Address
 from iofdtui.ui.widgets.event_log import EventLog
 from iofdtui.ui.widgets.lab_header import LabHeader
-from tests.ui.conftest import wait_for
+from tests.ui.conftest import until_live, wait_for
 from tests.ui.fake_lab import FakeLab, fixed_clock
 
-URL_LINE = "⇄ served read-only at http://127.0.0.1:8000/ (localhost only)"
+URL_LINE = "⇄ shared read-only at http://127.0.0.1:8000/ · localhost only"
 
 
 def presenter_app() -> SharedLabApp:
@@ -74,3 +74,18 @@ async def test_under_80_columns_the_header_stays_one_line() -> None:
         await wait_for(pilot, lambda: app.snapshot is not None)
         assert len(header(app).splitlines()) == 1
         assert any(line.startswith("serving this lab read-only") for line in log(app))
+
+
+async def two_watching(pilot: Pilot) -> None:
+    """The first screenful with histograms, two browsers watching."""
+    await until_live(pilot)
+    for watching in (1, 2):
+        await news(pilot, pilot.app, "visitors", watching)  # type: ignore[arg-type]
+
+
+def test_presenter_160x45(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(presenter_app(), run_before=two_watching, terminal_size=(160, 45))
+
+
+def test_presenter_80x24(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(presenter_app(), run_before=two_watching, terminal_size=(80, 24))
