@@ -23,7 +23,10 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from iofdtui.engine.errors import EngineError
+from iofdtui.capture.commands import COMMANDS as RECORDING_COMMANDS
+from iofdtui.capture.commands import add_commands as add_recording_commands
+from iofdtui.capture.commands import run as run_recording_command
+from iofdtui.engine.errors import EngineError, KvmUnavailable
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -46,6 +49,9 @@ NEED_TTY = (
     "iofdtui: the app needs a terminal (stdin and stdout must be a tty); "
     "for a headless run try `iofdtui bench`"
 )
+
+NO_KVM_HINT = "to see iofdtui without KVM: iofdtui replay --demo"
+"""Said after every reason the lab cannot start here."""
 
 END_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 """Signals that end a run cleanly: the app as `q` does, the bench with one line."""
@@ -120,7 +126,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="pin the vCPU thread(s) to one CPU and the eventfd reader (and UI) to another",
     )
+    parser.add_argument(
+        "--record",
+        metavar="FILE",
+        default=None,
+        help="record the session (every reading and event) to FILE (.gz: compressed)",
+    )
     sub = parser.add_subparsers(dest="command")
+    add_recording_commands(sub)
     bench = sub.add_parser("bench", help="measure ioeventfd against userspace exits, headless")
     bench.add_argument(
         "--seconds",
@@ -193,10 +206,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--record",
-        type=Path,
-        default=None,
+        default=argparse.SUPPRESS,  # absent, `iofdtui --record FILE serve`'s stands
         metavar="FILE",
         help="keep the session's recording in FILE (default: a temporary file)",
+    )
+    replay = sub.add_parser(
+        "replay", help="replay a recording in the app (read-only; no /dev/kvm needed)"
+    )
+    replay.add_argument("file", nargs="?", help="the recording (JSON Lines, .gz or not)")
+    replay.add_argument(
+        "--follow",
+        action="store_true",
+        help="tail a recording another iofdtui is still writing (live, read-only)",
+    )
+    replay.add_argument(
+        "--demo", action="store_true", help="play the recording shipped with iofdtui"
     )
     return parser
 
@@ -351,21 +375,86 @@ def _bench(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------- the app
 
 
+WEB_DRIVER = "textual.drivers.web_driver:WebDriver"
+"""The driver textual-serve runs each browser's app with, on pipes to the page."""
+
+
 def _has_terminal() -> bool:
+    """A terminal to draw on: a tty at both ends, or a browser's (`iofdtui serve`)."""
+    if os.environ.get("TEXTUAL_DRIVER") == WEB_DRIVER:
+        return True
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def _app(vcpus: int, pin: bool, build: Callable[..., IofdApp] | None = None) -> int:
-    """Run the app (`build`'s, `make_app` by default); SIGTERM, SIGHUP and SIGINT
-    end it as `q` does."""
+def require_kvm() -> None:
+    """Raise `KvmUnavailable` unless /dev/kvm is a usable KVM device: checked before
+    any VM or TUI exists, so a machine without KVM gets one line, not an app."""
+    from iofdtui.engine.kvm_device import kvm_problem
+
+    problem = kvm_problem()
+    if problem is not None:
+        raise KvmUnavailable(*problem)
+
+
+def _app(vcpus: int, pin: bool, record: str | None = None) -> int:
+    """Run the app; SIGTERM, SIGHUP and SIGINT end it as `q` does."""
+    require_kvm()
     if not _has_terminal():
         # Checked before any VM exists: a Textual app on a pipe draws forever.
         print(NEED_TTY, file=sys.stderr)
         return EXIT_ENV
-    from iofdtui.ui.app import EXIT_NO_VM, make_app
+    from iofdtui.ui.app import make_app
+
+    if record is not None:
+        from iofdtui.recording.writer import RecordWriteError, probe
+
+        try:
+            probe(record)  # before any VM: a session should not end up unrecorded
+        except RecordWriteError as err:
+            print(f"iofdtui: {err}", file=sys.stderr)
+            return EXIT_ENV
 
     # Built here, as run_app does, so that a signal handler can reach the app.
-    app = (build or make_app)(vcpus=vcpus, pin=pin)
+    return _run_tui(make_app(vcpus=vcpus, pin=pin, record=record))
+
+
+def replay_error(args: argparse.Namespace) -> str | None:
+    """Why the replay flags do not go together, or None."""
+    if args.demo and args.file:
+        return "give a recording FILE or --demo, not both"
+    if not args.demo and not args.file:
+        return "name the recording to replay (iofdtui replay FILE), or use --demo"
+    if args.demo and args.follow:
+        return "argument --follow: the shipped demo is complete; follow a FILE being recorded"
+    return None
+
+
+def _replay(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Open the recording (one line and exit 2 if it cannot be read), then the app."""
+    problem = replay_error(args)
+    if problem is not None:
+        _Parser(prog=f"{parser.prog} replay").error(problem)
+    from iofdtui.recording.reader import RecordingError
+    from iofdtui.ui.replay.app import ReplayApp, demo_path, open_recording
+
+    try:
+        path = demo_path() if args.demo else args.file
+        opened = open_recording(path, follow_it=args.follow)
+    except RecordingError as err:
+        print(f"iofdtui: {err}", file=sys.stderr)
+        return EXIT_ENV
+    if not _has_terminal():
+        print(
+            "iofdtui: the replay needs a terminal (stdin and stdout must be a tty)", file=sys.stderr
+        )
+        return EXIT_ENV
+    return _run_tui(ReplayApp(opened))
+
+
+def _run_tui(app: IofdApp) -> int:
+    """Run `app` in the terminal; SIGTERM, SIGHUP and SIGINT end it as `q` does."""
+    from iofdtui.ui.app import EXIT_NO_VM
+
     caught: list[int] = []
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -395,13 +484,23 @@ def _app(vcpus: int, pin: bool, build: Callable[..., IofdApp] | None = None) -> 
 
 def _serve(args: argparse.Namespace) -> int:
     """The app in this terminal, and a web server whose visitors each watch its recording."""
+    require_kvm()
     if not _has_terminal():
         print(NEED_TTY, file=sys.stderr)
         return EXIT_ENV
+    from iofdtui.recording.writer import RecordWriteError, probe
     from iofdtui.serve.presenter import Sharing
 
-    with Sharing(args.host, args.port, args.record) as sharing:
-        return _app(args.vcpus, args.pin, build=sharing.app)
+    if args.record is not None:
+        try:
+            probe(args.record)  # before any VM or server: the visitors would see nothing
+        except RecordWriteError as err:
+            print(f"iofdtui: {err}", file=sys.stderr)
+            return EXIT_ENV
+    record = Path(args.record) if args.record is not None else None
+    with Sharing(args.host, args.port, record) as sharing:
+        app = sharing.app(vcpus=args.vcpus, pin=args.pin, record=str(sharing.recording))
+        return _run_tui(app)
 
 
 # ---------------------------------------------------------------- signals
@@ -444,6 +543,8 @@ _FIXES = {
 
 def os_error_line(err: OSError) -> str:
     """One line for an OSError: the engine's own (cause and fix), or cause; fix by errno."""
+    if isinstance(err, KvmUnavailable):
+        return f"iofdtui: {err}; {NO_KVM_HINT}"
     if isinstance(err, EngineError):
         return f"iofdtui: {err}"
     cause = err.strerror or str(err) or type(err).__name__
@@ -457,6 +558,7 @@ def _run_bench(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
     problem = combination_error(args)
     if problem is not None:
         _Parser(prog=f"{parser.prog} bench").error(problem)
+    require_kvm()
     with _handlers(_raise_ended):
         if args.wake:
             return _wake(args)
@@ -474,7 +576,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_bench(parser, args)
         if args.command == "serve":
             return _serve(args)
-        return _app(args.vcpus, args.pin)
+        if args.command == "replay":
+            return _replay(parser, args)
+        if args.command in RECORDING_COMMANDS:
+            if args.command == "record":
+                require_kvm()  # a lab command: one line before anything is written
+            with _handlers(_raise_ended):
+                return run_recording_command(args)
+        return _app(args.vcpus, args.pin, args.record)
     except BrokenPipeError:
         # `iofdtui bench | head`: the reader left; say nothing more, and keep
         # Python's exit-time flush of stdout from failing too.

@@ -18,7 +18,8 @@ from textual.app import App
 from textual.binding import BindingType
 from textual.worker import Worker, WorkerState
 
-from iofdtui.engine.snapshot import Snapshot
+from iofdtui.engine.snapshot import MachineFacts, Snapshot
+from iofdtui.recording.writer import RecordWriteError
 from iofdtui.ui.bindings import NEEDS_LAB, bindings
 from iofdtui.ui.commands import IofdCommands
 from iofdtui.ui.lab_port import LabFactory, LabPort
@@ -40,6 +41,7 @@ from iofdtui.ui.session import (
     LabSession,
     open_real_lab,
 )
+from iofdtui.ui.session_recording import timestamped_name
 
 EXIT_NO_VM = 2
 """Exit status when the test VM cannot start (the same as `iofdtui bench`)."""
@@ -53,6 +55,8 @@ class IofdApp(App[int]):
     COMMANDS = App.COMMANDS | {IofdCommands}
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (150, "-wide")]
     BINDINGS: ClassVar[list[BindingType]] = bindings("app")
+    REPLAY: ClassVar[bool] = False
+    """Whether this app replays a recording (the palette and help offer the timeline)."""
 
     def __init__(
         self,
@@ -65,6 +69,7 @@ class IofdApp(App[int]):
         scale_sweep: SweepPort | None = None,
         vcpus: int = 1,
         pin: bool = False,
+        record: str | Path | None = None,
     ) -> None:
         """Build the app around a lab factory.
 
@@ -78,6 +83,7 @@ class IofdApp(App[int]):
             scale_sweep: what `x` measures; the real sweep on /dev/kvm when None.
             vcpus: vCPUs the VM starts with (`v` switches between one and two).
             pin: pin the vCPU thread(s) to one CPU and the reader and UI to another.
+            record: record the session to this file from the start (`R` toggles).
         """
         super().__init__()
         self.session = LabSession(
@@ -91,6 +97,7 @@ class IofdApp(App[int]):
         self._clock = clock
         self._screenshot_dir = Path(screenshot_dir)
         self._main = MainScreen(self.session, clock=clock, scale_sweep=scale_sweep or KvmSweep())
+        self._record_to = record
 
     def get_default_screen(self) -> MainScreen:
         """The lab's view."""
@@ -138,9 +145,34 @@ class IofdApp(App[int]):
         self.notify(f"Saved {path}", title="Screenshot")
         self._main.log_event(f"screenshot saved to {path}")
 
+    def action_toggle_recording(self) -> None:
+        """Record every reading and event to a timestamped file here, or stop recording."""
+        if self.session.recording.path is None and self.session.lab is not None:
+            self._start_recording(timestamped_name(self._clock()), self.session.lab.machine)
+            return
+        try:
+            done = self.session.recording.stop()
+        except RecordWriteError as err:
+            self.notify(str(err), title="Recording stopped", severity="error")
+            self._main.log_event(f"recording failed: {err}", "error")
+            return
+        if done is not None:
+            path, frames = done
+            self.notify(f"{frames:,} frames in {path}", title="Recording saved")
+            self._main.log_event(f"recording saved: {frames:,} frames in {path}")
+
+    def _start_recording(self, path: str | Path, machine: MachineFacts) -> None:
+        try:
+            self.session.recording.start(path, machine)
+        except RecordWriteError as err:
+            self.notify(str(err), title="Not recording", severity="error")
+            self._main.log_event(f"not recording: {err}", "error")
+            return
+        self._main.log_event(f"recording to {path}")
+
     def action_help(self) -> None:
         """Explain ioeventfd and every column."""
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(replay=self.REPLAY))
 
     async def action_quit(self) -> None:
         """Leave; `on_unmount` tears the VM down."""
@@ -158,6 +190,9 @@ class IofdApp(App[int]):
     def _session_report(self, report: Report) -> None:
         # The session's workers are the app's (it is app-wide) and report
         # here, in the app's own message loop; the main screen shows them.
+        if isinstance(report, LabStarted) and self._record_to is not None:
+            self._start_recording(self._record_to, report.machine)  # before its event lines
+            self._record_to = None
         self._main.show_report(report)
 
     @on(AddRegistrationScreen.Submitted)

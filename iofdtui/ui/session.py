@@ -14,8 +14,8 @@ import gc
 import os
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from functools import partial
 
 from textual.app import App
@@ -23,6 +23,7 @@ from textual.message import Message
 
 from iofdtui.engine.errors import EngineError
 from iofdtui.engine.model import RegistrationSpec, SlotSpec
+from iofdtui.recording.writer import RecordWriteError
 from iofdtui.ui import engine_calls as calls
 from iofdtui.ui.engine_calls import ENGINE_ERRORS, EngineCall, failure_title, one_line
 from iofdtui.ui.lab_port import LabFactory, LabPort
@@ -37,6 +38,7 @@ from iofdtui.ui.messages import (
     PinningChanged,
     SnapshotReady,
 )
+from iofdtui.ui.session_recording import SessionRecording
 
 REFRESH_INTERVALS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
 """What `s` cycles through, in seconds."""
@@ -65,6 +67,7 @@ class LabSession:
         pin: bool = False,
         refresh_interval: float = REFRESH_INTERVALS[0],
         checkpoint_every: float = CHECKPOINT_EVERY_S,
+        setup: Callable[[LabPort], dict[int, RegistrationSpec]] = calls.start_demo,
     ) -> None:
         """A session that builds its lab with `lab_factory` once `start()` is called.
 
@@ -74,6 +77,8 @@ class LabSession:
             pin: pin the vCPU thread(s) to one CPU and the reader and UI to another.
             refresh_interval: seconds between readings.
             checkpoint_every: seconds between exact checkpoints (brief pauses).
+            setup: what is done on a new lab before it is shown, returning its
+                registrations: the demo, started (a replay changes nothing).
         """
         self.lab: LabPort | None = None
         """The running lab, once the start worker has built it."""
@@ -89,7 +94,10 @@ class LabSession:
         """The registration whose histograms each reading carries (set by the view)."""
         self.startup_error: str | None = None
         """Why the VM could not start, if it could not."""
+        self.recording = SessionRecording()
+        """The recording of readings and events, while one is on (`--record`, `R`)."""
         self._lab_factory = lab_factory
+        self._setup = setup
         self._app: App[object] | None = None
         self._removing: set[int] = set()  # ids whose removal is in flight
         # One lock orders every engine call made by workers against shutdown(),
@@ -152,26 +160,34 @@ class LabSession:
         with self._engine() as lab:
             if lab is None:
                 return None
-            if checkpoint:
-                lab.checkpoint()
-            snap = lab.snapshot()
-            selected = self.selected
-            stats = next((r for r in snap.registrations if r.id == selected), None)
-            if stats is None:
-                return SnapshotReady(snap)
-            # Only what the pane draws: flat out, every reader's stream cost
-            # measured since reset (the one in force among them); paced, the
-            # kick and the wake-up.  Either way beside the userspace exit's.
-            key = (stats.spec.bus, stats.baseline_width)
-            paced = snap.pace_us is not None
-            return SnapshotReady(
-                snap,
-                selected=stats.id,
-                histogram=lab.registration_histogram(stats.id) if paced else [],
-                baseline_histogram=lab.baseline_histogram(*key),
-                reader_histograms={} if paced else lab.reader_histograms(stats.id),
-                wake_histogram=lab.wake_histogram(stats.id) if paced else [],
-            )
+            reading = self._reading(lab, checkpoint)
+            failure = self.recording.frame(lab, reading, checkpoint)
+            if failure is not None:
+                self._post(EngineFailed("recording", failure, "Recording stopped"))
+            return reading
+
+    def _reading(self, lab: LabPort, checkpoint: bool) -> SnapshotReady:
+        """One reading of `lab` (under the engine lock), with the selected path's histograms."""
+        if checkpoint:
+            lab.checkpoint()
+        snap = lab.snapshot()
+        selected = self.selected
+        stats = next((r for r in snap.registrations if r.id == selected), None)
+        if stats is None:
+            return SnapshotReady(snap)
+        # Only what the pane draws: flat out, every reader's stream cost
+        # measured since reset (the one in force among them); paced, the
+        # kick and the wake-up.  Either way beside the userspace exit's.
+        key = (stats.spec.bus, stats.baseline_width)
+        paced = snap.pace_us is not None
+        return SnapshotReady(
+            snap,
+            selected=stats.id,
+            histogram=lab.registration_histogram(stats.id) if paced else [],
+            baseline_histogram=lab.baseline_histogram(*key),
+            reader_histograms={} if paced else lab.reader_histograms(stats.id),
+            wake_histogram=lab.wake_histogram(stats.id) if paced else [],
+        )
 
     def call(self, action: str, run: EngineCall, *, exclusive: bool = False) -> None:
         """Run one engine call in a worker; report `EngineDone` or `EngineFailed`.
@@ -201,6 +217,11 @@ class LabSession:
             lab, self.lab = self.lab, None
             if lab is not None:
                 lab.close()
+            # Under the lock: no reading is being written. The app is going:
+            # a failing last write has nowhere to be shown, and every frame
+            # before it is already on disk.
+            with suppress(RecordWriteError):
+                self.recording.stop()
 
     # ---------------------------------------------------------- engine calls
 
@@ -348,7 +369,7 @@ class LabSession:
             self._failed_to_start(str(err))
             return
         try:
-            registrations = calls.start_demo(lab)
+            registrations = self._setup(lab)
         except ENGINE_ERRORS as err:
             # EngineError is an OSError; a bare one (a thread or mmap the
             # kernel refused) is just as fatal: close what was built, one line.

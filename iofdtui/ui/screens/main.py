@@ -77,6 +77,8 @@ class MainScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = bindings("main")
     TINY_WIDTH = 80
+    STARTING = "starting the test VM"
+    """The event log's first line, while the session builds its lab."""
     """Under this many columns the screen has the `-tiny` class: one line of keys, no footer."""
 
     guest_state: reactive[str] = reactive("starting", bindings=True)
@@ -145,7 +147,7 @@ class MainScreen(Screen[None]):
         self.query_one("#doorbells").border_title = "Doorbells"
         self.query_one("#detail").border_title = "Selected registration"
         self.query_one("#log").border_title = "Events"
-        self.log_event("starting the test VM")
+        self.log_event(self.STARTING)
         self.session.start(self.app)
 
     def show_banner(self, banner: Content | None) -> None:
@@ -159,6 +161,7 @@ class MainScreen(Screen[None]):
         except NoMatches:
             return  # a worker's report that arrives while the app tears its screens down
         log.record(self._clock(), text, severity)
+        self.session.recording.event(text, severity)
 
     # ------------------------------------------------- what the tests can see
 
@@ -203,6 +206,7 @@ class MainScreen(Screen[None]):
             self._detail = event
         self._rates.add(snap)
         self.guest_state = snap.state
+        header.recording = self.session.recording.path
         header.snapshot = snap
         self._report_broken_conservation(snap)
         self._show_tables()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -152,6 +154,9 @@ class LabHeader(Widget):
     starting_note: reactive[str] = reactive("starting the test VM…", layout=True)
     """What to say before the first snapshot."""
 
+    recording: reactive[str | None] = reactive(None, layout=True)
+    """The file the session is recorded to (shown as `● REC <file>`), or None."""
+
     banner: reactive[Content | None] = reactive(None, layout=True)
     """A last line kept under the lab's facts (where `iofdtui serve` serves the lab);
     left out of the one-line header under 80 columns."""
@@ -167,7 +172,15 @@ class LabHeader(Widget):
         else:
             # The terminal's width picks the one-line form (the header has padding).
             content = header_content(snap, self.size.width, self.app.size.width)
-        if self.banner is None or self.app.size.width < 80:
+        tiny = self.app.size.width < 80
+        if self.recording is not None and snap is not None:
+            # The file's name where the first line has room for it (wide), the mark alone
+            # elsewhere.
+            mark = f"● REC {Path(self.recording).name} · " if self.size.width >= 100 else "● REC · "
+            content = Content.assemble((mark, "bold $error"), content)
+            if tiny:
+                content = content.truncate(max(1, self.size.width - 2), ellipsis=True)
+        if self.banner is None or tiny:
             return content
         return Content.assemble(content, "\n", self.banner)
 
