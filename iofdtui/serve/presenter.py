@@ -123,6 +123,15 @@ class SharedLabApp(IofdApp):
             server.add_listener(self._from_server)
         self.call_after_refresh(self._announce)
 
+    def action_toggle_recording(self) -> None:
+        """Keep recording: every visitor's view follows this session's recording."""
+        message = (
+            f"browsers watch this session through its recording ({self._sharing.recording}); "
+            "it stops when iofdtui serve does"
+        )
+        self.notify(message, title="Recording kept", severity="warning")
+        self.main.log_event(f"recording kept: {message}", "warning")
+
     def _announce(self) -> None:
         address = self._sharing.address
         if address is None:

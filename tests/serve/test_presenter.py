@@ -3,6 +3,8 @@ and the event log, and what the server's news does to them."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.pilot import Pilot
 
 from iofdtui.serve.presenter import ServerNews, SharedLabApp, Sharing
@@ -19,6 +21,7 @@ def presenter_app() -> SharedLabApp:
     """The presenter's app as `iofdtui serve` makes it, told it serves 127.0.0.1:8000."""
     sharing = Sharing("127.0.0.1", 8000)
     sharing.address = Address("127.0.0.1", 8000)
+    sharing.recording = Path("/tmp/served/session.jsonl")
     return sharing.app(lab_factory=FakeLab, refresh_interval=3600.0, clock=fixed_clock)
 
 
@@ -74,6 +77,19 @@ async def test_under_80_columns_the_header_stays_one_line() -> None:
         await wait_for(pilot, lambda: app.snapshot is not None)
         assert len(header(app).splitlines()) == 1
         assert any(line.startswith("serving this lab read-only") for line in log(app))
+
+
+async def test_the_recording_visitors_follow_cannot_be_stopped() -> None:
+    app = presenter_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None)
+        await pilot.press("R")
+        await pilot.pause()
+        assert log(app)[-1] == (
+            "recording kept: browsers watch this session through its recording "
+            "(/tmp/served/session.jsonl); "
+            "it stops when iofdtui serve does"
+        )
 
 
 async def two_watching(pilot: Pilot) -> None:

@@ -65,3 +65,16 @@ def test_without_a_terminal_nothing_is_served(
     monkeypatch.setattr(presenter, "listen", never)
     assert cli.main(["serve", "--port", "0"]) == 2
     assert capsys.readouterr().err == cli.NEED_TTY + "\n"
+
+
+@pytest.mark.kvm
+def test_a_recording_that_cannot_be_written_is_one_line_before_any_server(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import iofdtui.serve.presenter as presenter
+
+    monkeypatch.setattr(cli, "_has_terminal", lambda: True)
+    monkeypatch.setattr(presenter, "listen", never)
+    assert cli.main(["serve", "--record", "/proc/no-such-dir/lab.jsonl"]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("iofdtui: ") and "/proc/no-such-dir/lab.jsonl" in line, line
