@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -177,7 +178,11 @@ class SharedLabApp(IofdApp):
             self._watching = 0
             server = self._sharing.server
             detail = server.last_log_line() if server is not None else ""
-            reason = f"the web server exited ({news.number}): {detail}"
+            code = news.number  # negative: the signal that killed it
+            ended = (
+                f"exited ({code})" if code >= 0 else f"was killed by {signal.Signals(-code).name}"
+            )
+            reason = f"the web server {ended}: {detail}"
             self.main.log_event(f"{reason}; restart iofdtui serve to share again", "error")
             self._show_banner(stopped=reason)
             return

@@ -36,6 +36,10 @@ machine under a running lab takes seconds)."""
 STOP_TIMEOUT_S = 5.0
 """How long it may take to end its visitors' sessions before it is killed."""
 
+LOG_TAIL_BYTES = 4096
+"""How much of the end of the server's log is read for its last line (the log grows
+with every request)."""
+
 MAX_VISITORS = 8
 """Browsers that may watch at once: each runs an app process on this machine."""
 
@@ -235,10 +239,12 @@ class ServerProcess:
     def last_log_line(self) -> str:
         """The server's last line of output (its error, when it failed)."""
         try:
-            lines = self.log_path.read_text(errors="replace").strip().splitlines()
+            with open(self.log_path, "rb") as log:
+                log.seek(max(0, log.seek(0, os.SEEK_END) - LOG_TAIL_BYTES))
+                lines = log.read().decode(errors="replace").strip().splitlines()
         except OSError:
             return "no log"
-        return lines[-1].strip() if lines else "no output"
+        return lines[-1].strip()[:LOG_TAIL_BYTES] if lines else "no output"
 
     def _signal(self, sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError):  # the group is empty: all ended

@@ -3,6 +3,8 @@ and the event log, and what the server's news does to them."""
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 from textual.pilot import Pilot
@@ -105,3 +107,20 @@ def test_presenter_160x45(snap_compare) -> None:  # type: ignore[no-untyped-def]
 
 def test_presenter_80x24(snap_compare) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(presenter_app(), run_before=two_watching, terminal_size=(80, 24))
+
+
+async def test_a_server_killed_under_the_app_is_said_at_once(tmp_path: Path) -> None:
+    recording = tmp_path / "session.jsonl"
+    with Sharing("127.0.0.1", 0, record=recording, command="true") as sharing:
+        app = sharing.app(lab_factory=FakeLab, refresh_interval=3600.0, clock=fixed_clock)
+        async with app.run_test(size=(160, 45)) as pilot:
+            await wait_for(pilot, lambda: "0 watching" in header(app))
+            assert sharing.server is not None
+            os.kill(sharing.server.pid, signal.SIGKILL)
+            await wait_for(pilot, lambda: "not served" in header(app))
+            assert (
+                header(app)
+                .splitlines()[-1]
+                .startswith("⇄ not served: the web server was killed by SIGKILL: ")
+            )
+            assert log(app)[-1].endswith("; restart iofdtui serve to share again")
