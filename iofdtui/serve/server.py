@@ -205,6 +205,7 @@ class ServerProcess:
             line = next(self._lines, None)
             if line is None:
                 code = self._proc.wait()
+                self.stop()  # its pipes, and anything it left in its group
                 raise ServeError(
                     f"the web server exited ({code}) at start: {self.last_log_line()}; "
                     f"see {self.log_path}"
