@@ -19,6 +19,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -99,6 +100,13 @@ def _at_least_one(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
     return value
+
+
+def _port(text: str) -> int:
+    """`--port`: a TCP port number, 0 for any free one."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port from 0 to 65535, got {text!r}")
+    return int(text)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -189,6 +197,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     tour.add_argument(
         "file", nargs="?", help="a tour of your own (TOML; default: the one iofdtui ships)"
+    )
+    serve = sub.add_parser(
+        "serve", help="run the app here and let browsers watch its lab read-only"
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every "
+        "network interface, so anyone who can reach it can watch)",
+    )
+    serve.add_argument(
+        "--port", type=_port, default=8000, help="TCP port (default 8000; 0: any free port)"
+    )
+    serve.add_argument(
+        "--record",
+        default=argparse.SUPPRESS,  # absent, `iofdtui --record FILE serve`'s stands
+        metavar="FILE",
+        help="keep the session's recording in FILE (default: a temporary file)",
     )
     replay = sub.add_parser(
         "replay", help="replay a recording in the app (read-only; no /dev/kvm needed)"
@@ -356,7 +382,14 @@ def _bench(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------- the app
 
 
+WEB_DRIVER = "textual.drivers.web_driver:WebDriver"
+"""The driver textual-serve runs each browser's app with, on pipes to the page."""
+
+
 def _has_terminal() -> bool:
+    """A terminal to draw on: a tty at both ends, or a browser's (`iofdtui serve`)."""
+    if os.environ.get("TEXTUAL_DRIVER") == WEB_DRIVER:
+        return True
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
@@ -470,6 +503,27 @@ def _run_tui(app: IofdApp) -> int:
     return EXIT_NO_VM if app.startup_error else (app.return_code or 0)
 
 
+def _serve(args: argparse.Namespace) -> int:
+    """The app in this terminal, and a web server whose visitors each watch its recording."""
+    require_kvm()
+    if not _has_terminal():
+        print(NEED_TTY, file=sys.stderr)
+        return EXIT_ENV
+    from iofdtui.recording.writer import RecordWriteError, probe
+    from iofdtui.serve.presenter import Sharing
+
+    if args.record is not None:
+        try:
+            probe(args.record)  # before any VM or server: the visitors would see nothing
+        except RecordWriteError as err:
+            print(f"iofdtui: {err}", file=sys.stderr)
+            return EXIT_ENV
+    record = Path(args.record) if args.record is not None else None
+    with Sharing(args.host, args.port, record) as sharing:
+        app = sharing.app(vcpus=args.vcpus, pin=args.pin, record=str(sharing.recording))
+        return _run_tui(app)
+
+
 # ---------------------------------------------------------------- signals
 
 
@@ -541,6 +595,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "bench":
             return _run_bench(parser, args)
+        if args.command == "serve":
+            return _serve(args)
         if args.command == "replay":
             return _replay(parser, args)
         if args.command in RECORDING_COMMANDS:

@@ -18,6 +18,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Grid
+from textual.content import Content
 from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -148,6 +149,10 @@ class MainScreen(Screen[None]):
         self.query_one("#log").border_title = "Events"
         self.log_event(self.STARTING)
         self.session.start(self.app)
+
+    def show_banner(self, banner: Content | None) -> None:
+        """Keep `banner` as the header's last line (None: no such line)."""
+        self.query_one(LabHeader).banner = banner
 
     def log_event(self, text: str, severity: str = "information") -> None:
         """Add a timed line to the event log."""
