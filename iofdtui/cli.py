@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from iofdtui.capture import attach as attach_command
 from iofdtui.capture.commands import COMMANDS as RECORDING_COMMANDS
 from iofdtui.capture.commands import add_commands as add_recording_commands
 from iofdtui.capture.commands import run as run_recording_command
@@ -121,6 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command")
     add_recording_commands(sub)
+    attach_command.add_command(sub)
     bench = sub.add_parser("bench", help="measure ioeventfd against userspace exits, headless")
     bench.add_argument(
         "--seconds",
@@ -443,6 +445,14 @@ def _run_bench(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
         return _scale(args) if args.scale else _bench(args)
 
 
+def _attach(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    problem = attach_command.usage_error(args)
+    if problem is not None:
+        _Parser(prog=f"{parser.prog} attach").error(problem)
+    with _handlers(_raise_ended):
+        return attach_command.run(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     parser = _parser()
@@ -450,6 +460,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "bench":
             return _run_bench(parser, args)
+        if args.command == attach_command.COMMAND:
+            return _attach(parser, args)
         if args.command in RECORDING_COMMANDS:
             with _handlers(_raise_ended):
                 return run_recording_command(args)

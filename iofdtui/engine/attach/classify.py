@@ -30,7 +30,7 @@ class Tally:
     def __init__(self) -> None:
         self.writes: Counter[tuple[int, Key]] = Counter()  # (tid, key) -> writes
         self.exits: Counter[tuple[int, Key]] = Counter()  # (tid, key) -> exits
-        self.pending: dict[int, object] = {}  # tid -> Key of its undecided write, or _READ
+        self.pending: dict[int, object] = {}  # tid -> (tid, Key) of its undecided write, or _READ
         self.read_exits = 0  # exits that completed a read
         self.unmatched_exits = 0  # exits with no access before them in the trace
         self.events = 0
@@ -39,25 +39,25 @@ class Tally:
         """Take events in time order (each thread's own in its order)."""
         writes, exits, pending = self.writes, self.exits, self.pending
         n = 0
-        for _ts, tid, op, bus, addr, width, value in events:
+        for _ts, tid, op, what in events:
             n += 1
-            if op == EXIT:
+            if op == WRITE:
+                key = (tid, what)
+                writes[key] += 1
+                pending[tid] = key
+            elif op == EXIT:
                 last = pending.pop(tid, None)
                 if last is _READ:
                     self.read_exits += 1
-                elif last is not None and last[0] == bus:  # type: ignore[index]
-                    exits[(tid, last)] += 1  # type: ignore[index]
+                elif last is not None and last[1][0] == what:  # type: ignore[index]
+                    exits[last] += 1  # type: ignore[index]
                 else:
                     # Its access came before the trace began, or was lost with other events.
                     self.unmatched_exits += 1
-            elif op == WRITE:
-                key = (bus, addr, width, value)
-                writes[(tid, key)] += 1
-                pending[tid] = key
             else:
                 pending[tid] = _READ
         self.events += n
 
     def undecided(self) -> Counter[tuple[int, Key]]:
         """Each thread's last write, not yet followed by anything."""
-        return Counter((tid, key) for tid, key in self.pending.items() if key is not _READ)  # type: ignore[misc]
+        return Counter(key for key in self.pending.values() if key is not _READ)  # type: ignore[misc]

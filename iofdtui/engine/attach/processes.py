@@ -135,7 +135,14 @@ def read_process(pid: int, detail: bool = True) -> KvmProcess | None:
     comm = (_read(f"/proc/{pid}/comm") or "?").strip()
     cmdline = (_read(f"/proc/{pid}/cmdline") or "").replace("\0", " ").strip()[:200]
     return KvmProcess(
-        pid, comm, cmdline, tuple(sorted(vm)), tuple(sorted(vcpu)), infos, len(eventfds), tids,
+        pid,
+        comm,
+        cmdline,
+        tuple(sorted(vm)),
+        tuple(sorted(vcpu)),
+        infos,
+        len(eventfds),
+        tids,
         running,
     )
 

@@ -5,8 +5,9 @@ lost before it) and a run of records, each a 4-byte header (type_len:5,
 time_delta:27) then its payload (see the kernel's `events/header_event`).
 Field offsets come from each event's `format` file, never from here.
 
-Each event becomes a tuple `(ts, tid, op, bus, addr, width, value)`:
-`op` is WRITE, READ or EXIT; for EXIT, `bus` says which kind (IO or MMIO).
+Each event becomes a tuple `(ts, tid, op, what)`: a WRITE's `what` is its
+key `(bus, addr, width, value)`, an EXIT's the bus of its kind (KVM_EXIT_IO:
+pio, KVM_EXIT_MMIO: mmio), a READ's None.
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ MISSED_FLAGS = 3 << 30  # RB_MISSED_EVENTS | RB_MISSED_STORED in the commit word
 TS_SHIFT = 27
 TS_MSB = ~((1 << 59) - 1)  # an absolute timestamp keeps 59 bits; the page gives the rest
 
-Event = tuple[int, int, int, Any, int, int, int | None]
+Event = tuple[int, int, int, Any]
+_U32 = struct.Struct("<I").unpack_from
+_U64 = struct.Struct("<Q").unpack_from
+_EXIT_BUS = {KVM_EXIT_IO: PIO, KVM_EXIT_MMIO: MMIO}
 
 _CODES = {(1, False): "B", (2, False): "H", (4, False): "I", (8, False): "Q"}
 _CODES |= {(1, True): "b", (2, True): "h", (4, True): "i", (8, True): "q"}
@@ -53,105 +57,97 @@ def _reader(fmt: EventFormat, names: tuple[str, ...]) -> Callable[[bytes, int], 
     return lambda buf, off: tuple(unpack(buf, off)[p] for p in pos)  # type: ignore[misc]
 
 
+_PIO, _MMIO, _FAST, _EXIT = range(4)
+
+
 class PageDecoder:
     """Turns raw pages into access events, for the event formats it was given."""
 
     def __init__(self, formats: dict[str, EventFormat], layout: PageLayout) -> None:
         self.layout = layout
         self._commit = struct.Struct("<Q" if layout.commit_size == 8 else "<I").unpack_from
-        self._ids: dict[int, Callable[[bytes, int, int], Event | None]] = {}
-        pio = formats.get("kvm_pio")
-        if pio is not None:
-            r_pio = _reader(pio, ("common_pid", "rw", "port", "size", "val"))
-
-            def on_pio(buf: bytes, off: int, ts: int) -> Event:
-                tid, rw, port, size, val = r_pio(buf, off)
-                return (ts, tid, WRITE if rw else READ, PIO, port, size, val)
-
-            self._ids[pio.id] = on_pio
-        mmio = formats.get("kvm_mmio")
-        if mmio is not None:
-            r_mmio = _reader(mmio, ("common_pid", "type", "len", "gpa", "val"))
-
-            def on_mmio(buf: bytes, off: int, ts: int) -> Event:
-                tid, kind, length, gpa, val = r_mmio(buf, off)
-                return (ts, tid, WRITE if kind == MMIO_WRITE else READ, MMIO, gpa, length, val)
-
-            self._ids[mmio.id] = on_mmio
-        fast = formats.get("kvm_fast_mmio")
-        if fast is not None:
-            r_fast = _reader(fast, ("common_pid", "gpa"))
-
-            def on_fast(buf: bytes, off: int, ts: int) -> Event:
-                # VMX's fast path: a length-0 MMIO ioeventfd served before any decode.
-                tid, gpa = r_fast(buf, off)
-                return (ts, tid, WRITE, MMIO, gpa, 0, None)
-
-            self._ids[fast.id] = on_fast
-        ex = formats.get("kvm_userspace_exit")
-        if ex is not None:
-            r_exit = _reader(ex, ("common_pid", "reason", "errno"))
-
-            def on_exit(buf: bytes, off: int, ts: int) -> Event | None:
-                tid, reason, err = r_exit(buf, off)
-                if err < 0 or reason not in (KVM_EXIT_IO, KVM_EXIT_MMIO):
-                    return None  # a signal, a halt...: no access completes in userspace
-                return (ts, tid, EXIT, PIO if reason == KVM_EXIT_IO else MMIO, 0, 0, None)
-
-            self._ids[ex.id] = on_exit
+        # Event id -> (which event, unpack_from of the fields read, in the order listed).
+        self._ids: dict[int, tuple[int, Callable[[bytes, int], tuple[int, ...]]]] = {}
+        wanted = (
+            ("kvm_pio", _PIO, ("common_pid", "rw", "port", "size", "val")),
+            ("kvm_mmio", _MMIO, ("common_pid", "type", "len", "gpa", "val")),
+            ("kvm_fast_mmio", _FAST, ("common_pid", "gpa")),
+            ("kvm_userspace_exit", _EXIT, ("common_pid", "reason", "errno")),
+        )
+        for name, which, fields in wanted:
+            fmt = formats.get(name)
+            if fmt is not None:
+                self._ids[fmt.id] = (which, _reader(fmt, fields))
 
     def decode(self, page: bytes, out: list[Event]) -> bool:
-        """Append `page`'s events to `out`; True when the kernel lost events before it."""
+        """Append `page`'s events to `out`; True when the kernel lost events before it.
+
+        One loop with every event inlined: it runs once per traced access, so
+        a function call less per event is a tenth of its cost.
+        """
         lay = self.layout
         if len(page) < lay.data_offset:
             return False
-        ts = int.from_bytes(page[0:8], "little")
+        u32 = _U32
+        ts = _U64(page, 0)[0]
         commit = self._commit(page, lay.commit_offset)[0]
         missed = bool(commit & MISSED_FLAGS)
-        end = lay.data_offset + (commit & ((1 << 30) - 1))
-        end = min(end, len(page))
+        end = min(lay.data_offset + (commit & ((1 << 30) - 1)), len(page))
         off = lay.data_offset
         ids = self._ids
-        u32 = int.from_bytes
+        append = out.append
         while off + 4 <= end:
-            head = u32(page[off : off + 4], "little")
+            head = u32(page, off)[0]
             type_len = head & 31
-            delta = head >> 5
             if type_len == 0:
                 if off + 8 > end:
                     break
-                size = u32(page[off + 4 : off + 8], "little")
-                ts += delta
-                data, nxt = off + 8, off + 4 + size
+                ts += head >> 5
+                data, nxt = off + 8, off + 4 + u32(page, off + 4)[0]
             elif type_len <= 28:
-                ts += delta
+                ts += head >> 5
                 data, nxt = off + 4, off + 4 + 4 * type_len
             elif type_len == TYPE_PADDING:
-                if delta == 0 or off + 8 > end:
+                if head >> 5 == 0 or off + 8 > end:
                     break  # the rest of the page is empty
-                ts += delta
-                off += 4 + u32(page[off + 4 : off + 8], "little")
+                ts += head >> 5
+                off += 4 + u32(page, off + 4)[0]
                 continue
             else:
                 if off + 8 > end:
                     break
-                high = u32(page[off + 4 : off + 8], "little")
+                high = u32(page, off + 4)[0]
                 if type_len == TYPE_TIME_EXTEND:
-                    ts += (high << TS_SHIFT) + delta
+                    ts += (high << TS_SHIFT) + (head >> 5)
                 else:
-                    ts = (ts & TS_MSB) | (high << TS_SHIFT) | delta
+                    ts = (ts & TS_MSB) | (high << TS_SHIFT) | (head >> 5)
                 off += 8
                 continue
             if nxt > end or nxt <= off:
                 break  # a damaged record: stop at what is whole
-            if data + 2 <= nxt:
-                handler = ids.get(page[data] | page[data + 1] << 8)
-                if handler is not None:
-                    try:
-                        event = handler(page, data, ts)
-                    except struct.error:
-                        event = None  # shorter than its format says: not a record we read
-                    if event is not None:
-                        out.append(event)
             off = nxt
+            kind = ids.get(page[data] | page[data + 1] << 8) if data + 2 <= nxt else None
+            if kind is None:
+                continue
+            try:
+                f = kind[1](page, data)
+            except struct.error:
+                continue  # shorter than its format says: not a record we read
+            which = kind[0]
+            if which == _PIO:
+                if f[1]:
+                    append((ts, f[0], WRITE, (PIO, f[2], f[3], f[4])))
+                else:
+                    append((ts, f[0], READ, None))
+            elif which == _MMIO:
+                if f[1] == MMIO_WRITE:
+                    append((ts, f[0], WRITE, (MMIO, f[3], f[2], f[4])))
+                else:
+                    append((ts, f[0], READ, None))
+            elif which == _FAST:
+                # VMX's fast path: a length-0 MMIO ioeventfd, served before any decode.
+                append((ts, f[0], WRITE, (MMIO, f[1], 0, None)))
+            elif f[2] == 0 and f[1] in _EXIT_BUS:
+                append((ts, f[0], EXIT, _EXIT_BUS[f[1]]))
+            # Other exits (a signal, a halt...) complete no access in userspace.
         return missed

@@ -11,6 +11,7 @@ killed outright is removed by the next iofdtui that opens one.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import errno as E
 import os
 import re
@@ -28,8 +29,9 @@ MOUNTS = "/proc/self/mounts"
 DEFAULT_BUFFER_KB = 4096  # per CPU: ~100,000 events of 32-36 bytes between two reads
 
 
-def find_tracefs(mounts: str = MOUNTS) -> Path:
+def find_tracefs(mounts: str | None = None) -> Path:
     """Where tracefs is mounted (the first mount listed), or TraceUnavailable."""
+    mounts = mounts or MOUNTS
     try:
         with open(mounts) as f:
             lines = f.read().splitlines()
@@ -127,10 +129,8 @@ def _remove_stale(instances: Path) -> None:
     for name in names:
         match = STALE.match(name)
         if match and not _pid_alive(int(match.group(1))):
-            try:
+            with contextlib.suppress(OSError):  # in use or gone: not ours to fight over
                 os.rmdir(instances / name)
-            except OSError:
-                pass  # in use or already gone: not ours to fight over
 
 
 _OPEN: set[TraceInstance] = set()
@@ -300,10 +300,8 @@ class TraceInstance:
                     f.write("0")
             except OSError:
                 pass  # removing the instance below disables everything anyway
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.rmdir(self.path)
-        except FileNotFoundError:
-            pass
 
     def __enter__(self) -> TraceInstance:
         return self.open()
