@@ -449,8 +449,35 @@ def _attach(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     problem = attach_command.usage_error(args)
     if problem is not None:
         _Parser(prog=f"{parser.prog} attach").error(problem)
+    if attach_command.wants_app(args):
+        return _attach_app(args.pid)
     with _handlers(_raise_ended):
         return attach_command.run(args)
+
+
+def _attach_app(pid: int) -> int:
+    """The app on an attached VM; the tracer is opened first, so a failure is one line."""
+    if not _has_terminal():
+        headless = f"iofdtui attach {pid} --seconds S"
+        print(NEED_TTY.replace("iofdtui bench", headless), file=sys.stderr)
+        return EXIT_ENV
+    from iofdtui.engine.attach.tracer import attached
+    from iofdtui.ui.attach.app import AttachApp
+
+    with attached(pid) as tracer:
+        app = AttachApp(tracer)
+
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            signal.signal(signal.SIGCONT, signal.SIG_DFL)  # as in _app: keep the tty restored
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                raise _Ended(signum) from None
+            loop.call_soon_threadsafe(app.exit, 128 + signum)
+
+        with _handlers(on_signal):
+            result = app.run()
+    return int(result or 0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

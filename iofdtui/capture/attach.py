@@ -72,8 +72,6 @@ def usage_error(args: argparse.Namespace) -> str | None:
         return "give a PID to trace, or --list"
     if args.json and args.seconds is None:
         return "--json goes with --seconds"
-    if args.pid is not None and args.seconds is None:
-        return "give --seconds to trace headless"
     return None
 
 

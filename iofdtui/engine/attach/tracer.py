@@ -77,6 +77,7 @@ class Tracer:
         self._cpu_s = 0.0
         self._last: tuple[float, int] | None = None  # (monotonic s, events) at the last snapshot
         self._lost = 0
+        self._lost_base = 0  # the kernel's count at the last reset
 
     @property
     def instance_name(self) -> str:
@@ -127,9 +128,18 @@ class Tracer:
                 cut = _first_after(events, horizon)
                 ready, self._held = events[:cut], events[cut:]
             self._tally.feed(ready)
-            self._lost = self._instance.lost()
+            self._lost = self._instance.lost() - self._lost_base
             self._cpu_s += time.thread_time() - cpu0
             return len(fresh)
+
+    def reset(self) -> None:
+        """Zero the counts; tracing goes on (an exit right after may find no write before it)."""
+        with self._lock:
+            self._tally = Tally()
+            self._started = time.monotonic()
+            self._last = None
+            self._cpu_s = 0.0
+            self._lost_base = self._instance.lost()
 
     def snapshot(self) -> AttachSnapshot:
         """The counts so far."""
