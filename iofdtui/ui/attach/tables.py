@@ -33,10 +33,13 @@ class TracedDoorbellsTable(CountsTable):
         ("values", "values"),
     )
     LEFT: ClassVar[frozenset[str]] = frozenset({"doorbell"})
+    NARROW: ClassVar[frozenset[str]] = frozenset({"share", "values"})
+    """Left out under 100 columns, so nothing scrolls sideways (the values have their table)."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row")
         self._last: tuple[tuple[TracedDoorbell, ...], dict[str, float | None]] | None = None
+        self._shown_compact: bool | None = None
 
     def redraw(self) -> None:
         """Show the last doorbells again (in the format the width asks for)."""
@@ -47,6 +50,10 @@ class TracedDoorbellsTable(CountsTable):
         """Show these doorbells with their writes/s (`rates`, by row key)."""
         self._last = (doors, rates)
         c = self.compact
+        if c != self._shown_compact:
+            self._shown_compact = c
+            columns = [col for col in self.COLUMNS if not (c and col[0] in self.NARROW)]
+            self.set_columns(columns, self.LEFT)
         rows = {}
         for d in doors:
             key = doorbell_key(d)
@@ -60,6 +67,8 @@ class TracedDoorbellsTable(CountsTable):
                 fmt.count(d.undecided, c),
                 str(len(d.by_value)),
             )
+            if c:
+                rows[key] = rows[key][:5] + rows[key][6:7]
         self.set_rows(rows)
 
 
