@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import struct
 
-from iofdtui.engine.attach.classify import Tally
-from iofdtui.engine.attach.ringbuffer import EXIT, READ, WRITE, PageDecoder
+from iofdtui.engine.attach.tally import NativeTally
 from iofdtui.engine.attach.tracefs import PageLayout, parse_format, parse_header_page
-from iofdtui.engine.model import Bus
 
 PIO_FORMAT = """name: kvm_pio
 ID: 110
@@ -57,12 +55,16 @@ def _page(ts: int, body: bytes, missed: bool = False) -> bytes:
     return page + bytes(4096 - len(page))
 
 
-def _decoder() -> PageDecoder:
+def _tally() -> NativeTally:
     formats = {
         "kvm_pio": parse_format("kvm", "kvm_pio", PIO_FORMAT),
         "kvm_userspace_exit": parse_format("kvm", "kvm_userspace_exit", EXIT_FORMAT),
     }
-    return PageDecoder(formats, parse_header_page(HEADER_PAGE, 4096))
+    return NativeTally(formats, parse_header_page(HEADER_PAGE, 4096))
+
+
+def _counts(tally: NativeTally) -> dict[tuple[int, int, int | None], tuple[int, int, int]]:
+    return {(e.tid, e.addr, e.value): (e.writes, e.exits, e.undecided) for e in tally.entries()}
 
 
 def test_header_page_layout() -> None:
@@ -80,37 +82,44 @@ def test_page_with_extend_padding_and_long_record() -> None:
         + padding
         + long_pio
         + _record(_pio(7, 0x70, 0, rw=0), 2)
+        + _record(_pio(7, 0x600, 0), 1)
     )
-    out: list = []
-    assert not _decoder().decode(_page(1000, body), out)
+    tally = _tally()
+    tally.add_pages([_page(1000, body)])
     t1 = 1010
-    t2 = t1 + 5 + (2 << 27) + 1
-    t3 = t2 + 1 + 3
-    assert out == [
-        (t1, 7, WRITE, (Bus.PIO, 0x3F8, 1, 0x42)),
-        (t2, 7, EXIT, Bus.PIO),
-        (t3, 7, WRITE, (Bus.PIO, 0x600, 1, 0)),
-        (t3 + 2, 7, READ, None),
-    ]
+    t_last = t1 + 5 + (2 << 27) + 1 + 1 + 3 + 2 + 1
+    assert tally.classify(t_last - 1) == 4  # the last write waits for the horizon
+    assert tally.totals().held == 1
+    assert tally.classify(t_last) == 1
+    # The first write exited; the long record's write was followed by a read: in the kernel.
+    assert _counts(tally) == {(7, 0x3F8, 0x42): (1, 1, 0), (7, 0x600, 0): (2, 0, 1)}
+    assert tally.totals().events == 5
 
 
 def test_missed_flag_exit_filter_and_damage() -> None:
     body = _record(_exit(7, 5), 1) + _record(_exit(7, 2, -4), 1) + struct.pack("<I", (9 << 5) | 28)
-    out: list = []
-    assert _decoder().decode(_page(0, body, missed=True), out)
-    assert out == []  # a halt, a restart, and a record running past the commit: nothing
+    tally = _tally()
+    tally.add_pages([_page(0, body, missed=True)])
+    assert tally.classify(0, final=True) == 0  # a halt, a restart: no access completes
+    totals = tally.totals()
+    assert (totals.missed_pages, totals.damaged) == (1, 1)  # a record past the commit
+    assert tally.entries() == []
 
 
-def test_classification_rule() -> None:
-    w = lambda tid, port, val: (0, tid, WRITE, (Bus.PIO, port, 1, val))  # noqa: E731
-    x = lambda tid, bus=Bus.PIO: (0, tid, EXIT, bus)  # noqa: E731
-    r = (0, 1, READ, None)
-    tally = Tally()
-    tally.feed([x(1), w(1, 0x3F8, 1), w(2, 0x600, 0), w(1, 0x3F8, 1), x(2), x(1), r, x(1)])
-    tally.feed([w(1, 0x3F8, 2), w(2, 0x600, 0), x(2, Bus.MMIO), w(1, 0x3F8, 3)])
-    key = (Bus.PIO, 0x3F8, 1)
-    assert tally.writes[(1, (*key, 1))] == 2 and tally.exits[(1, (*key, 1))] == 1
-    assert tally.exits[(2, (Bus.PIO, 0x600, 1, 0))] == 1  # the second went nowhere: in kernel
-    assert tally.read_exits == 1
-    assert tally.unmatched_exits == 2  # before any write; an MMIO exit after a PIO write
-    assert dict(tally.undecided()) == {(1, (*key, 3)): 1}
+def test_order_across_cpus_and_the_rule() -> None:
+    # Thread 1 migrates: its write on one CPU's page, its exit on another's, later.
+    cpu0 = _record(_pio(1, 0x3F8, 1), 10) + _record(_pio(2, 0x600, 0), 1)
+    cpu0 += _record(_pio(1, 0x3F8, 2), 20)
+    cpu1 = _record(_exit(1, 2), 15) + _record(_exit(2, 6), 1) + _record(_exit(2, 2), 1)
+    tally = _tally()
+    tally.add_pages([_page(100, cpu0), _page(100, cpu1)])
+    tally.classify(0, final=True)
+    # 1's first write exited (its exit at 115 came before its next write at 131);
+    # 2's write met an MMIO exit: not its kind, so unmatched, and the IO exit after
+    # it has no write pending: unmatched too; its write was decided by neither.
+    assert _counts(tally) == {
+        (1, 0x3F8, 1): (1, 1, 0),
+        (2, 0x600, 0): (1, 0, 0),
+        (1, 0x3F8, 2): (1, 0, 1),
+    }
+    assert tally.totals().unmatched_exits == 2

@@ -16,15 +16,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from operator import itemgetter
 from pathlib import Path
 
-from iofdtui.engine.attach.classify import Key, Tally
 from iofdtui.engine.attach.processes import kvm_process, threads_of
-from iofdtui.engine.attach.ringbuffer import Event, PageDecoder
 from iofdtui.engine.attach.snapshot import (
     AttachSnapshot,
     TraceCost,
@@ -32,6 +28,7 @@ from iofdtui.engine.attach.snapshot import (
     TracedThread,
     TracedValue,
 )
+from iofdtui.engine.attach.tally import Entry, NativeTally
 from iofdtui.engine.attach.tracefs import DEFAULT_BUFFER_KB, TraceInstance, find_tracefs
 
 HOLD_NS = 20_000_000  # an event is committed within µs of its timestamp; 20 ms is ample
@@ -69,9 +66,7 @@ class Tracer:
         self._instance = TraceInstance(
             events_for(self.root), threads_of(pid) or (pid,), self.root, buffer_kb
         )
-        self._decoder: PageDecoder | None = None
-        self._tally = Tally()
-        self._held: list[Event] = []
+        self._tally: NativeTally | None = None
         self._lock = threading.Lock()
         self._started = 0.0
         self._cpu_s = 0.0
@@ -88,7 +83,11 @@ class Tracer:
         """Start recording; TraceUnavailable says why it cannot."""
         self._instance.open()
         assert self._instance.layout is not None
-        self._decoder = PageDecoder(self._instance.formats, self._instance.layout)
+        try:
+            self._tally = NativeTally(self._instance.formats, self._instance.layout)
+        except BaseException:
+            self._instance.close()
+            raise
         self._started = time.monotonic()
         return self
 
@@ -103,39 +102,32 @@ class Tracer:
         self.close()
 
     def poll(self, final: bool = False) -> int:
-        """Read what the kernel recorded and classify it; returns the events decoded.
+        """Read what the kernel recorded and classify it; returns the pages read.
 
         With `final`, every event read is classified (nothing is held back):
         call it when the traced VM is known to be quiet, or at the end.
         """
-        if self._decoder is None:
+        if self._tally is None:
             raise RuntimeError("the tracer is not open")
         cpu0 = time.thread_time()
         with self._lock:
             # Taken before reading: every event older than this is in a buffer by now.
             horizon = time.monotonic_ns() - HOLD_NS
-            fresh: list[Event] = []
+            pages = 0
             for cpu in self._instance.cpus():
-                run: list[Event] = []
-                for page in self._instance.read_pages(cpu):
-                    self._decoder.decode(page, run)
-                fresh.extend(run)
-            events = self._held + fresh
-            events.sort(key=itemgetter(0))  # stable: each CPU's own order is kept
-            if final:
-                ready, self._held = events, []
-            else:
-                cut = _first_after(events, horizon)
-                ready, self._held = events[:cut], events[cut:]
-            self._tally.feed(ready)
+                read = self._instance.read_pages(cpu)
+                self._tally.add_pages(read)
+                pages += len(read)
+            self._tally.classify(horizon, final)
             self._lost = self._instance.lost() - self._lost_base
             self._cpu_s += time.thread_time() - cpu0
-            return len(fresh)
+            return pages
 
     def reset(self) -> None:
         """Zero the counts; tracing goes on (an exit right after may find no write before it)."""
         with self._lock:
-            self._tally = Tally()
+            if self._instance.layout is not None:
+                self._tally = NativeTally(self._instance.formats, self._instance.layout)
             self._started = time.monotonic()
             self._last = None
             self._cpu_s = 0.0
@@ -144,62 +136,49 @@ class Tracer:
     def snapshot(self) -> AttachSnapshot:
         """The counts so far."""
         with self._lock:
-            tally = self._tally
+            if self._tally is None:
+                raise RuntimeError("the tracer is not open")
+            totals = self._tally.totals()
+            entries = self._tally.entries()
             now = time.monotonic()
             rate = None
             if self._last is not None and now > self._last[0]:
-                rate = (tally.events - self._last[1]) / (now - self._last[0])
-            self._last = (now, tally.events)
-            cost = TraceCost(tally.events, rate, self._lost, self._cpu_s, self.buffer_kb)
-            doors = _doorbells(tally.writes, tally.exits, tally.undecided())
-            tids = {tid for tid, _ in tally.writes} | {tid for tid, _ in tally.exits}
+                rate = (totals.events - self._last[1]) / (now - self._last[0])
+            self._last = (now, totals.events)
+            cost = TraceCost(totals.events, rate, self._lost, self._cpu_s, self.buffer_kb)
             return AttachSnapshot(
                 pid=self.pid,
                 comm=self.process.comm,
                 elapsed_s=now - self._started if self._started else 0.0,
-                doorbells=doors,
-                threads=tuple(sorted(tids)),
-                read_exits=tally.read_exits,
-                unmatched_exits=tally.unmatched_exits,
+                doorbells=_doorbells(entries),
+                threads=tuple(sorted({e.tid for e in entries})),
+                read_exits=totals.read_exits,
+                unmatched_exits=totals.unmatched_exits,
                 instance=self._instance.name,
                 cost=cost,
             )
 
 
-def _first_after(events: list[Event], horizon: int) -> int:
-    """Index of the first event (sorted by time) younger than `horizon`."""
-    lo, hi = 0, len(events)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if events[mid][0] <= horizon:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-def _doorbells(
-    writes: Counter[tuple[int, Key]],
-    exits: Counter[tuple[int, Key]],
-    undecided: Counter[tuple[int, Key]],
-) -> tuple[TracedDoorbell, ...]:
-    """Per doorbell, per value and per thread, from per-(thread, key) counts."""
-    values: dict[Key, list[int]] = {}  # key -> [writes, exits, undecided]
+def _doorbells(entries: list[Entry]) -> tuple[TracedDoorbell, ...]:
+    """Per doorbell, per value and per thread, from per-(thread, key) entries."""
+    values: dict[tuple[object, int], dict[tuple[int, int | None], list[int]]] = {}
     threads: dict[tuple[object, int], dict[int, list[int]]] = {}
-    for i, counts in enumerate((writes, exits, undecided)):
-        for (tid, key), n in counts.items():
-            values.setdefault(key, [0, 0, 0])[i] += n
-            if i < 2:
-                door = threads.setdefault((key[0], key[1]), {})
-                door.setdefault(tid, [0, 0])[i] += n
-    by_door: dict[tuple[object, int], list[TracedValue]] = {}
-    for (bus, addr, width, value), (w, x, u) in values.items():
-        by_door.setdefault((bus, addr), []).append(TracedValue(width, value, w, x, u))
+    for e in entries:
+        door = (e.bus, e.addr)
+        v = values.setdefault(door, {}).setdefault((e.width, e.value), [0, 0, 0])
+        v[0] += e.writes
+        v[1] += e.exits
+        v[2] += e.undecided
+        t = threads.setdefault(door, {}).setdefault(e.tid, [0, 0])
+        t[0] += e.writes
+        t[1] += e.exits
     out = []
-    for (bus, addr), vals in sorted(by_door.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])):
-        vals.sort(key=lambda v: (v.width, -1 if v.value is None else v.value))
-        per_thread = tuple(
-            TracedThread(tid, w, x) for tid, (w, x) in sorted(threads[(bus, addr)].items())
+    for (bus, addr), by_value in sorted(values.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])):
+        vals = tuple(
+            TracedValue(width, value, w, x, u)
+            for (width, value), (w, x, u) in sorted(
+                by_value.items(), key=lambda kv: (kv[0][0], -1 if kv[0][1] is None else kv[0][1])
+            )
         )
         out.append(
             TracedDoorbell(
@@ -208,8 +187,10 @@ def _doorbells(
                 writes=sum(v.writes for v in vals),
                 exits=sum(v.exits for v in vals),
                 undecided=sum(v.undecided for v in vals),
-                by_value=tuple(vals),
-                by_thread=per_thread,
+                by_value=vals,
+                by_thread=tuple(
+                    TracedThread(tid, w, x) for tid, (w, x) in sorted(threads[(bus, addr)].items())
+                ),
             )
         )
     return tuple(out)
