@@ -14,7 +14,7 @@ import gc
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from functools import partial
 
@@ -68,6 +68,7 @@ class LabSession:
         pin: bool = False,
         refresh_interval: float = REFRESH_INTERVALS[0],
         checkpoint_every: float = CHECKPOINT_EVERY_S,
+        setup: Callable[[LabPort], dict[int, RegistrationSpec]] = calls.start_demo,
         trace_self: bool = False,
     ) -> None:
         """A session that builds its lab with `lab_factory` once `start()` is called.
@@ -78,6 +79,8 @@ class LabSession:
             pin: pin the vCPU thread(s) to one CPU and the reader and UI to another.
             refresh_interval: seconds between readings.
             checkpoint_every: seconds between exact checkpoints (brief pauses).
+            setup: what is done on a new lab before it is shown, returning its
+                registrations: the demo, started (a replay changes nothing).
             trace_self: trace this process's doorbells too, where tracefs allows
                 (`traced_witness.py`: a third witness at each checkpoint).
         """
@@ -101,6 +104,7 @@ class LabSession:
         self.recording = SessionRecording()
         """The recording of readings and events, while one is on (`--record`, `R`)."""
         self._lab_factory = lab_factory
+        self._setup = setup
         self._app: App[object] | None = None
         self._removing: set[int] = set()  # ids whose removal is in flight
         # One lock orders every engine call made by workers against shutdown(),
@@ -396,7 +400,7 @@ class LabSession:
             self._failed_to_start(str(err))
             return
         try:
-            registrations = calls.start_demo(lab)
+            registrations = self._setup(lab)
         except ENGINE_ERRORS as err:
             # EngineError is an OSError; a bare one (a thread or mmap the
             # kernel refused) is just as fatal: close what was built, one line.

@@ -74,6 +74,9 @@ class AttachApp(App[int]):
     COMMANDS = App.COMMANDS | {AttachCommands}
     BINDINGS: ClassVar[list[BindingType]] = attach_bindings()
 
+    startup_error: str | None = None
+    """Always None: the tracer is open before the app starts (what the CLI's runner asks)."""
+
     def __init__(
         self,
         tracer: TracerPort,
