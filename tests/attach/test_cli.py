@@ -79,3 +79,11 @@ def test_bad_flags_one_line(argv: list[str], says: str, capsys: pytest.CaptureFi
 def test_not_a_vm_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["attach", "1", "--seconds", "1"]) == 2
     assert "holds no KVM VM" in capsys.readouterr().err
+
+
+def test_app_without_a_terminal_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    # pytest's stdin is not a terminal: the app refuses before any tracefs work.
+    assert cli.main(["attach", str(os.getpid())]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"for a headless run try `iofdtui attach {os.getpid()} --seconds S`" in err
