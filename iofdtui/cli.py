@@ -126,8 +126,6 @@ def _parser() -> argparse.ArgumentParser:
         help="record the session (every reading and event) to FILE (.gz: compressed)",
     )
     sub = parser.add_subparsers(dest="command")
-    add_recording_commands(sub)
-    attach_command.add_command(sub)
     bench = sub.add_parser("bench", help="measure ioeventfd against userspace exits, headless")
     bench.add_argument(
         "--seconds",
@@ -198,6 +196,8 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--demo", action="store_true", help="play the recording shipped with iofdtui"
     )
+    add_recording_commands(sub)
+    attach_command.add_command(sub)
     return parser
 
 
@@ -404,11 +404,13 @@ def _replay(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if problem is not None:
         _Parser(prog=f"{parser.prog} replay").error(problem)
     from iofdtui.recording.reader import RecordingError
-    from iofdtui.ui.replay.app import ReplayApp, demo_path, open_recording
+    from iofdtui.ui.replay.app import DEMO_SHOWN, ReplayApp, demo_path, open_recording
 
     try:
-        path = demo_path() if args.demo else args.file
-        opened = open_recording(path, follow_it=args.follow)
+        if args.demo:
+            opened = open_recording(demo_path(), name=DEMO_SHOWN)
+        else:
+            opened = open_recording(args.file, follow_it=args.follow)
     except RecordingError as err:
         print(f"iofdtui: {err}", file=sys.stderr)
         return EXIT_ENV
