@@ -23,6 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from iofdtui.capture import attach as attach_command
 from iofdtui.capture.commands import COMMANDS as RECORDING_COMMANDS
 from iofdtui.capture.commands import add_commands as add_recording_commands
 from iofdtui.capture.commands import run as run_recording_command
@@ -229,6 +230,7 @@ def _parser() -> argparse.ArgumentParser:
         "--demo", action="store_true", help="play the recording shipped with iofdtui"
     )
     add_recording_commands(sub)
+    attach_command.add_command(sub)
     return parser
 
 
@@ -588,6 +590,29 @@ def _run_bench(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
         return _scale(args) if args.scale else _bench(args)
 
 
+def _attach(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    problem = attach_command.usage_error(args)
+    if problem is not None:
+        _Parser(prog=f"{parser.prog} attach").error(problem)
+    if attach_command.wants_app(args):
+        return _attach_app(args.pid)
+    with _handlers(_raise_ended):
+        return attach_command.run(args)
+
+
+def _attach_app(pid: int) -> int:
+    """The app on an attached VM; the tracer is opened first, so a failure is one line."""
+    if not _has_terminal():
+        headless = f"iofdtui attach {pid} --seconds S"
+        print(NEED_TTY.replace("iofdtui bench", headless), file=sys.stderr)
+        return EXIT_ENV
+    from iofdtui.engine.attach.tracer import attached
+    from iofdtui.ui.attach.app import AttachApp
+
+    with attached(pid) as tracer:
+        return _run_tui(AttachApp(tracer))  # type: ignore[arg-type]  # its startup_error is None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     parser = _parser()
@@ -597,6 +622,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_bench(parser, args)
         if args.command == "serve":
             return _serve(args)
+        if args.command == attach_command.COMMAND:
+            return _attach(parser, args)
         if args.command == "replay":
             return _replay(parser, args)
         if args.command in RECORDING_COMMANDS:

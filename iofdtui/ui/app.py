@@ -96,6 +96,7 @@ class IofdApp(App[int]):
             pin=pin,
             refresh_interval=refresh_interval,
             checkpoint_every=checkpoint_every,
+            trace_self=lab_factory is None,  # the real lab: the kernel's tracepoints witness it
         )
         """The lab and every engine call made on it."""
         self._clock = clock

@@ -404,6 +404,48 @@ if sorted(PALETTE_ORDER) != sorted(c.action for c in COMMANDS):
     raise TypeError("PALETTE_ORDER must name every action of COMMANDS once: update it")
 
 
+ATTACH_COMMANDS: tuple[Command, ...] = (
+    Command(
+        "reset",
+        "r",
+        "Reset",
+        "Reset counts",
+        "Zero the attached VM's counts; tracing goes on",
+        "reset",
+        scope="app",
+    ),
+    Command(
+        "screenshot",
+        "S",
+        "Shot",
+        "Save screenshot",
+        "Save an SVG screenshot to screenshots/",
+        "screenshot",
+        footer=False,
+        scope="app",
+    ),
+    Command(
+        "quit",
+        "q",
+        "Quit",
+        "Quit",
+        "Stop tracing, remove the tracefs instance, leave",
+        "quit",
+        scope="app",
+    ),
+)
+"""`iofdtui attach PID`'s commands (its app is read-only: the lab's keys are not there)."""
+
+
+def attach_bindings() -> list[BindingType]:
+    """The Textual bindings of the attached VM's app."""
+    return [
+        Binding(c.key, c.action, c.label, show=c.footer, tooltip=f"{c.help}.")
+        for c in ATTACH_COMMANDS
+        if c.key
+    ]
+
+
 NEEDS_LAB = frozenset(c.action for c in COMMANDS if c.needs_lab)
 """The actions offered only while a lab is up (the main screen's and the app's)."""
 

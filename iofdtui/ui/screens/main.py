@@ -113,6 +113,7 @@ class MainScreen(Screen[None]):
         self._scale_sweep = scale_sweep
         # The last reading that carried the selected registration's histograms.
         self._detail: SnapshotReady | None = None
+        self._traced: dict[str, str] | None = None  # the tracepoints' verdicts, if traced
         self._rates = RateHistory(HISTORY_S)
         self._last_state = "starting"
         self._broken: set[tuple[object, int]] = set()
@@ -202,6 +203,7 @@ class MainScreen(Screen[None]):
             return  # a reading that arrived while the app tears its screen down at quit
         snap = event.snapshot
         self.snapshot = snap
+        self._traced = event.traced
         if event.selected is not None:
             self._detail = event
         self._rates.add(snap)
@@ -231,7 +233,7 @@ class MainScreen(Screen[None]):
             return
         self._show_registrations()
         doors = self.query_one(DoorbellsTable)
-        doors.show(snap.doorbells, snap.slots, snap.checkpoint)
+        doors.show(snap.doorbells, snap.slots, snap.checkpoint, self._traced)
         doors.border_subtitle = check_summary(snap)
 
     def _show_registrations(self) -> None:
