@@ -9,6 +9,7 @@
  *   counters.c  folding the guest's counter pages, histograms, paths,
  *               quantiles, readings and resets
  *   plan.c      slots, the ring plan, routes, pacing, the bare loop, test hooks
+ *   roundtrip.c the kick -> completion interrupt loop (irqfd, KVM_SIGNAL_MSI)
  *
  * Locking: `ctl` guards the vCPU state machine (pause/resume/stop); `mu`
  * guards the registration table and every host-side accumulator.  A vCPU
@@ -138,6 +139,8 @@ struct lab {
     uint32_t pace;            /* TSC cycles between paced rings, 0 = not paced */
     uint32_t wake_seq_base;   /* WAKE_SEQ when pacing began */
     uint64_t tsc_offset;      /* guest TSC = host TSC + tsc_offset */
+    int irqchip;              /* KVM_CREATE_IRQCHIP made (before the vCPUs) */
+    struct rt *rt;            /* roundtrip.c's, set up and torn down while no vCPU runs */
 };
 
 /* -------------------------------------------------- inline accessors -- */
@@ -198,6 +201,9 @@ int lab_reader_start(struct lab *lab);
 void lab_reader_stop(struct lab *lab);
 void lab_drain_listed(struct lab *lab, const int *ids, int n);
 void lab_drain_all(struct lab *lab);
+
+/* roundtrip.c: an OUT to RT_USER_PORT, on the vCPU thread; -ENOENT: no user path set up. */
+int lab_rt_user_kick(struct lab *lab);
 
 /* counters.c; `mu` held unless said otherwise. */
 void lab_fold(struct lab *lab);

@@ -73,7 +73,34 @@ static int load_image(struct lab *lab)
         goto fail;                                                                                 \
     } while (0)
 
+/*
+ * An in-kernel irqchip (PIC, IOAPIC, a LAPIC per vCPU) for the completion
+ * interrupt; before any vCPU exists.  Only when asked: with one, a `hlt` with
+ * interrupts off blocks in the kernel instead of exiting (KVM_EXIT_HLT).
+ */
+static void create_irqchip(struct lab *lab)
+{
+    static const int caps[] = {KVM_CAP_IRQCHIP, KVM_CAP_IRQFD, KVM_CAP_IRQ_ROUTING,
+                               KVM_CAP_SIGNAL_MSI};
+    for (unsigned i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+        if (ioctl(lab->kvm, KVM_CHECK_EXTENSION, caps[i]) <= 0) {
+            lab->facts.irqchip_missing_cap = caps[i];
+            return;
+        }
+    }
+    if (ioctl(lab->vm, KVM_CREATE_IRQCHIP, 0) < 0) {
+        lab->facts.irqchip_errno = errno;
+        return;
+    }
+    lab->irqchip = lab->facts.irqchip = 1;
+}
+
 int lab_create(struct lab **out, int vcpus, int *stage, int64_t *detail)
+{
+    return lab_create_with(out, vcpus, 0, stage, detail);
+}
+
+int lab_create_with(struct lab **out, int vcpus, int irqchip, int *stage, int64_t *detail)
 {
     int err = 0;
     if (vcpus < 1 || vcpus > MAX_VCPUS) {
@@ -133,6 +160,8 @@ int lab_create(struct lab **out, int vcpus, int *stage, int64_t *detail)
         FAIL(LAB_STAGE_VM, 0);
     /* Needed on VMX without unrestricted guest; harmless (or refused) elsewhere. */
     (void)ioctl(lab->vm, KVM_SET_TSS_ADDR, 0xfffbd000UL);
+    if (irqchip)
+        create_irqchip(lab);
 
     lab->ram = mmap(NULL, GUEST_RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (lab->ram == MAP_FAILED) {
@@ -216,6 +245,7 @@ void lab_destroy(struct lab *lab)
     if (!lab)
         return;
     lab_stop(lab);
+    lab_rt_teardown(lab);
     for (int i = 0; i < lab->nregs; i++) {
         if (lab->regs[i].efd >= 0)
             lab_deassign(lab, i, NULL);

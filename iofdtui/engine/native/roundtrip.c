@@ -1,0 +1,288 @@
+/*
+ * The other half of the notification loop: the completion interrupt.  The
+ * round-trip guest (ENTRY_ROUNDTRIP) kicks and waits for an interrupt; this
+ * file answers each kick, on one of three paths (guest_abi.h RT_PATH_*):
+ *   ioeventfd  the kick signals an eventfd; a device thread (the reader, in
+ *              mode epoll or poll) reads it and writes an irqfd whose GSI is
+ *              routed (KVM_SET_GSI_ROUTING) as an MSI to vCPU 0's LAPIC;
+ *   user       the kick exits to userspace; the vCPU thread injects with
+ *              KVM_SIGNAL_MSI before it re-enters (vcpu.c calls lab_rt_user_kick);
+ *   self-IPI   the guest's own LAPIC (no host involved): the floor.
+ * The host stamps each kick's record (reader awake, completion written) on
+ * the guest's clock: guest TSC = host TSC + KVM_VCPU_TSC_OFFSET.
+ */
+#define _GNU_SOURCE
+
+#include "lab_internal.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <x86intrin.h>
+
+#define RT_GSI 24 /* above the 24 IOAPIC pins of the default routing */
+
+_Static_assert(RT_REC + RT_RECORDS * (1 << RT_REC_SHIFT) <= GUEST_RAM_SIZE, "records overflow RAM");
+_Static_assert(RT_REC >= (MAX_VCPUS - 1) * VCPU_AREA + CTR_BASE + CTR_COUNT * CTR_STRIDE,
+               "records overlap vCPU 1's area");
+_Static_assert(RT_IDT + 256 * 8 <= GUEST_STACK_TOP - 0x1000, "the IDT crowds the stack");
+_Static_assert((RT_RECORDS & (RT_RECORDS - 1)) == 0, "RT_RECORDS is a power of two");
+
+struct rt {
+    int path, reader;
+    uint32_t vector, work;     /* work: TSC cycles the device spins before it answers */
+    int kickfd, irqfd, epfd, stopfd;
+    int ioeventfd_on, irqfd_on;
+    pthread_t thread;
+    int thread_up, stop;
+    struct lab_rt_stats st;    /* host counts: device thread or vCPU thread, atomics */
+};
+
+static void add(uint64_t *p, uint64_t n) { __atomic_fetch_add(p, n, __ATOMIC_RELAXED); }
+
+/* Stamp a record's host field on the guest clock (a u32, like the guest's own). */
+static void stamp(struct lab *lab, uint64_t kick, uint32_t field, uint64_t host_tsc)
+{
+    uint32_t off = RT_REC + (uint32_t)((kick & (RT_RECORDS - 1)) << RT_REC_SHIFT) + field;
+    __atomic_store_n(guest_u32(lab, off), (uint32_t)(host_tsc + lab->tsc_offset), __ATOMIC_RELAXED);
+}
+
+/* The device's work: spin `work` cycles from `from` (a device that computes before answering). */
+static uint64_t device_work(uint32_t work, uint64_t from)
+{
+    uint64_t now = __rdtsc();
+    while (work && now - from < work)
+        now = __rdtsc();
+    return now;
+}
+
+static void *device_main(void *arg)
+{
+    struct lab *lab = arg;
+    struct rt *rt = lab->rt;
+    struct epoll_event ev;
+
+    lab_apply_pin(pthread_self(), lab->pin_reader);
+    while (!__atomic_load_n(&rt->stop, __ATOMIC_ACQUIRE)) {
+        if (rt->reader == LAB_CONSUMER_EPOLL) {
+            int n = epoll_wait(rt->epfd, &ev, 1, -1);
+            if (n <= 0 || ev.data.fd == rt->stopfd)
+                continue; /* EINTR, or the stop flag is checked above */
+        }
+        uint64_t woke = __rdtsc();
+        uint64_t count;
+        if (read(rt->kickfd, &count, sizeof(count)) != sizeof(count) || count == 0)
+            continue; /* poll mode: nothing yet */
+        uint64_t before = __atomic_fetch_add(&rt->st.signals, count, __ATOMIC_RELAXED);
+        add(&rt->st.reads, 1);
+        if (count > 1)
+            add(&rt->st.coalesced, count - 1); /* kicks answered by one completion */
+        uint64_t kick = before + count - 1;    /* the last kick read is the one waiting */
+        stamp(lab, kick, RT_REC_AWAKE, woke);
+        stamp(lab, kick, RT_REC_WRITTEN, device_work(rt->work, woke));
+        /* Counted before the write: the guest may take the interrupt, and a
+         * pause read the counts, before write() has even returned. */
+        uint64_t one = 1;
+        add(&rt->st.completions, 1);
+        if (write(rt->irqfd, &one, sizeof(one)) != sizeof(one)) {
+            __atomic_fetch_sub(&rt->st.completions, 1, __ATOMIC_RELAXED);
+            add(&rt->st.completion_errors, 1);
+        }
+    }
+    return NULL;
+}
+
+/* Called by the vCPU thread on an OUT to RT_USER_PORT; 0, or -errno for a fault. */
+int lab_rt_user_kick(struct lab *lab)
+{
+    uint64_t woke = __rdtsc();
+    struct rt *rt = lab->rt; /* changes only while no vCPU runs */
+    if (!rt || rt->path != RT_PATH_USER)
+        return -ENOENT;
+    uint64_t kick = __atomic_fetch_add(&rt->st.user_exits, 1, __ATOMIC_RELAXED);
+    stamp(lab, kick, RT_REC_AWAKE, woke);
+    stamp(lab, kick, RT_REC_WRITTEN, device_work(rt->work, woke));
+    struct kvm_msi msi = {.address_lo = LAPIC_BASE, .data = rt->vector};
+    int r = ioctl(lab->vm, KVM_SIGNAL_MSI, &msi);
+    if (r > 0)
+        add(&rt->st.completions, 1);
+    else if (r == 0)
+        add(&rt->st.merged, 1); /* api.rst: 0 = the guest blocked it (already pending) */
+    else
+        add(&rt->st.completion_errors, 1);
+    return 0;
+}
+
+static int set_route(struct lab *lab, uint32_t vector)
+{
+    struct {
+        struct kvm_irq_routing head;
+        struct kvm_irq_routing_entry entry;
+    } table;
+    memset(&table, 0, sizeof(table));
+    table.head.nr = 1;
+    table.entry.gsi = RT_GSI;
+    table.entry.type = KVM_IRQ_ROUTING_MSI;
+    table.entry.u.msi.address_lo = LAPIC_BASE; /* destination APIC id 0, fixed, physical */
+    table.entry.u.msi.data = vector;
+    return ioctl(lab->vm, KVM_SET_GSI_ROUTING, &table) < 0 ? -errno : 0;
+}
+
+static int irqfd_ctl(struct lab *lab, int fd, uint32_t flags)
+{
+    struct kvm_irqfd req = {.fd = (uint32_t)fd, .gsi = RT_GSI, .flags = flags};
+    return ioctl(lab->vm, KVM_IRQFD, &req) < 0 ? -errno : 0;
+}
+
+static int ioeventfd_ctl(struct lab *lab, int fd, uint32_t flags)
+{
+    struct kvm_ioeventfd req = {
+        .addr = RT_PORT, .len = 1, .fd = fd, .flags = KVM_IOEVENTFD_FLAG_PIO | flags,
+    };
+    return ioctl(lab->vm, KVM_IOEVENTFD, &req) < 0 ? -errno : 0;
+}
+
+int lab_rt_teardown(struct lab *lab)
+{
+    struct rt *rt = lab->rt;
+    if (!rt)
+        return 0;
+    if (!lab_quiescent(lab))
+        return -EBUSY;
+    if (rt->thread_up) {
+        __atomic_store_n(&rt->stop, 1, __ATOMIC_RELEASE);
+        uint64_t one = 1;
+        if (write(rt->stopfd, &one, sizeof(one)) < 0) { /* poll mode sees the flag */
+        }
+        pthread_join(rt->thread, NULL);
+    }
+    /* The device thread is gone: whatever the eventfd still holds is counted, never lost. */
+    uint64_t count;
+    if (rt->kickfd >= 0 && read(rt->kickfd, &count, sizeof(count)) == sizeof(count))
+        add(&rt->st.signals, count);
+    if (rt->irqfd_on)
+        irqfd_ctl(lab, rt->irqfd, KVM_IRQFD_FLAG_DEASSIGN);
+    if (rt->ioeventfd_on)
+        ioeventfd_ctl(lab, rt->kickfd, KVM_IOEVENTFD_FLAG_DEASSIGN);
+    int fds[] = {rt->kickfd, rt->irqfd, rt->epfd, rt->stopfd};
+    for (unsigned i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    free(rt);
+    lab->rt = NULL;
+    return 0;
+}
+
+int lab_rt_setup(struct lab *lab, int path, int reader, uint32_t vector, uint32_t work_cycles)
+{
+    if (!lab->irqchip)
+        return -ENOTSUP;
+    if (lab->nvcpus != 1 || path < RT_PATH_IOEVENTFD || path > RT_PATH_SELF_IPI || vector < 32 ||
+        vector > 255 || (reader != LAB_CONSUMER_EPOLL && reader != LAB_CONSUMER_POLL))
+        return -EINVAL;
+    int err = lab_rt_teardown(lab);
+    if (err)
+        return err;
+    if (lab->threads_up)
+        return -EBUSY; /* set up before the guest starts: its records start at kick 0 */
+    struct rt *rt = calloc(1, sizeof(*rt));
+    if (!rt)
+        return -ENOMEM;
+    rt->path = path;
+    rt->reader = reader;
+    rt->vector = vector;
+    rt->work = work_cycles;
+    rt->kickfd = rt->irqfd = rt->epfd = rt->stopfd = -1;
+    lab->rt = rt;
+    memset(lab->ram + RT_BASE, 0, RT_IDT - RT_BASE);
+    memset(lab->ram + RT_REC, 0, (size_t)RT_RECORDS << RT_REC_SHIFT);
+    *guest_u32(lab, RT_PATH) = (uint32_t)path;
+    *guest_u32(lab, RT_VECTOR) = vector;
+    if (path != RT_PATH_IOEVENTFD)
+        return 0;
+
+    rt->kickfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    rt->irqfd = eventfd(0, EFD_CLOEXEC);
+    rt->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    rt->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (rt->kickfd < 0 || rt->irqfd < 0 || rt->stopfd < 0 || rt->epfd < 0)
+        goto fail;
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = rt->kickfd};
+    if (epoll_ctl(rt->epfd, EPOLL_CTL_ADD, rt->kickfd, &ev) < 0)
+        goto fail;
+    ev.data.fd = rt->stopfd;
+    if (epoll_ctl(rt->epfd, EPOLL_CTL_ADD, rt->stopfd, &ev) < 0)
+        goto fail;
+    if ((err = set_route(lab, vector)) || (err = irqfd_ctl(lab, rt->irqfd, 0)))
+        goto fail_err;
+    rt->irqfd_on = 1;
+    if ((err = ioeventfd_ctl(lab, rt->kickfd, 0)))
+        goto fail_err;
+    rt->ioeventfd_on = 1;
+    if ((err = -pthread_create(&rt->thread, NULL, device_main, lab)))
+        goto fail_err;
+    rt->thread_up = 1;
+    return 0;
+fail:
+    err = -errno;
+fail_err:
+    lab_rt_teardown(lab);
+    return err ? err : -EIO;
+}
+
+int lab_rt_set_no_eoi(struct lab *lab, int on)
+{
+    if (!lab->rt)
+        return -ENOENT;
+    *guest_u32(lab, RT_NO_EOI) = on != 0;
+    return 0;
+}
+
+int lab_rt_read(struct lab *lab, struct lab_rt_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct rt *rt = lab->rt;
+    if (!rt)
+        return -ENOENT;
+    out->signals = __atomic_load_n(&rt->st.signals, __ATOMIC_RELAXED);
+    out->reads = __atomic_load_n(&rt->st.reads, __ATOMIC_RELAXED);
+    out->coalesced = __atomic_load_n(&rt->st.coalesced, __ATOMIC_RELAXED);
+    out->completions = __atomic_load_n(&rt->st.completions, __ATOMIC_RELAXED);
+    out->completion_errors = __atomic_load_n(&rt->st.completion_errors, __ATOMIC_RELAXED);
+    out->merged = __atomic_load_n(&rt->st.merged, __ATOMIC_RELAXED);
+    out->user_exits = __atomic_load_n(&rt->st.user_exits, __ATOMIC_RELAXED);
+    /* The guest's counts (u32: a run under 2^32 kicks; the bench's are far shorter). */
+    out->kicks = __atomic_load_n(guest_u32(lab, RT_KICKS), __ATOMIC_ACQUIRE);
+    out->handler_runs = __atomic_load_n(guest_u32(lab, RT_IRQS), __ATOMIC_ACQUIRE);
+    out->other_irqs = __atomic_load_n(guest_u32(lab, RT_OTHER), __ATOMIC_ACQUIRE);
+    return 0;
+}
+
+/*
+ * The last min(n, RT_RECORDS, kicks) records, oldest first, 4 u32 each
+ * (kick, awake, written, handler): complete only while the guest is parked.
+ */
+int lab_rt_records(struct lab *lab, uint32_t *out, int n)
+{
+    if (!lab->rt)
+        return -ENOENT;
+    if (n < 0)
+        return -EINVAL;
+    if (!lab_quiescent(lab))
+        return -EBUSY;
+    uint32_t kicks = *guest_u32(lab, RT_KICKS);
+    uint32_t m = (uint32_t)n;
+    if (m > RT_RECORDS)
+        m = RT_RECORDS;
+    if (m > kicks)
+        m = kicks;
+    for (uint32_t i = 0; i < m; i++) {
+        uint32_t k = (kicks - m + i) & (RT_RECORDS - 1);
+        memcpy(out + 4 * i, lab->ram + RT_REC + (k << RT_REC_SHIFT), 16);
+    }
+    return (int)m;
+}
