@@ -461,10 +461,14 @@ rt_common:
 1:
         inc     dword ptr [RT_OTHER]
 2:
-        cmp     dword ptr [RT_NO_EOI], 0
+        cmp     dword ptr [RT_MISBEHAVE], RT_MASK_LAPIC
         jne     3f
-        mov     dword ptr [LAPIC_BASE + 0xb0], 0        /* EOI */
+        mov     dword ptr [LAPIC_BASE + 0xf0], 0xff     /* SVR: software-disabled */
 3:
+        cmp     dword ptr [RT_MISBEHAVE], RT_SKIP_EOI
+        je      4f
+        mov     dword ptr [LAPIC_BASE + 0xb0], 0        /* EOI */
+4:
         pop     ecx
         add     esp, 4
         pop     edx

@@ -127,7 +127,7 @@
 #define RT_BASE           0x4000
 #define RT_PATH           (RT_BASE + 0x00) /* RT_PATH_* */
 #define RT_VECTOR         (RT_BASE + 0x04) /* the completion's vector, 32..255 */
-#define RT_NO_EOI         (RT_BASE + 0x08) /* test hook: the handler skips its EOI */
+#define RT_MISBEHAVE      (RT_BASE + 0x08) /* test hook: RT_SKIP_EOI or RT_MASK_LAPIC */
 #define RT_KICKS          (RT_BASE + 0x0c) /* guest: kicks made */
 #define RT_IRQS           (RT_BASE + 0x10) /* guest: handler runs for RT_VECTOR */
 #define RT_OTHER          (RT_BASE + 0x14) /* guest: interrupts on any other vector */
@@ -143,6 +143,8 @@
 #define RT_PATH_IOEVENTFD 0 /* kick = OUT to RT_PORT, an ioeventfd; completion = irqfd */
 #define RT_PATH_USER      1 /* kick = OUT to RT_USER_PORT, a userspace exit; KVM_SIGNAL_MSI */
 #define RT_PATH_SELF_IPI  2 /* kick = the guest's own LAPIC ICR: no host at all */
+#define RT_SKIP_EOI       1 /* the handler never EOIs */
+#define RT_MASK_LAPIC     2 /* the handler software-disables its LAPIC (SVR), so no more interrupts */
 #define RT_PORT           0x0520
 #define RT_USER_PORT      0x0521
 #define LAPIC_BASE        0xfee00000

@@ -56,6 +56,8 @@ ABI_CONSTANTS = (
     "RT_RECORDS",
     "RT_VEC_COUNT",
     "RT_PORT",
+    "RT_SKIP_EOI",
+    "RT_MASK_LAPIC",
     "KIND_PIO1",
     "KIND_PIO2",
     "KIND_PIO4",

@@ -80,7 +80,8 @@ struct lab_facts {
     uint64_t tsc_offset;       /* guest TSC = host TSC + tsc_offset */
     uint32_t tsc_offset_changes; /* seen to move between pauses */
     int irqchip;               /* an in-kernel irqchip was asked for and made */
-    int irqchip_missing_cap;   /* else the first of IRQCHIP, IRQFD, IRQ_ROUTING, SIGNAL_MSI absent */
+    int irqchip_missing;       /* else 1 + the index in (IRQCHIP, IRQFD, IRQ_ROUTING, SIGNAL_MSI)
+                                * of the first capability absent (KVM_CAP_IRQCHIP is 0) */
     int irqchip_errno;         /* or why KVM_CREATE_IRQCHIP failed */
 };
 
@@ -148,7 +149,7 @@ enum lab_path_kind {
 
 int lab_create(struct lab **out, int vcpus, int *stage, int64_t *detail);
 /* lab_create with an in-kernel irqchip when `irqchip` and the kernel has one
- * (see lab_facts: irqchip, irqchip_missing_cap); the lab works either way. */
+ * (see lab_facts: irqchip, irqchip_missing); the lab works either way. */
 int lab_create_with(struct lab **out, int vcpus, int irqchip, int *stage, int64_t *detail);
 void lab_destroy(struct lab *lab);
 int lab_facts(struct lab *lab, struct lab_facts *out);
@@ -231,7 +232,8 @@ struct lab_rt_stats {
 int lab_rt_setup(struct lab *lab, int path, int reader, uint32_t vector, uint32_t work_cycles);
 /* Parked or idle: stop the device thread, deassign the irqfd and the ioeventfd. */
 int lab_rt_teardown(struct lab *lab);
-int lab_rt_set_no_eoi(struct lab *lab, int on);
+/* Test hook: 0, RT_SKIP_EOI or RT_MASK_LAPIC (guest_abi.h). */
+int lab_rt_misbehave(struct lab *lab, int how);
 int lab_rt_read(struct lab *lab, struct lab_rt_stats *out);
 int lab_rt_records(struct lab *lab, uint32_t *out, int n);
 /* cdef-end */

@@ -140,6 +140,7 @@ struct lab {
     uint32_t wake_seq_base;   /* WAKE_SEQ when pacing began */
     uint64_t tsc_offset;      /* guest TSC = host TSC + tsc_offset */
     int irqchip;              /* KVM_CREATE_IRQCHIP made (before the vCPUs) */
+    struct kvm_lapic_state lapic0; /* vCPU 0's LAPIC as created, restored at each start */
     struct rt *rt;            /* roundtrip.c's, set up and torn down while no vCPU runs */
 };
 
@@ -187,8 +188,9 @@ static inline struct reg *reg_get(struct lab *lab, int id)
 /* Hidden: internal to the extension module, never exported from it. */
 #pragma GCC visibility push(hidden)
 
-/* vm.c.  A vCPU ioctl: only while no vCPU thread is in KVM_RUN. */
+/* vm.c.  vCPU ioctls: only while no vCPU thread is in KVM_RUN. */
 void lab_read_tsc_offset(struct lab *lab);
+int lab_reset_irq_state(struct lab *lab); /* LAPIC as created, vCPU runnable; 0 or -errno */
 
 /* vcpu.c */
 int lab_kick_signal(void);                   /* the signal that kicks a vCPU out of KVM_RUN */

@@ -77,6 +77,10 @@ static void *device_main(void *arg)
         uint64_t count;
         if (read(rt->kickfd, &count, sizeof(count)) != sizeof(count) || count == 0)
             continue; /* poll mode: nothing yet */
+        /* Polling, the kick may have landed after the stamp, during this read:
+         * stamp the read that found it instead (never before the kick). */
+        if (rt->reader == LAB_CONSUMER_POLL)
+            woke = __rdtsc();
         uint64_t before = __atomic_fetch_add(&rt->st.signals, count, __ATOMIC_RELAXED);
         add(&rt->st.reads, 1);
         if (count > 1)
@@ -234,11 +238,13 @@ fail_err:
     return err ? err : -EIO;
 }
 
-int lab_rt_set_no_eoi(struct lab *lab, int on)
+int lab_rt_misbehave(struct lab *lab, int how)
 {
     if (!lab->rt)
         return -ENOENT;
-    *guest_u32(lab, RT_NO_EOI) = on != 0;
+    if (how < 0 || how > RT_MASK_LAPIC)
+        return -EINVAL;
+    *guest_u32(lab, RT_MISBEHAVE) = (uint32_t)how;
     return 0;
 }
 

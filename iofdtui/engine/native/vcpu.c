@@ -374,8 +374,10 @@ int lab_start(struct lab *lab, int entry)
         pthread_mutex_unlock(&lab->ctl);
         return -EBUSY;
     }
-    for (int k = 0; k < lab->nvcpus; k++) {
-        err = setup_vcpu_regs(lab, &lab->vcpus[k], entry);
+    err = lab_reset_irq_state(lab);
+    for (int k = 0; k < lab->nvcpus || err; k++) {
+        if (!err)
+            err = setup_vcpu_regs(lab, &lab->vcpus[k], entry);
         if (err) {
             pthread_mutex_unlock(&lab->ctl);
             return err;

@@ -50,6 +50,23 @@ void lab_read_tsc_offset(struct lab *lab)
 #endif
 }
 
+/*
+ * A run that ended with the guest halted, an interrupt pending or one never
+ * EOI'd leaves that in the in-kernel LAPIC and the vCPU's mp_state: each
+ * start begins from the LAPIC as created and a runnable vCPU.
+ */
+int lab_reset_irq_state(struct lab *lab)
+{
+    if (!lab->irqchip)
+        return 0;
+    struct kvm_mp_state mp = {.mp_state = KVM_MP_STATE_RUNNABLE};
+    struct kvm_lapic_state lapic = lab->lapic0;
+    if (ioctl(lab->vcpus[0].fd, KVM_SET_LAPIC, &lapic) < 0 ||
+        ioctl(lab->vcpus[0].fd, KVM_SET_MP_STATE, &mp) < 0)
+        return -errno;
+    return 0;
+}
+
 static int load_image(struct lab *lab)
 {
     uint32_t len = iofdtui_guest_image_len;
@@ -84,7 +101,7 @@ static void create_irqchip(struct lab *lab)
                                KVM_CAP_SIGNAL_MSI};
     for (unsigned i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
         if (ioctl(lab->kvm, KVM_CHECK_EXTENSION, caps[i]) <= 0) {
-            lab->facts.irqchip_missing_cap = caps[i];
+            lab->facts.irqchip_missing = (int)i + 1;
             return;
         }
     }
@@ -192,6 +209,8 @@ int lab_create_with(struct lab **out, int vcpus, int irqchip, int *stage, int64_
         if (binary_stats)
             v->stats = ioctl(v->fd, KVM_GET_STATS_FD, NULL);
     }
+    if (lab->irqchip && ioctl(lab->vcpus[0].fd, KVM_GET_LAPIC, &lab->lapic0) < 0)
+        FAIL(LAB_STAGE_VCPU, 0);
     int khz = ioctl(lab->vcpus[0].fd, KVM_GET_TSC_KHZ, 0);
     lab->facts.tsc_khz = khz > 0 ? (uint32_t)khz : 0;
     lab_read_tsc_offset(lab);
