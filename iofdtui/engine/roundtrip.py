@@ -298,7 +298,8 @@ class RoundTripVM:
             after = self._kernel()
         finally:
             lib.lab_stop(self._lab)
-            lib.lab_rt_teardown(self._lab)
+            torn = lib.lab_rt_teardown(self._lab)
+        check(torn, "deassigning the irqfd and the ioeventfd")
         host_stamps = path != "self-ipi" and self.clock_note is None
         samples, total, stages, negative = stage_figures(records, self.tsc_khz, host_stamps)
         return RoundTripResult(

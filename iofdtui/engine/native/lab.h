@@ -230,7 +230,8 @@ struct lab_rt_stats {
  * RT_PATH_*; `reader`: LAB_CONSUMER_EPOLL or _POLL; `work_cycles`: TSC cycles
  * the device spins before it answers.  Then lab_start(lab, ENTRY_ROUNDTRIP). */
 int lab_rt_setup(struct lab *lab, int path, int reader, uint32_t vector, uint32_t work_cycles);
-/* Parked or idle: stop the device thread, deassign the irqfd and the ioeventfd. */
+/* Parked or idle: stop the device thread, deassign the irqfd (KVM_IRQFD_FLAG_DEASSIGN)
+ * and the ioeventfd; -errno when a deassign failed (everything is freed anyway). */
 int lab_rt_teardown(struct lab *lab);
 /* Test hook: 0, RT_SKIP_EOI or RT_MASK_LAPIC (guest_abi.h). */
 int lab_rt_misbehave(struct lab *lab, int how);

@@ -168,17 +168,21 @@ int lab_rt_teardown(struct lab *lab)
     uint64_t count;
     if (rt->kickfd >= 0 && read(rt->kickfd, &count, sizeof(count)) == sizeof(count))
         add(&rt->st.signals, count);
+    /* Deassign before closing (KVM would also drop them on close, later and silently). */
+    int err = 0;
     if (rt->irqfd_on)
-        irqfd_ctl(lab, rt->irqfd, KVM_IRQFD_FLAG_DEASSIGN);
-    if (rt->ioeventfd_on)
-        ioeventfd_ctl(lab, rt->kickfd, KVM_IOEVENTFD_FLAG_DEASSIGN);
+        err = irqfd_ctl(lab, rt->irqfd, KVM_IRQFD_FLAG_DEASSIGN);
+    if (rt->ioeventfd_on) {
+        int e = ioeventfd_ctl(lab, rt->kickfd, KVM_IOEVENTFD_FLAG_DEASSIGN);
+        err = err ? err : e;
+    }
     int fds[] = {rt->kickfd, rt->irqfd, rt->epfd, rt->stopfd};
     for (unsigned i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
         if (fds[i] >= 0)
             close(fds[i]);
     free(rt);
     lab->rt = NULL;
-    return 0;
+    return err;
 }
 
 int lab_rt_setup(struct lab *lab, int path, int reader, uint32_t vector, uint32_t work_cycles)
@@ -188,11 +192,12 @@ int lab_rt_setup(struct lab *lab, int path, int reader, uint32_t vector, uint32_
     if (lab->nvcpus != 1 || path < RT_PATH_IOEVENTFD || path > RT_PATH_SELF_IPI || vector < 32 ||
         vector > 255 || (reader != LAB_CONSUMER_EPOLL && reader != LAB_CONSUMER_POLL))
         return -EINVAL;
-    int err = lab_rt_teardown(lab);
-    if (err)
-        return err;
+    if (lab->rt && !lab_quiescent(lab))
+        return -EBUSY;
+    lab_rt_teardown(lab); /* a previous one (its deassign errors were the caller's to see) */
     if (lab->threads_up)
         return -EBUSY; /* set up before the guest starts: its records start at kick 0 */
+    int err;
     struct rt *rt = calloc(1, sizeof(*rt));
     if (!rt)
         return -ENOMEM;
