@@ -32,7 +32,8 @@ PATH_NAMES = {
 }
 
 
-def _row(r: RoundTripResult) -> tuple[str, ...]:
+def row(r: RoundTripResult) -> tuple[str, ...]:
+    """One path's cells under COLUMNS."""
     total = r.total
     p50 = [fmt.whole(r.stages[s].p50_ns) if s in r.stages else fmt.DASH for s in STAGES]
     return (
@@ -79,5 +80,5 @@ def render(report: RoundTripReport) -> Group:
         ("path", "reader"),
     )
     for r in report.results:
-        table.add_row(*_row(r))
+        table.add_row(*row(r))
     return Group(head, table, _notes(report))

@@ -183,6 +183,15 @@ COMMANDS: tuple[Command, ...] = (
         "scale plot",
     ),
     Command(
+        "roundtrip",
+        "i",
+        "Loop",
+        "Round trip: kick → interrupt",
+        "Time kick → completion interrupt per stage: ioeventfd+irqfd vs exit+MSI vs self-IPI",
+        "round trip (irqfd)",
+        footer=False,  # the 80-column footer is full
+    ),
+    Command(
         "screenshot",
         "S",
         "SVG",
@@ -233,6 +242,7 @@ PALETTE_ORDER: tuple[str, ...] = (
     "filter",
     "sort",
     "scale_plot",
+    "roundtrip",
     "screenshot",
     "toggle_recording",
     "help",
