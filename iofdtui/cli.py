@@ -25,10 +25,12 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from iofdtui.capture.commands import COMMANDS as RECORDING_COMMANDS
 from iofdtui.capture.commands import add_commands as add_recording_commands
 from iofdtui.capture.commands import run as run_recording_command
-from iofdtui.engine.errors import EngineError
+from iofdtui.engine.errors import EngineError, KvmUnavailable
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
+
+    from iofdtui.ui.app import IofdApp
 
 EXIT_ENV = 2  # the machine cannot run the lab (no KVM, no permission, ...), or a bad flag
 
@@ -46,6 +48,9 @@ NEED_TTY = (
     "iofdtui: the app needs a terminal (stdin and stdout must be a tty); "
     "for a headless run try `iofdtui bench`"
 )
+
+NO_KVM_HINT = "to see iofdtui without KVM: iofdtui replay --demo"
+"""Said after every reason the lab cannot start here."""
 
 END_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 """Signals that end a run cleanly: the app as `q` does, the bench with one line."""
@@ -195,6 +200,18 @@ def _parser() -> argparse.ArgumentParser:
         type=_at_least_one,
         default=None,
         help="largest decoy count for --scale (default 100,000; at least 1)",
+    )
+    replay = sub.add_parser(
+        "replay", help="replay a recording in the app (read-only; no /dev/kvm needed)"
+    )
+    replay.add_argument("file", nargs="?", help="the recording (JSON Lines, .gz or not)")
+    replay.add_argument(
+        "--follow",
+        action="store_true",
+        help="tail a recording another iofdtui is still writing (live, read-only)",
+    )
+    replay.add_argument(
+        "--demo", action="store_true", help="play the recording shipped with iofdtui"
     )
     return parser
 
@@ -383,13 +400,24 @@ def _has_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
+def require_kvm() -> None:
+    """Raise `KvmUnavailable` unless /dev/kvm is a usable KVM device: checked before
+    any VM or TUI exists, so a machine without KVM gets one line, not an app."""
+    from iofdtui.engine.kvm_device import kvm_problem
+
+    problem = kvm_problem()
+    if problem is not None:
+        raise KvmUnavailable(*problem)
+
+
 def _app(vcpus: int, pin: bool, record: str | None = None) -> int:
     """Run the app; SIGTERM, SIGHUP and SIGINT end it as `q` does."""
+    require_kvm()
     if not _has_terminal():
         # Checked before any VM exists: a Textual app on a pipe draws forever.
         print(NEED_TTY, file=sys.stderr)
         return EXIT_ENV
-    from iofdtui.ui.app import EXIT_NO_VM, make_app
+    from iofdtui.ui.app import make_app
 
     if record is not None:
         from iofdtui.recording.writer import RecordWriteError, probe
@@ -401,7 +429,46 @@ def _app(vcpus: int, pin: bool, record: str | None = None) -> int:
             return EXIT_ENV
 
     # Built here, as run_app does, so that a signal handler can reach the app.
-    app = make_app(vcpus=vcpus, pin=pin, record=record)
+    return _run_tui(make_app(vcpus=vcpus, pin=pin, record=record))
+
+
+def replay_error(args: argparse.Namespace) -> str | None:
+    """Why the replay flags do not go together, or None."""
+    if args.demo and args.file:
+        return "give a recording FILE or --demo, not both"
+    if not args.demo and not args.file:
+        return "name the recording to replay (iofdtui replay FILE), or use --demo"
+    if args.demo and args.follow:
+        return "argument --follow: the shipped demo is complete; follow a FILE being recorded"
+    return None
+
+
+def _replay(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Open the recording (one line and exit 2 if it cannot be read), then the app."""
+    problem = replay_error(args)
+    if problem is not None:
+        _Parser(prog=f"{parser.prog} replay").error(problem)
+    from iofdtui.recording.reader import RecordingError
+    from iofdtui.ui.replay.app import ReplayApp, demo_path, open_recording
+
+    try:
+        path = demo_path() if args.demo else args.file
+        opened = open_recording(path, follow_it=args.follow)
+    except RecordingError as err:
+        print(f"iofdtui: {err}", file=sys.stderr)
+        return EXIT_ENV
+    if not _has_terminal():
+        print(
+            "iofdtui: the replay needs a terminal (stdin and stdout must be a tty)", file=sys.stderr
+        )
+        return EXIT_ENV
+    return _run_tui(ReplayApp(opened))
+
+
+def _run_tui(app: IofdApp) -> int:
+    """Run `app` in the terminal; SIGTERM, SIGHUP and SIGINT end it as `q` does."""
+    from iofdtui.ui.app import EXIT_NO_VM
+
     caught: list[int] = []
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -469,6 +536,8 @@ _FIXES = {
 
 def os_error_line(err: OSError) -> str:
     """One line for an OSError: the engine's own (cause and fix), or cause; fix by errno."""
+    if isinstance(err, KvmUnavailable):
+        return f"iofdtui: {err}; {NO_KVM_HINT}"
     if isinstance(err, EngineError):
         return f"iofdtui: {err}"
     cause = err.strerror or str(err) or type(err).__name__
@@ -482,6 +551,7 @@ def _run_bench(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
     problem = combination_error(args)
     if problem is not None:
         _Parser(prog=f"{parser.prog} bench").error(problem)
+    require_kvm()
     with _handlers(_raise_ended):
         if args.wake:
             return _wake(args)
@@ -499,7 +569,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "bench":
             return _run_bench(parser, args)
+        if args.command == "replay":
+            return _replay(parser, args)
         if args.command in RECORDING_COMMANDS:
+            if args.command == "record":
+                require_kvm()  # a lab command: one line before anything is written
             with _handlers(_raise_ended):
                 return run_recording_command(args)
         return _app(args.vcpus, args.pin, args.record)

@@ -13,7 +13,7 @@ import resource
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from iofdtui.engine.native import lib
+from iofdtui.engine import kvm_device
 
 if TYPE_CHECKING:
     from iofdtui.engine.model import RegistrationSpec
@@ -165,6 +165,8 @@ def rejection(
         return RegistrationRejected(
             code, f"ENOSPC: the kernel's io bus is full at {live} registrations"
         )
+    from iofdtui.engine.native import lib  # only native calls get here: it is loaded
+
     where = {lib.LAB_ASSIGN_EVENTFD: "eventfd()", lib.LAB_ASSIGN_EPOLL: "epoll_ctl()"}
     return RegistrationRejected(
         code,
@@ -189,24 +191,22 @@ _CAP_NAMES = {
 
 def start_error(stage: int, code: int, detail: int) -> KvmUnavailable:
     """Explain why `lab_create` failed, with the fix."""
+    # Imported here, not at the top: the CLI and replay import this module on
+    # machines whose engine is not built; only a native failure gets here.
+    from iofdtui.engine.native import lib
+
     if stage == lib.LAB_STAGE_OPEN:
         if code == E.ENOENT:
-            msg = (
-                "/dev/kvm does not exist: load KVM (modprobe kvm_intel or kvm_amd) "
-                "or enable virtualization in the firmware or VM settings"
-            )
+            msg = kvm_device.missing()
         elif code in (E.EACCES, E.EPERM):
-            msg = (
-                "permission denied opening /dev/kvm: add yourself to the kvm group "
-                "(sudo usermod -aG kvm $USER, then log in again) or run as root"
-            )
+            msg = kvm_device.denied()
         else:
             msg = f"cannot open /dev/kvm: {os.strerror(code)}"
+    elif stage == lib.LAB_STAGE_API and detail < 0:
+        # The ioctl itself failed (the C side keeps -1 as the version): not KVM.
+        msg = kvm_device.not_kvm(E.ENOTTY)
     elif stage == lib.LAB_STAGE_API:
-        msg = (
-            f"KVM API version {detail} is not the stable version 12 this tool speaks; "
-            "use a mainline Linux kernel"
-        )
+        msg = kvm_device.wrong_api(detail)
     elif stage == lib.LAB_STAGE_CAP:
         name = _CAP_NAMES.get(detail, f"capability {detail}")
         msg = f"this kernel's KVM lacks {name}, which iofdtui needs; use Linux 4.11 or newer"

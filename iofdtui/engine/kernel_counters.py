@@ -18,8 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from iofdtui.engine.kvm_stats import StatsReader
+if TYPE_CHECKING:
+    # Only a type here: the snapshot types import this module without the native engine.
+    from iofdtui.engine.kvm_stats import StatsReader
+
 
 WATCHED = ("exits", "io_exits", "mmio_exits", "halt_exits", "signal_exits", "insn_emulation")
 
@@ -87,7 +91,7 @@ def read_sample(reader: StatsReader | Sequence[StatsReader], ours: OurCounts) ->
     With several vCPUs, each stat is the sum over every vCPU's stats fd: our
     counts are the VM's, and a ring is counted by the vCPU that made it.
     """
-    readers = [reader] if isinstance(reader, StatsReader) else list(reader)
+    readers = list(reader) if isinstance(reader, Sequence) else [reader]
     stats: dict[str, int] = {}
     present = set(WATCHED)
     for one in readers:

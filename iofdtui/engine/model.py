@@ -13,13 +13,13 @@ import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from iofdtui.engine.native import lib
+from iofdtui.engine import guest_abi as abi
 
-GUEST_RAM_SIZE: int = lib.GUEST_RAM_SIZE
-RESERVED_PORTS: frozenset[int] = frozenset({lib.PARK_PORT, lib.FAULT_PORT})
-MAX_SLOTS: int = lib.MAX_SLOTS
-MAX_WEIGHT: int = lib.MAX_ITERS
-RING_UNROLL: int = lib.RING_UNROLL
+GUEST_RAM_SIZE: int = abi.GUEST_RAM_SIZE
+RESERVED_PORTS: frozenset[int] = frozenset({abi.PARK_PORT, abi.FAULT_PORT})
+MAX_SLOTS: int = abi.MAX_SLOTS
+MAX_WEIGHT: int = abi.MAX_ITERS
+RING_UNROLL: int = abi.RING_UNROLL
 
 
 class Bus(enum.StrEnum):
@@ -31,13 +31,13 @@ class Bus(enum.StrEnum):
 
 # (bus, width) -> the guest's write kind (guests/guest_abi.h KIND_*).
 KINDS: dict[tuple[Bus, int], int] = {
-    (Bus.PIO, 1): lib.KIND_PIO1,
-    (Bus.PIO, 2): lib.KIND_PIO2,
-    (Bus.PIO, 4): lib.KIND_PIO4,
-    (Bus.MMIO, 1): lib.KIND_MMIO1,
-    (Bus.MMIO, 2): lib.KIND_MMIO2,
-    (Bus.MMIO, 4): lib.KIND_MMIO4,
-    (Bus.MMIO, 8): lib.KIND_MMIO8,
+    (Bus.PIO, 1): abi.KIND_PIO1,
+    (Bus.PIO, 2): abi.KIND_PIO2,
+    (Bus.PIO, 4): abi.KIND_PIO4,
+    (Bus.MMIO, 1): abi.KIND_MMIO1,
+    (Bus.MMIO, 2): abi.KIND_MMIO2,
+    (Bus.MMIO, 4): abi.KIND_MMIO4,
+    (Bus.MMIO, 8): abi.KIND_MMIO8,
 }
 KIND_NAMES: dict[int, tuple[Bus, int]] = {kind: key for key, kind in KINDS.items()}
 

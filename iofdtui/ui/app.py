@@ -56,6 +56,8 @@ class IofdApp(App[int]):
     COMMANDS = App.COMMANDS | {IofdCommands}
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (150, "-wide")]
     BINDINGS: ClassVar[list[BindingType]] = bindings("app")
+    REPLAY: ClassVar[bool] = False
+    """Whether this app replays a recording (the palette and help offer the timeline)."""
 
     def __init__(
         self,
@@ -175,7 +177,7 @@ class IofdApp(App[int]):
 
     def action_help(self) -> None:
         """Explain ioeventfd and every column."""
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(replay=self.REPLAY))
 
     async def action_quit(self) -> None:
         """Leave; `on_unmount` tears the VM down."""

@@ -13,8 +13,9 @@ from typing import Literal
 
 from textual.binding import Binding, BindingType
 
-Scope = Literal["main", "app"]
-"""Where an action lives: the main screen (the lab's view) or the app (anywhere)."""
+Scope = Literal["main", "app", "replay"]
+"""Where an action lives: the main screen (the lab's view), the app (anywhere), or
+the replay screen (the timeline's keys, only when replaying a recording)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,7 @@ class Command:
         priority: the key is the app's before any widget's (keys typed right after
             it wait for what it opens, instead of reaching the focused table).
         needs_lab: offered only while a lab is up to take engine calls.
+        needs_kvm: runs VMs of its own (so, like `needs_lab`, not in a replay).
     """
 
     action: str
@@ -48,6 +50,12 @@ class Command:
     scope: Scope = "main"
     priority: bool = False
     needs_lab: bool = False
+    needs_kvm: bool = False
+
+    @property
+    def live_only(self) -> bool:
+        """Needs a live lab or /dev/kvm: a replay says it is a recording instead."""
+        return self.needs_lab or self.needs_kvm
 
 
 # Keys follow kvm_stat where it has one (q, r, f, o, s, h/?). The order is the
@@ -181,6 +189,7 @@ COMMANDS: tuple[Command, ...] = (
         "Scale plot",
         "Measure ring cost vs decoy registrations and trigger values, and plot it",
         "scale plot",
+        needs_kvm=True,
     ),
     Command(
         "roundtrip",
@@ -224,6 +233,97 @@ COMMANDS: tuple[Command, ...] = (
         scope="app",
     ),
     Command("quit", "q", "Quit", "Quit", "Stop the VM, close every fd, leave", "quit", scope="app"),
+    # The timeline's keys, bound only on the replay screen (`iofdtui replay`).
+    Command(
+        "play_pause",
+        "space",
+        "Play",
+        "Play / pause the recording",
+        "Play the recording from here, or hold it",
+        "play/pause",
+        scope="replay",
+    ),
+    Command(
+        "slower",
+        "less_than_sign",
+        "Slower",
+        "Play slower",
+        "Halve the playback speed (down to 0.25×)",
+        "slower",
+        aliases=("comma",),
+        scope="replay",
+    ),
+    Command(
+        "faster",
+        "greater_than_sign",
+        "Faster",
+        "Play faster",
+        "Double the playback speed (up to 8×)",
+        "faster",
+        aliases=("full_stop",),
+        scope="replay",
+    ),
+    Command(
+        "seek_back",
+        "left",
+        "-5s",
+        "Seek back 5 s",
+        "Go back five seconds of the recording",
+        "back 5 s",
+        scope="replay",
+        priority=True,  # the tables' sideways keys have nothing to scroll in a replay
+    ),
+    Command(
+        "seek_forward",
+        "right",
+        "+5s",
+        "Seek forward 5 s",
+        "Go forward five seconds of the recording",
+        "forward 5 s",
+        scope="replay",
+        priority=True,
+    ),
+    Command(
+        "seek_start",
+        "home",
+        "Start",
+        "Go to the start",
+        "The recording's first frame",
+        "first frame",
+        footer=False,
+        scope="replay",
+        priority=True,
+    ),
+    Command(
+        "seek_end",
+        "end",
+        "End",
+        "Go to the end (live)",
+        "The newest frame; when following a recording, stay on it (live)",
+        "newest frame (live)",
+        footer=False,
+        scope="replay",
+        priority=True,
+    ),
+    Command(
+        "next_event",
+        "n",
+        "Event",
+        "Next event",
+        "Jump to the next frame with an event (a registration, a pause, a reset…)",
+        "next event",
+        scope="replay",
+    ),
+    Command(
+        "previous_event",
+        "N",
+        "Prev",
+        "Previous event",
+        "Jump back to the previous frame with an event",
+        "previous event",
+        footer=False,
+        scope="replay",
+    ),
 )
 """Every command, in footer and help order."""
 
@@ -247,6 +347,15 @@ PALETTE_ORDER: tuple[str, ...] = (
     "toggle_recording",
     "help",
     "quit",
+    "play_pause",
+    "slower",
+    "faster",
+    "seek_back",
+    "seek_forward",
+    "seek_start",
+    "seek_end",
+    "next_event",
+    "previous_event",
 )
 """The palette's order, by action: the pre-restructuring app's (pinning beside the
 reader, the refresh interval after the vCPUs), where the help groups the keys."""
@@ -259,8 +368,12 @@ NEEDS_LAB = frozenset(c.action for c in COMMANDS if c.needs_lab)
 """The actions offered only while a lab is up (the main screen's and the app's)."""
 
 
-def bindings(scope: Scope) -> list[BindingType]:
-    """The Textual bindings of the main screen or of the app."""
+def bindings(scope: Scope, replay: bool = False) -> list[BindingType]:
+    """The Textual bindings of the main screen, the app or the replay screen.
+
+    With `replay`, the live-only commands stay bound (they say that this is a
+    recording) but leave the footer to the timeline's keys.
+    """
     out: list[BindingType] = []
     for command in COMMANDS:
         if command.scope != scope or command.key is None:
@@ -270,7 +383,7 @@ def bindings(scope: Scope) -> list[BindingType]:
                 command.key,
                 command.action,
                 command.label,
-                show=command.footer,
+                show=command.footer and not (replay and command.live_only),
                 priority=command.priority,
                 tooltip=f"{command.help}.",
             )
@@ -282,14 +395,37 @@ def bindings(scope: Scope) -> list[BindingType]:
     return out
 
 
-def palette() -> list[tuple[Command, str]]:
+def offered(command: Command, replay: bool) -> bool:
+    """Whether the palette and the help offer `command`: a replay has the timeline's
+    commands and not the live lab's; the live app the reverse."""
+    if replay:
+        return not command.live_only
+    return command.scope != "replay"
+
+
+def palette(replay: bool = False) -> list[tuple[Command, str]]:
     """(command, help line) for the command palette: the help with the key to press."""
     by_action = {c.action: c for c in COMMANDS}
-    ordered = [by_action[action] for action in PALETTE_ORDER]
-    return [(c, f"{c.help} ({c.key})" if c.key else c.help) for c in ordered]
+    ordered = [by_action[action] for action in PALETTE_ORDER if offered(by_action[action], replay)]
+    if replay:  # the timeline's commands first, as in the footer
+        ordered.sort(key=lambda c: c.scope != "replay")
+    return [(c, f"{c.help} ({_key_plain(c.key)})" if c.key else c.help) for c in ordered]
 
 
-_KEY_NAMES = {"delete": "Delete", "question_mark": "`?`", "ctrl+s": "Ctrl+S"}
+_KEY_NAMES = {
+    "delete": "Delete",
+    "question_mark": "`?`",
+    "ctrl+s": "Ctrl+S",
+    "space": "Space",
+    "less_than_sign": "`<`",
+    "greater_than_sign": "`>`",
+    "comma": "`,`",
+    "full_stop": "`.`",
+    "left": "←",
+    "right": "→",
+    "home": "Home",
+    "end": "End",
+}
 
 
 def _keys_text(command: Command) -> str:
@@ -298,17 +434,33 @@ def _keys_text(command: Command) -> str:
     return "/".join(_KEY_NAMES.get(key, f"`{key}`") for key in keys)
 
 
-def keys_markdown() -> str:
+def _key_plain(key: str) -> str:
+    """A key as the palette says it: `<`, not less_than_sign."""
+    return _KEY_NAMES.get(key, key).strip("`")
+
+
+def keys_markdown(replay: bool = False) -> str:
     """The help screen's list of keys (a paragraph) and what the footer shows at 80 columns."""
-    keyed = [c for c in COMMANDS if c.key and c.brief]
-    palette_only = ", ".join(c.brief for c in COMMANDS if not c.key)
+    commands = [c for c in COMMANDS if offered(c, replay)]
+    if replay:  # the footer's order: the timeline's keys first
+        commands.sort(key=lambda c: c.scope != "replay")
+    keyed = [c for c in commands if c.key and c.brief]
+    palette_only = ", ".join(c.brief for c in commands if not c.key)
     keys = " · ".join(f"{_keys_text(c)} {c.brief}" for c in keyed)
+    also = f" (also: {palette_only})" if palette_only else ""
     # dict.fromkeys: each key once (p is Pause and Resume), in order.
-    shown = " ".join(dict.fromkeys(c.key for c in COMMANDS if c.footer and c.key))
-    hidden = " ".join(dict.fromkeys(c.key for c in COMMANDS if not c.footer and c.key))
-    return (
-        f"{keys} · Ctrl+P command palette (also: {palette_only})\n\n"
+    shown = " ".join(dict.fromkeys(_key_plain(c.key) for c in commands if c.footer and c.key))
+    hidden = " ".join(dict.fromkeys(_key_plain(c.key) for c in commands if not c.footer and c.key))
+    text = (
+        f"{keys} · Ctrl+P command palette{also}\n\n"
         f"At 80 columns the footer shows `{shown}`; `{hidden}` are in the palette "
         "and here. Under 80 columns the footer gives way to one line:\n"
         "`q` quit · `h` help · `ctrl+p` every command.\n"
     )
+    if replay:
+        live = " ".join(dict.fromkeys(c.key for c in COMMANDS if c.live_only and c.key))
+        text += (
+            f"\nThe live lab's keys (`{live}`) say in one line that this is a recording; "
+            "run `iofdtui` on a KVM host for a live lab.\n"
+        )
+    return text

@@ -21,9 +21,9 @@ class IofdCommands(Provider):
         """(title, help, run) of every command that applies now."""
         app = cast("IofdApp", self.app)
         out = []
-        for command, help_text in palette():
+        for command, help_text in palette(replay=app.REPLAY):
             # The main screen's commands run there, whatever screen is on top.
-            node = app.main if command.scope == "main" else app
+            node = app if command.scope == "app" else app.main
             # The same rule the footer uses, so palette and bindings agree.
             if node.check_action(command.action, ()) is True:
                 out.append((command.title, help_text, partial(node.run_action, command.action)))

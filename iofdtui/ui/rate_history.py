@@ -26,7 +26,16 @@ class RateHistory:
         self._readings: deque[tuple[float, Sequence[RegistrationStats]]] = deque()
 
     def add(self, snap: Snapshot) -> None:
-        """One more reading; those older than the window go."""
+        """One more reading; those older than the window go.
+
+        A reading taken no later than the last one is not new: the same one
+        shown again (a replay standing on a frame) adds nothing, and an earlier
+        one (a replay seeking back) starts the history again from it.
+        """
+        if self._readings and snap.taken_at <= self._readings[-1][0]:
+            if snap.taken_at == self._readings[-1][0]:
+                return
+            self._readings.clear()
         self._readings.append((snap.taken_at, snap.registrations))
         while self._readings and self._readings[0][0] < snap.taken_at - self.window_s:
             self._readings.popleft()

@@ -14,7 +14,7 @@ import gc
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from functools import partial
 
@@ -67,6 +67,7 @@ class LabSession:
         pin: bool = False,
         refresh_interval: float = REFRESH_INTERVALS[0],
         checkpoint_every: float = CHECKPOINT_EVERY_S,
+        setup: Callable[[LabPort], dict[int, RegistrationSpec]] = calls.start_demo,
     ) -> None:
         """A session that builds its lab with `lab_factory` once `start()` is called.
 
@@ -76,6 +77,8 @@ class LabSession:
             pin: pin the vCPU thread(s) to one CPU and the reader and UI to another.
             refresh_interval: seconds between readings.
             checkpoint_every: seconds between exact checkpoints (brief pauses).
+            setup: what is done on a new lab before it is shown, returning its
+                registrations: the demo, started (a replay changes nothing).
         """
         self.lab: LabPort | None = None
         """The running lab, once the start worker has built it."""
@@ -94,6 +97,7 @@ class LabSession:
         self.recording = SessionRecording()
         """The recording of readings and events, while one is on (`--record`, `R`)."""
         self._lab_factory = lab_factory
+        self._setup = setup
         self._app: App[object] | None = None
         self._removing: set[int] = set()  # ids whose removal is in flight
         # One lock orders every engine call made by workers against shutdown(),
@@ -365,7 +369,7 @@ class LabSession:
             self._failed_to_start(str(err))
             return
         try:
-            registrations = calls.start_demo(lab)
+            registrations = self._setup(lab)
         except ENGINE_ERRORS as err:
             # EngineError is an OSError; a bare one (a thread or mmap the
             # kernel refused) is just as fatal: close what was built, one line.

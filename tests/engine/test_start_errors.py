@@ -45,9 +45,13 @@ def _one_line(done: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-def test_missing_dev_kvm() -> None:
-    line = _one_line(_in_namespace("", "bench"))
+@pytest.mark.parametrize("command", [(), ("bench",), ("bench", "--scale")])
+def test_missing_dev_kvm(command: tuple[str, ...]) -> None:
+    # The app too: one line before any TUI opens (stdin is no tty here, and
+    # the KVM check comes first, so its line is the one given).
+    line = _one_line(_in_namespace("", *command))
     assert "/dev/kvm does not exist" in line and "modprobe" in line
+    assert line.endswith("iofdtui replay --demo")
 
 
 def test_permission_denied() -> None:
@@ -59,9 +63,26 @@ def test_permission_denied() -> None:
     assert "permission denied" in line and "kvm group" in line
 
 
-def test_a_device_that_is_not_kvm() -> None:
-    line = _one_line(_in_namespace("mknod /dev/kvm c 1 3 &&", "bench"))  # /dev/null's numbers
-    assert "API version" in line
+@pytest.mark.parametrize(
+    "setup",
+    [
+        "mknod /dev/kvm c 1 3 &&",  # another character device (/dev/null's numbers)
+        "touch /dev/kvm &&",  # a regular file
+    ],
+)
+@pytest.mark.parametrize("command", [(), ("bench",)])
+def test_a_kvm_node_that_is_not_kvm(setup: str, command: tuple[str, ...]) -> None:
+    line = _one_line(_in_namespace(setup, *command))
+    assert "/dev/kvm is not a KVM device" in line, line
+    assert "KVM_GET_API_VERSION" in line and "API version" not in line
+    assert line.endswith("iofdtui replay --demo")
+
+
+def test_the_engine_says_the_same_when_its_ioctl_fails() -> None:
+    # lab_create keeps -1 as the version when KVM_GET_API_VERSION itself fails.
+    err = start_error(lib.LAB_STAGE_API, 71, -1)
+    assert "is not a KVM device" in str(err)
+    assert "API version 11 is not the stable" in str(start_error(lib.LAB_STAGE_API, 71, 11))
 
 
 def test_messages_name_the_missing_capability() -> None:

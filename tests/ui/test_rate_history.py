@@ -35,3 +35,14 @@ def test_a_removed_registration_keeps_the_rates_it_had_and_a_reset_forgets() -> 
     assert history.rates(2) == [SNAPSHOT.registrations[1].signals_per_s] * 2
     history.clear()
     assert history.rates(2) == []
+
+
+def test_a_reading_shown_again_adds_nothing_and_an_earlier_one_starts_again() -> None:
+    history = RateHistory(window_s=60.0)
+    later = replace(SNAPSHOT, taken_at=SNAPSHOT.taken_at + 1)
+    for snap in (SNAPSHOT, SNAPSHOT, later, later):
+        history.add(snap)
+    rate = SNAPSHOT.registrations[0].signals_per_s
+    assert history.rates(1) == [rate, rate]
+    history.add(replace(SNAPSHOT, taken_at=SNAPSHOT.taken_at - 5))  # a replay seeking back
+    assert history.rates(1) == [rate]

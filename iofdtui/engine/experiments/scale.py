@@ -19,10 +19,13 @@ from __future__ import annotations
 import resource
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from iofdtui.engine.lab import Lab
 from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
 from iofdtui.engine.snapshot import Latency
+
+if TYPE_CHECKING:
+    from iofdtui.engine.lab import Lab
 
 DOORBELL = {Bus.PIO: 0x03F8, Bus.MMIO: 0xFE00_0000}
 DECOY_SIZES = (1, 10, 100, 1_000, 10_000, 100_000)
@@ -124,6 +127,10 @@ def run_scale(
     start) ends the run with the points measured and a note saying where and
     why; only a run that measured nothing raises.
     """
+    # Imported here: the app's scale screen and replay import this module's
+    # data types on machines without the native engine.
+    from iofdtui.engine.lab import Lab
+
     notes: list[str] = []
     points: list[ScalePoint] = []
     doorbell = DOORBELL[bus]

@@ -12,7 +12,7 @@ from textual.widgets import Footer, Markdown
 from iofdtui.ui.bindings import keys_markdown
 from iofdtui.ui.screens.dialog import Dialog
 
-HELP = """\
+_TEXT = """\
 # iofdtui: ioeventfd doorbells, live
 
 A test VM on `/dev/kvm` runs a tiny guest that **rings doorbells**: it writes
@@ -197,7 +197,11 @@ ratio still says which path is cheaper on this machine.
 
 ## Keys
 
-""" + keys_markdown()
+"""
+HELP = _TEXT + keys_markdown()
+"""The help: ioeventfd, every column, and the keys."""
+REPLAY_HELP = _TEXT + keys_markdown(replay=True)
+"""The same with the replay's keys (the timeline's in place of the lab's)."""
 
 
 class HelpScreen(Dialog[None]):
@@ -214,11 +218,16 @@ class HelpScreen(Dialog[None]):
     HelpScreen > .dialog { width: 100; height: 1fr; padding: 0; }
     """
 
+    def __init__(self, replay: bool = False) -> None:
+        """The help, with the replay's keys when `replay`."""
+        super().__init__()
+        self._text = REPLAY_HELP if replay else HELP
+
     def compose(self) -> ComposeResult:
         """The help text and the footer."""
         with VerticalScroll(classes="dialog") as scroll:
             scroll.border_title = "Help"
-            yield Markdown(HELP)
+            yield Markdown(self._text)
         yield Footer()
 
     def on_mount(self) -> None:

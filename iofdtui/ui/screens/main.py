@@ -78,6 +78,8 @@ class MainScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = bindings("main")
     TINY_WIDTH = 80
+    STARTING = "starting the test VM"
+    """The event log's first line, while the session builds its lab."""
     """Under this many columns the screen has the `-tiny` class: one line of keys, no footer."""
 
     guest_state: reactive[str] = reactive("starting", bindings=True)
@@ -149,7 +151,7 @@ class MainScreen(Screen[None]):
         self.query_one("#doorbells").border_title = "Doorbells"
         self.query_one("#detail").border_title = "Selected registration"
         self.query_one("#log").border_title = "Events"
-        self.log_event("starting the test VM")
+        self.log_event(self.STARTING)
         self.session.start(self.app)
 
     def log_event(self, text: str, severity: str = "information") -> None:
