@@ -338,8 +338,9 @@ rt_idtr:
         .word   256 * 8 - 1
         .long   RT_IDT
         .balign 4
-rt_kick_table:
+rt_kick_table:                          /* path + 3 * bus */
         .long   rt_kick_ioeventfd, rt_kick_user, rt_kick_self
+        .long   rt_kick_ioeventfd_mmio, rt_kick_user_mmio, rt_kick_self
         .text
 
 rt_main:
@@ -383,6 +384,11 @@ rt_round:
         mov     ecx, dword ptr [RT_PATH]
         cmp     ecx, RT_PATH_SELF_IPI
         ja      bad_kind
+        cmp     dword ptr [RT_BUS], RT_BUS_MMIO
+        ja      bad_kind
+        jne     1f
+        add     ecx, 3
+1:
         mov     ebx, dword ptr [RT_KICKS]
         and     ebx, RT_RECORDS - 1
         shl     ebx, RT_REC_SHIFT
@@ -404,6 +410,16 @@ rt_kick_user:
         mov     dword ptr [ebx + RT_REC_KICK], eax
         mov     dx, RT_USER_PORT                /* after rdtsc, which writes edx */
         out     dx, al
+        jmp     rt_wait
+rt_kick_ioeventfd_mmio:
+        rdtsc
+        mov     dword ptr [ebx + RT_REC_KICK], eax
+        mov     dword ptr [RT_MMIO], eax
+        jmp     rt_wait
+rt_kick_user_mmio:
+        rdtsc
+        mov     dword ptr [ebx + RT_REC_KICK], eax
+        mov     dword ptr [RT_USER_MMIO], eax
         jmp     rt_wait
 rt_kick_self:
         mov     ecx, dword ptr [RT_VECTOR]

@@ -121,13 +121,15 @@
  * and records each kick in a ring of RT_RECORDS records of four guest-TSC
  * stamps (low 32 bits): the kick, the host's reader awake, the host's irqfd
  * (or KVM_SIGNAL_MSI) write, the handler's entry.  The kick's number
- * (RT_KICKS before it, mod RT_RECORDS) picks the record; the host picks the
+ * (RT_KICKS before it, mod RT_RECORDS) picks the record; RT_BUS says whether
+ * the kick is an OUT or a 4-byte MMIO write; the host picks the
  * same one from its own count, which agrees while the accounting is exact.
  */
 #define RT_BASE           0x4000
 #define RT_PATH           (RT_BASE + 0x00) /* RT_PATH_* */
 #define RT_VECTOR         (RT_BASE + 0x04) /* the completion's vector, 32..255 */
 #define RT_MISBEHAVE      (RT_BASE + 0x08) /* test hook: RT_SKIP_EOI or RT_MASK_LAPIC */
+#define RT_BUS            (RT_BASE + 0x18) /* RT_BUS_PIO or RT_BUS_MMIO: how the kick is written */
 #define RT_KICKS          (RT_BASE + 0x0c) /* guest: kicks made */
 #define RT_IRQS           (RT_BASE + 0x10) /* guest: handler runs for RT_VECTOR */
 #define RT_OTHER          (RT_BASE + 0x14) /* guest: interrupts on any other vector */
@@ -147,6 +149,10 @@
 #define RT_MASK_LAPIC     2 /* the handler software-disables its LAPIC (SVR), so no more interrupts */
 #define RT_PORT           0x0520
 #define RT_USER_PORT      0x0521
+#define RT_BUS_PIO        0
+#define RT_BUS_MMIO       1
+#define RT_MMIO           0xfe001000 /* the MMIO kicks (4 bytes), in unbacked space */
+#define RT_USER_MMIO      0xfe001004
 #define LAPIC_BASE        0xfee00000
 #define FAULT_EXCEPTION   3 /* a CPU exception in the round-trip guest */
 

@@ -193,7 +193,7 @@ def _parser() -> argparse.ArgumentParser:
         "--bus",
         choices=("pio", "mmio"),
         default=None,
-        help="bus for --scale (default pio)",
+        help="bus for --scale (default pio), or the only bus for --roundtrip (default both)",
     )
     bench.add_argument(
         "--max-decoys",
@@ -235,8 +235,10 @@ def combination_error(args: argparse.Namespace) -> str | None:
     if args.period is not None and mode != "--wake":
         return "argument --period: only applies to --wake (the paced rings)"
     for flag, given in (("--bus", args.bus), ("--max-decoys", args.max_decoys)):
-        if given is not None and mode != "--scale":
-            return f"argument {flag}: only applies to --scale"
+        if given is not None and mode != "--scale" and (flag, mode) != ("--bus", "--roundtrip"):
+            return f"argument {flag}: only applies to --scale" + (
+                " and --roundtrip" if flag == "--bus" else ""
+            )
     if args.work is not None and mode != "--roundtrip":
         return "argument --work: only applies to --roundtrip"
     if mode == "--roundtrip" and (args.reader == "none" or args.pin):
@@ -361,6 +363,7 @@ def _roundtrip(args: argparse.Namespace) -> int:
             args.seconds,
             readers,
             work_us=args.work or 0.0,
+            buses=(args.bus,) if args.bus else ("pio", "mmio"),
             progress=lambda path, reader: say(f"{path}" + (f", reader {reader}" if reader else "")),
         ),
         render,

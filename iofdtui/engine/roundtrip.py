@@ -39,6 +39,8 @@ _NATIVE_PATH = {
     "self-ipi": lib.RT_PATH_SELF_IPI,
 }
 _NATIVE_READER = {"epoll": lib.LAB_CONSUMER_EPOLL, "poll": lib.LAB_CONSUMER_POLL}
+BUSES = ("pio", "mmio")
+"""How the guest's kick is written: an OUT to port 0x520, or 4 bytes to 0xfe001000."""
 RT_READERS = tuple(_NATIVE_READER)
 """Reader modes of the device thread (`none` would never answer a kick)."""
 
@@ -125,6 +127,8 @@ class RoundTripResult:
 
     Attributes:
         path: one of PATHS.
+        bus: how the guest kicks: "pio" (an OUT) or "mmio" (a 4-byte write); the
+            self-IPI's kick is its LAPIC's ICR, "lapic".
         reader: the device thread's mode (ioeventfd path), else None.
         seconds: wall time the guest ran.
         counts: the checkpoint's counts.
@@ -138,6 +142,7 @@ class RoundTripResult:
     """
 
     path: str
+    bus: str
     reader: str | None
     seconds: float
     counts: RoundTripCounts
@@ -256,6 +261,7 @@ class RoundTripVM:
         path: str,
         seconds: float,
         reader: str = "epoll",
+        bus: str = "pio",
         work_us: float = 0.0,
         misbehave: str | None = None,
         pause_timeout: float = 2.0,
@@ -274,13 +280,22 @@ class RoundTripVM:
             raise ValueError(f"reader must be one of {', '.join(RT_READERS)}, not {reader!r}")
         if not 0 <= work_us <= 10_000:
             raise ValueError(f"device work is 0..10,000 µs, not {work_us!r}")
+        if bus not in BUSES:
+            raise ValueError(f"bus must be pio or mmio, not {bus!r}")
         if misbehave not in _MISBEHAVE:
             raise ValueError(f"misbehave must be skip-eoi or mask-lapic, not {misbehave!r}")
         if self._lab == ffi.NULL:
             raise KvmUnavailable(E.EBADF, "the round-trip VM is closed")
         work = int(work_us * self.tsc_khz / 1000)
         check(
-            lib.lab_rt_setup(self._lab, _NATIVE_PATH[path], _NATIVE_READER[reader], VECTOR, work),
+            lib.lab_rt_setup(
+                self._lab,
+                _NATIVE_PATH[path],
+                int(bus == "mmio"),
+                _NATIVE_READER[reader],
+                VECTOR,
+                work,
+            ),
             "setting up the completion",
         )
         check(lib.lab_rt_misbehave(self._lab, _MISBEHAVE[misbehave]), "the test hook")
@@ -304,6 +319,7 @@ class RoundTripVM:
         samples, total, stages, negative = stage_figures(records, self.tsc_khz, host_stamps)
         return RoundTripResult(
             path=path,
+            bus="lapic" if path == "self-ipi" else bus,
             reader=reader if path == "ioeventfd" else None,
             seconds=elapsed,
             counts=counts,

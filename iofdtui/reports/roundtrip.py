@@ -12,6 +12,7 @@ from iofdtui.reports.blocks import machine_header, titled_table
 
 COLUMNS = (
     "path",
+    "bus",
     "reader",
     "trips/s",
     "p50 ns",
@@ -38,6 +39,7 @@ def row(r: RoundTripResult) -> tuple[str, ...]:
     p50 = [fmt.whole(r.stages[s].p50_ns) if s in r.stages else fmt.DASH for s in STAGES]
     return (
         PATH_NAMES[r.path],
+        r.bus,
         r.reader or fmt.DASH,
         fmt.whole(r.rate),
         fmt.whole(total.p50_ns if total else None),
@@ -75,9 +77,10 @@ def render(report: RoundTripReport) -> Group:
         {**m, "pinning": None}, f"clock: guest TSC = host TSC + {m['tsc_offset']}"
     )
     table = titled_table(
-        "round trip: guest kick (PIO) → completion interrupt handler entered, MSI route, one vCPU",
+        "round trip: guest kick (pio: OUT to 0x520; mmio: 4 bytes to 0xfe001000) → completion "
+        "interrupt handler entered, MSI route, one vCPU",
         COLUMNS,
-        ("path", "reader"),
+        ("path", "bus", "reader"),
     )
     for r in report.results:
         table.add_row(*row(r))

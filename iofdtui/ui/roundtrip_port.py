@@ -14,7 +14,7 @@ from typing import Protocol
 from iofdtui.engine.experiments.roundtrip import RoundTripReport, run_roundtrip
 
 ROUNDTRIP_SECONDS = 0.5
-"""Seconds per path in the app: four paths take about 2.5 s here."""
+"""Seconds per path in the app: seven (two buses, two readers) take about 4 s here."""
 
 
 class RoundTripPort(Protocol):

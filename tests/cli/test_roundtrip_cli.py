@@ -30,21 +30,25 @@ class Calls:
 
 
 @pytest.mark.parametrize(
-    ("flags", "readers", "work"),
+    ("flags", "readers", "work", "buses"),
     [
-        ((), ("epoll",), 0.0),
-        (("--reader", "poll"), ("poll",), 0.0),
-        (("--reader", "all", "--work", "12.5"), ("epoll", "poll"), 12.5),
+        ((), ("epoll",), 0.0, ("pio", "mmio")),
+        (("--reader", "poll", "--bus", "mmio"), ("poll",), 0.0, ("mmio",)),
+        (("--reader", "all", "--work", "12.5"), ("epoll", "poll"), 12.5, ("pio", "mmio")),
     ],
 )
 def test_roundtrip_flags(
-    monkeypatch: pytest.MonkeyPatch, flags: tuple[str, ...], readers: tuple[str, ...], work: float
+    monkeypatch: pytest.MonkeyPatch,
+    flags: tuple[str, ...],
+    readers: tuple[str, ...],
+    work: float,
+    buses: tuple[str, ...],
 ) -> None:
     run = Calls()
     monkeypatch.setattr(experiment, "run_roundtrip", run)
     assert cli.main(["bench", "--roundtrip", "--json", "--seconds", "0.5", *flags]) == 0
     [(args, kwargs)] = run.calls
-    assert args == (0.5, readers) and kwargs["work_us"] == work
+    assert args == (0.5, readers) and kwargs["work_us"] == work and kwargs["buses"] == buses
 
 
 @pytest.mark.parametrize(
@@ -71,10 +75,13 @@ def test_a_bad_roundtrip_flag_is_one_line_and_exit_2(argv: tuple[str, ...], name
     assert len(lines) == 1 and names in lines[0] and lines[0].endswith("--help"), done.stderr
 
 
+FLAGS = ("--seconds", "0.1", "--bus", "mmio")
+
+
 @pytest.mark.kvm
 def test_a_real_roundtrip_json_accounts_for_every_kick() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "iofdtui", "bench", "--roundtrip", "--json", "--seconds", "0.1"],
+        [sys.executable, "-m", "iofdtui", "bench", "--roundtrip", "--json", *FLAGS],
         capture_output=True,
         text=True,
         timeout=120,
@@ -82,8 +89,8 @@ def test_a_real_roundtrip_json_accounts_for_every_kick() -> None:
     )
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
-    paths = [r["path"] for r in doc["results"]]
-    assert paths == ["ioeventfd", "user", "self-ipi"]
+    paths = [(r["path"], r["bus"]) for r in doc["results"]]
+    assert paths == [("ioeventfd", "mmio"), ("user", "mmio"), ("self-ipi", "lapic")]
     for r in doc["results"]:
         c = r["counts"]
         assert r["exact"] and c["kicks"] == c["handler_runs"] > 0

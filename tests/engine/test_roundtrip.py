@@ -43,12 +43,23 @@ def _balanced(r) -> None:
 
 @pytest.mark.kvm
 @pytest.mark.parametrize(
-    ("path", "reader"),
-    [("ioeventfd", "epoll"), ("ioeventfd", "poll"), ("user", "epoll"), ("self-ipi", "epoll")],
+    ("path", "reader", "bus"),
+    [
+        ("ioeventfd", "epoll", "pio"),
+        ("ioeventfd", "poll", "pio"),
+        ("ioeventfd", "epoll", "mmio"),
+        ("ioeventfd", "poll", "mmio"),
+        ("user", "epoll", "pio"),
+        ("user", "epoll", "mmio"),
+        ("self-ipi", "epoll", "pio"),
+    ],
 )
-def test_every_kick_is_answered_once_and_timed_per_stage(vm, path: str, reader: str) -> None:
-    r = vm.run(path, 0.3, reader)
+def test_every_kick_is_answered_once_and_timed_per_stage(
+    vm, path: str, reader: str, bus: str
+) -> None:
+    r = vm.run(path, 0.3, reader, bus=bus)
     _balanced(r)
+    assert r.bus == ("lapic" if path == "self-ipi" else bus)
     assert r.samples == min(r.counts.kicks, 16384) - r.negative and r.negative == 0
     assert r.total is not None and 0 < r.total.p50_ns <= r.total.p99_ns
     if path == "self-ipi":
@@ -77,7 +88,8 @@ def test_random_path_and_reader_changes_keep_every_run_exact(vm) -> None:
     rng = random.Random(10)
     for _ in range(6):
         path = rng.choice(("ioeventfd", "user", "self-ipi"))
-        r = vm.run(path, rng.uniform(0.05, 0.15), rng.choice(("epoll", "poll")))
+        reader, bus = rng.choice(("epoll", "poll")), rng.choice(("pio", "mmio"))
+        r = vm.run(path, rng.uniform(0.05, 0.15), reader, bus=bus)
         _balanced(r)
 
 
@@ -102,7 +114,7 @@ def test_teardown_deassigns_so_the_same_doorbell_can_be_set_up_again(vm) -> None
     for _ in range(3):  # a stale ioeventfd would make the next KVM_IOEVENTFD fail (EEXIST)
         _balanced(vm.run("ioeventfd", 0.05, "epoll"))
     handle = vm._lab
-    assert lib.lab_rt_setup(handle, lib.RT_PATH_IOEVENTFD, 0, 0x40, 0) == 0
+    assert lib.lab_rt_setup(handle, lib.RT_PATH_IOEVENTFD, 1, 0, 0x40, 0) == 0
     assert lib.lab_rt_teardown(handle) == 0
     assert lib.lab_rt_teardown(handle) == 0  # twice: nothing left to do
 
@@ -114,7 +126,7 @@ def test_the_doorbell_lab_has_no_irqchip_and_refuses_the_round_trip(lab) -> None
     facts = ffi.new("struct lab_facts *")
     lib.lab_facts(lab._lab, facts)
     assert facts.irqchip == 0  # a hlt in the lab guest still exits (KVM_EXIT_HLT)
-    assert lib.lab_rt_setup(lab._lab, lib.RT_PATH_USER, 0, 0x40, 0) == -E.ENOTSUP
+    assert lib.lab_rt_setup(lab._lab, lib.RT_PATH_USER, 0, 0, 0x40, 0) == -E.ENOTSUP
     assert lib.lab_start(lab._lab, lib.ENTRY_ROUNDTRIP) == -E.ENOENT
 
 
@@ -123,11 +135,14 @@ def test_bad_arguments_are_refused_before_any_ioctl(vm) -> None:
     from iofdtui.engine.native import lib
 
     handle = vm._lab
-    assert lib.lab_rt_setup(handle, 3, 0, 0x40, 0) == -E.EINVAL
-    assert lib.lab_rt_setup(handle, 0, 2, 0x40, 0) == -E.EINVAL  # reader none never answers
-    assert lib.lab_rt_setup(handle, 0, 0, 31, 0) == -E.EINVAL  # an exception vector
+    assert lib.lab_rt_setup(handle, 3, 0, 0, 0x40, 0) == -E.EINVAL
+    assert lib.lab_rt_setup(handle, 0, 2, 0, 0x40, 0) == -E.EINVAL  # no such bus
+    assert lib.lab_rt_setup(handle, 0, 0, 2, 0x40, 0) == -E.EINVAL  # reader none never answers
+    assert lib.lab_rt_setup(handle, 0, 0, 0, 31, 0) == -E.EINVAL  # an exception vector
     with pytest.raises(ValueError, match="path"):
         vm.run("pin", 0.1)
+    with pytest.raises(ValueError, match="bus"):
+        vm.run("user", 0.1, bus="isa")
     with pytest.raises(ValueError, match="device work"):
         vm.run("user", 0.1, work_us=-1)
 

@@ -38,6 +38,7 @@ def _result(
     names = ("awake", "written", "handler")
     return RoundTripResult(
         path=path,
+        bus="lapic" if path == "self-ipi" else "pio",
         reader="epoll" if path == "ioeventfd" else None,
         seconds=0.5,
         counts=counts,
@@ -108,7 +109,7 @@ async def test_i_draws_each_path_as_stacked_stages_and_holds_the_live_guest() ->
         assert labs[0].state == "paused" and outcomes(messages, GuestPaused)
         bars = screen.query_one(StageBars)
         lines = str(bars.render()).splitlines()
-        assert lines[1].startswith("ioeventfd→irqfd (epoll)") and "p50 30.0µs" in lines[1]
+        assert lines[1].startswith("pio ioeventfd→irqfd (epoll)") and "p50 30.0µs" in lines[1]
         assert lines[3].startswith("self-IPI (floor)") and "p50 10.0µs" in lines[3]
         # One scale: the longest stack fills the bar, the others in proportion.
         lengths = [line.count("█") for line in lines[1:]]

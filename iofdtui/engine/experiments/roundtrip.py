@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from iofdtui.engine.experiments.bench import machine_json
 from iofdtui.engine.roundtrip import (
+    BUSES,
     RT_READERS,
     STAGES,
     VECTOR,
@@ -41,7 +42,7 @@ def result_json(r: RoundTripResult) -> dict[str, object]:
     """One path's JSON row: counts, exact, figures in ns, kernel statistics."""
     return {
         "path": r.path,
-        "bus": "pio",
+        "bus": r.bus,
         "route": "self" if r.path == "self-ipi" else "msi",
         "reader": r.reader,
         "seconds": r.seconds,
@@ -80,19 +81,27 @@ def run_roundtrip(
     readers: Sequence[str] = ("epoll",),
     work_us: float = 0.0,
     progress: Callable[[str, str | None], None] | None = None,
+    buses: Sequence[str] = BUSES,
 ) -> RoundTripReport:
-    """The ioeventfd loop under each reader, then the user-exit baseline and the self-IPI floor."""
+    """Per bus, the ioeventfd loop under each reader and the user-exit baseline; then
+    the self-IPI floor (its kick is the LAPIC's, on no bus)."""
     unknown = [r for r in readers if r not in RT_READERS]
     if unknown or not readers:
         raise ValueError(f"readers must be among {', '.join(RT_READERS)}, not {unknown}")
-    plan: list[tuple[str, str]] = [("ioeventfd", r) for r in readers]
-    plan += [("user", readers[0]), ("self-ipi", readers[0])]
+    if not buses or any(b not in BUSES for b in buses):
+        raise ValueError(f"buses must be among {', '.join(BUSES)}, not {list(buses)}")
+    plan: list[tuple[str, str, str]] = []
+    for bus in buses:
+        plan += [("ioeventfd", r, bus) for r in readers]
+        plan.append(("user", readers[0], bus))
+    plan.append(("self-ipi", readers[0], buses[0]))
     results = []
     with RoundTripVM() as vm:
-        for path, reader in plan:
+        for path, reader, bus in plan:
             if progress:
-                progress(path, reader if path == "ioeventfd" else None)
-            results.append(vm.run(path, seconds, reader, work_us=work_us))
+                on_bus = path if path == "self-ipi" else f"{bus} {path}"
+                progress(on_bus, reader if path == "ioeventfd" else None)
+            results.append(vm.run(path, seconds, reader, bus=bus, work_us=work_us))
         m = vm.machine
         machine = {
             **machine_json(m),

@@ -33,7 +33,7 @@ _Static_assert(RT_IDT + 256 * 8 <= GUEST_STACK_TOP - 0x1000, "the IDT crowds the
 _Static_assert((RT_RECORDS & (RT_RECORDS - 1)) == 0, "RT_RECORDS is a power of two");
 
 struct rt {
-    int path, reader;
+    int path, reader, mmio;
     uint32_t vector, work;     /* work: TSC cycles the device spins before it answers */
     int kickfd, irqfd, epfd, stopfd;
     int ioeventfd_on, irqfd_on;
@@ -100,7 +100,8 @@ static void *device_main(void *arg)
     return NULL;
 }
 
-/* Called by the vCPU thread on an OUT to RT_USER_PORT; 0, or -errno for a fault. */
+/* Called by the vCPU thread on a kick to RT_USER_PORT or RT_USER_MMIO; 0, or -ENOENT
+ * when no user path is set up (then it is a stray exit like any other). */
 int lab_rt_user_kick(struct lab *lab)
 {
     uint64_t woke = __rdtsc();
@@ -142,10 +143,11 @@ static int irqfd_ctl(struct lab *lab, int fd, uint32_t flags)
     return ioctl(lab->vm, KVM_IRQFD, &req) < 0 ? -errno : 0;
 }
 
-static int ioeventfd_ctl(struct lab *lab, int fd, uint32_t flags)
+static int ioeventfd_ctl(struct lab *lab, int fd, int mmio, uint32_t flags)
 {
     struct kvm_ioeventfd req = {
-        .addr = RT_PORT, .len = 1, .fd = fd, .flags = KVM_IOEVENTFD_FLAG_PIO | flags,
+        .addr = mmio ? RT_MMIO : RT_PORT, .len = mmio ? 4 : 1, .fd = fd,
+        .flags = (mmio ? 0 : KVM_IOEVENTFD_FLAG_PIO) | flags,
     };
     return ioctl(lab->vm, KVM_IOEVENTFD, &req) < 0 ? -errno : 0;
 }
@@ -173,7 +175,7 @@ int lab_rt_teardown(struct lab *lab)
     if (rt->irqfd_on)
         err = irqfd_ctl(lab, rt->irqfd, KVM_IRQFD_FLAG_DEASSIGN);
     if (rt->ioeventfd_on) {
-        int e = ioeventfd_ctl(lab, rt->kickfd, KVM_IOEVENTFD_FLAG_DEASSIGN);
+        int e = ioeventfd_ctl(lab, rt->kickfd, rt->mmio, KVM_IOEVENTFD_FLAG_DEASSIGN);
         err = err ? err : e;
     }
     int fds[] = {rt->kickfd, rt->irqfd, rt->epfd, rt->stopfd};
@@ -185,11 +187,13 @@ int lab_rt_teardown(struct lab *lab)
     return err;
 }
 
-int lab_rt_setup(struct lab *lab, int path, int reader, uint32_t vector, uint32_t work_cycles)
+int lab_rt_setup(struct lab *lab, int path, int mmio, int reader, uint32_t vector,
+                 uint32_t work_cycles)
 {
     if (!lab->irqchip)
         return -ENOTSUP;
     if (lab->nvcpus != 1 || path < RT_PATH_IOEVENTFD || path > RT_PATH_SELF_IPI || vector < 32 ||
+        (mmio != 0 && mmio != 1) ||
         vector > 255 || (reader != LAB_CONSUMER_EPOLL && reader != LAB_CONSUMER_POLL))
         return -EINVAL;
     if (lab->rt && !lab_quiescent(lab))
@@ -203,6 +207,7 @@ int lab_rt_setup(struct lab *lab, int path, int reader, uint32_t vector, uint32_
         return -ENOMEM;
     rt->path = path;
     rt->reader = reader;
+    rt->mmio = mmio;
     rt->vector = vector;
     rt->work = work_cycles;
     rt->kickfd = rt->irqfd = rt->epfd = rt->stopfd = -1;
@@ -211,6 +216,7 @@ int lab_rt_setup(struct lab *lab, int path, int reader, uint32_t vector, uint32_
     memset(lab->ram + RT_REC, 0, (size_t)RT_RECORDS << RT_REC_SHIFT);
     *guest_u32(lab, RT_PATH) = (uint32_t)path;
     *guest_u32(lab, RT_VECTOR) = vector;
+    *guest_u32(lab, RT_BUS) = mmio ? RT_BUS_MMIO : RT_BUS_PIO;
     if (path != RT_PATH_IOEVENTFD)
         return 0;
 
@@ -229,7 +235,7 @@ int lab_rt_setup(struct lab *lab, int path, int reader, uint32_t vector, uint32_
     if ((err = set_route(lab, vector)) || (err = irqfd_ctl(lab, rt->irqfd, 0)))
         goto fail_err;
     rt->irqfd_on = 1;
-    if ((err = ioeventfd_ctl(lab, rt->kickfd, 0)))
+    if ((err = ioeventfd_ctl(lab, rt->kickfd, rt->mmio, 0)))
         goto fail_err;
     rt->ioeventfd_on = 1;
     if ((err = -pthread_create(&rt->thread, NULL, device_main, lab)))

@@ -245,6 +245,8 @@ static int handle_mmio(struct vcpu *v)
         set_fault(v, "KVM_EXIT_MMIO with length %u", len);
         return 1;
     }
+    if (run->mmio.phys_addr == RT_USER_MMIO && len == 4 && lab_rt_user_kick(v->lab) == 0)
+        return 0;
     if (run->mmio.phys_addr > UINT32_MAX) {
         count_exit(v, 0, UINT32_MAX, len, load_le(run->mmio.data, len));
         return 0;

@@ -11,7 +11,7 @@ from textual.widget import Widget
 from iofdtui.engine.roundtrip import STAGES, RoundTripResult
 from iofdtui.reports import format as fmt
 
-LABEL_WIDTH = 26
+LABEL_WIDTH = 31
 """Room for the path's name and reader before its bar."""
 
 STAGE_NAMES = {"awake": "kick→awake", "written": "awake→written", "handler": "written→handler"}
@@ -21,10 +21,12 @@ BLOCK = "█"
 
 
 def path_label(r: RoundTripResult) -> str:
-    """`ioeventfd (epoll)`, `user exit`, `self-IPI`."""
+    """`pio ioeventfd→irqfd (epoll)`, `mmio exit→KVM_SIGNAL_MSI`, `self-IPI (floor)`."""
     if r.path == "ioeventfd":
-        return f"ioeventfd→irqfd ({r.reader})"
-    return {"user": "exit→KVM_SIGNAL_MSI", "self-ipi": "self-IPI (floor)"}[r.path]
+        return f"{r.bus} ioeventfd→irqfd ({r.reader})"
+    if r.path == "user":
+        return f"{r.bus} exit→KVM_SIGNAL_MSI"
+    return "self-IPI (floor)"
 
 
 def bar_cells(values: list[float], scale: float, width: int) -> list[int]:
