@@ -371,6 +371,22 @@ rt_main:
         mov     dword ptr [LAPIC_BASE + 0x80], 0        /* TPR: accept every priority */
         mov     dword ptr [LAPIC_BASE + 0x350], 0x10000 /* LINT0 masked */
         mov     dword ptr [LAPIC_BASE + 0x360], 0x10000 /* LINT1 masked */
+        /* The pin route: the pin's redirection entry, destination first, unmasked last. */
+        cmp     dword ptr [RT_ROUTE], RT_ROUTE_PIN
+        jne     1f
+        mov     eax, dword ptr [RT_PIN]
+        and     eax, 0x1f
+        shl     eax, 1
+        add     eax, 0x11                               /* the entry's high half */
+        mov     dword ptr [IOAPIC_BASE], eax
+        mov     dword ptr [IOAPIC_BASE + 0x10], 0       /* destination: APIC id 0 */
+        dec     eax
+        mov     dword ptr [IOAPIC_BASE], eax
+        mov     ecx, dword ptr [RT_VECTOR]
+        and     ecx, 0xff
+        or      ecx, 0x8000                             /* fixed, physical, active high, level */
+        mov     dword ptr [IOAPIC_BASE + 0x10], ecx
+1:
         sti
 
 rt_round:

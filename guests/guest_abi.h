@@ -130,6 +130,8 @@
 #define RT_VECTOR         (RT_BASE + 0x04) /* the completion's vector, 32..255 */
 #define RT_MISBEHAVE      (RT_BASE + 0x08) /* test hook: RT_SKIP_EOI or RT_MASK_LAPIC */
 #define RT_BUS            (RT_BASE + 0x18) /* RT_BUS_PIO or RT_BUS_MMIO: how the kick is written */
+#define RT_ROUTE          (RT_BASE + 0x1c) /* RT_ROUTE_MSI or RT_ROUTE_PIN: how the completion comes */
+#define RT_PIN            (RT_BASE + 0x20) /* the IOAPIC pin of RT_ROUTE_PIN, < 24 */
 #define RT_KICKS          (RT_BASE + 0x0c) /* guest: kicks made */
 #define RT_IRQS           (RT_BASE + 0x10) /* guest: handler runs for RT_VECTOR */
 #define RT_OTHER          (RT_BASE + 0x14) /* guest: interrupts on any other vector */
@@ -149,6 +151,9 @@
 #define RT_MASK_LAPIC     2 /* the handler software-disables its LAPIC (SVR), so no more interrupts */
 #define RT_PORT           0x0520
 #define RT_USER_PORT      0x0521
+#define RT_ROUTE_MSI      0 /* an MSI to APIC id 0 (virtio-pci, vhost) */
+#define RT_ROUTE_PIN      1 /* an IOAPIC pin, level-triggered, resampled at EOI (VFIO INTx) */
+#define IOAPIC_BASE       0xfec00000 /* IOREGSEL; IOWIN at +0x10 */
 #define RT_BUS_PIO        0
 #define RT_BUS_MMIO       1
 #define RT_MMIO           0xfe001000 /* the MMIO kicks (4 bytes), in unbacked space */

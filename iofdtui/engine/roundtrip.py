@@ -39,6 +39,11 @@ _NATIVE_PATH = {
     "self-ipi": lib.RT_PATH_SELF_IPI,
 }
 _NATIVE_READER = {"epoll": lib.LAB_CONSUMER_EPOLL, "poll": lib.LAB_CONSUMER_POLL}
+_NATIVE_ROUTE = {"msi": lib.RT_ROUTE_MSI, "pin": lib.RT_ROUTE_PIN}
+ROUTES = tuple(_NATIVE_ROUTE)
+"""How the completion reaches the guest: an MSI (virtio-pci, vhost), or IOAPIC pin 10,
+level-triggered and resampled at the guest's EOI (KVM_IRQFD_FLAG_RESAMPLE: VFIO INTx)."""
+
 BUSES = ("pio", "mmio")
 """How the guest's kick is written: an OUT to port 0x520, or 4 bytes to 0xfe001000."""
 RT_READERS = tuple(_NATIVE_READER)
@@ -110,10 +115,14 @@ class RoundTripCounts:
     completion_errors: int
     merged: int
     user_exits: int
+    resamples: int
 
-    def balanced(self, path: str) -> bool:
-        """kicks = signals read = completions = handler runs (per path), exactly."""
+    def balanced(self, path: str, route: str = "msi") -> bool:
+        """kicks = signals read = completions = handler runs (per path), exactly; on the
+        pin route also = resamples (each EOI lowered the line once)."""
         ok = self.kicks == self.handler_runs and not self.other_irqs
+        if route == "pin":
+            ok &= self.resamples == self.handler_runs
         if path == "ioeventfd":
             ok &= self.signals == self.kicks == self.completions
         elif path == "user":
@@ -129,6 +138,7 @@ class RoundTripResult:
         path: one of PATHS.
         bus: how the guest kicks: "pio" (an OUT) or "mmio" (a 4-byte write); the
             self-IPI's kick is its LAPIC's ICR, "lapic".
+        route: "msi", "pin" (IOAPIC, level, resampled), or "self" (the self-IPI).
         reader: the device thread's mode (ioeventfd path), else None.
         seconds: wall time the guest ran.
         counts: the checkpoint's counts.
@@ -143,6 +153,7 @@ class RoundTripResult:
 
     path: str
     bus: str
+    route: str
     reader: str | None
     seconds: float
     counts: RoundTripCounts
@@ -262,6 +273,7 @@ class RoundTripVM:
         seconds: float,
         reader: str = "epoll",
         bus: str = "pio",
+        route: str = "msi",
         work_us: float = 0.0,
         misbehave: str | None = None,
         pause_timeout: float = 2.0,
@@ -280,6 +292,8 @@ class RoundTripVM:
             raise ValueError(f"reader must be one of {', '.join(RT_READERS)}, not {reader!r}")
         if not 0 <= work_us <= 10_000:
             raise ValueError(f"device work is 0..10,000 µs, not {work_us!r}")
+        if route not in ROUTES or (route == "pin" and path != "ioeventfd"):
+            raise ValueError(f"route must be msi (or pin, on the ioeventfd path), not {route!r}")
         if bus not in BUSES:
             raise ValueError(f"bus must be pio or mmio, not {bus!r}")
         if misbehave not in _MISBEHAVE:
@@ -292,6 +306,7 @@ class RoundTripVM:
                 self._lab,
                 _NATIVE_PATH[path],
                 int(bus == "mmio"),
+                _NATIVE_ROUTE[route],
                 _NATIVE_READER[reader],
                 VECTOR,
                 work,
@@ -320,10 +335,11 @@ class RoundTripVM:
         return RoundTripResult(
             path=path,
             bus="lapic" if path == "self-ipi" else bus,
+            route="self" if path == "self-ipi" else route,
             reader=reader if path == "ioeventfd" else None,
             seconds=elapsed,
             counts=counts,
-            exact=rc == 0 and counts.balanced(path),
+            exact=rc == 0 and counts.balanced(path, route),
             samples=samples,
             total=total,
             stages=stages,

@@ -13,6 +13,7 @@ from iofdtui.reports.blocks import machine_header, titled_table
 COLUMNS = (
     "path",
     "bus",
+    "route",
     "reader",
     "trips/s",
     "p50 ns",
@@ -40,6 +41,7 @@ def row(r: RoundTripResult) -> tuple[str, ...]:
     return (
         PATH_NAMES[r.path],
         r.bus,
+        r.route,
         r.reader or fmt.DASH,
         fmt.whole(r.rate),
         fmt.whole(total.p50_ns if total else None),
@@ -60,7 +62,8 @@ def _notes(report: RoundTripReport) -> Text:
     lines.append(
         "exact: the guest parked itself and kicks = signals read = completions = handler "
         "runs (user path: kicks = exits = KVM_SIGNAL_MSI deliveries = handler runs), with "
-        "nothing coalesced, merged or failed; --json has every count, the means and each "
+        "nothing coalesced, merged or failed (pin route: and = resamples, one per EOI); "
+        "--json has every count, the means and each "
         "stage's p99. One kick is in flight at a time; the guest waits for its interrupt "
         "with cli; check; sti; hlt. "
         f"Figures over the last {min(r.samples for r in report.results):,}+ kicks of each run."
@@ -78,9 +81,9 @@ def render(report: RoundTripReport) -> Group:
     )
     table = titled_table(
         "round trip: guest kick (pio: OUT to 0x520; mmio: 4 bytes to 0xfe001000) → completion "
-        "interrupt handler entered, MSI route, one vCPU",
+        "interrupt handler entered, one vCPU",
         COLUMNS,
-        ("path", "bus", "reader"),
+        ("path", "bus", "route", "reader"),
     )
     for r in report.results:
         table.add_row(*row(r))

@@ -89,8 +89,15 @@ def test_a_real_roundtrip_json_accounts_for_every_kick() -> None:
     )
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
-    paths = [(r["path"], r["bus"]) for r in doc["results"]]
-    assert paths == [("ioeventfd", "mmio"), ("user", "mmio"), ("self-ipi", "lapic")]
+    paths = [(r["path"], r["bus"], r["route"]) for r in doc["results"]]
+    assert paths == [
+        ("ioeventfd", "mmio", "msi"),
+        ("ioeventfd", "mmio", "pin"),
+        ("user", "mmio", "msi"),
+        ("self-ipi", "lapic", "self"),
+    ]
+    pin = doc["results"][1]["counts"]
+    assert pin["resamples"] == pin["handler_runs"] == pin["kicks"]
     for r in doc["results"]:
         c = r["counts"]
         assert r["exact"] and c["kicks"] == c["handler_runs"] > 0

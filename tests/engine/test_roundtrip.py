@@ -39,6 +39,8 @@ def _balanced(r) -> None:
         assert c.user_exits == c.completions == c.kicks and c.signals == 0
     else:
         assert c.signals == c.user_exits == c.completions == 0
+    # The pin route's line was lowered at each EOI, once: the resamplefd says so.
+    assert c.resamples == (c.kicks if r.route == "pin" else 0)
 
 
 @pytest.mark.kvm
@@ -75,6 +77,14 @@ def test_every_kick_is_answered_once_and_timed_per_stage(
 
 
 @pytest.mark.kvm
+@pytest.mark.parametrize(("reader", "bus"), [("epoll", "pio"), ("poll", "mmio")])
+def test_the_ioapic_pin_route_is_resampled_once_per_interrupt(vm, reader: str, bus: str) -> None:
+    r = vm.run("ioeventfd", 0.3, reader, bus=bus, route="pin")
+    _balanced(r)
+    assert r.route == "pin" and set(r.stages) == set(STAGES)
+
+
+@pytest.mark.kvm
 def test_device_work_shows_in_its_own_stage_only(vm) -> None:
     quick = vm.run("ioeventfd", 0.3, "epoll")
     slow = vm.run("ioeventfd", 0.3, "epoll", work_us=50.0)
@@ -89,7 +99,8 @@ def test_random_path_and_reader_changes_keep_every_run_exact(vm) -> None:
     for _ in range(6):
         path = rng.choice(("ioeventfd", "user", "self-ipi"))
         reader, bus = rng.choice(("epoll", "poll")), rng.choice(("pio", "mmio"))
-        r = vm.run(path, rng.uniform(0.05, 0.15), reader, bus=bus)
+        route = rng.choice(("msi", "pin")) if path == "ioeventfd" else "msi"
+        r = vm.run(path, rng.uniform(0.05, 0.15), reader, bus=bus, route=route)
         _balanced(r)
 
 
@@ -114,7 +125,7 @@ def test_teardown_deassigns_so_the_same_doorbell_can_be_set_up_again(vm) -> None
     for _ in range(3):  # a stale ioeventfd would make the next KVM_IOEVENTFD fail (EEXIST)
         _balanced(vm.run("ioeventfd", 0.05, "epoll"))
     handle = vm._lab
-    assert lib.lab_rt_setup(handle, lib.RT_PATH_IOEVENTFD, 1, 0, 0x40, 0) == 0
+    assert lib.lab_rt_setup(handle, lib.RT_PATH_IOEVENTFD, 1, 1, 0, 0x40, 0) == 0
     assert lib.lab_rt_teardown(handle) == 0
     assert lib.lab_rt_teardown(handle) == 0  # twice: nothing left to do
 
@@ -126,7 +137,7 @@ def test_the_doorbell_lab_has_no_irqchip_and_refuses_the_round_trip(lab) -> None
     facts = ffi.new("struct lab_facts *")
     lib.lab_facts(lab._lab, facts)
     assert facts.irqchip == 0  # a hlt in the lab guest still exits (KVM_EXIT_HLT)
-    assert lib.lab_rt_setup(lab._lab, lib.RT_PATH_USER, 0, 0, 0x40, 0) == -E.ENOTSUP
+    assert lib.lab_rt_setup(lab._lab, lib.RT_PATH_USER, 0, 0, 0, 0x40, 0) == -E.ENOTSUP
     assert lib.lab_start(lab._lab, lib.ENTRY_ROUNDTRIP) == -E.ENOENT
 
 
@@ -135,12 +146,16 @@ def test_bad_arguments_are_refused_before_any_ioctl(vm) -> None:
     from iofdtui.engine.native import lib
 
     handle = vm._lab
-    assert lib.lab_rt_setup(handle, 3, 0, 0, 0x40, 0) == -E.EINVAL
-    assert lib.lab_rt_setup(handle, 0, 2, 0, 0x40, 0) == -E.EINVAL  # no such bus
-    assert lib.lab_rt_setup(handle, 0, 0, 2, 0x40, 0) == -E.EINVAL  # reader none never answers
-    assert lib.lab_rt_setup(handle, 0, 0, 0, 31, 0) == -E.EINVAL  # an exception vector
+    assert lib.lab_rt_setup(handle, 3, 0, 0, 0, 0x40, 0) == -E.EINVAL
+    assert lib.lab_rt_setup(handle, 0, 2, 0, 0, 0x40, 0) == -E.EINVAL  # no such bus
+    assert lib.lab_rt_setup(handle, 0, 0, 2, 0, 0x40, 0) == -E.EINVAL  # no such route
+    assert lib.lab_rt_setup(handle, 1, 0, 1, 0, 0x40, 0) == -E.EINVAL  # a pin needs the irqfd
+    assert lib.lab_rt_setup(handle, 0, 0, 0, 2, 0x40, 0) == -E.EINVAL  # reader none never answers
+    assert lib.lab_rt_setup(handle, 0, 0, 0, 0, 31, 0) == -E.EINVAL  # an exception vector
     with pytest.raises(ValueError, match="path"):
         vm.run("pin", 0.1)
+    with pytest.raises(ValueError, match="route"):
+        vm.run("user", 0.1, route="pin")
     with pytest.raises(ValueError, match="bus"):
         vm.run("user", 0.1, bus="isa")
     with pytest.raises(ValueError, match="device work"):
@@ -186,3 +201,9 @@ def test_counts_balance_per_path() -> None:
         **{**fields, "kicks": 5, "handler_runs": 4, "signals": 5, "completions": 5}
     )
     assert not lost.balanced("ioeventfd")
+    # The pin route also needs one resample per handler run (an EOI that lowered the line).
+    assert not ok.balanced("ioeventfd", "pin")
+    resampled = RoundTripCounts(
+        **({n: getattr(ok, n) for n in RoundTripCounts.__slots__} | {"resamples": 5})
+    )
+    assert resampled.balanced("ioeventfd", "pin")

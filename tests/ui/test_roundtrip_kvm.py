@@ -25,13 +25,15 @@ async def test_the_real_round_trip_counts_every_kick_and_draws_its_stages() -> N
         assert isinstance(screen, RoundTripScreen)
         await wait_for(pilot, lambda: screen.report is not None, timeout=60.0)
         assert screen.report is not None
-        paths = [(r.path, r.bus) for r in screen.report.results]
+        paths = [(r.path, r.bus, r.route) for r in screen.report.results]
         assert paths == [
-            ("ioeventfd", "pio"),
-            ("user", "pio"),
-            ("ioeventfd", "mmio"),
-            ("user", "mmio"),
-            ("self-ipi", "lapic"),
+            ("ioeventfd", "pio", "msi"),
+            ("ioeventfd", "pio", "pin"),
+            ("user", "pio", "msi"),
+            ("ioeventfd", "mmio", "msi"),
+            ("ioeventfd", "mmio", "pin"),
+            ("user", "mmio", "msi"),
+            ("self-ipi", "lapic", "self"),
         ]
         assert all(r.exact and r.counts.kicks > 0 for r in screen.report.results)
         assert str(screen.query_one(StageBars).render()).count("█") > 10

@@ -34,11 +34,13 @@ def _result(
         completion_errors=0,
         merged=0,
         user_exits=kicks if path == "user" else 0,
+        resamples=0,
     )
     names = ("awake", "written", "handler")
     return RoundTripResult(
         path=path,
         bus="lapic" if path == "self-ipi" else "pio",
+        route="self" if path == "self-ipi" else "msi",
         reader="epoll" if path == "ioeventfd" else None,
         seconds=0.5,
         counts=counts,

@@ -43,7 +43,7 @@ def result_json(r: RoundTripResult) -> dict[str, object]:
     return {
         "path": r.path,
         "bus": r.bus,
-        "route": "self" if r.path == "self-ipi" else "msi",
+        "route": r.route,
         "reader": r.reader,
         "seconds": r.seconds,
         "round_trips_per_s": r.rate,
@@ -83,25 +83,26 @@ def run_roundtrip(
     progress: Callable[[str, str | None], None] | None = None,
     buses: Sequence[str] = BUSES,
 ) -> RoundTripReport:
-    """Per bus, the ioeventfd loop under each reader and the user-exit baseline; then
-    the self-IPI floor (its kick is the LAPIC's, on no bus)."""
+    """Per bus, the ioeventfd loop under each reader (MSI route), once on the IOAPIC pin
+    route, and the user-exit baseline; then the self-IPI floor (its kick is the LAPIC's)."""
     unknown = [r for r in readers if r not in RT_READERS]
     if unknown or not readers:
         raise ValueError(f"readers must be among {', '.join(RT_READERS)}, not {unknown}")
     if not buses or any(b not in BUSES for b in buses):
         raise ValueError(f"buses must be among {', '.join(BUSES)}, not {list(buses)}")
-    plan: list[tuple[str, str, str]] = []
+    plan: list[tuple[str, str, str, str]] = []
     for bus in buses:
-        plan += [("ioeventfd", r, bus) for r in readers]
-        plan.append(("user", readers[0], bus))
-    plan.append(("self-ipi", readers[0], buses[0]))
+        plan += [("ioeventfd", r, bus, "msi") for r in readers]
+        plan.append(("ioeventfd", readers[0], bus, "pin"))
+        plan.append(("user", readers[0], bus, "msi"))
+    plan.append(("self-ipi", readers[0], buses[0], "msi"))
     results = []
     with RoundTripVM() as vm:
-        for path, reader, bus in plan:
+        for path, reader, bus, route in plan:
             if progress:
-                on_bus = path if path == "self-ipi" else f"{bus} {path}"
-                progress(on_bus, reader if path == "ioeventfd" else None)
-            results.append(vm.run(path, seconds, reader, bus=bus, work_us=work_us))
+                what = path if path == "self-ipi" else f"{bus} {path} ({route})"
+                progress(what, reader if path == "ioeventfd" else None)
+            results.append(vm.run(path, seconds, reader, bus=bus, route=route, work_us=work_us))
         m = vm.machine
         machine = {
             **machine_json(m),

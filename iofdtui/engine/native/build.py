@@ -57,6 +57,8 @@ ABI_CONSTANTS = (
     "RT_VEC_COUNT",
     "RT_PORT",
     "RT_SKIP_EOI",
+    "RT_ROUTE_MSI",
+    "RT_ROUTE_PIN",
     "RT_MASK_LAPIC",
     "KIND_PIO1",
     "KIND_PIO2",

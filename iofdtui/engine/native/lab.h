@@ -225,12 +225,14 @@ struct lab_rt_stats {
     uint64_t completion_errors; /* writes or ioctls that failed */
     uint64_t merged;            /* KVM_SIGNAL_MSI returned 0: blocked, already pending */
     uint64_t user_exits;        /* kicks that exited to userspace (the user path) */
+    uint64_t resamples;         /* resamplefd signals: the guest EOI'd the level interrupt (pin route) */
 };
 /* Idle, one vCPU, a lab made with an irqchip (-ENOTSUP otherwise).  `path`:
- * RT_PATH_*; `mmio`: the kick is a 4-byte MMIO write (RT_MMIO), else an OUT (RT_PORT);
+ * RT_PATH_*; `route`: RT_ROUTE_MSI, or RT_ROUTE_PIN (ioeventfd path only: IOAPIC pin 10,
+ * level, KVM_IRQFD_FLAG_RESAMPLE); `mmio`: the kick is a 4-byte MMIO write (RT_MMIO), else an OUT (RT_PORT);
  * `reader`: LAB_CONSUMER_EPOLL or _POLL; `work_cycles`: TSC cycles
  * the device spins before it answers.  Then lab_start(lab, ENTRY_ROUNDTRIP). */
-int lab_rt_setup(struct lab *lab, int path, int mmio, int reader, uint32_t vector,
+int lab_rt_setup(struct lab *lab, int path, int mmio, int route, int reader, uint32_t vector,
                  uint32_t work_cycles);
 /* Parked or idle: stop the device thread, deassign the irqfd (KVM_IRQFD_FLAG_DEASSIGN)
  * and the ioeventfd; -errno when a deassign failed (everything is freed anyway). */

@@ -24,7 +24,9 @@
 #include <sys/ioctl.h>
 #include <x86intrin.h>
 
-#define RT_GSI 24 /* above the 24 IOAPIC pins of the default routing */
+#define RT_GSI 24     /* the MSI's, above the 24 IOAPIC pins */
+#define RT_IOAPIC_PINS 24
+#define RT_PIN_GSI 10 /* the pin route's IOAPIC pin (GSI n = pin n) */
 
 _Static_assert(RT_REC + RT_RECORDS * (1 << RT_REC_SHIFT) <= GUEST_RAM_SIZE, "records overflow RAM");
 _Static_assert(RT_REC >= (MAX_VCPUS - 1) * VCPU_AREA + CTR_BASE + CTR_COUNT * CTR_STRIDE,
@@ -33,9 +35,9 @@ _Static_assert(RT_IDT + 256 * 8 <= GUEST_STACK_TOP - 0x1000, "the IDT crowds the
 _Static_assert((RT_RECORDS & (RT_RECORDS - 1)) == 0, "RT_RECORDS is a power of two");
 
 struct rt {
-    int path, reader, mmio;
+    int path, reader, mmio, route;
     uint32_t vector, work;     /* work: TSC cycles the device spins before it answers */
-    int kickfd, irqfd, epfd, stopfd;
+    int kickfd, irqfd, resamplefd, epfd, stopfd;
     int ioeventfd_on, irqfd_on;
     pthread_t thread;
     int thread_up, stop;
@@ -43,6 +45,14 @@ struct rt {
 };
 
 static void add(uint64_t *p, uint64_t n) { __atomic_fetch_add(p, n, __ATOMIC_RELAXED); }
+
+/* Resample signals (the guest EOI'd the level interrupt): count them, never block. */
+static void drain_resamples(struct rt *rt)
+{
+    uint64_t count;
+    if (rt->resamplefd >= 0 && read(rt->resamplefd, &count, sizeof(count)) == sizeof(count))
+        add(&rt->st.resamples, count);
+}
 
 /* Stamp a record's host field on the guest clock (a u32, like the guest's own). */
 static void stamp(struct lab *lab, uint64_t kick, uint32_t field, uint64_t host_tsc)
@@ -72,6 +82,12 @@ static void *device_main(void *arg)
             int n = epoll_wait(rt->epfd, &ev, 1, -1);
             if (n <= 0 || ev.data.fd == rt->stopfd)
                 continue; /* EINTR, or the stop flag is checked above */
+            if (ev.data.fd == rt->resamplefd) {
+                drain_resamples(rt);
+                continue;
+            }
+        } else {
+            drain_resamples(rt);
         }
         uint64_t woke = __rdtsc();
         uint64_t count;
@@ -122,26 +138,43 @@ int lab_rt_user_kick(struct lab *lab)
     return 0;
 }
 
+/* The table replaces the whole routing: the IOAPIC's pins (GSI n = pin n, as by
+ * default) and the MSI at RT_GSI. */
 static int set_route(struct lab *lab, uint32_t vector)
 {
     struct {
         struct kvm_irq_routing head;
-        struct kvm_irq_routing_entry entry;
+        struct kvm_irq_routing_entry entries[RT_IOAPIC_PINS + 1];
     } table;
     memset(&table, 0, sizeof(table));
-    table.head.nr = 1;
-    table.entry.gsi = RT_GSI;
-    table.entry.type = KVM_IRQ_ROUTING_MSI;
-    table.entry.u.msi.address_lo = LAPIC_BASE; /* destination APIC id 0, fixed, physical */
-    table.entry.u.msi.data = vector;
+    table.head.nr = RT_IOAPIC_PINS + 1;
+    for (int pin = 0; pin < RT_IOAPIC_PINS; pin++) {
+        table.entries[pin].gsi = (uint32_t)pin;
+        table.entries[pin].type = KVM_IRQ_ROUTING_IRQCHIP;
+        table.entries[pin].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
+        table.entries[pin].u.irqchip.pin = (uint32_t)pin;
+    }
+    struct kvm_irq_routing_entry *msi = &table.entries[RT_IOAPIC_PINS];
+    msi->gsi = RT_GSI;
+    msi->type = KVM_IRQ_ROUTING_MSI;
+    msi->u.msi.address_lo = LAPIC_BASE; /* destination APIC id 0, fixed, physical */
+    msi->u.msi.data = vector;
     return ioctl(lab->vm, KVM_SET_GSI_ROUTING, &table) < 0 ? -errno : 0;
 }
 
-static int irqfd_ctl(struct lab *lab, int fd, uint32_t flags)
+static int irqfd_ctl(struct lab *lab, struct rt *rt, uint32_t flags)
 {
-    struct kvm_irqfd req = {.fd = (uint32_t)fd, .gsi = RT_GSI, .flags = flags};
+    struct kvm_irqfd req = {.fd = (uint32_t)rt->irqfd, .gsi = RT_GSI, .flags = flags};
+    if (rt->route == RT_ROUTE_PIN) {
+        req.gsi = RT_PIN_GSI;
+        if (!(flags & KVM_IRQFD_FLAG_DEASSIGN)) {
+            req.flags |= KVM_IRQFD_FLAG_RESAMPLE; /* level: KVM lowers it at the guest's EOI */
+            req.resamplefd = (uint32_t)rt->resamplefd;
+        }
+    }
     return ioctl(lab->vm, KVM_IRQFD, &req) < 0 ? -errno : 0;
 }
+
 
 static int ioeventfd_ctl(struct lab *lab, int fd, int mmio, uint32_t flags)
 {
@@ -170,15 +203,16 @@ int lab_rt_teardown(struct lab *lab)
     uint64_t count;
     if (rt->kickfd >= 0 && read(rt->kickfd, &count, sizeof(count)) == sizeof(count))
         add(&rt->st.signals, count);
+    drain_resamples(rt);
     /* Deassign before closing (KVM would also drop them on close, later and silently). */
     int err = 0;
     if (rt->irqfd_on)
-        err = irqfd_ctl(lab, rt->irqfd, KVM_IRQFD_FLAG_DEASSIGN);
+        err = irqfd_ctl(lab, rt, KVM_IRQFD_FLAG_DEASSIGN);
     if (rt->ioeventfd_on) {
         int e = ioeventfd_ctl(lab, rt->kickfd, rt->mmio, KVM_IOEVENTFD_FLAG_DEASSIGN);
         err = err ? err : e;
     }
-    int fds[] = {rt->kickfd, rt->irqfd, rt->epfd, rt->stopfd};
+    int fds[] = {rt->kickfd, rt->irqfd, rt->resamplefd, rt->epfd, rt->stopfd};
     for (unsigned i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
         if (fds[i] >= 0)
             close(fds[i]);
@@ -187,13 +221,14 @@ int lab_rt_teardown(struct lab *lab)
     return err;
 }
 
-int lab_rt_setup(struct lab *lab, int path, int mmio, int reader, uint32_t vector,
+int lab_rt_setup(struct lab *lab, int path, int mmio, int route, int reader, uint32_t vector,
                  uint32_t work_cycles)
 {
     if (!lab->irqchip)
         return -ENOTSUP;
     if (lab->nvcpus != 1 || path < RT_PATH_IOEVENTFD || path > RT_PATH_SELF_IPI || vector < 32 ||
-        (mmio != 0 && mmio != 1) ||
+        (mmio != 0 && mmio != 1) || (route != RT_ROUTE_MSI && route != RT_ROUTE_PIN) ||
+        (route == RT_ROUTE_PIN && path != RT_PATH_IOEVENTFD) ||
         vector > 255 || (reader != LAB_CONSUMER_EPOLL && reader != LAB_CONSUMER_POLL))
         return -EINVAL;
     if (lab->rt && !lab_quiescent(lab))
@@ -208,15 +243,18 @@ int lab_rt_setup(struct lab *lab, int path, int mmio, int reader, uint32_t vecto
     rt->path = path;
     rt->reader = reader;
     rt->mmio = mmio;
+    rt->route = route;
     rt->vector = vector;
     rt->work = work_cycles;
-    rt->kickfd = rt->irqfd = rt->epfd = rt->stopfd = -1;
+    rt->kickfd = rt->irqfd = rt->resamplefd = rt->epfd = rt->stopfd = -1;
     lab->rt = rt;
     memset(lab->ram + RT_BASE, 0, RT_IDT - RT_BASE);
     memset(lab->ram + RT_REC, 0, (size_t)RT_RECORDS << RT_REC_SHIFT);
     *guest_u32(lab, RT_PATH) = (uint32_t)path;
     *guest_u32(lab, RT_VECTOR) = vector;
     *guest_u32(lab, RT_BUS) = mmio ? RT_BUS_MMIO : RT_BUS_PIO;
+    *guest_u32(lab, RT_ROUTE) = (uint32_t)route;
+    *guest_u32(lab, RT_PIN) = RT_PIN_GSI;
     if (path != RT_PATH_IOEVENTFD)
         return 0;
 
@@ -224,7 +262,10 @@ int lab_rt_setup(struct lab *lab, int path, int mmio, int reader, uint32_t vecto
     rt->irqfd = eventfd(0, EFD_CLOEXEC);
     rt->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     rt->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (rt->kickfd < 0 || rt->irqfd < 0 || rt->stopfd < 0 || rt->epfd < 0)
+    if (route == RT_ROUTE_PIN)
+        rt->resamplefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (rt->kickfd < 0 || rt->irqfd < 0 || rt->stopfd < 0 || rt->epfd < 0 ||
+        (route == RT_ROUTE_PIN && rt->resamplefd < 0))
         goto fail;
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = rt->kickfd};
     if (epoll_ctl(rt->epfd, EPOLL_CTL_ADD, rt->kickfd, &ev) < 0)
@@ -232,7 +273,10 @@ int lab_rt_setup(struct lab *lab, int path, int mmio, int reader, uint32_t vecto
     ev.data.fd = rt->stopfd;
     if (epoll_ctl(rt->epfd, EPOLL_CTL_ADD, rt->stopfd, &ev) < 0)
         goto fail;
-    if ((err = set_route(lab, vector)) || (err = irqfd_ctl(lab, rt->irqfd, 0)))
+    ev.data.fd = rt->resamplefd;
+    if (rt->resamplefd >= 0 && epoll_ctl(rt->epfd, EPOLL_CTL_ADD, rt->resamplefd, &ev) < 0)
+        goto fail;
+    if ((err = set_route(lab, vector)) || (err = irqfd_ctl(lab, rt, 0)))
         goto fail_err;
     rt->irqfd_on = 1;
     if ((err = ioeventfd_ctl(lab, rt->kickfd, rt->mmio, 0)))
@@ -272,6 +316,8 @@ int lab_rt_read(struct lab *lab, struct lab_rt_stats *out)
     out->completion_errors = __atomic_load_n(&rt->st.completion_errors, __ATOMIC_RELAXED);
     out->merged = __atomic_load_n(&rt->st.merged, __ATOMIC_RELAXED);
     out->user_exits = __atomic_load_n(&rt->st.user_exits, __ATOMIC_RELAXED);
+    drain_resamples(rt); /* the last EOI's, which a polling thread may not have read yet */
+    out->resamples = __atomic_load_n(&rt->st.resamples, __ATOMIC_RELAXED);
     /* The guest's counts (u32: a run under 2^32 kicks; the bench's are far shorter). */
     out->kicks = __atomic_load_n(guest_u32(lab, RT_KICKS), __ATOMIC_ACQUIRE);
     out->handler_runs = __atomic_load_n(guest_u32(lab, RT_IRQS), __ATOMIC_ACQUIRE);

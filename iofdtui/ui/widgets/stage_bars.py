@@ -11,7 +11,7 @@ from textual.widget import Widget
 from iofdtui.engine.roundtrip import STAGES, RoundTripResult
 from iofdtui.reports import format as fmt
 
-LABEL_WIDTH = 31
+LABEL_WIDTH = 35
 """Room for the path's name and reader before its bar."""
 
 STAGE_NAMES = {"awake": "kick→awake", "written": "awake→written", "handler": "written→handler"}
@@ -21,9 +21,10 @@ BLOCK = "█"
 
 
 def path_label(r: RoundTripResult) -> str:
-    """`pio ioeventfd→irqfd (epoll)`, `mmio exit→KVM_SIGNAL_MSI`, `self-IPI (floor)`."""
+    """`pio ioeventfd→irqfd pin (epoll)`, `mmio exit→KVM_SIGNAL_MSI`, `self-IPI (floor)`."""
     if r.path == "ioeventfd":
-        return f"{r.bus} ioeventfd→irqfd ({r.reader})"
+        pin = " pin" if r.route == "pin" else ""
+        return f"{r.bus} ioeventfd→irqfd{pin} ({r.reader})"
     if r.path == "user":
         return f"{r.bus} exit→KVM_SIGNAL_MSI"
     return "self-IPI (floor)"
