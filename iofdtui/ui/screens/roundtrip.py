@@ -190,7 +190,10 @@ class RoundTripScreen(ModalScreen[None]):
     def _show(self, report: RoundTripReport) -> None:
         self.query_one(StageBars).results = report.results
         table = titled_table(
-            "per path (ns; --json in `iofdtui bench --roundtrip`)", COLUMNS, ("path", "reader")
+            "per path (ns; --json in `iofdtui bench --roundtrip`)",
+            COLUMNS,
+            ("path", "bus", "route", "reader"),
+            no_wrap=True,
         )
         for result in report.results:
             table.add_row(*row(result))
