@@ -193,7 +193,7 @@ class RoundTripScreen(ModalScreen[None]):
             "per path (ns; --json in `iofdtui bench --roundtrip`)",
             COLUMNS,
             ("path", "bus", "route", "reader"),
-            no_wrap=True,
+            no_wrap=False,  # a narrow terminal wraps a name; a figure is never cut
         )
         for result in report.results:
             table.add_row(*row(result))
