@@ -130,7 +130,6 @@ def _parser() -> argparse.ArgumentParser:
         help="record the session (every reading and event) to FILE (.gz: compressed)",
     )
     sub = parser.add_subparsers(dest="command")
-    add_recording_commands(sub)
     bench = sub.add_parser("bench", help="measure ioeventfd against userspace exits, headless")
     bench.add_argument(
         "--seconds",
@@ -213,6 +212,7 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--demo", action="store_true", help="play the recording shipped with iofdtui"
     )
+    add_recording_commands(sub)
     return parser
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import hashlib
 import math
 import types
 import typing
@@ -96,6 +97,32 @@ def decode(cls: type[T], data: object, path: str | None = None) -> T:
         CodecError: `data` is not a `cls` as `encode` writes it.
     """
     return _decode(cls, data, cls.__name__ if path is None else path)
+
+
+@cache
+def shape(cls: type) -> str:
+    """A short digest of `cls`'s fields and types and of every dataclass inside them.
+
+    Two versions of iofdtui whose snapshots have the same fields give the same
+    digest, so a reader can tell a file made with other fields from a damaged one.
+    """
+    seen: dict[str, list[tuple[str, str]]] = {}
+
+    def walk(hint: Any) -> None:
+        for arg in typing.get_args(hint):
+            walk(arg)
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+            name = f"{hint.__module__}.{hint.__qualname__}"
+            if name in seen:
+                return
+            hints = _hints(hint)
+            seen[name] = [(f.name, str(hints[f.name])) for f in _init_fields(hint)]
+            for f in _init_fields(hint):
+                walk(hints[f.name])
+
+    walk(cls)
+    text = repr(sorted(seen.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 # ------------------------------------------------------------------ decoding

@@ -45,6 +45,9 @@ REGISTRATION: tuple[tuple[str, str], ...] = (
     ("p50_ns", "guest-measured ring cost, median over visits, net of timer overhead"),
     ("p99_ns", "ring cost, 99th percentile over visits"),
     ("mean_ns", "ring cost, mean"),
+    ("base_p50_ns", "the userspace exit's p50 of the same bus and width, same run and reader"),
+    ("base_p99_ns", "the userspace exit's p99"),
+    ("ratio", "base_p50_ns / p50_ns, like for like (kick against kick when paced)"),
 )
 DOORBELL: tuple[tuple[str, str], ...] = (
     ("rings", "guest rings at the doorbell"),
@@ -95,6 +98,7 @@ def registration_row(at: float, snap: Snapshot, reg: RegistrationStats) -> Row:
     """One registration at one frame."""
     spec = reg.spec
     exits = sum(d.exits for d in snap.doorbells if (d.bus, d.addr) == spec.doorbell)
+    base = snap.baseline_for(reg)
     return {
         **_common("registration", at, snap),
         "bus": spec.bus.value,
@@ -110,6 +114,9 @@ def registration_row(at: float, snap: Snapshot, reg: RegistrationStats) -> Row:
         "p50_ns": reg.latency.p50_ns,
         "p99_ns": reg.latency.p99_ns,
         "mean_ns": reg.latency.mean_ns,
+        "base_p50_ns": base.p50_ns,
+        "base_p99_ns": base.p99_ns,
+        "ratio": reg.ratio,
     }
 
 

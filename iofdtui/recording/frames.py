@@ -48,6 +48,9 @@ class Header:
         machine: the machine the numbers are about.
         source: "app", "headless" or "demo" (SOURCES).
         note: free text, e.g. where and how the demo recording was made.
+        shape: the digest of the frames' fields when written (`codec.shape(Frame)`):
+            a file whose frames do not decode and whose shape differs from this
+            version's was made by an iofdtui with other snapshot fields.
     """
 
     schema: int
@@ -56,6 +59,7 @@ class Header:
     machine: MachineFacts
     source: str
     note: str | None = None
+    shape: str | None = None
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iofdtui.recording.codec import CodecError, decode
+from iofdtui.recording.codec import CodecError, decode, shape
 from iofdtui.recording.frames import SCHEMA, SEVERITIES, SOURCES, Frame, Header, Histograms
 
 MAX_LINE_BYTES = 64 * 1024 * 1024
 """Longest line accepted (a frame of 1,000 registrations is a few MB)."""
 MAX_FRAMES = 1_000_000
 """Most frames in one recording (over two days at the app's fastest refresh)."""
+MAX_TOTAL_BYTES = 512 * 1024 * 1024
+"""Most text `read_recording` holds in memory as frames (about 10 hours of the demo
+recorded by the app; the objects take several times the text)."""
 CHUNK = 1 << 16
 PIECE = 1 << 12  # inflated at a time: damage is reported on the line it is in
 GZIP_MAGIC = b"\x1f\x8b"
@@ -89,8 +92,12 @@ def read_recording(path: str | os.PathLike[str]) -> Recording:
                     f"line {lines.number} cut short (a recording stopped mid-write): skipped"
                 )
                 break
-            if len(parser.frames) > MAX_FRAMES:
-                raise RecordingError(f"more than {MAX_FRAMES:,} frames: too large to read")
+            if len(parser.frames) > MAX_FRAMES or lines.total > MAX_TOTAL_BYTES:
+                raise RecordingError(
+                    f"more than {MAX_FRAMES:,} frames or {MAX_TOTAL_BYTES >> 20} MiB of text: "
+                    "too large to read whole; record a shorter session",
+                    lines.number,
+                )
         if lines.cut_short:
             notes.append(
                 "the compressed stream ends early (a recording stopped mid-write): "
@@ -177,6 +184,8 @@ class _Lines:
         self._eof = False
         self.number = 0
         """The 1-based number of the last line returned."""
+        self.total = 0
+        """Bytes of text returned so far."""
         self.cut_short = False
         """A gzip stream ended without its end marker (known at the end only)."""
 
@@ -206,6 +215,7 @@ class _Lines:
 
     def _text(self, data: bytes) -> str:
         self.number += 1
+        self.total += len(data) + 1
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError:
@@ -329,7 +339,18 @@ class _Parser:
             what = f"kind {kind[:20]!r}" if isinstance(kind, str) else "no kind"
             raise RecordingError(f"not a frame ({what}); the recording is damaged", number)
         body = {k: v for k, v in data.items() if k not in ("kind", "histograms")}
-        frame = _decoded(Frame, body, number, "")
+        try:
+            frame = _decoded(Frame, body, number, "")
+        except RecordingError as err:
+            made_with = self.header.shape if self.header is not None else None
+            if made_with is None or made_with == shape(Frame):
+                raise
+            raise RecordingError(
+                f"{err.message.removesuffix('; the recording is damaged')}: it was made by "
+                f"iofdtui {self.header.iofdtui_version} with other snapshot fields; "  # type: ignore[union-attr]
+                "read it with that version, or record again",
+                number,
+            ) from None
         if not math.isfinite(frame.at) or frame.at < self._last_at:
             raise RecordingError(
                 f"frame time {frame.at!r} s is not after the previous frame's "

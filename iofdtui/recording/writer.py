@@ -24,8 +24,8 @@ from types import TracebackType
 from typing import IO, Any
 
 from iofdtui.engine.snapshot import MachineFacts, Snapshot
-from iofdtui.recording.codec import encode
-from iofdtui.recording.frames import SCHEMA, Event, Header, Histogram, Histograms
+from iofdtui.recording.codec import encode, shape
+from iofdtui.recording.frames import SCHEMA, Event, Frame, Header, Histogram, Histograms
 
 _FIXES = {
     errno.ENOSPC: "free some space, or record to another disk",
@@ -53,7 +53,7 @@ def iofdtui_version() -> str:
 def new_header(machine: MachineFacts, source: str, note: str | None = None) -> Header:
     """A header for a recording that starts now."""
     created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    return Header(SCHEMA, iofdtui_version(), created, machine, source, note)
+    return Header(SCHEMA, iofdtui_version(), created, machine, source, note, shape(Frame))
 
 
 def freeze(histogram: Iterable[Sequence[Any]]) -> Histogram:

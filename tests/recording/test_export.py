@@ -54,6 +54,8 @@ def test_csv_columns_and_rows(recorded: Path) -> None:
         "0",
     )
     assert (reg["p50_ns"], reg["p99_ns"], reg["samples"]) == ("1470.0", "14500.0", "263")
+    # Its baseline, the PIO 1-byte userspace exit of the same reading.
+    assert (reg["base_p50_ns"], reg["base_p99_ns"], reg["ratio"]) == ("6770.0", "10700.0", "4.61")
     assert reg["issued"] == "" and reg["live_ok"] == ""  # doorbell columns stay empty
     mmio = rows[1]
     assert (mmio["trigger"], mmio["exits"]) == ("0x1", "134919")  # the misses at its doorbell

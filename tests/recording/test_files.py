@@ -323,3 +323,36 @@ def test_random_damage_is_a_recording_error_or_a_recording(tmp_path: Path, name:
             errors += 1
             assert "\n" not in str(err) and str(err)
     assert errors > 50  # most damage is found
+
+
+def test_a_recording_too_large_to_hold_is_refused(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from iofdtui.recording import reader
+
+    path = tmp_path / "long.jsonl"
+    write_sample(path, frames=5)
+    monkeypatch.setattr(reader, "MAX_TOTAL_BYTES", 30_000)
+    err = error_of(path)
+    assert err.line == 5 and "too large to read whole" in str(err)
+    monkeypatch.setattr(reader, "MAX_TOTAL_BYTES", 1 << 30)
+    monkeypatch.setattr(reader, "MAX_FRAMES", 2)
+    assert error_of(path).line == 4
+
+
+def test_a_recording_made_with_other_snapshot_fields_says_so(tmp_path: Path) -> None:
+    from iofdtui.recording.codec import shape
+
+    path = tmp_path / "old.jsonl"
+    write_sample(path, frames=2)
+    lines = lines_of(path)
+    assert json.loads(lines[0])["shape"] == shape(Frame)
+    # As a version whose rows had a `baseline` would have written it.
+    old = lines[1].replace('"removed":false,', '"removed":false,"baseline":null,', 1)
+    rewrite(path, [lines[0].replace(shape(Frame), "0123456789ab"), old])
+    assert str(error_of(path)) == (
+        "line 2: snapshot.registrations[0]: unknown field 'baseline' in RegistrationStats: "
+        "it was made by iofdtui 0.1.0 with other snapshot fields; "
+        "read it with that version, or record again"
+    )
+    # The same damage in a file of this version's shape is damage.
+    rewrite(path, [lines[0], old])
+    assert str(error_of(path)).endswith("in RegistrationStats; the recording is damaged")
