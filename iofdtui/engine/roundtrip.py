@@ -23,15 +23,20 @@ from __future__ import annotations
 
 import errno as E
 import time
-from dataclasses import dataclass
 
 from iofdtui.engine import host, native_reads
 from iofdtui.engine.errors import EngineError, GuestFault, KvmUnavailable, start_error
 from iofdtui.engine.kvm_stats import StatsFormatError, StatsReader
 from iofdtui.engine.native import check, ffi, lib
-
-PATHS = ("ioeventfd", "user", "self-ipi")
-"""The round trip's paths, in the order a report shows them."""
+from iofdtui.engine.roundtrip_figures import (
+    BUSES,
+    PATHS,
+    ROUTES,
+    VECTOR,
+    RoundTripCounts,
+    RoundTripResult,
+    stage_figures,
+)
 
 _NATIVE_PATH = {
     "ioeventfd": lib.RT_PATH_IOEVENTFD,
@@ -40,22 +45,11 @@ _NATIVE_PATH = {
 }
 _NATIVE_READER = {"epoll": lib.LAB_CONSUMER_EPOLL, "poll": lib.LAB_CONSUMER_POLL}
 _NATIVE_ROUTE = {"msi": lib.RT_ROUTE_MSI, "pin": lib.RT_ROUTE_PIN}
-ROUTES = tuple(_NATIVE_ROUTE)
-"""How the completion reaches the guest: an MSI (virtio-pci, vhost), or IOAPIC pin 10,
-level-triggered and resampled at the guest's EOI (KVM_IRQFD_FLAG_RESAMPLE: VFIO INTx)."""
-
-BUSES = ("pio", "mmio")
-"""How the guest's kick is written: an OUT to port 0x520, or 4 bytes to 0xfe001000."""
+assert tuple(_NATIVE_ROUTE) == ROUTES and tuple(_NATIVE_PATH) == PATHS
 RT_READERS = tuple(_NATIVE_READER)
 """Reader modes of the device thread (`none` would never answer a kick)."""
 
 _MISBEHAVE = {None: 0, "skip-eoi": lib.RT_SKIP_EOI, "mask-lapic": lib.RT_MASK_LAPIC}
-
-STAGES = ("awake", "written", "handler")
-"""kick → reader awake, awake → completion written, written → handler entered."""
-
-VECTOR = 0x40
-"""The completion's vector (any of 32..255 would do)."""
 
 # What roundtrip.c's lab_facts.irqchip_missing names, 1-based.
 _IRQ_CAPS = ("KVM_CAP_IRQCHIP", "KVM_CAP_IRQFD", "KVM_CAP_IRQ_ROUTING", "KVM_CAP_SIGNAL_MSI")
@@ -90,132 +84,6 @@ def completions_unsupported(missing: int, code: int) -> CompletionsUnsupported:
         f"KVM_CREATE_IRQCHIP failed ({E.errorcode.get(code, code)}); completion interrupts "
         "need an in-kernel irqchip (the lab works without them): check dmesg",
     )
-
-
-@dataclass(frozen=True, slots=True)
-class StageFigures:
-    """One stage (or the whole round trip) over the kicks recorded: ns."""
-
-    p50_ns: float
-    p99_ns: float
-    mean_ns: float
-
-
-@dataclass(frozen=True, slots=True)
-class RoundTripCounts:
-    """Every count of one run at its checkpoint (guest-parked: nothing in flight)."""
-
-    kicks: int
-    handler_runs: int
-    other_irqs: int
-    signals: int
-    reads: int
-    coalesced: int
-    completions: int
-    completion_errors: int
-    merged: int
-    user_exits: int
-    resamples: int
-
-    def balanced(self, path: str, route: str = "msi") -> bool:
-        """kicks = signals read = completions = handler runs (per path), exactly; on the
-        pin route also = resamples (each EOI lowered the line once)."""
-        ok = self.kicks == self.handler_runs and not self.other_irqs
-        if route == "pin":
-            ok &= self.resamples == self.handler_runs
-        if path == "ioeventfd":
-            ok &= self.signals == self.kicks == self.completions
-        elif path == "user":
-            ok &= self.user_exits == self.kicks == self.completions
-        return ok and not self.completion_errors and not self.merged
-
-
-@dataclass(frozen=True, slots=True)
-class RoundTripResult:
-    """One path (and reader) measured.
-
-    Attributes:
-        path: one of PATHS.
-        bus: how the guest kicks: "pio" (an OUT) or "mmio" (a 4-byte write); the
-            self-IPI's kick is its LAPIC's ICR, "lapic".
-        route: "msi", "pin" (IOAPIC, level, resampled), or "self" (the self-IPI).
-        reader: the device thread's mode (ioeventfd path), else None.
-        seconds: wall time the guest ran.
-        counts: the checkpoint's counts.
-        exact: the guest parked itself and every count balanced.
-        samples: kicks whose records the figures come from (the last ones).
-        total: kick → handler entered.
-        stages: per stage in STAGES (none on the self-IPI path, or without a
-            guest↔host clock).
-        negative: records with a stage below zero (a wrong clock mapping), left out.
-        kernel: the vCPU's halt/injection statistics over the run, as named.
-    """
-
-    path: str
-    bus: str
-    route: str
-    reader: str | None
-    seconds: float
-    counts: RoundTripCounts
-    exact: bool
-    samples: int
-    total: StageFigures | None
-    stages: dict[str, StageFigures]
-    negative: int
-    kernel: dict[str, int]
-
-    @property
-    def rate(self) -> float:
-        """Round trips per second of wall time."""
-        return self.counts.handler_runs / self.seconds if self.seconds > 0 else 0.0
-
-
-def _figures(values: list[float]) -> StageFigures | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    n = len(ordered)
-    return StageFigures(
-        p50_ns=ordered[(n - 1) // 2],
-        p99_ns=ordered[min(n - 1, (99 * n) // 100)],
-        mean_ns=sum(ordered) / n,
-    )
-
-
-def stage_figures(
-    records: list[tuple[int, int, int, int]], tsc_khz: int, host_stamps: bool
-) -> tuple[int, StageFigures | None, dict[str, StageFigures], int]:
-    """(samples, total, stages, negative) from raw (kick, awake, written, handler) u32 stamps.
-
-    Differences are signed 32-bit (the stamps are the TSC's low 32 bits); a
-    record with a negative stage is left out and counted.
-    """
-
-    def span(a: int, b: int) -> int:
-        d = (b - a) & 0xFFFF_FFFF
-        return d - (1 << 32) if d & 0x8000_0000 else d
-
-    ns = 1e6 / tsc_khz
-    totals: list[float] = []
-    parts: list[list[float]] = [[], [], []]
-    negative = 0
-    for kick, awake, written, handler in records:
-        total = span(kick, handler)
-        steps = (span(kick, awake), span(awake, written), span(written, handler))
-        if total < 0 or (host_stamps and min(steps) < 0):
-            negative += 1
-            continue
-        totals.append(total * ns)
-        if host_stamps:
-            for part, cycles in zip(parts, steps, strict=True):
-                part.append(cycles * ns)
-    stages = {}
-    if host_stamps:
-        for name, part in zip(STAGES, parts, strict=True):
-            fig = _figures(part)
-            if fig is not None:
-                stages[name] = fig
-    return len(totals), _figures(totals), stages, negative
 
 
 class RoundTripVM:

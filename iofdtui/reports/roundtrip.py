@@ -5,8 +5,7 @@ from __future__ import annotations
 from rich.console import Group
 from rich.text import Text
 
-from iofdtui.engine.experiments.roundtrip import STAGE_NOTE, RoundTripReport
-from iofdtui.engine.roundtrip import STAGES, RoundTripResult
+from iofdtui.engine.roundtrip_figures import STAGE_NOTE, STAGES, RoundTripReport, RoundTripResult
 from iofdtui.reports import format as fmt
 from iofdtui.reports.blocks import machine_header, titled_table
 

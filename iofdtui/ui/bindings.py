@@ -199,6 +199,7 @@ COMMANDS: tuple[Command, ...] = (
         "Time kick → completion interrupt per stage: ioeventfd+irqfd vs exit+MSI vs self-IPI",
         "round trip (irqfd)",
         footer=False,  # the 80-column footer is full
+        needs_kvm=True,
     ),
     Command(
         "screenshot",

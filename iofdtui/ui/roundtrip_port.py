@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from iofdtui.engine.experiments.roundtrip import RoundTripReport, run_roundtrip
+from iofdtui.engine.roundtrip_figures import RoundTripReport
 
 ROUNDTRIP_SECONDS = 0.5
 """Seconds per path in the app: seven (two buses, two readers) take about 4 s here."""
@@ -44,6 +44,9 @@ class KvmRoundTrip:
 
     def run(self, progress: Callable[[str], None]) -> RoundTripReport:
         """Run every path (blocking: a few seconds)."""
+        # Imported here: the app also replays recordings where no engine is built.
+        from iofdtui.engine.experiments.roundtrip import run_roundtrip
+
         return run_roundtrip(
             self.seconds,
             self.readers,

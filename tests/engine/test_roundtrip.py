@@ -8,13 +8,8 @@ import time
 
 import pytest
 
-from iofdtui.engine.roundtrip import (
-    STAGES,
-    CompletionsUnsupported,
-    RoundTripCounts,
-    completions_unsupported,
-    stage_figures,
-)
+from iofdtui.engine.roundtrip import CompletionsUnsupported, completions_unsupported
+from iofdtui.engine.roundtrip_figures import STAGES, RoundTripCounts, stage_figures
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,12 @@ from rich.console import Console
 from textual.message import Message
 from textual.widgets import Static
 
-from iofdtui.engine.experiments.roundtrip import RoundTripReport
-from iofdtui.engine.roundtrip import RoundTripCounts, RoundTripResult, StageFigures
+from iofdtui.engine.roundtrip_figures import (
+    RoundTripCounts,
+    RoundTripReport,
+    RoundTripResult,
+    StageFigures,
+)
 from iofdtui.ui.app import IofdApp, make_app
 from iofdtui.ui.commands import IofdCommands
 from iofdtui.ui.messages import GuestPaused, GuestResumed

@@ -10,70 +10,10 @@ halt/injection statistics over the run.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from iofdtui.engine.experiments.bench import machine_json
-from iofdtui.engine.roundtrip import (
-    BUSES,
-    RT_READERS,
-    STAGES,
-    VECTOR,
-    RoundTripResult,
-    RoundTripVM,
-    StageFigures,
-)
-
-STAGE_NOTE = (
-    "stages on the guest's TSC (host stamps mapped with KVM_VCPU_TSC_OFFSET): kick → "
-    "awake (the reader read the eventfd; on the user path, the vCPU thread had the exit) → "
-    "written (the completion is about to be written: irqfd, or KVM_SIGNAL_MSI; the "
-    "device's work between) → handler (the guest's interrupt handler entered); they sum "
-    "to the round trip"
-)
-
-
-def _figures_json(fig: StageFigures | None) -> dict[str, float] | None:
-    if fig is None:
-        return None
-    return {"p50": fig.p50_ns, "p99": fig.p99_ns, "mean": fig.mean_ns}
-
-
-def result_json(r: RoundTripResult) -> dict[str, object]:
-    """One path's JSON row: counts, exact, figures in ns, kernel statistics."""
-    return {
-        "path": r.path,
-        "bus": r.bus,
-        "route": r.route,
-        "reader": r.reader,
-        "seconds": r.seconds,
-        "round_trips_per_s": r.rate,
-        "exact": r.exact,
-        "counts": {name: getattr(r.counts, name) for name in r.counts.__slots__},
-        "samples": r.samples,
-        "negative": r.negative,
-        "round_trip_ns": _figures_json(r.total),
-        "stages_ns": {name: _figures_json(r.stages.get(name)) for name in STAGES},
-        "kernel": r.kernel,
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class RoundTripReport:
-    """A whole `--roundtrip` run."""
-
-    machine: dict[str, object]
-    work_us: float
-    results: tuple[RoundTripResult, ...]
-
-    def as_json(self) -> dict[str, object]:
-        """JSON document (documented in the README, "The round trip")."""
-        return {
-            "machine": self.machine,
-            "vector": VECTOR,
-            "device_work_us": self.work_us,
-            "stage_note": STAGE_NOTE,
-            "results": [result_json(r) for r in self.results],
-        }
+from iofdtui.engine.roundtrip import RT_READERS, RoundTripVM
+from iofdtui.engine.roundtrip_figures import BUSES, RoundTripReport
 
 
 def run_roundtrip(

@@ -22,7 +22,7 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
-from iofdtui.engine.experiments.roundtrip import STAGE_NOTE, RoundTripReport
+from iofdtui.engine.roundtrip_figures import STAGE_NOTE, RoundTripReport
 from iofdtui.reports.blocks import titled_table
 from iofdtui.reports.roundtrip import COLUMNS, row
 from iofdtui.ui.roundtrip_port import RoundTripPort

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from iofdtui.engine.roundtrip import STAGES, RoundTripResult
+from iofdtui.engine.roundtrip_figures import STAGES, RoundTripResult
 from iofdtui.reports import format as fmt
 
 LABEL_WIDTH = 35
