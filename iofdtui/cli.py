@@ -452,11 +452,13 @@ def _replay(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if problem is not None:
         _Parser(prog=f"{parser.prog} replay").error(problem)
     from iofdtui.recording.reader import RecordingError
-    from iofdtui.ui.replay.app import ReplayApp, demo_path, open_recording
+    from iofdtui.ui.replay.app import DEMO_SHOWN, ReplayApp, demo_path, open_recording
 
     try:
-        path = demo_path() if args.demo else args.file
-        opened = open_recording(path, follow_it=args.follow)
+        if args.demo:
+            opened = open_recording(demo_path(), name=DEMO_SHOWN)
+        else:
+            opened = open_recording(args.file, follow_it=args.follow)
     except RecordingError as err:
         print(f"iofdtui: {err}", file=sys.stderr)
         return EXIT_ENV

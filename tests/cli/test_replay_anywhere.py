@@ -82,6 +82,21 @@ def test_replay_draws_and_plays_without_kvm_or_engine(tmp_path: Path) -> None:
         run.close()
 
 
+def test_the_shipped_demo_plays_without_kvm_or_engine() -> None:
+    run = PtyRun(_in_namespace("replay", "--demo"), size=(45, 160))
+    try:
+        drawn = run.wait_for(
+            lambda out: ENTER_ALT in out and b"REPLAY" in out and b"shipped with" in out,
+            timeout=30,
+        )
+        assert drawn, bytes(run.output[-3000:])
+        assert run.wait_for(lambda out: b"(demo)" in out and b"Doorbells" in out, timeout=20)
+        os.write(run.master, b"q")
+        assert run.wait(timeout=20) == 0
+    finally:
+        run.close()
+
+
 def test_a_bad_recording_is_one_line_without_kvm_or_engine(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"kind": "frame"}\n')

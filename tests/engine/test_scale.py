@@ -94,6 +94,6 @@ def test_a_run_that_measured_nothing_raises(monkeypatch):  # type: ignore[no-unt
     def no_vm(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOMEM, "Cannot allocate memory")
 
-    monkeypatch.setattr(scale, "Lab", no_vm)
+    monkeypatch.setattr("iofdtui.engine.lab.Lab", no_vm)  # run_scale imports it when called
     with pytest.raises(OSError, match="Cannot allocate memory"):
         run_scale(0.02, sizes=(1,), trigger_counts=(1,))

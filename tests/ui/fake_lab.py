@@ -161,6 +161,8 @@ class FakeLab:
         self._next_id = 0
         self.state = "running"
         """What `pause` and `resume` last left (the fixed snapshot says running)."""
+        self.readings = 0
+        """Snapshots taken: each is an interval after the last, as a real lab's are."""
 
     def start(self) -> None:
         """Nothing to start."""
@@ -309,8 +311,10 @@ class FakeLab:
         if self.vcpus > 1:  # every vCPU rings the same plan: its slots repeat vCPU 0's
             count = len(slots)
             slots += tuple(replace(s, index=s.index + count, vcpu=1) for s in slots)
+        self.readings += 1
         return replace(
             SNAPSHOT,
+            taken_at=SNAPSHOT.taken_at + (self.readings - 1) * (SNAPSHOT.interval_s or 0.25),
             slots=slots,
             registrations=tuple(under_reader(r) for r in SNAPSHOT.registrations),
             consumer=reader,

@@ -7,6 +7,7 @@ say which frame is shown.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -35,9 +36,9 @@ class Clock:
         return self.now
 
 
-def replay_app(clock: Clock, count: int = 60) -> ReplayApp:
+def replay_app(clock: Clock, count: int = 60, refresh: float = 0.05) -> ReplayApp:
     lab = ReplayLab(HEADER, frames(count), clock=clock)
-    return ReplayApp(Opened(lab, "test.jsonl"), refresh_interval=0.05, clock=fixed_clock)
+    return ReplayApp(Opened(lab, "test.jsonl"), refresh_interval=refresh, clock=fixed_clock)
 
 
 def shown(app: ReplayApp) -> int | None:
@@ -270,3 +271,42 @@ async def test_follow_stays_live_until_sought_back(tmp_path: Path) -> None:
             await until_frame(pilot, app, 47)
             write(48, 50)
             await until_frame(pilot, app, 49)
+
+
+async def test_help_lists_the_timeline_keys() -> None:
+    from textual.widgets import Markdown
+
+    from iofdtui.ui.screens.help import HelpScreen
+
+    app = replay_app(Clock(), refresh=3600.0)  # one reading: the help renders alone
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until_frame(pilot, app, 0)
+        await pilot.press("h")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = app.screen.query_one(Markdown).source
+        assert "play/pause" in text and "previous event" in text
+        assert "`a` add" not in text and "say in one line that this is a recording" in text
+
+
+async def test_frame_times_past_any_date_still_show() -> None:
+    # Untrusted input: a finite `at` too large for a datetime must not break the log.
+    made = [dataclasses.replace(f, at=1e300 * (i + 1)) for i, f in enumerate(frames(3))]
+    lab = ReplayLab(HEADER, made, clock=Clock())
+    app = ReplayApp(Opened(lab, "huge.jsonl"), refresh_interval=0.05, clock=fixed_clock)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until_frame(pilot, app, 0)
+        await pilot.press("end")
+        await until_frame(pilot, app, 2)
+        assert app.main.query_one(Timeline).view is not None
+
+
+def test_the_shipped_demo_is_found_and_says_what_it_is() -> None:
+    from iofdtui.ui.replay.app import demo_path
+
+    opened = open_recording(demo_path())
+    header = opened.lab.header
+    assert header.source == "demo" and header.note
+    assert len(opened.lab.frames) >= 10 and opened.lab.take_notes() == []
+    final = opened.lab.frames[-1].snapshot.checkpoint
+    assert final is not None and final.holds

@@ -6,6 +6,7 @@ from textual.pilot import Pilot
 
 from iofdtui.ui.replay.app import Opened, ReplayApp
 from iofdtui.ui.replay.replay_lab import ReplayLab
+from iofdtui.ui.widgets.event_log import EventLog
 from tests.ui.conftest import wait_for
 from tests.ui.fake_lab import fixed_clock
 from tests.ui.replay_frames import HEADER, frames, signals_at
@@ -25,7 +26,11 @@ async def on_second_event(pilot: Pilot) -> None:
     await pilot.press("n")
     await wait_for(pilot, lambda: app.snapshot.registrations[0].signals == signals_at(12))
     await wait_for(pilot, lambda: app.main.reader_histograms != {})
+    # The event log scrolls to its newest line once laid out: wait for it to get there.
+    log = app.main.query_one(EventLog)
     await pilot.pause(0.2)
+    await wait_for(pilot, lambda: log.scroll_y == log.max_scroll_y)
+    await pilot.pause()
 
 
 class TestReplayScreen:

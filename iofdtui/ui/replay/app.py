@@ -50,6 +50,10 @@ class Opened:
     items: Iterator[object] | None = None
 
 
+DEMO_SHOWN = "the demo shipped with iofdtui"
+"""What the banner calls the shipped recording."""
+
+
 def demo_path() -> Path:
     """The shipped demo recording, wherever the package is installed.
 
@@ -78,6 +82,7 @@ def open_recording(
     *,
     follow_it: bool = False,
     clock: Callable[[], float] = time.monotonic,
+    name: str | None = None,
 ) -> Opened:
     """Read `path` (or its header, to follow it) before any TUI opens.
 
@@ -85,11 +90,13 @@ def open_recording(
         path: the recording.
         follow_it: it is still being written: read the header now, the rest as it comes.
         clock: the wall clock playback runs on (fixed in tests).
+        name: what the banner calls it (the path when None).
 
     Raises:
         RecordingError: the file is missing, not a recording, corrupt, newer
             than this iofdtui, or has no frame; one line that names it.
     """
+    shown = name
     name = os.fspath(path)
     if follow_it:
         return _open_following(name, clock)
@@ -102,7 +109,7 @@ def open_recording(
     lab = ReplayLab(recording.header, recording.frames, clock=clock)
     for note in recording.notes:
         lab.note(note)
-    return Opened(lab, name)
+    return Opened(lab, shown or name)
 
 
 def _open_following(name: str, clock: Callable[[], float]) -> Opened:

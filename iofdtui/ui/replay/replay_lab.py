@@ -67,6 +67,9 @@ class ReplayLab:
         """The clock; change it only through the methods below (they hold the lock)."""
         self._closed = threading.Event()
         self._notes: list[str] = []
+        # Per frame (its snapshot's id): the seek count when it was last read, so
+        # the view can tell a reading taken before a jump from one taken after.
+        self._read_at_seek: dict[int, int] = {}
 
     # ------------------------------------------------------------ the frames
 
@@ -100,6 +103,11 @@ class ReplayLab:
         """Which frame `snap` is (the object a reading returned), or None."""
         with self._lock:
             return self._index_of.get(id(snap))
+
+    def seeks_when_read(self, snap: Snapshot) -> int | None:
+        """How many jumps playback had made when `snap` was last read (None: never read)."""
+        with self._lock:
+            return self._read_at_seek.get(id(snap))
 
     def frame(self, index: int) -> Frame:
         """Frame `index`."""
@@ -180,7 +188,9 @@ class ReplayLab:
             if not self._frames:
                 raise EngineError(errno.ENODATA, "the recording has no frame yet; wait for one")
             self._shown = self.playback.frame_index()
-            return self._frames[self._shown]
+            frame = self._frames[self._shown]
+            self._read_at_seek[id(frame.snapshot)] = self.playback.seeks
+            return frame
 
     def _shown_frame(self) -> Frame:
         with self._lock:

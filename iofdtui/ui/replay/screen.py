@@ -9,6 +9,7 @@ playback, and each frame's events reach the event log as playback passes them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import ClassVar
@@ -134,16 +135,17 @@ class ReplayScreen(MainScreen, inherit_bindings=False):
         if not self.query(Timeline):
             return  # a reading that arrived while the app tears its screen down at quit
         index = self.replay.index_of(event.snapshot)
-        if index is not None:
-            self._log_frames(index)
+        seeks = self.replay.seeks_when_read(event.snapshot)
+        if index is not None and seeks is not None:
+            self._log_frames(index, seeks)
         for note in self.replay.take_notes():
             self.log_event(note, "warning")
         self.update_timeline()
 
-    def _log_frames(self, index: int) -> None:
+    def _log_frames(self, index: int, seeks: int) -> None:
         """Log the events of the frames reached since the last reading: every one
-        played through, or only the frame landed on after a jump."""
-        seeks = self.replay.status().seeks
+        played through, or only the frame landed on after a jump (`seeks`: the
+        jumps made when this reading was taken)."""
         last, jumped = self._shown, seeks != self._seeks
         self._shown, self._seeks = index, seeks
         if last == index and not jumped:
@@ -161,10 +163,14 @@ class ReplayScreen(MainScreen, inherit_bindings=False):
                 log.record(self._time_of(recorded.at), recorded.text, recorded.severity)
 
     def _time_of(self, at: float) -> datetime:
-        """The time of day `at` seconds into the recording (now, if it has no start time)."""
-        if self._recorded is None:
-            return self._clock()
-        return self._recorded + timedelta(seconds=at)
+        """The time of day `at` seconds into the recording (now, if it has no start time
+        or `at` is past any date: a recording is untrusted input)."""
+        if self._recorded is not None and math.isfinite(at):
+            try:
+                return self._recorded + timedelta(seconds=at)
+            except OverflowError:
+                pass
+        return self._clock()
 
     def update_timeline(self) -> None:
         """Draw where playback is now."""
