@@ -92,6 +92,11 @@ def _period(text: str) -> float:
     return _number_in(text, PERIOD_RANGE, "µs")
 
 
+def _work(text: str) -> float:
+    """`--work`: µs of device work before a completion, 0 to 10,000."""
+    return _number_in(text, (0.0, 10_000.0), "µs")
+
+
 def _at_least_one(text: str) -> int:
     """`--max-decoys`: a whole number ≥ 1."""
     try:
@@ -182,10 +187,22 @@ def _parser() -> argparse.ArgumentParser:
         help="ring cost against decoy registrations (1..100,000) and trigger values (1..512)",
     )
     bench.add_argument(
+        "--roundtrip",
+        action="store_true",
+        help="kick → completion interrupt, per stage: ioeventfd + irqfd against a "
+        "userspace exit + KVM_SIGNAL_MSI and the guest's self-IPI (reader epoll or poll)",
+    )
+    bench.add_argument(
+        "--work",
+        type=_work,
+        default=None,
+        help="µs the device spins before each completion, with --roundtrip only (default 0)",
+    )
+    bench.add_argument(
         "--bus",
         choices=("pio", "mmio"),
         default=None,
-        help="bus for --scale (default pio)",
+        help="bus for --scale (default pio), or the only bus for --roundtrip (default both)",
     )
     bench.add_argument(
         "--max-decoys",
@@ -236,7 +253,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def combination_error(args: argparse.Namespace) -> str | None:
     """Why the bench flags do not go together (a flag the mode would ignore), or None."""
-    modes = [m for m, on in (("--wake", args.wake), ("--scale", args.scale)) if on]
+    modes = [
+        m
+        for m, on in (
+            ("--wake", args.wake),
+            ("--scale", args.scale),
+            ("--roundtrip", args.roundtrip),
+        )
+        if on
+    ]
     if args.vcpus == 2:
         modes.append("--vcpus 2")
     if len(modes) > 1:
@@ -245,8 +270,15 @@ def combination_error(args: argparse.Namespace) -> str | None:
     if args.period is not None and mode != "--wake":
         return "argument --period: only applies to --wake (the paced rings)"
     for flag, given in (("--bus", args.bus), ("--max-decoys", args.max_decoys)):
-        if given is not None and mode != "--scale":
-            return f"argument {flag}: only applies to --scale"
+        if given is not None and mode != "--scale" and (flag, mode) != ("--bus", "--roundtrip"):
+            return f"argument {flag}: only applies to --scale" + (
+                " and --roundtrip" if flag == "--bus" else ""
+            )
+    if args.work is not None and mode != "--roundtrip":
+        return "argument --work: only applies to --roundtrip"
+    if mode == "--roundtrip" and (args.reader == "none" or args.pin):
+        flag = "--pin" if args.pin else "--reader none"
+        return f"argument {flag}: does not apply to --roundtrip (its reader answers every kick)"
     if mode == "--scale":
         if args.reader is not None:
             return "argument --reader: does not apply to --scale (its rings are counted)"
@@ -350,6 +382,24 @@ def _vcpus(args: argparse.Namespace) -> int:
             consumer=args.reader or "epoll",
             pin=args.pin,
             progress=lambda bus, mode: say(f"{bus.value}, {mode}"),
+        ),
+        render,
+    )
+
+
+def _roundtrip(args: argparse.Namespace) -> int:
+    from iofdtui.engine.experiments.roundtrip import run_roundtrip
+    from iofdtui.reports.roundtrip import render
+
+    readers = WAKE_READERS if args.reader == "all" else (args.reader or "epoll",)
+    return _measure_and_print(
+        args,
+        lambda say: run_roundtrip(
+            args.seconds,
+            readers,
+            work_us=args.work or 0.0,
+            buses=(args.bus,) if args.bus else ("pio", "mmio"),
+            progress=lambda path, reader: say(f"{path}" + (f", reader {reader}" if reader else "")),
         ),
         render,
     )
@@ -587,6 +637,8 @@ def _run_bench(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
             return _wake(args)
         if args.vcpus == 2:
             return _vcpus(args)
+        if args.roundtrip:
+            return _roundtrip(args)
         return _scale(args) if args.scale else _bench(args)
 
 

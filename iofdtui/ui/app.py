@@ -32,6 +32,7 @@ from iofdtui.ui.messages import (
     Report,
     SnapshotReady,
 )
+from iofdtui.ui.roundtrip_port import RoundTripPort
 from iofdtui.ui.scale_sweep import KvmSweep, SweepPort
 from iofdtui.ui.screens.add_registration import AddRegistrationScreen
 from iofdtui.ui.screens.help import HelpScreen
@@ -69,6 +70,7 @@ class IofdApp(App[int]):
         clock: Callable[[], datetime] = datetime.now,
         screenshot_dir: Path | str = "screenshots",
         scale_sweep: SweepPort | None = None,
+        roundtrip: RoundTripPort | None = None,
         vcpus: int = 1,
         pin: bool = False,
         tour: Tour | None = None,
@@ -84,6 +86,7 @@ class IofdApp(App[int]):
             clock: time of day for the event log (fixed in layout tests).
             screenshot_dir: where `S` saves SVG screenshots.
             scale_sweep: what `x` measures; the real sweep on /dev/kvm when None.
+            roundtrip: what `i` measures; the real round trip on /dev/kvm when None.
             vcpus: vCPUs the VM starts with (`v` switches between one and two).
             pin: pin the vCPU thread(s) to one CPU and the reader and UI to another.
             tour: a guided tour to open at start (`T` opens it, or the shipped one).
@@ -101,7 +104,9 @@ class IofdApp(App[int]):
         """The lab and every engine call made on it."""
         self._clock = clock
         self._screenshot_dir = Path(screenshot_dir)
-        self._main = MainScreen(self.session, clock=clock, scale_sweep=scale_sweep or KvmSweep())
+        self._main = MainScreen(
+            self.session, clock=clock, scale_sweep=scale_sweep or KvmSweep(), roundtrip=roundtrip
+        )
         self._tour = tour
         self._record_to = record
 

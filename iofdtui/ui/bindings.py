@@ -193,6 +193,16 @@ COMMANDS: tuple[Command, ...] = (
         needs_kvm=True,
     ),
     Command(
+        "roundtrip",
+        "i",
+        "Loop",
+        "Round trip: kick → interrupt",
+        "Time kick → completion interrupt per stage: ioeventfd+irqfd vs exit+MSI vs self-IPI",
+        "round trip (irqfd)",
+        footer=False,  # the 80-column footer is full
+        needs_kvm=True,
+    ),
+    Command(
         "screenshot",
         "S",
         "SVG",
@@ -379,6 +389,7 @@ PALETTE_ORDER: tuple[str, ...] = (
     "filter",
     "sort",
     "scale_plot",
+    "roundtrip",
     "tour",
     "tour_next",
     "tour_back",
