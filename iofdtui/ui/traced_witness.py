@@ -11,11 +11,16 @@ events the kernel lost gives no verdict; the next one does.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from iofdtui.engine.attach.errors import NoSuchVm, TraceUnavailable
-from iofdtui.engine.attach.tracer import Tracer
 from iofdtui.engine.snapshot import Checkpoint
 from iofdtui.ui.widgets.doorbells_table import doorbell_key
+
+if TYPE_CHECKING:
+    # The tracer loads a compiled library: imported when a witness opens, so the
+    # app (and a replay, on a machine without it) imports none.
+    from iofdtui.engine.attach.tracer import Tracer
 
 Counts = dict[str, tuple[int, int]]
 """Per doorbell row key: (served in the kernel, exits), cumulative."""
@@ -35,6 +40,8 @@ class TracedWitness:
     @classmethod
     def open(cls) -> TracedWitness | None:
         """A witness on this process, or None where tracefs is missing or not ours to write."""
+        from iofdtui.engine.attach.tracer import Tracer
+
         try:
             return cls(Tracer(os.getpid()).open())
         except (TraceUnavailable, NoSuchVm, ValueError):

@@ -24,6 +24,7 @@ from tests.ui.replay_frames import signals_at, write_recording
 BLOCKED = (
     "import runpy, sys; "
     "sys.modules['iofdtui.engine.native._lab'] = None; "  # import raises ImportError
+    "sys.modules['iofdtui.engine.attach.native._tally'] = None; "  # the tracer's library too
     "sys.argv = ['iofdtui', *sys.argv[1:]]; "
     "runpy.run_module('iofdtui', run_name='__main__')"
 )
@@ -58,6 +59,13 @@ def test_the_block_and_the_hidden_device_are_in_force() -> None:
         text=True,
         check=False,
     )
+    assert probe.returncode != 0 and "ImportError" in probe.stderr
+    tracer = [
+        sys.executable,
+        "-c",
+        BLOCKED.split("sys.argv")[0] + "import iofdtui.engine.attach.tracer",
+    ]
+    probe = subprocess.run(tracer, capture_output=True, text=True, check=False)
     assert probe.returncode != 0 and "ImportError" in probe.stderr
 
 
