@@ -37,6 +37,9 @@ class BuildExtWithGuest(build_ext):
 
 setup(
     cmdclass={"build_ext": BuildExtWithGuest},
-    cffi_modules=["iofdtui/engine/native/build.py:ffibuilder"],
+    cffi_modules=[
+        "iofdtui/engine/native/build.py:ffibuilder",
+        "iofdtui/engine/attach/native/build.py:ffibuilder",
+    ],
     zip_safe=False,
 )

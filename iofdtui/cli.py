@@ -19,9 +19,11 @@ import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from iofdtui.capture import attach as attach_command
 from iofdtui.capture.commands import COMMANDS as RECORDING_COMMANDS
 from iofdtui.capture.commands import add_commands as add_recording_commands
 from iofdtui.capture.commands import run as run_recording_command
@@ -30,6 +32,7 @@ from iofdtui.engine.errors import EngineError, KvmUnavailable
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
+    from iofdtui.tour import Tour
     from iofdtui.ui.app import IofdApp
 
 EXIT_ENV = 2  # the machine cannot run the lab (no KVM, no permission, ...), or a bad flag
@@ -103,6 +106,13 @@ def _at_least_one(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
     return value
+
+
+def _port(text: str) -> int:
+    """`--port`: a TCP port number, 0 for any free one."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port from 0 to 65535, got {text!r}")
+    return int(text)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -200,6 +210,30 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="largest decoy count for --scale (default 100,000; at least 1)",
     )
+    tour = sub.add_parser(
+        "tour", help="a guided tour of ioeventfd on the live VM, each step checked on the counts"
+    )
+    tour.add_argument(
+        "file", nargs="?", help="a tour of your own (TOML; default: the one iofdtui ships)"
+    )
+    serve = sub.add_parser(
+        "serve", help="run the app here and let browsers watch its lab read-only"
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every "
+        "network interface, so anyone who can reach it can watch)",
+    )
+    serve.add_argument(
+        "--port", type=_port, default=8000, help="TCP port (default 8000; 0: any free port)"
+    )
+    serve.add_argument(
+        "--record",
+        default=argparse.SUPPRESS,  # absent, `iofdtui --record FILE serve`'s stands
+        metavar="FILE",
+        help="keep the session's recording in FILE (default: a temporary file)",
+    )
     replay = sub.add_parser(
         "replay", help="replay a recording in the app (read-only; no /dev/kvm needed)"
     )
@@ -213,6 +247,7 @@ def _parser() -> argparse.ArgumentParser:
         "--demo", action="store_true", help="play the recording shipped with iofdtui"
     )
     add_recording_commands(sub)
+    attach_command.add_command(sub)
     return parser
 
 
@@ -399,8 +434,27 @@ def _bench(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------- the app
 
 
+WEB_DRIVER = "textual.drivers.web_driver:WebDriver"
+"""The driver textual-serve runs each browser's app with, on pipes to the page."""
+
+
 def _has_terminal() -> bool:
+    """A terminal to draw on: a tty at both ends, or a browser's (`iofdtui serve`)."""
+    if os.environ.get("TEXTUAL_DRIVER") == WEB_DRIVER:
+        return True
     return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _tour(args: argparse.Namespace) -> int:
+    """The app with a guided tour open: a bad tour file is refused before any VM exists."""
+    from iofdtui.tour import TourError, default_tour, load_tour
+
+    try:
+        tour = load_tour(args.file) if args.file else default_tour()
+    except TourError as err:
+        print(f"iofdtui: {err}", file=sys.stderr)
+        return EXIT_ENV
+    return _app(args.vcpus, args.pin, args.record, tour=tour)
 
 
 def require_kvm() -> None:
@@ -413,7 +467,7 @@ def require_kvm() -> None:
         raise KvmUnavailable(*problem)
 
 
-def _app(vcpus: int, pin: bool, record: str | None = None) -> int:
+def _app(vcpus: int, pin: bool, record: str | None = None, tour: Tour | None = None) -> int:
     """Run the app; SIGTERM, SIGHUP and SIGINT end it as `q` does."""
     require_kvm()
     if not _has_terminal():
@@ -432,7 +486,7 @@ def _app(vcpus: int, pin: bool, record: str | None = None) -> int:
             return EXIT_ENV
 
     # Built here, as run_app does, so that a signal handler can reach the app.
-    return _run_tui(make_app(vcpus=vcpus, pin=pin, record=record))
+    return _run_tui(make_app(vcpus=vcpus, pin=pin, record=record, tour=tour))
 
 
 def replay_error(args: argparse.Namespace) -> str | None:
@@ -501,6 +555,27 @@ def _run_tui(app: IofdApp) -> int:
     return EXIT_NO_VM if app.startup_error else (app.return_code or 0)
 
 
+def _serve(args: argparse.Namespace) -> int:
+    """The app in this terminal, and a web server whose visitors each watch its recording."""
+    require_kvm()
+    if not _has_terminal():
+        print(NEED_TTY, file=sys.stderr)
+        return EXIT_ENV
+    from iofdtui.recording.writer import RecordWriteError, probe
+    from iofdtui.serve.presenter import Sharing
+
+    if args.record is not None:
+        try:
+            probe(args.record)  # before any VM or server: the visitors would see nothing
+        except RecordWriteError as err:
+            print(f"iofdtui: {err}", file=sys.stderr)
+            return EXIT_ENV
+    record = Path(args.record) if args.record is not None else None
+    with Sharing(args.host, args.port, record) as sharing:
+        app = sharing.app(vcpus=args.vcpus, pin=args.pin, record=str(sharing.recording))
+        return _run_tui(app)
+
+
 # ---------------------------------------------------------------- signals
 
 
@@ -567,6 +642,29 @@ def _run_bench(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
         return _scale(args) if args.scale else _bench(args)
 
 
+def _attach(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    problem = attach_command.usage_error(args)
+    if problem is not None:
+        _Parser(prog=f"{parser.prog} attach").error(problem)
+    if attach_command.wants_app(args):
+        return _attach_app(args.pid)
+    with _handlers(_raise_ended):
+        return attach_command.run(args)
+
+
+def _attach_app(pid: int) -> int:
+    """The app on an attached VM; the tracer is opened first, so a failure is one line."""
+    if not _has_terminal():
+        headless = f"iofdtui attach {pid} --seconds S"
+        print(NEED_TTY.replace("iofdtui bench", headless), file=sys.stderr)
+        return EXIT_ENV
+    from iofdtui.engine.attach.tracer import attached
+    from iofdtui.ui.attach.app import AttachApp
+
+    with attached(pid) as tracer:
+        return _run_tui(AttachApp(tracer))  # type: ignore[arg-type]  # its startup_error is None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     parser = _parser()
@@ -574,6 +672,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "bench":
             return _run_bench(parser, args)
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == attach_command.COMMAND:
+            return _attach(parser, args)
         if args.command == "replay":
             return _replay(parser, args)
         if args.command in RECORDING_COMMANDS:
@@ -581,6 +683,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 require_kvm()  # a lab command: one line before anything is written
             with _handlers(_raise_ended):
                 return run_recording_command(args)
+        if args.command == "tour":
+            return _tour(args)
         return _app(args.vcpus, args.pin, args.record)
     except BrokenPipeError:
         # `iofdtui bench | head`: the reader left; say nothing more, and keep

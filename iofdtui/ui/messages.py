@@ -47,6 +47,8 @@ class SnapshotReady(Message):
     """The selected registration's stream ring cost under each reader measured since reset."""
     wake_histogram: Histogram = field(default_factory=list)
     """Paced: the selected registration's wake-up latency (guest write → reader running)."""
+    traced: dict[str, str] | None = None
+    """Per doorbell row key, the tracepoints' verdict (None: not traced; traced_witness.py)."""
 
     def can_replace(self, message: Message) -> bool:
         """A newer snapshot makes an unhandled older one worthless."""

@@ -39,6 +39,7 @@ from iofdtui.ui.messages import (
     SnapshotReady,
 )
 from iofdtui.ui.session_recording import SessionRecording
+from iofdtui.ui.traced_witness import TracedWitness
 
 REFRESH_INTERVALS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
 """What `s` cycles through, in seconds."""
@@ -68,6 +69,7 @@ class LabSession:
         refresh_interval: float = REFRESH_INTERVALS[0],
         checkpoint_every: float = CHECKPOINT_EVERY_S,
         setup: Callable[[LabPort], dict[int, RegistrationSpec]] = calls.start_demo,
+        trace_self: bool = False,
     ) -> None:
         """A session that builds its lab with `lab_factory` once `start()` is called.
 
@@ -79,7 +81,12 @@ class LabSession:
             checkpoint_every: seconds between exact checkpoints (brief pauses).
             setup: what is done on a new lab before it is shown, returning its
                 registrations: the demo, started (a replay changes nothing).
+            trace_self: trace this process's doorbells too, where tracefs allows
+                (`traced_witness.py`: a third witness at each checkpoint).
         """
+        self.traced: TracedWitness | None = None
+        """The kernel tracepoints' witness, once started (None: not asked, or no tracefs)."""
+        self._trace_self = trace_self
         self.lab: LabPort | None = None
         """The running lab, once the start worker has built it."""
         self.vcpus = vcpus
@@ -168,13 +175,12 @@ class LabSession:
 
     def _reading(self, lab: LabPort, checkpoint: bool) -> SnapshotReady:
         """One reading of `lab` (under the engine lock), with the selected path's histograms."""
-        if checkpoint:
-            lab.checkpoint()
+        traced = self._traced_checkpoint(lab) if checkpoint else self._traced_poll()
         snap = lab.snapshot()
         selected = self.selected
         stats = next((r for r in snap.registrations if r.id == selected), None)
         if stats is None:
-            return SnapshotReady(snap)
+            return SnapshotReady(snap, traced=traced)
         # Only what the pane draws: flat out, every reader's stream cost
         # measured since reset (the one in force among them); paced, the
         # kick and the wake-up.  Either way beside the userspace exit's.
@@ -187,7 +193,30 @@ class LabSession:
             baseline_histogram=lab.baseline_histogram(*key),
             reader_histograms={} if paced else lab.reader_histograms(stats.id),
             wake_histogram=lab.wake_histogram(stats.id) if paced else [],
+            traced=traced,
         )
+
+    def _traced_poll(self) -> dict[str, str] | None:
+        """Read the witness's buffers between checkpoints; its last verdicts."""
+        if self.traced is None:
+            return None
+        self.traced.poll()
+        return self.traced.cells
+
+    def _traced_checkpoint(self, lab: LabPort) -> dict[str, str] | None:
+        """Take the checkpoint; with the witness, judge its window while the guest is parked."""
+        witness = self.traced
+        if witness is None:
+            lab.checkpoint()
+            return None
+        running = lab.state == "running"
+        if running:
+            lab.pause()
+        try:
+            return witness.at_checkpoint(lab.checkpoint())
+        finally:
+            if running:
+                lab.resume()
 
     def call(self, action: str, run: EngineCall, *, exclusive: bool = False) -> None:
         """Run one engine call in a worker; report `EngineDone` or `EngineFailed`.
@@ -222,6 +251,8 @@ class LabSession:
             # before it is already on disk.
             with suppress(RecordWriteError):
                 self.recording.stop()
+            if self.traced is not None:
+                self.traced.close()
 
     # ---------------------------------------------------------- engine calls
 
@@ -387,6 +418,8 @@ class LabSession:
                 lab.close()
                 return
             self.lab = lab
+        if self._trace_self and self.traced is None:
+            self.traced = TracedWitness.open()
         self._post(LabStarted(lab.machine, registrations))
         if self.pin:
             self._post(EngineDone(PinningChanged(lab.pinning, refused=pin_note)))

@@ -18,6 +18,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Grid
+from textual.content import Content
 from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -117,6 +118,7 @@ class MainScreen(Screen[None]):
         self._roundtrip = roundtrip or KvmRoundTrip()
         # The last reading that carried the selected registration's histograms.
         self._detail: SnapshotReady | None = None
+        self._traced: dict[str, str] | None = None  # the tracepoints' verdicts, if traced
         self._rates = RateHistory(HISTORY_S)
         self._last_state = "starting"
         self._broken: set[tuple[object, int]] = set()
@@ -153,6 +155,10 @@ class MainScreen(Screen[None]):
         self.query_one("#log").border_title = "Events"
         self.log_event(self.STARTING)
         self.session.start(self.app)
+
+    def show_banner(self, banner: Content | None) -> None:
+        """Keep `banner` as the header's last line (None: no such line)."""
+        self.query_one(LabHeader).banner = banner
 
     def log_event(self, text: str, severity: str = "information") -> None:
         """Add a timed line to the event log."""
@@ -202,6 +208,7 @@ class MainScreen(Screen[None]):
             return  # a reading that arrived while the app tears its screen down at quit
         snap = event.snapshot
         self.snapshot = snap
+        self._traced = event.traced
         if event.selected is not None:
             self._detail = event
         self._rates.add(snap)
@@ -231,7 +238,7 @@ class MainScreen(Screen[None]):
             return
         self._show_registrations()
         doors = self.query_one(DoorbellsTable)
-        doors.show(snap.doorbells, snap.slots, snap.checkpoint)
+        doors.show(snap.doorbells, snap.slots, snap.checkpoint, self._traced)
         doors.border_subtitle = check_summary(snap)
 
     def _show_registrations(self) -> None:

@@ -30,10 +30,14 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 VCPU_COLUMN = ("vcpus", "vCPU:rings/exits")
 """Added when more than one vCPU rings."""
 
+TRACED_COLUMN = ("traced", "traced")
+"""Added when the kernel's tracepoints witness the lab (ui/traced_witness.py): at the last
+checkpoint, traced in-kernel writes = signals and traced exits = exits (`✗ +k/+x` the gaps)."""
+
 FULL_SPLIT_WIDTH = 125
 """Narrower than this, two vCPUs' split shows rings only, in place of misses and exact."""
 
-_LEFT = {"doorbell", "plan", "misses", "live", "check", "vcpus"}
+_LEFT = {"doorbell", "plan", "misses", "live", "check", "vcpus", "traced"}
 
 _COUNTS = ("rings", "signals", "exits")
 _FREE = ("plan", "misses")
@@ -107,7 +111,7 @@ def fit_columns(
         if sum(widths(cols, in_flight).values()) <= room:
             return Fit(cols, {}, in_flight)
     cols = renamed
-    for drop in ((), ("check",), ("check", "misses")):
+    for drop in ((), ("check",), ("check", "misses"), ("check", "misses", "traced")):
         cols = tuple(c for c in renamed if c[0] not in drop)
         sizes = widths(cols, False)
         free = [k for k, _ in cols if k in _FREE]
@@ -232,7 +236,15 @@ class DoorbellsTable(CountsTable):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._last: tuple[Sequence[DoorbellStats], Sequence[SlotStats], Checkpoint | None] | None
+        self._last: (
+            tuple[
+                Sequence[DoorbellStats],
+                Sequence[SlotStats],
+                Checkpoint | None,
+                Mapping[str, str] | None,
+            ]
+            | None
+        )
         self._last = None
         # Each doorbell's cells by column, and their lengths, with what they
         # were made from: a doorbell whose counts, writes and checkpoint entry
@@ -245,7 +257,7 @@ class DoorbellsTable(CountsTable):
 
     def cell_style(self, column_key: str, value: str) -> str | None:
         """The checks in colour: ✓ holds, ✗ broken."""
-        if column_key in ("check", "live"):
+        if column_key in ("check", "live", "traced"):
             if value.startswith("✓"):
                 return "doorbells-table--ok"
             if value.startswith("✗"):
@@ -266,13 +278,16 @@ class DoorbellsTable(CountsTable):
         doorbells: Sequence[DoorbellStats],
         slots: Sequence[SlotStats],
         checkpoint: Checkpoint | None,
+        traced: Mapping[str, str] | None = None,
     ) -> None:
-        """Show these doorbells; only rows whose cells changed repaint."""
-        self._last = (doorbells, slots, checkpoint)
+        """Show these doorbells; only rows whose cells changed repaint (`traced`: the
+        tracepoints' verdict per row key, a column of its own when given)."""
+        self._last = (doorbells, slots, checkpoint, traced)
         # One pass over slots and checkpoint each: a row per registered address
         # means ~1,000 rows with 1,000 registrations.
         vcpus = max((len(d.per_vcpu) for d in doorbells), default=1)
         columns = COLUMNS + ((VCPU_COLUMN,) if vcpus > 1 else ())
+        columns += (TRACED_COLUMN,) if traced is not None else ()
         tight = vcpus > 1 and self._tight()
         if tight:
             # Too narrow for it all: the per-vCPU split (of rings) wins over the
@@ -289,12 +304,14 @@ class DoorbellsTable(CountsTable):
         full: dict[str, dict[str, str]] = {}
         lengths: list[tuple[int, ...]] = []
         sources = _SOURCES + (("vcpus",) if vcpus > 1 else ())
+        sources += ("traced",) if traced is not None else ()
         made, compact, has_checkpoint = self._made, self.compact, checkpoint is not None
         for d in doorbells:
             key = doorbell_key(d.bus, d.addr)
             # What its cells are made of besides `d`: the same object while a
             # quiet doorbell stays quiet, so the check is one identity test.
-            around = (writes.get(key), has_checkpoint, exact.get(key), compact, vcpus, tight)
+            seen = None if traced is None else traced.get(key, "·")
+            around = (writes.get(key), has_checkpoint, exact.get(key), compact, vcpus, tight, seen)
             known = made.get(key)
             if known is not None and known[0][0] is d and known[0][1] == around:
                 full[key] = known[1]
@@ -306,6 +323,8 @@ class DoorbellsTable(CountsTable):
             by_key["live_short"] = live_cell(d, in_flight=False)
             if vcpus > 1:
                 by_key["vcpus"] = per_vcpu_cell(d, compact=tight)
+            if seen is not None:
+                by_key["traced"] = seen
             made[key] = (source, by_key, tuple(len(by_key[k]) for k in sources))
             full[key] = by_key
             lengths.append(made[key][2])

@@ -1,0 +1,190 @@
+"""`iofdtui attach PID`: any KVM process's doorbells, live, read-only.
+
+The tracer is opened (and its tracefs instance made) by the command line
+before the app starts, so every failure is one line; the app reads it in one
+thread worker, `poll()` every POLL_S and a snapshot every refresh, and shows
+the counts. Nothing here acts on the attached VM: there is no guest to pause
+and no registration to add, so the lab's keys are not offered.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import ClassVar, Protocol
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import BindingType
+from textual.containers import Horizontal
+from textual.widgets import Footer, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from iofdtui.engine.attach.snapshot import AttachSnapshot
+from iofdtui.ui.attach.commands import AttachCommands
+from iofdtui.ui.attach.header import AttachHeader, header_text
+from iofdtui.ui.attach.messages import TraceEnded, TraceRead
+from iofdtui.ui.attach.tables import (
+    TracedDoorbellsTable,
+    TracedThreadsTable,
+    TracedValuesTable,
+    doorbell_key,
+)
+from iofdtui.ui.bindings import attach_bindings
+
+POLL_S = 0.2
+"""Seconds between reads of the kernel's buffers (a flat-out VM fills 4 MiB in about a second)."""
+
+NOTE = (
+    "Attached VM, read-only: its guest, registrations and plan are its own. Adding, removing, "
+    "pausing and the reader are the lab's (`iofdtui` on its own VM)."
+)
+
+
+class TracerPort(Protocol):
+    """What the app needs of a tracer (the real `Tracer`, or a test's fake)."""
+
+    pid: int
+
+    def poll(self, final: bool = False) -> int:
+        """Read and classify what the kernel recorded."""
+        ...
+
+    def snapshot(self) -> AttachSnapshot:
+        """The counts so far."""
+        ...
+
+    def reset(self) -> None:
+        """Zero the counts."""
+        ...
+
+
+def process_alive(pid: int) -> bool:
+    """Whether `pid` still exists."""
+    return os.path.isdir(f"/proc/{pid}")
+
+
+class AttachApp(App[int]):
+    """An attached VM's doorbells: writes, served in the kernel, userspace exits."""
+
+    CSS_PATH = "attach.tcss"
+    TITLE = "iofdtui attach"
+    COMMANDS = App.COMMANDS | {AttachCommands}
+    BINDINGS: ClassVar[list[BindingType]] = attach_bindings()
+
+    startup_error: str | None = None
+    """Always None: the tracer is open before the app starts (what the CLI's runner asks)."""
+
+    def __init__(
+        self,
+        tracer: TracerPort,
+        *,
+        refresh_interval: float = 0.5,
+        screenshot_dir: Path | str = "screenshots",
+    ) -> None:
+        super().__init__()
+        self.tracer = tracer
+        self.refresh_interval = refresh_interval
+        self._screenshot_dir = Path(screenshot_dir)
+        self._previous: AttachSnapshot | None = None
+        self._ended: str | None = None
+        self._selected: str | None = None
+        self._last: AttachSnapshot | None = None
+
+    def compose(self) -> ComposeResult:
+        """Header, the one-line note, the doorbells, the selected one's values and threads."""
+        yield AttachHeader(id="header")
+        yield Static(NOTE, id="note")
+        doors = TracedDoorbellsTable(id="doorbells")
+        doors.border_title = "Doorbells (kvm_pio, kvm_mmio, kvm_userspace_exit)"
+        yield doors
+        with Horizontal(id="selected"):
+            values = TracedValuesTable(id="values")
+            values.border_title = "Selected doorbell, by value"
+            yield values
+            threads = TracedThreadsTable(id="threads")
+            threads.border_title = "by vCPU thread"
+            yield threads
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Start reading."""
+        self.query_one(TracedDoorbellsTable).focus()
+        self._trace()
+
+    @work(thread=True, exclusive=True, group="trace", exit_on_error=False)
+    def _trace(self) -> None:
+        """Poll the tracer; post a reading every refresh; stop when the process ends."""
+        worker = get_current_worker()
+        next_show = 0.0
+        while not worker.is_cancelled:
+            time.sleep(POLL_S)
+            if not process_alive(self.tracer.pid):
+                self.tracer.poll(final=True)
+                self.post_message(TraceRead(self.tracer.snapshot()))
+                self.post_message(TraceEnded("the process ended: these are its last counts"))
+                return
+            self.tracer.poll()
+            if time.monotonic() >= next_show:
+                next_show = time.monotonic() + self.refresh_interval
+                self.post_message(TraceRead(self.tracer.snapshot()))
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR:
+            err = event.worker.error
+            self.post_message(TraceEnded(f"reading stopped: {err}; the counts are as of then"))
+
+    def on_trace_read(self, message: TraceRead) -> None:
+        """Show a reading: header, doorbells (with writes/s since the last), the selected one."""
+        snap = message.snapshot
+        prev = self._previous
+        rates: dict[str, float | None] = {}
+        share = None
+        if prev is not None and snap.elapsed_s > prev.elapsed_s:
+            span = snap.elapsed_s - prev.elapsed_s
+            before = {doorbell_key(d): d.writes for d in prev.doorbells}
+            for d in snap.doorbells:
+                rates[doorbell_key(d)] = (d.writes - before.get(doorbell_key(d), 0)) / span
+            share = (snap.cost.cpu_s - prev.cost.cpu_s) / span
+        self._previous = snap
+        self._last = snap
+        self.query_one(AttachHeader).update(header_text(snap, share, self._ended))
+        self.query_one(TracedDoorbellsTable).show(snap.doorbells, rates)
+        self._show_selected()
+
+    def on_trace_ended(self, message: TraceEnded) -> None:
+        """Say why tracing stopped, under the header."""
+        self._ended = message.why
+        if self._last is not None:
+            self.query_one(AttachHeader).update(header_text(self._last, None, self._ended))
+
+    @on(TracedDoorbellsTable.RowHighlighted)
+    def _row_moved(self, event: TracedDoorbellsTable.RowHighlighted) -> None:
+        self._selected = str(event.row_key)
+        self._show_selected()
+
+    def _show_selected(self) -> None:
+        snap = self._last
+        door = None
+        if snap is not None:
+            door = next((d for d in snap.doorbells if doorbell_key(d) == self._selected), None)
+            if door is None and snap.doorbells:
+                door = snap.doorbells[0]
+        self.query_one(TracedValuesTable).show(door)
+        self.query_one(TracedThreadsTable).show(door)
+
+    def action_reset(self) -> None:
+        """Zero the counts (tracing goes on)."""
+        self.tracer.reset()
+        self._previous = None
+        self.notify("counts reset", timeout=2)
+
+    def action_screenshot(self) -> None:
+        """Save an SVG of the screen under screenshots/."""
+        self._screenshot_dir.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        path = self.save_screenshot(f"iofdtui-attach-{stamp}.svg", str(self._screenshot_dir))
+        self.notify(f"screenshot saved to {path}", timeout=3)

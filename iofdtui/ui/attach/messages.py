@@ -1,0 +1,25 @@
+"""What the tracing worker tells the attached VM's app."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from iofdtui.engine.attach.snapshot import AttachSnapshot
+
+
+class TraceRead(Message):
+    """A reading of the attached VM's counts."""
+
+    def __init__(self, snapshot: AttachSnapshot) -> None:
+        self.snapshot = snapshot
+        """The counts at this reading."""
+        super().__init__()
+
+
+class TraceEnded(Message):
+    """Tracing stopped: the process ended, or reading failed (one line why)."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+        """One line: what happened and what the counts on screen are."""
+        super().__init__()

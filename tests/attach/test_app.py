@@ -1,0 +1,94 @@
+"""The attached VM's app, on a fake tracer: Pilot and SVG snapshots (no tracefs needed)."""
+
+from __future__ import annotations
+
+from textual.pilot import Pilot
+
+from iofdtui.ui.attach.app import AttachApp
+from iofdtui.ui.attach.header import AttachHeader
+from iofdtui.ui.attach.messages import TraceRead
+from iofdtui.ui.attach.tables import TracedDoorbellsTable, TracedThreadsTable, TracedValuesTable
+from tests.attach.fake_tracer import FakeTracer
+
+
+def _app(tracer: FakeTracer | None = None) -> AttachApp:
+    # One reading from the worker (the next an hour away); tests post the others.
+    return AttachApp(tracer or FakeTracer(), refresh_interval=3600.0)
+
+
+async def _first_reading(pilot: Pilot) -> None:
+    app = pilot.app
+    for _ in range(200):
+        await pilot.pause(0.02)
+        if app.query_one(TracedDoorbellsTable).row_count:
+            return
+    raise AssertionError("no reading reached the screen")
+
+
+async def _two_readings(pilot: Pilot) -> None:
+    await _first_reading(pilot)
+    app = pilot.app
+    app.post_message(TraceRead(app.tracer.snapshot()))
+    await pilot.pause()
+
+
+def _text(widget: object) -> str:
+    return str(widget.render())  # type: ignore[attr-defined]
+
+
+async def test_rows_rates_and_the_selected_doorbell() -> None:
+    app = _app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await _two_readings(pilot)
+        doors = app.query_one(TracedDoorbellsTable)
+        assert doors.get_row("mmio:fe000000")[1].plain.strip() == "160,001"
+        assert doors.get_row("mmio:fe000000")[2].plain.strip() == "160.0k"  # 80,000 more in 0.5 s
+        assert doors.get_row("pio:3f8")[5].plain.strip() == "100.0%"
+        header = _text(app.query_one(AttachHeader))
+        assert "320.0k events/s" in header and "40% of a CPU" in header and "0 lost" in header
+        values = app.query_one(TracedValuesTable)
+        assert values.row_count == 2  # the first row, mmio, is selected
+        await pilot.press("down")
+        await pilot.pause()
+        assert values.row_count == 1
+        assert values.get_row("1:66")[2].plain.strip() == "80,000"
+        assert app.query_one(TracedThreadsTable).row_count == 1
+
+
+async def test_reset_key_zeroes_the_tracer() -> None:
+    tracer = FakeTracer()
+    app = _app(tracer)
+    async with app.run_test() as pilot:
+        await _first_reading(pilot)
+        await pilot.press("r")
+        await pilot.pause()
+        assert tracer.resets == 1
+
+
+async def test_process_end_is_said_under_the_header() -> None:
+    tracer = FakeTracer(pid=2**22 + 1)  # above pid_max: no such process
+    app = _app(tracer)
+    async with app.run_test() as pilot:
+        await _first_reading(pilot)
+        await pilot.pause(0.1)
+        assert "the process ended: these are its last counts" in _text(app.query_one(AttachHeader))
+
+
+async def test_a_failing_read_is_one_line() -> None:
+    app = _app(FakeTracer(fail="Input/output error"))
+    async with app.run_test() as pilot:
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if app._ended:
+                break
+        assert (
+            app._ended == "reading stopped: [Errno 5] Input/output error; the counts are as of then"
+        )
+
+
+def test_snapshot_160x45(snap_compare) -> None:
+    assert snap_compare(_app(), run_before=_two_readings, terminal_size=(160, 45))
+
+
+def test_snapshot_80x24(snap_compare) -> None:
+    assert snap_compare(_app(), run_before=_two_readings, terminal_size=(80, 24))
