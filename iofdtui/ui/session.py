@@ -418,9 +418,15 @@ class LabSession:
                 lab.close()
                 return
             self.lab = lab
-        if self._trace_self and self.traced is None:
-            self.traced = TracedWitness.open()
         self._post(LabStarted(lab.machine, registrations))
+        if self._trace_self and self.traced is None:
+            # After the lab is shown: making the instance must not delay the start.
+            witness = TracedWitness.open()
+            with self._engine_lock:
+                if self._closing and witness is not None:
+                    witness.close()  # the app quit meanwhile: leave no instance behind
+                else:
+                    self.traced = witness
         if self.pin:
             self._post(EngineDone(PinningChanged(lab.pinning, refused=pin_note)))
 
