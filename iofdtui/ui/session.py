@@ -209,14 +209,10 @@ class LabSession:
         if witness is None:
             lab.checkpoint()
             return None
-        running = lab.state == "running"
-        if running:
-            lab.pause()
-        try:
+        # One hold of the lab's lock from pause to resume (the real Lab's `paused()`):
+        # no other call may resume the guest while the trace is read to its end.
+        with lab.paused():  # type: ignore[attr-defined]
             return witness.at_checkpoint(lab.checkpoint())
-        finally:
-            if running:
-                lab.resume()
 
     def call(self, action: str, run: EngineCall, *, exclusive: bool = False) -> None:
         """Run one engine call in a worker; report `EngineDone` or `EngineFailed`.
@@ -418,15 +414,9 @@ class LabSession:
                 lab.close()
                 return
             self.lab = lab
-        self._post(LabStarted(lab.machine, registrations))
         if self._trace_self and self.traced is None:
-            # After the lab is shown: making the instance must not delay the start.
-            witness = TracedWitness.open()
-            with self._engine_lock:
-                if self._closing and witness is not None:
-                    witness.close()  # the app quit meanwhile: leave no instance behind
-                else:
-                    self.traced = witness
+            self.traced = TracedWitness.open()
+        self._post(LabStarted(lab.machine, registrations))
         if self.pin:
             self._post(EngineDone(PinningChanged(lab.pinning, refused=pin_note)))
 
