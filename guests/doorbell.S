@@ -44,6 +44,7 @@
         .long lab_main
         .long bare_pio1, bare_pio2, bare_pio4
         .long bare_mmio1, bare_mmio2, bare_mmio4, bare_mmio8
+        .long rt_main
 
         .text
 /* ---------------------------------------------------------------- lab ---- */
@@ -312,3 +313,198 @@ scribble:
         BARE    bare_mmio2, "", "mov word ptr [ebx], ax"
         BARE    bare_mmio4, "", "mov dword ptr [ebx], eax"
         BARE    bare_mmio8, "movq mm0, qword ptr [bare_value]", "movq qword ptr [ebx], mm0"
+
+/* -------------------------------------------------------- round trip ---- */
+/*
+ * The kick -> interrupt loop (ENTRY_ROUNDTRIP, vCPU 0, an in-kernel irqchip;
+ * see guest_abi.h RT_*).  The guest needs a GDT and an IDT of its own for
+ * interrupt delivery; its LAPIC is software-enabled with LINT0/LINT1 masked.
+ * It kicks with interrupts off, then waits with `sti; hlt` (the sti shadow
+ * means no interrupt can slip in between): under kvm_pvm a spinning guest
+ * sees a pending interrupt only after up to 1,024 more emulated instructions.
+ * kvm_pvm does not emulate a protected-mode `iret`, so the handler returns
+ * with `popfd; ret 8` (same privilege, same effect).
+ */
+        .section .rodata
+        .balign 8
+rt_gdt:
+        .quad   0
+        .quad   0x00cf9b000000ffff      /* 0x08: flat 32-bit code, as the host's CS */
+        .quad   0x00cf93000000ffff      /* 0x10: flat data */
+rt_gdtr:
+        .word   3 * 8 - 1
+        .long   rt_gdt
+rt_idtr:
+        .word   256 * 8 - 1
+        .long   RT_IDT
+        .balign 4
+rt_kick_table:                          /* path + 3 * bus */
+        .long   rt_kick_ioeventfd, rt_kick_user, rt_kick_self
+        .long   rt_kick_ioeventfd_mmio, rt_kick_user_mmio, rt_kick_self
+        .text
+
+rt_main:
+        mov     esp, GUEST_STACK_TOP
+        lgdt    [rt_gdtr]
+        /* Gates 0..31 (exceptions) fault; 32..255 each have a 16-byte stub. */
+        xor     ecx, ecx
+1:
+        mov     eax, offset rt_exception
+        cmp     ecx, 32
+        jb      2f
+        mov     eax, ecx
+        shl     eax, 4
+        add     eax, offset rt_stubs - 32 * 16
+2:
+        mov     edx, eax
+        and     eax, 0xffff
+        or      eax, 0x00080000         /* selector 0x08 */
+        and     edx, 0xffff0000
+        or      edx, 0x8e00             /* present, DPL 0, 32-bit interrupt gate */
+        mov     dword ptr [RT_IDT + ecx * 8], eax
+        mov     dword ptr [RT_IDT + ecx * 8 + 4], edx
+        inc     ecx
+        cmp     ecx, 256
+        jb      1b
+        lidt    [rt_idtr]
+        mov     dword ptr [LAPIC_BASE + 0xf0], 0x1ff    /* SVR: enabled, spurious 0xff */
+        mov     dword ptr [LAPIC_BASE + 0x80], 0        /* TPR: accept every priority */
+        mov     dword ptr [LAPIC_BASE + 0x350], 0x10000 /* LINT0 masked */
+        mov     dword ptr [LAPIC_BASE + 0x360], 0x10000 /* LINT1 masked */
+        /* The pin route: the pin's redirection entry, destination first, unmasked last. */
+        cmp     dword ptr [RT_ROUTE], RT_ROUTE_PIN
+        jne     1f
+        mov     eax, dword ptr [RT_PIN]
+        and     eax, 0x1f
+        shl     eax, 1
+        add     eax, 0x11                               /* the entry's high half */
+        mov     dword ptr [IOAPIC_BASE], eax
+        mov     dword ptr [IOAPIC_BASE + 0x10], 0       /* destination: APIC id 0 */
+        dec     eax
+        mov     dword ptr [IOAPIC_BASE], eax
+        mov     ecx, dword ptr [RT_VECTOR]
+        and     ecx, 0xff
+        or      ecx, 0x8000                             /* fixed, physical, active high, level */
+        mov     dword ptr [IOAPIC_BASE + 0x10], ecx
+1:
+        sti
+
+rt_round:
+        mov     eax, dword ptr [MB_PAUSE_SEQ]
+        cmp     eax, dword ptr [MB_ACK_SEQ]
+        je      1f
+        mov     dword ptr [MB_ACK_SEQ], eax
+        mov     dx, PARK_PORT
+        out     dx, al
+1:
+        mov     ecx, dword ptr [RT_PATH]
+        cmp     ecx, RT_PATH_SELF_IPI
+        ja      bad_kind
+        cmp     dword ptr [RT_BUS], RT_BUS_MMIO
+        ja      bad_kind
+        jne     1f
+        add     ecx, 3
+1:
+        mov     ebx, dword ptr [RT_KICKS]
+        and     ebx, RT_RECORDS - 1
+        shl     ebx, RT_REC_SHIFT
+        add     ebx, RT_REC
+        mov     esi, dword ptr [RT_IRQS]
+        cli
+        inc     dword ptr [RT_KICKS]
+        jmp     dword ptr [rt_kick_table + ecx * 4]
+
+/* Each kick is stamped at most two instructions before it is made. */
+rt_kick_ioeventfd:
+        rdtsc
+        mov     dword ptr [ebx + RT_REC_KICK], eax
+        mov     dx, RT_PORT                /* after rdtsc, which writes edx */
+        out     dx, al
+        jmp     rt_wait
+rt_kick_user:
+        rdtsc
+        mov     dword ptr [ebx + RT_REC_KICK], eax
+        mov     dx, RT_USER_PORT                /* after rdtsc, which writes edx */
+        out     dx, al
+        jmp     rt_wait
+rt_kick_ioeventfd_mmio:
+        rdtsc
+        mov     dword ptr [ebx + RT_REC_KICK], eax
+        mov     dword ptr [RT_MMIO], eax
+        jmp     rt_wait
+rt_kick_user_mmio:
+        rdtsc
+        mov     dword ptr [ebx + RT_REC_KICK], eax
+        mov     dword ptr [RT_USER_MMIO], eax
+        jmp     rt_wait
+rt_kick_self:
+        mov     ecx, dword ptr [RT_VECTOR]
+        or      ecx, 0x40000            /* ICR: shorthand self, fixed delivery */
+        rdtsc
+        mov     dword ptr [ebx + RT_REC_KICK], eax
+        mov     dword ptr [LAPIC_BASE + 0x300], ecx
+
+rt_wait:
+        cmp     dword ptr [RT_IRQS], esi
+        jne     1f
+        sti
+        hlt
+        cli
+        jmp     rt_wait
+1:
+        sti
+        jmp     rt_round
+
+rt_exception:
+        cli
+        mov     al, FAULT_EXCEPTION
+        jmp     fault
+
+/* One stub per vector 32..255: stamp first, then the vector, then common. */
+        .balign 16
+rt_stubs:
+        .set    rt_vec, 32
+        .rept   224
+        .balign 16
+        push    eax
+        push    edx
+        rdtsc
+        .byte   0x68                    /* push imm32: the vector */
+        .long   rt_vec
+        jmp     rt_common
+        .set    rt_vec, rt_vec + 1
+        .endr
+
+/* Stack: [vector][edx][eax][eip][cs][eflags]; eax = TSC at entry. */
+rt_common:
+        push    ecx
+        mov     ecx, dword ptr [esp + 4]
+        and     ecx, 0xff
+        inc     dword ptr [RT_VEC_COUNT + ecx * 4]
+        cmp     ecx, dword ptr [RT_VECTOR]
+        jne     1f
+        mov     edx, dword ptr [RT_KICKS]
+        dec     edx
+        and     edx, RT_RECORDS - 1
+        shl     edx, RT_REC_SHIFT
+        mov     dword ptr [RT_REC + RT_REC_HANDLER + edx], eax
+        inc     dword ptr [RT_IRQS]
+        jmp     2f
+1:
+        inc     dword ptr [RT_OTHER]
+2:
+        cmp     dword ptr [RT_MISBEHAVE], RT_MASK_LAPIC
+        jne     3f
+        mov     dword ptr [LAPIC_BASE + 0xf0], 0xff     /* SVR: software-disabled */
+3:
+        cmp     dword ptr [RT_MISBEHAVE], RT_SKIP_EOI
+        je      4f
+        mov     dword ptr [LAPIC_BASE + 0xb0], 0        /* EOI */
+4:
+        pop     ecx
+        add     esp, 4
+        pop     edx
+        pop     eax
+        push    dword ptr [esp + 8]     /* eflags: IF as it was */
+        popfd
+        ret     8                       /* eip, then drop cs and eflags */

@@ -112,6 +112,53 @@
 /* Image header: a table of entry points at the image's start. */
 #define ENTRY_LAB         0
 #define ENTRY_BARE        1 /* ENTRY_BARE + KIND_* */
-#define ENTRY_COUNT       (ENTRY_BARE + NKINDS)
+#define ENTRY_ROUNDTRIP   (ENTRY_BARE + NKINDS) /* the kick -> interrupt loop (vCPU 0) */
+#define ENTRY_COUNT       (ENTRY_ROUNDTRIP + 1)
+
+/*
+ * The round trip (ENTRY_ROUNDTRIP, vCPU 0 only, a VM with an in-kernel
+ * irqchip): the guest kicks, waits with `hlt` for the completion interrupt,
+ * and records each kick in a ring of RT_RECORDS records of four guest-TSC
+ * stamps (low 32 bits): the kick, the host's reader awake, the host's irqfd
+ * (or KVM_SIGNAL_MSI) write, the handler's entry.  The kick's number
+ * (RT_KICKS before it, mod RT_RECORDS) picks the record; RT_BUS says whether
+ * the kick is an OUT or a 4-byte MMIO write; the host picks the
+ * same one from its own count, which agrees while the accounting is exact.
+ */
+#define RT_BASE           0x4000
+#define RT_PATH           (RT_BASE + 0x00) /* RT_PATH_* */
+#define RT_VECTOR         (RT_BASE + 0x04) /* the completion's vector, 32..255 */
+#define RT_MISBEHAVE      (RT_BASE + 0x08) /* test hook: RT_SKIP_EOI or RT_MASK_LAPIC */
+#define RT_BUS            (RT_BASE + 0x18) /* RT_BUS_PIO or RT_BUS_MMIO: how the kick is written */
+#define RT_ROUTE          (RT_BASE + 0x1c) /* RT_ROUTE_MSI or RT_ROUTE_PIN: how the completion comes */
+#define RT_PIN            (RT_BASE + 0x20) /* the IOAPIC pin of RT_ROUTE_PIN, < 24 */
+#define RT_KICKS          (RT_BASE + 0x0c) /* guest: kicks made */
+#define RT_IRQS           (RT_BASE + 0x10) /* guest: handler runs for RT_VECTOR */
+#define RT_OTHER          (RT_BASE + 0x14) /* guest: interrupts on any other vector */
+#define RT_VEC_COUNT      (RT_BASE + 0x400) /* guest: u32 per vector, 256 of them */
+#define RT_IDT            0x5000           /* 256 interrupt gates, built by the guest */
+#define RT_REC            0x80000
+#define RT_REC_SHIFT      4
+#define RT_RECORDS        16384            /* a power of two: 256 KiB of records */
+#define RT_REC_KICK       0
+#define RT_REC_AWAKE      4
+#define RT_REC_WRITTEN    8
+#define RT_REC_HANDLER    12
+#define RT_PATH_IOEVENTFD 0 /* kick = OUT to RT_PORT, an ioeventfd; completion = irqfd */
+#define RT_PATH_USER      1 /* kick = OUT to RT_USER_PORT, a userspace exit; KVM_SIGNAL_MSI */
+#define RT_PATH_SELF_IPI  2 /* kick = the guest's own LAPIC ICR: no host at all */
+#define RT_SKIP_EOI       1 /* the handler never EOIs */
+#define RT_MASK_LAPIC     2 /* the handler software-disables its LAPIC (SVR), so no more interrupts */
+#define RT_PORT           0x0520
+#define RT_USER_PORT      0x0521
+#define RT_ROUTE_MSI      0 /* an MSI to APIC id 0 (virtio-pci, vhost) */
+#define RT_ROUTE_PIN      1 /* an IOAPIC pin, level-triggered, resampled at EOI (VFIO INTx) */
+#define IOAPIC_BASE       0xfec00000 /* IOREGSEL; IOWIN at +0x10 */
+#define RT_BUS_PIO        0
+#define RT_BUS_MMIO       1
+#define RT_MMIO           0xfe001000 /* the MMIO kicks (4 bytes), in unbacked space */
+#define RT_USER_MMIO      0xfe001004
+#define LAPIC_BASE        0xfee00000
+#define FAULT_EXCEPTION   3 /* a CPU exception in the round-trip guest */
 
 #endif

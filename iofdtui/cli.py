@@ -19,6 +19,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -31,6 +32,7 @@ from iofdtui.engine.errors import EngineError, KvmUnavailable
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
+    from iofdtui.tour import Tour
     from iofdtui.ui.app import IofdApp
 
 EXIT_ENV = 2  # the machine cannot run the lab (no KVM, no permission, ...), or a bad flag
@@ -90,6 +92,11 @@ def _period(text: str) -> float:
     return _number_in(text, PERIOD_RANGE, "µs")
 
 
+def _work(text: str) -> float:
+    """`--work`: µs of device work before a completion, 0 to 10,000."""
+    return _number_in(text, (0.0, 10_000.0), "µs")
+
+
 def _at_least_one(text: str) -> int:
     """`--max-decoys`: a whole number ≥ 1."""
     try:
@@ -99,6 +106,13 @@ def _at_least_one(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
     return value
+
+
+def _port(text: str) -> int:
+    """`--port`: a TCP port number, 0 for any free one."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port from 0 to 65535, got {text!r}")
+    return int(text)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -173,16 +187,52 @@ def _parser() -> argparse.ArgumentParser:
         help="ring cost against decoy registrations (1..100,000) and trigger values (1..512)",
     )
     bench.add_argument(
+        "--roundtrip",
+        action="store_true",
+        help="kick → completion interrupt, per stage: ioeventfd + irqfd against a "
+        "userspace exit + KVM_SIGNAL_MSI and the guest's self-IPI (reader epoll or poll)",
+    )
+    bench.add_argument(
+        "--work",
+        type=_work,
+        default=None,
+        help="µs the device spins before each completion, with --roundtrip only (default 0)",
+    )
+    bench.add_argument(
         "--bus",
         choices=("pio", "mmio"),
         default=None,
-        help="bus for --scale (default pio)",
+        help="bus for --scale (default pio), or the only bus for --roundtrip (default both)",
     )
     bench.add_argument(
         "--max-decoys",
         type=_at_least_one,
         default=None,
         help="largest decoy count for --scale (default 100,000; at least 1)",
+    )
+    tour = sub.add_parser(
+        "tour", help="a guided tour of ioeventfd on the live VM, each step checked on the counts"
+    )
+    tour.add_argument(
+        "file", nargs="?", help="a tour of your own (TOML; default: the one iofdtui ships)"
+    )
+    serve = sub.add_parser(
+        "serve", help="run the app here and let browsers watch its lab read-only"
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every "
+        "network interface, so anyone who can reach it can watch)",
+    )
+    serve.add_argument(
+        "--port", type=_port, default=8000, help="TCP port (default 8000; 0: any free port)"
+    )
+    serve.add_argument(
+        "--record",
+        default=argparse.SUPPRESS,  # absent, `iofdtui --record FILE serve`'s stands
+        metavar="FILE",
+        help="keep the session's recording in FILE (default: a temporary file)",
     )
     replay = sub.add_parser(
         "replay", help="replay a recording in the app (read-only; no /dev/kvm needed)"
@@ -203,7 +253,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def combination_error(args: argparse.Namespace) -> str | None:
     """Why the bench flags do not go together (a flag the mode would ignore), or None."""
-    modes = [m for m, on in (("--wake", args.wake), ("--scale", args.scale)) if on]
+    modes = [
+        m
+        for m, on in (
+            ("--wake", args.wake),
+            ("--scale", args.scale),
+            ("--roundtrip", args.roundtrip),
+        )
+        if on
+    ]
     if args.vcpus == 2:
         modes.append("--vcpus 2")
     if len(modes) > 1:
@@ -212,8 +270,15 @@ def combination_error(args: argparse.Namespace) -> str | None:
     if args.period is not None and mode != "--wake":
         return "argument --period: only applies to --wake (the paced rings)"
     for flag, given in (("--bus", args.bus), ("--max-decoys", args.max_decoys)):
-        if given is not None and mode != "--scale":
-            return f"argument {flag}: only applies to --scale"
+        if given is not None and mode != "--scale" and (flag, mode) != ("--bus", "--roundtrip"):
+            return f"argument {flag}: only applies to --scale" + (
+                " and --roundtrip" if flag == "--bus" else ""
+            )
+    if args.work is not None and mode != "--roundtrip":
+        return "argument --work: only applies to --roundtrip"
+    if mode == "--roundtrip" and (args.reader == "none" or args.pin):
+        flag = "--pin" if args.pin else "--reader none"
+        return f"argument {flag}: does not apply to --roundtrip (its reader answers every kick)"
     if mode == "--scale":
         if args.reader is not None:
             return "argument --reader: does not apply to --scale (its rings are counted)"
@@ -322,6 +387,24 @@ def _vcpus(args: argparse.Namespace) -> int:
     )
 
 
+def _roundtrip(args: argparse.Namespace) -> int:
+    from iofdtui.engine.experiments.roundtrip import run_roundtrip
+    from iofdtui.reports.roundtrip import render
+
+    readers = WAKE_READERS if args.reader == "all" else (args.reader or "epoll",)
+    return _measure_and_print(
+        args,
+        lambda say: run_roundtrip(
+            args.seconds,
+            readers,
+            work_us=args.work or 0.0,
+            buses=(args.bus,) if args.bus else ("pio", "mmio"),
+            progress=lambda path, reader: say(f"{path}" + (f", reader {reader}" if reader else "")),
+        ),
+        render,
+    )
+
+
 def bench_readers(reader: str | None) -> tuple[str, ...]:
     """The readers `iofdtui bench` measures under `--reader` (epoll when not named)."""
     if reader is None:
@@ -351,8 +434,27 @@ def _bench(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------- the app
 
 
+WEB_DRIVER = "textual.drivers.web_driver:WebDriver"
+"""The driver textual-serve runs each browser's app with, on pipes to the page."""
+
+
 def _has_terminal() -> bool:
+    """A terminal to draw on: a tty at both ends, or a browser's (`iofdtui serve`)."""
+    if os.environ.get("TEXTUAL_DRIVER") == WEB_DRIVER:
+        return True
     return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _tour(args: argparse.Namespace) -> int:
+    """The app with a guided tour open: a bad tour file is refused before any VM exists."""
+    from iofdtui.tour import TourError, default_tour, load_tour
+
+    try:
+        tour = load_tour(args.file) if args.file else default_tour()
+    except TourError as err:
+        print(f"iofdtui: {err}", file=sys.stderr)
+        return EXIT_ENV
+    return _app(args.vcpus, args.pin, args.record, tour=tour)
 
 
 def require_kvm() -> None:
@@ -365,7 +467,7 @@ def require_kvm() -> None:
         raise KvmUnavailable(*problem)
 
 
-def _app(vcpus: int, pin: bool, record: str | None = None) -> int:
+def _app(vcpus: int, pin: bool, record: str | None = None, tour: Tour | None = None) -> int:
     """Run the app; SIGTERM, SIGHUP and SIGINT end it as `q` does."""
     require_kvm()
     if not _has_terminal():
@@ -384,7 +486,7 @@ def _app(vcpus: int, pin: bool, record: str | None = None) -> int:
             return EXIT_ENV
 
     # Built here, as run_app does, so that a signal handler can reach the app.
-    return _run_tui(make_app(vcpus=vcpus, pin=pin, record=record))
+    return _run_tui(make_app(vcpus=vcpus, pin=pin, record=record, tour=tour))
 
 
 def replay_error(args: argparse.Namespace) -> str | None:
@@ -453,6 +555,27 @@ def _run_tui(app: IofdApp) -> int:
     return EXIT_NO_VM if app.startup_error else (app.return_code or 0)
 
 
+def _serve(args: argparse.Namespace) -> int:
+    """The app in this terminal, and a web server whose visitors each watch its recording."""
+    require_kvm()
+    if not _has_terminal():
+        print(NEED_TTY, file=sys.stderr)
+        return EXIT_ENV
+    from iofdtui.recording.writer import RecordWriteError, probe
+    from iofdtui.serve.presenter import Sharing
+
+    if args.record is not None:
+        try:
+            probe(args.record)  # before any VM or server: the visitors would see nothing
+        except RecordWriteError as err:
+            print(f"iofdtui: {err}", file=sys.stderr)
+            return EXIT_ENV
+    record = Path(args.record) if args.record is not None else None
+    with Sharing(args.host, args.port, record) as sharing:
+        app = sharing.app(vcpus=args.vcpus, pin=args.pin, record=str(sharing.recording))
+        return _run_tui(app)
+
+
 # ---------------------------------------------------------------- signals
 
 
@@ -514,6 +637,8 @@ def _run_bench(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
             return _wake(args)
         if args.vcpus == 2:
             return _vcpus(args)
+        if args.roundtrip:
+            return _roundtrip(args)
         return _scale(args) if args.scale else _bench(args)
 
 
@@ -547,6 +672,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "bench":
             return _run_bench(parser, args)
+        if args.command == "serve":
+            return _serve(args)
         if args.command == attach_command.COMMAND:
             return _attach(parser, args)
         if args.command == "replay":
@@ -556,6 +683,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 require_kvm()  # a lab command: one line before anything is written
             with _handlers(_raise_ended):
                 return run_recording_command(args)
+        if args.command == "tour":
+            return _tour(args)
         return _app(args.vcpus, args.pin, args.record)
     except BrokenPipeError:
         # `iofdtui bench | head`: the reader left; say nothing more, and keep

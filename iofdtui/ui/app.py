@@ -20,6 +20,7 @@ from textual.worker import Worker, WorkerState
 
 from iofdtui.engine.snapshot import MachineFacts, Snapshot
 from iofdtui.recording.writer import RecordWriteError
+from iofdtui.tour import Tour, default_tour
 from iofdtui.ui.bindings import NEEDS_LAB, bindings
 from iofdtui.ui.commands import IofdCommands
 from iofdtui.ui.lab_port import LabFactory, LabPort
@@ -31,6 +32,7 @@ from iofdtui.ui.messages import (
     Report,
     SnapshotReady,
 )
+from iofdtui.ui.roundtrip_port import RoundTripPort
 from iofdtui.ui.scale_sweep import KvmSweep, SweepPort
 from iofdtui.ui.screens.add_registration import AddRegistrationScreen
 from iofdtui.ui.screens.help import HelpScreen
@@ -42,6 +44,7 @@ from iofdtui.ui.session import (
     open_real_lab,
 )
 from iofdtui.ui.session_recording import timestamped_name
+from iofdtui.ui.widgets.tour_panel import TourPanel
 
 EXIT_NO_VM = 2
 """Exit status when the test VM cannot start (the same as `iofdtui bench`)."""
@@ -50,7 +53,7 @@ EXIT_NO_VM = 2
 class IofdApp(App[int]):
     """Watch KVM ioeventfd doorbells live, beside the userspace-exit baseline."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH: ClassVar[list[str]] = ["app.tcss", "tour.tcss"]
     TITLE = "iofdtui"
     COMMANDS = App.COMMANDS | {IofdCommands}
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (150, "-wide")]
@@ -67,8 +70,10 @@ class IofdApp(App[int]):
         clock: Callable[[], datetime] = datetime.now,
         screenshot_dir: Path | str = "screenshots",
         scale_sweep: SweepPort | None = None,
+        roundtrip: RoundTripPort | None = None,
         vcpus: int = 1,
         pin: bool = False,
+        tour: Tour | None = None,
         record: str | Path | None = None,
     ) -> None:
         """Build the app around a lab factory.
@@ -81,8 +86,10 @@ class IofdApp(App[int]):
             clock: time of day for the event log (fixed in layout tests).
             screenshot_dir: where `S` saves SVG screenshots.
             scale_sweep: what `x` measures; the real sweep on /dev/kvm when None.
+            roundtrip: what `i` measures; the real round trip on /dev/kvm when None.
             vcpus: vCPUs the VM starts with (`v` switches between one and two).
             pin: pin the vCPU thread(s) to one CPU and the reader and UI to another.
+            tour: a guided tour to open at start (`T` opens it, or the shipped one).
             record: record the session to this file from the start (`R` toggles).
         """
         super().__init__()
@@ -97,7 +104,10 @@ class IofdApp(App[int]):
         """The lab and every engine call made on it."""
         self._clock = clock
         self._screenshot_dir = Path(screenshot_dir)
-        self._main = MainScreen(self.session, clock=clock, scale_sweep=scale_sweep or KvmSweep())
+        self._main = MainScreen(
+            self.session, clock=clock, scale_sweep=scale_sweep or KvmSweep(), roundtrip=roundtrip
+        )
+        self._tour = tour
         self._record_to = record
 
     def get_default_screen(self) -> MainScreen:
@@ -120,6 +130,11 @@ class IofdApp(App[int]):
     def snapshot(self) -> Snapshot | None:
         """The last snapshot shown."""
         return self._main.snapshot
+
+    @property
+    def tour_panel(self) -> TourPanel | None:
+        """The guided tour's panel, while one is open."""
+        return next(iter(self._main.query(TourPanel)), None)
 
     @property
     def startup_error(self) -> str | None:
@@ -145,6 +160,15 @@ class IofdApp(App[int]):
         path = self.save_screenshot(f"iofdtui-{stamp}.svg", str(self._screenshot_dir))
         self.notify(f"Saved {path}", title="Screenshot")
         self._main.log_event(f"screenshot saved to {path}")
+
+    async def action_tour(self) -> None:
+        """Open the guided tour (the one `iofdtui tour FILE` named, else the shipped
+        one), or give its panel the keys again."""
+        panel = self.tour_panel
+        if panel is None:
+            panel = TourPanel(self._tour or default_tour(), self.session, self._main.log_event)
+            await self._main.mount(panel, before="#keys")
+        panel.focus()
 
     def action_toggle_recording(self) -> None:
         """Record every reading and event to a timestamped file here, or stop recording."""
@@ -195,6 +219,10 @@ class IofdApp(App[int]):
             self._start_recording(self._record_to, report.machine)  # before its event lines
             self._record_to = None
         self._main.show_report(report)
+        if (panel := self.tour_panel) is not None:
+            panel.show_report(report)
+        elif isinstance(report, LabStarted) and self._tour is not None:
+            self.call_later(self.action_tour)  # `iofdtui tour`: open once the VM is up
 
     @on(AddRegistrationScreen.Submitted)
     def _add_submitted(self, event: AddRegistrationScreen.Submitted) -> None:

@@ -13,9 +13,10 @@ from typing import Literal
 
 from textual.binding import Binding, BindingType
 
-Scope = Literal["main", "app", "replay"]
-"""Where an action lives: the main screen (the lab's view), the app (anywhere), or
-the replay screen (the timeline's keys, only when replaying a recording)."""
+Scope = Literal["main", "app", "replay", "tour"]
+"""Where an action lives: the main screen (the lab's view), the app (anywhere), the
+replay screen (the timeline's keys, only when replaying a recording), or the guided
+tour's panel (while it is open and has focus)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +33,7 @@ class Command:
             command before it, on the same key, says it for both).
         footer: shown in the footer (at 80 columns the shown ones must fit).
         aliases: more keys for it, never shown.
-        scope: "main" (the main screen's) or "app" (anywhere).
+        scope: "main" (the main screen's), "app" (anywhere) or "tour" (the tour's panel).
         priority: the key is the app's before any widget's (keys typed right after
             it wait for what it opens, instead of reaching the focused table).
         needs_lab: offered only while a lab is up to take engine calls.
@@ -192,6 +193,16 @@ COMMANDS: tuple[Command, ...] = (
         needs_kvm=True,
     ),
     Command(
+        "roundtrip",
+        "i",
+        "Loop",
+        "Round trip: kick → interrupt",
+        "Time kick → completion interrupt per stage: ioeventfd+irqfd vs exit+MSI vs self-IPI",
+        "round trip (irqfd)",
+        footer=False,  # the 80-column footer is full
+        needs_kvm=True,
+    ),
+    Command(
         "screenshot",
         "S",
         "SVG",
@@ -224,6 +235,51 @@ COMMANDS: tuple[Command, ...] = (
         scope="app",
     ),
     Command("quit", "q", "Quit", "Quit", "Stop the VM, close every fd, leave", "quit", scope="app"),
+    Command(
+        "tour",
+        "T",
+        "Tour",
+        "Guided tour",
+        "Walk through ioeventfd on the live VM, each step checked on the counts",
+        "guided tour",
+        footer=False,
+        scope="app",
+        needs_lab=True,
+    ),
+    Command(
+        "tour_next",
+        "enter",
+        "Next",
+        "Tour: next",
+        "Run the tour's step, or go on to the next one",
+        "tour: run the step / next",
+        footer=False,  # the panel says its keys itself; the 80-column footer is full
+        aliases=("space", "n"),
+        scope="tour",
+        needs_lab=True,  # a replay has no lab to tour
+    ),
+    Command(
+        "tour_back",
+        "b",
+        "Back",
+        "Tour: back",
+        "Show the tour's previous step and its verdict",
+        "tour: back",
+        footer=False,
+        scope="tour",
+        needs_lab=True,  # a replay has no lab to tour
+    ),
+    Command(
+        "tour_close",
+        "escape",
+        "Close tour",
+        "Tour: close",
+        "Close the guided tour (what it changed stays)",
+        "tour: close",
+        footer=False,
+        scope="tour",
+        needs_lab=True,  # a replay has no lab to tour
+    ),
     # The timeline's keys, bound only on the replay screen (`iofdtui replay`).
     Command(
         "play_pause",
@@ -333,6 +389,11 @@ PALETTE_ORDER: tuple[str, ...] = (
     "filter",
     "sort",
     "scale_plot",
+    "roundtrip",
+    "tour",
+    "tour_next",
+    "tour_back",
+    "tour_close",
     "screenshot",
     "toggle_recording",
     "help",
@@ -457,6 +518,8 @@ _KEY_NAMES = {
     "right": "→",
     "home": "Home",
     "end": "End",
+    "enter": "Enter",
+    "escape": "Escape",
 }
 
 
@@ -481,8 +544,10 @@ def keys_markdown(replay: bool = False) -> str:
     keys = " · ".join(f"{_keys_text(c)} {c.brief}" for c in keyed)
     also = f" (also: {palette_only})" if palette_only else ""
     # dict.fromkeys: each key once (p is Pause and Resume), in order.
-    shown = " ".join(dict.fromkeys(_key_plain(c.key) for c in commands if c.footer and c.key))
-    hidden = " ".join(dict.fromkeys(_key_plain(c.key) for c in commands if not c.footer and c.key))
+    # The footer's keys (the tour's show only in its panel, which says them itself).
+    footer = [c for c in commands if c.key and c.scope != "tour"]
+    shown = " ".join(dict.fromkeys(_key_plain(c.key) for c in footer if c.footer))
+    hidden = " ".join(dict.fromkeys(_key_plain(c.key) for c in footer if not c.footer))
     text = (
         f"{keys} · Ctrl+P command palette{also}\n\n"
         f"At 80 columns the footer shows `{shown}`; `{hidden}` are in the palette "

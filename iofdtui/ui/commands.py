@@ -7,6 +7,7 @@ from functools import partial
 from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.dom import DOMNode
 
 from iofdtui.ui.bindings import palette
 
@@ -22,8 +23,11 @@ class IofdCommands(Provider):
         app = cast("IofdApp", self.app)
         out = []
         for command, help_text in palette(replay=app.REPLAY):
-            # The main screen's commands run there, whatever screen is on top.
-            node = app if command.scope == "app" else app.main
+            # The main screen's commands run there, whatever screen is on top;
+            # the tour's on its panel, while one is open.
+            node: DOMNode | None = app if command.scope == "app" else app.main
+            if command.scope == "tour" and (node := app.tour_panel) is None:
+                continue
             # The same rule the footer uses, so palette and bindings agree.
             if node.check_action(command.action, ()) is True:
                 out.append((command.title, help_text, partial(node.run_action, command.action)))

@@ -45,7 +45,7 @@ def _one_line(done: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("command", [(), ("bench",), ("bench", "--scale")])
+@pytest.mark.parametrize("command", [(), ("bench",), ("bench", "--scale"), ("serve",)])
 def test_missing_dev_kvm(command: tuple[str, ...]) -> None:
     # The app too: one line before any TUI opens (stdin is no tty here, and
     # the KVM check comes first, so its line is the one given).

@@ -152,6 +152,7 @@ async def test_playing_through_logs_every_event_in_order() -> None:
         ("w", "pacing the ring plan"),
         ("v", "switching the vCPUs"),
         ("x", "the scale sweep"),
+        ("T", "the guided tour"),
     ],
 )
 async def test_the_lab_keys_say_it_is_a_recording(key: str, action: str) -> None:
@@ -177,7 +178,7 @@ async def test_the_lab_refuses_changes_with_the_same_line() -> None:
 def test_the_palette_offers_the_timeline_not_the_lab() -> None:
     offered = {c.action for c, _ in palette(replay=True)}
     assert {"play_pause", "seek_back", "next_event", "filter", "help"} <= offered
-    assert not offered & {"add", "remove", "pause", "reset", "scale_plot", "toggle_pinning"}
+    assert not offered & {"add", "remove", "pause", "reset", "scale_plot", "toggle_pinning", "tour"}
     assert not {c.action for c, _ in palette()} & {"play_pause", "next_event"}
 
 

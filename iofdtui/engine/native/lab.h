@@ -79,6 +79,10 @@ struct lab_facts {
     int tsc_offset_errno;      /* why not */
     uint64_t tsc_offset;       /* guest TSC = host TSC + tsc_offset */
     uint32_t tsc_offset_changes; /* seen to move between pauses */
+    int irqchip;               /* an in-kernel irqchip was asked for and made */
+    int irqchip_missing;       /* else 1 + the index in (IRQCHIP, IRQFD, IRQ_ROUTING, SIGNAL_MSI)
+                                * of the first capability absent (KVM_CAP_IRQCHIP is 0) */
+    int irqchip_errno;         /* or why KVM_CREATE_IRQCHIP failed */
 };
 
 /*
@@ -144,6 +148,9 @@ enum lab_path_kind {
 };
 
 int lab_create(struct lab **out, int vcpus, int *stage, int64_t *detail);
+/* lab_create with an in-kernel irqchip when `irqchip` and the kernel has one
+ * (see lab_facts: irqchip, irqchip_missing); the lab works either way. */
+int lab_create_with(struct lab **out, int vcpus, int irqchip, int *stage, int64_t *detail);
 void lab_destroy(struct lab *lab);
 int lab_facts(struct lab *lab, struct lab_facts *out);
 
@@ -205,6 +212,35 @@ int lab_quantiles(struct lab *lab, int kind, int id, int mode, const double *q, 
 int lab_quantiles_many(struct lab *lab, int kind, const int *ids, int n, const int *modes,
                        int nmodes, const double *q, int nq, double *out);
 double lab_hist_value(int bucket);
+
+/* The round trip (roundtrip.c, guest_abi.h RT_*): kick -> completion interrupt. */
+struct lab_rt_stats {
+    uint64_t kicks;             /* the guest's */
+    uint64_t handler_runs;      /* the guest's handler for the completion's vector */
+    uint64_t other_irqs;        /* the guest's handler for any other vector */
+    uint64_t signals;           /* eventfd counts the device thread read */
+    uint64_t reads;             /* its reads that returned signals */
+    uint64_t coalesced;         /* signals read together with another (one completion for both) */
+    uint64_t completions;       /* irqfd writes, or KVM_SIGNAL_MSI deliveries */
+    uint64_t completion_errors; /* writes or ioctls that failed */
+    uint64_t merged;            /* KVM_SIGNAL_MSI returned 0: blocked, already pending */
+    uint64_t user_exits;        /* kicks that exited to userspace (the user path) */
+    uint64_t resamples;         /* resamplefd signals: the guest EOI'd the level interrupt (pin route) */
+};
+/* Idle, one vCPU, a lab made with an irqchip (-ENOTSUP otherwise).  `path`:
+ * RT_PATH_*; `route`: RT_ROUTE_MSI, or RT_ROUTE_PIN (ioeventfd path only: IOAPIC pin 10,
+ * level, KVM_IRQFD_FLAG_RESAMPLE); `mmio`: the kick is a 4-byte MMIO write (RT_MMIO), else an OUT (RT_PORT);
+ * `reader`: LAB_CONSUMER_EPOLL or _POLL; `work_cycles`: TSC cycles
+ * the device spins before it answers.  Then lab_start(lab, ENTRY_ROUNDTRIP). */
+int lab_rt_setup(struct lab *lab, int path, int mmio, int route, int reader, uint32_t vector,
+                 uint32_t work_cycles);
+/* Parked or idle: stop the device thread, deassign the irqfd (KVM_IRQFD_FLAG_DEASSIGN)
+ * and the ioeventfd; -errno when a deassign failed (everything is freed anyway). */
+int lab_rt_teardown(struct lab *lab);
+/* Test hook: 0, RT_SKIP_EOI or RT_MASK_LAPIC (guest_abi.h). */
+int lab_rt_misbehave(struct lab *lab, int how);
+int lab_rt_read(struct lab *lab, struct lab_rt_stats *out);
+int lab_rt_records(struct lab *lab, uint32_t *out, int n);
 /* cdef-end */
 
 #endif

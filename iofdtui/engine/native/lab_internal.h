@@ -9,6 +9,7 @@
  *   counters.c  folding the guest's counter pages, histograms, paths,
  *               quantiles, readings and resets
  *   plan.c      slots, the ring plan, routes, pacing, the bare loop, test hooks
+ *   roundtrip.c the kick -> completion interrupt loop (irqfd, KVM_SIGNAL_MSI)
  *
  * Locking: `ctl` guards the vCPU state machine (pause/resume/stop); `mu`
  * guards the registration table and every host-side accumulator.  A vCPU
@@ -138,6 +139,9 @@ struct lab {
     uint32_t pace;            /* TSC cycles between paced rings, 0 = not paced */
     uint32_t wake_seq_base;   /* WAKE_SEQ when pacing began */
     uint64_t tsc_offset;      /* guest TSC = host TSC + tsc_offset */
+    int irqchip;              /* KVM_CREATE_IRQCHIP made (before the vCPUs) */
+    struct kvm_lapic_state lapic0; /* vCPU 0's LAPIC as created, restored at each start */
+    struct rt *rt;            /* roundtrip.c's, set up and torn down while no vCPU runs */
 };
 
 /* -------------------------------------------------- inline accessors -- */
@@ -184,8 +188,9 @@ static inline struct reg *reg_get(struct lab *lab, int id)
 /* Hidden: internal to the extension module, never exported from it. */
 #pragma GCC visibility push(hidden)
 
-/* vm.c.  A vCPU ioctl: only while no vCPU thread is in KVM_RUN. */
+/* vm.c.  vCPU ioctls: only while no vCPU thread is in KVM_RUN. */
 void lab_read_tsc_offset(struct lab *lab);
+int lab_reset_irq_state(struct lab *lab); /* LAPIC as created, vCPU runnable; 0 or -errno */
 
 /* vcpu.c */
 int lab_kick_signal(void);                   /* the signal that kicks a vCPU out of KVM_RUN */
@@ -198,6 +203,9 @@ int lab_reader_start(struct lab *lab);
 void lab_reader_stop(struct lab *lab);
 void lab_drain_listed(struct lab *lab, const int *ids, int n);
 void lab_drain_all(struct lab *lab);
+
+/* roundtrip.c: an OUT to RT_USER_PORT, on the vCPU thread; -ENOENT: no user path set up. */
+int lab_rt_user_kick(struct lab *lab);
 
 /* counters.c; `mu` held unless said otherwise. */
 void lab_fold(struct lab *lab);

@@ -215,9 +215,14 @@ static int handle_io(struct vcpu *v)
     if (run->io.port == PARK_PORT)
         return park(v, 0);
     if (run->io.port == FAULT_PORT) {
-        set_fault(v, "the guest rejected its ring plan (code %u)", data[0]);
+        if (data[0] == FAULT_EXCEPTION)
+            set_fault(v, "the round-trip guest took a CPU exception (vector < 32)");
+        else
+            set_fault(v, "the guest rejected its ring plan (code %u)", data[0]);
         return 1;
     }
+    if (run->io.port == RT_USER_PORT && run->io.count == 1 && lab_rt_user_kick(lab) == 0)
+        return 0;
     if (run->io.count != 1) {
         /* String I/O: never from our guest; count it as stray, not a ring. */
         count_exit(v, 1, run->io.port, run->io.size * run->io.count, 0);
@@ -240,6 +245,8 @@ static int handle_mmio(struct vcpu *v)
         set_fault(v, "KVM_EXIT_MMIO with length %u", len);
         return 1;
     }
+    if (run->mmio.phys_addr == RT_USER_MMIO && len == 4 && lab_rt_user_kick(v->lab) == 0)
+        return 0;
     if (run->mmio.phys_addr > UINT32_MAX) {
         count_exit(v, 0, UINT32_MAX, len, load_le(run->mmio.data, len));
         return 0;
@@ -361,14 +368,18 @@ int lab_start(struct lab *lab, int entry)
     if (entry < 0 || entry >= ENTRY_COUNT)
         return -EINVAL;
     if (entry != ENTRY_LAB && lab->nvcpus > 1)
-        return -EINVAL; /* the bare floor loops are vCPU 0's only */
+        return -EINVAL; /* the bare floor loops and the round trip are vCPU 0's only */
+    if (entry == ENTRY_ROUNDTRIP && !lab->rt)
+        return -ENOENT; /* nothing would answer its kicks: lab_rt_setup first */
     pthread_mutex_lock(&lab->ctl);
     if (lab->threads_up) {
         pthread_mutex_unlock(&lab->ctl);
         return -EBUSY;
     }
-    for (int k = 0; k < lab->nvcpus; k++) {
-        err = setup_vcpu_regs(lab, &lab->vcpus[k], entry);
+    err = lab_reset_irq_state(lab);
+    for (int k = 0; k < lab->nvcpus || err; k++) {
+        if (!err)
+            err = setup_vcpu_regs(lab, &lab->vcpus[k], entry);
         if (err) {
             pthread_mutex_unlock(&lab->ctl);
             return err;

@@ -50,6 +50,23 @@ void lab_read_tsc_offset(struct lab *lab)
 #endif
 }
 
+/*
+ * A run that ended with the guest halted, an interrupt pending or one never
+ * EOI'd leaves that in the in-kernel LAPIC and the vCPU's mp_state: each
+ * start begins from the LAPIC as created and a runnable vCPU.
+ */
+int lab_reset_irq_state(struct lab *lab)
+{
+    if (!lab->irqchip)
+        return 0;
+    struct kvm_mp_state mp = {.mp_state = KVM_MP_STATE_RUNNABLE};
+    struct kvm_lapic_state lapic = lab->lapic0;
+    if (ioctl(lab->vcpus[0].fd, KVM_SET_LAPIC, &lapic) < 0 ||
+        ioctl(lab->vcpus[0].fd, KVM_SET_MP_STATE, &mp) < 0)
+        return -errno;
+    return 0;
+}
+
 static int load_image(struct lab *lab)
 {
     uint32_t len = iofdtui_guest_image_len;
@@ -73,7 +90,34 @@ static int load_image(struct lab *lab)
         goto fail;                                                                                 \
     } while (0)
 
+/*
+ * An in-kernel irqchip (PIC, IOAPIC, a LAPIC per vCPU) for the completion
+ * interrupt; before any vCPU exists.  Only when asked: with one, a `hlt` with
+ * interrupts off blocks in the kernel instead of exiting (KVM_EXIT_HLT).
+ */
+static void create_irqchip(struct lab *lab)
+{
+    static const int caps[] = {KVM_CAP_IRQCHIP, KVM_CAP_IRQFD, KVM_CAP_IRQ_ROUTING,
+                               KVM_CAP_SIGNAL_MSI};
+    for (unsigned i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+        if (ioctl(lab->kvm, KVM_CHECK_EXTENSION, caps[i]) <= 0) {
+            lab->facts.irqchip_missing = (int)i + 1;
+            return;
+        }
+    }
+    if (ioctl(lab->vm, KVM_CREATE_IRQCHIP, 0) < 0) {
+        lab->facts.irqchip_errno = errno;
+        return;
+    }
+    lab->irqchip = lab->facts.irqchip = 1;
+}
+
 int lab_create(struct lab **out, int vcpus, int *stage, int64_t *detail)
+{
+    return lab_create_with(out, vcpus, 0, stage, detail);
+}
+
+int lab_create_with(struct lab **out, int vcpus, int irqchip, int *stage, int64_t *detail)
 {
     int err = 0;
     if (vcpus < 1 || vcpus > MAX_VCPUS) {
@@ -133,6 +177,8 @@ int lab_create(struct lab **out, int vcpus, int *stage, int64_t *detail)
         FAIL(LAB_STAGE_VM, 0);
     /* Needed on VMX without unrestricted guest; harmless (or refused) elsewhere. */
     (void)ioctl(lab->vm, KVM_SET_TSS_ADDR, 0xfffbd000UL);
+    if (irqchip)
+        create_irqchip(lab);
 
     lab->ram = mmap(NULL, GUEST_RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (lab->ram == MAP_FAILED) {
@@ -163,6 +209,8 @@ int lab_create(struct lab **out, int vcpus, int *stage, int64_t *detail)
         if (binary_stats)
             v->stats = ioctl(v->fd, KVM_GET_STATS_FD, NULL);
     }
+    if (lab->irqchip && ioctl(lab->vcpus[0].fd, KVM_GET_LAPIC, &lab->lapic0) < 0)
+        FAIL(LAB_STAGE_VCPU, 0);
     int khz = ioctl(lab->vcpus[0].fd, KVM_GET_TSC_KHZ, 0);
     lab->facts.tsc_khz = khz > 0 ? (uint32_t)khz : 0;
     lab_read_tsc_offset(lab);
@@ -216,6 +264,7 @@ void lab_destroy(struct lab *lab)
     if (!lab)
         return;
     lab_stop(lab);
+    lab_rt_teardown(lab);
     for (int i = 0; i < lab->nregs; i++) {
         if (lab->regs[i].efd >= 0)
             lab_deassign(lab, i, NULL);

@@ -220,6 +220,10 @@ class ReplayApp(IofdApp):
         """Refused: a replay records nothing (the recording is the file it plays)."""
         self._main.refuse("recording")
 
+    async def action_tour(self) -> None:
+        """Refused: the tour acts on a live lab (a recorded tour replays as its events)."""
+        self._main.refuse("the guided tour")
+
     def on_unmount(self) -> None:
         """Stop following (and wake a start still waiting for a first frame), then close."""
         self.replay.close()

@@ -18,6 +18,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Grid
+from textual.content import Content
 from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -48,11 +49,13 @@ from iofdtui.ui.messages import (
     VcpusChanged,
 )
 from iofdtui.ui.rate_history import RateHistory
+from iofdtui.ui.roundtrip_port import KvmRoundTrip, RoundTripPort
 from iofdtui.ui.scale_sweep import SweepPort
 from iofdtui.ui.screens.add_registration import AddRegistrationScreen
 from iofdtui.ui.screens.error_modal import ErrorModal
 from iofdtui.ui.screens.filter_prompt import FilterPrompt
 from iofdtui.ui.screens.ring_plan import RingPlanScreen
+from iofdtui.ui.screens.roundtrip import RoundTripScreen
 from iofdtui.ui.screens.scale_plot import ScalePlotScreen
 from iofdtui.ui.screens.startup_error import StartupErrorScreen
 from iofdtui.ui.session import REFRESH_INTERVALS, LabSession
@@ -95,6 +98,7 @@ class MainScreen(Screen[None]):
         *,
         clock: Callable[[], datetime] = datetime.now,
         scale_sweep: SweepPort,
+        roundtrip: RoundTripPort | None = None,
     ) -> None:
         """The view of `session`'s lab.
 
@@ -102,6 +106,7 @@ class MainScreen(Screen[None]):
             session: the app's lab session; this screen starts it.
             clock: time of day for the event log (fixed in layout tests).
             scale_sweep: what `x` measures.
+            roundtrip: what `i` measures; the real round trip on /dev/kvm when None.
         """
         super().__init__()
         self.session = session
@@ -110,6 +115,7 @@ class MainScreen(Screen[None]):
         """The last snapshot shown."""
         self._clock = clock
         self._scale_sweep = scale_sweep
+        self._roundtrip = roundtrip or KvmRoundTrip()
         # The last reading that carried the selected registration's histograms.
         self._detail: SnapshotReady | None = None
         self._traced: dict[str, str] | None = None  # the tracepoints' verdicts, if traced
@@ -149,6 +155,10 @@ class MainScreen(Screen[None]):
         self.query_one("#log").border_title = "Events"
         self.log_event(self.STARTING)
         self.session.start(self.app)
+
+    def show_banner(self, banner: Content | None) -> None:
+        """Keep `banner` as the header's last line (None: no such line)."""
+        self.query_one(LabHeader).banner = banner
 
     def log_event(self, text: str, severity: str = "information") -> None:
         """Add a timed line to the event log."""
@@ -472,6 +482,16 @@ class MainScreen(Screen[None]):
         self.app.push_screen(
             ScalePlotScreen(
                 self._scale_sweep,
+                hold_live=self.session.hold_for_sweep,
+                release_live=self.session.release_after_sweep,
+            )
+        )
+
+    def action_roundtrip(self) -> None:
+        """Open the round-trip screen; it runs on its own VM while the live guest waits."""
+        self.app.push_screen(
+            RoundTripScreen(
+                self._roundtrip,
                 hold_live=self.session.hold_for_sweep,
                 release_live=self.session.release_after_sweep,
             )

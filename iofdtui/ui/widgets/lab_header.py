@@ -157,6 +157,10 @@ class LabHeader(Widget):
     recording: reactive[str | None] = reactive(None, layout=True)
     """The file the session is recorded to (shown as `● REC <file>`), or None."""
 
+    banner: reactive[Content | None] = reactive(None, layout=True)
+    """A last line kept under the lab's facts (where `iofdtui serve` serves the lab);
+    left out of the one-line header under 80 columns."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._drawn: tuple[str, tuple[object, ...]] | None = None
@@ -164,16 +168,21 @@ class LabHeader(Widget):
     def _content(self) -> Content:
         snap = self.snapshot
         if snap is None:
-            return Content.assemble(("iofdtui", "bold"), f"  {self.starting_note}")
-        # The terminal's width picks the one-line form (the header has padding).
-        content = header_content(snap, self.size.width, self.app.size.width)
-        if self.recording is None:
-            return content
+            content = Content.assemble(("iofdtui", "bold"), f"  {self.starting_note}")
+        else:
+            # The terminal's width picks the one-line form (the header has padding).
+            content = header_content(snap, self.size.width, self.app.size.width)
         tiny = self.app.size.width < 80
-        # The file's name where the first line has room for it (wide), the mark alone elsewhere.
-        mark = f"● REC {Path(self.recording).name} · " if self.size.width >= 100 else "● REC · "
-        content = Content.assemble((mark, "bold $error"), content)
-        return content.truncate(max(1, self.size.width - 2), ellipsis=True) if tiny else content
+        if self.recording is not None and snap is not None:
+            # The file's name where the first line has room for it (wide), the mark alone
+            # elsewhere.
+            mark = f"● REC {Path(self.recording).name} · " if self.size.width >= 100 else "● REC · "
+            content = Content.assemble((mark, "bold $error"), content)
+            if tiny:
+                content = content.truncate(max(1, self.size.width - 2), ellipsis=True)
+        if self.banner is None or tiny:
+            return content
+        return Content.assemble(content, "\n", self.banner)
 
     def watch_snapshot(self) -> None:
         """Repaint when what the header would show differs from what it shows."""
