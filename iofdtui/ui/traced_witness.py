@@ -37,8 +37,8 @@ class TracedWitness:
         """A witness on this process, or None where tracefs is missing or not ours to write."""
         try:
             return cls(Tracer(os.getpid()).open())
-        except (TraceUnavailable, NoSuchVm, ValueError):
-            return None
+        except (TraceUnavailable, NoSuchVm, ValueError, OSError):
+            return None  # optional: the lab goes on without its third witness
 
     def poll(self) -> None:
         """Read the kernel's buffers (between checkpoints, so none fills up)."""
