@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -163,6 +164,7 @@ def main() -> None:
         server.stop()
         lab.wait()
         reader.join(10)
+        shutil.rmtree(workdir, ignore_errors=True)
 
     rates = [(rate(frames, start, end), on) for start, end, on in bounds]
     ratios = [

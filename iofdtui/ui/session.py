@@ -209,14 +209,10 @@ class LabSession:
         if witness is None:
             lab.checkpoint()
             return None
-        running = lab.state == "running"
-        if running:
-            lab.pause()
-        try:
+        # One hold of the lab's lock from pause to resume (the real Lab's `paused()`):
+        # no other call may resume the guest while the trace is read to its end.
+        with lab.paused():  # type: ignore[attr-defined]
             return witness.at_checkpoint(lab.checkpoint())
-        finally:
-            if running:
-                lab.resume()
 
     def call(self, action: str, run: EngineCall, *, exclusive: bool = False) -> None:
         """Run one engine call in a worker; report `EngineDone` or `EngineFailed`.

@@ -333,7 +333,8 @@ class MainScreen(Screen[None]):
         outcome = event.outcome
         for text, severity in event_lines.outcome_lines(outcome):
             self.log_event(text, severity)
-        form = self.app.screen if isinstance(self.app.screen, AddRegistrationScreen) else None
+        top = self.app.screen_stack[-1] if self.app.screen_stack else None  # none while quitting
+        form = top if isinstance(top, AddRegistrationScreen) else None
         match outcome:
             case RegistrationAdded(reg_id) if form is not None:
                 form.dismiss(reg_id)
