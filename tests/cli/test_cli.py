@@ -127,7 +127,7 @@ def test_the_app_turns_an_oserror_into_one_line(
     def broken(**_options: object) -> object:
         raise OSError(errno.ENOMEM, "Cannot allocate memory")
 
-    monkeypatch.setattr(cli, "_has_terminal", lambda: True)
+    monkeypatch.setattr(cli.running, "has_terminal", lambda: True)
     monkeypatch.setattr(app_module, "make_app", broken)
     assert cli.main([]) == 2
     assert capsys.readouterr().err == (
@@ -171,7 +171,7 @@ def test_either_end_not_a_terminal_is_refused(
 
 
 def test_the_reader_flags_name_the_engines_readers() -> None:
-    """cli.py keeps its own copy (the engine is not imported to build --help): the same."""
+    """The CLI keeps its own copy (the engine is not imported to build --help): the same."""
     from iofdtui.engine.snapshot import READERS
 
     assert cli.READERS == READERS
@@ -271,7 +271,7 @@ def test_app_flags(monkeypatch: pytest.MonkeyPatch, flags: tuple[str, ...]) -> N
         built.append(options)
         return App()
 
-    monkeypatch.setattr(cli, "_has_terminal", lambda: True)
+    monkeypatch.setattr(cli.running, "has_terminal", lambda: True)
     monkeypatch.setattr(app_module, "make_app", make_app)
     assert cli.main(list(flags)) == 0
     [options] = built

@@ -130,7 +130,7 @@ def test_an_unwritable_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFi
 def test_the_app_refuses_an_unwritable_record_file_before_any_vm(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(cli, "_has_terminal", lambda: True)
+    monkeypatch.setattr(cli.running, "has_terminal", lambda: True)
     target = tmp_path / "no-such-dir" / "s.jsonl"
     assert cli.main(["--record", str(target)]) == 2
     out, err = capsys.readouterr()

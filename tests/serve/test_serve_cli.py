@@ -45,7 +45,7 @@ def test_a_taken_port_is_one_line_before_any_vm(
 ) -> None:
     import iofdtui.ui.app as app_module
 
-    monkeypatch.setattr(cli, "_has_terminal", lambda: True)
+    monkeypatch.setattr(cli.running, "has_terminal", lambda: True)
     monkeypatch.setattr(app_module, "make_app", never)
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
@@ -73,7 +73,7 @@ def test_a_recording_that_cannot_be_written_is_one_line_before_any_server(
 ) -> None:
     import iofdtui.serve.presenter as presenter
 
-    monkeypatch.setattr(cli, "_has_terminal", lambda: True)
+    monkeypatch.setattr(cli.running, "has_terminal", lambda: True)
     monkeypatch.setattr(presenter, "listen", never)
     assert cli.main(["serve", "--record", "/proc/no-such-dir/lab.jsonl"]) == 2
     [line] = capsys.readouterr().err.splitlines()
