@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return run_recording_command(args)
         if args.command == "tour":
             return apps.tour_app(args)
-        return apps.lab_app(args.vcpus, args.pin, args.record)
+        return apps.lab_app(args.vcpus, args.pin, args.record, traced=args.traced)
     except BrokenPipeError:
         # `iofdtui bench | head`: the reader left; say nothing more, and keep
         # Python's exit-time flush of stdout from failing too.

@@ -26,10 +26,16 @@ def tour_app(args: argparse.Namespace) -> int:
     except TourError as err:
         print(f"iofdtui: {err}", file=sys.stderr)
         return EXIT_ENV
-    return lab_app(args.vcpus, args.pin, args.record, tour=tour)
+    return lab_app(args.vcpus, args.pin, args.record, tour=tour, traced=args.traced)
 
 
-def lab_app(vcpus: int, pin: bool, record: str | None = None, tour: Tour | None = None) -> int:
+def lab_app(
+    vcpus: int,
+    pin: bool,
+    record: str | None = None,
+    tour: Tour | None = None,
+    traced: bool = False,
+) -> int:
     """Run the app; SIGTERM, SIGHUP and SIGINT end it as `q` does."""
     running.require_kvm()
     if not running.has_terminal():
@@ -48,7 +54,8 @@ def lab_app(vcpus: int, pin: bool, record: str | None = None, tour: Tour | None 
             return EXIT_ENV
 
     # Built here, as run_app does, so that a signal handler can reach the app.
-    return running.run_tui(make_app(vcpus=vcpus, pin=pin, record=record, tour=tour))
+    app = make_app(vcpus=vcpus, pin=pin, record=record, tour=tour, traced=traced)
+    return running.run_tui(app)
 
 
 def replay(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

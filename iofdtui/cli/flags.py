@@ -107,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="record the session (every reading and event) to FILE (.gz: compressed)",
     )
+    parser.add_argument(
+        "--traced",
+        action="store_true",
+        help="witness the doorbells with the kernel's tracepoints too (a traced column; "
+        "needs root and tracefs; costs the guest about 30%% of its ring rate on kvm_pvm)",
+    )
     sub = parser.add_subparsers(dest="command")
     bench = sub.add_parser("bench", help="measure ioeventfd against userspace exits, headless")
     bench.add_argument(
