@@ -403,3 +403,17 @@ async def test_a_moving_shared_figure_repaints_only_the_rows_in_view() -> None:
         assert 0 < len(painted) <= table.size.height
         await pilot.pause()
         assert " 2.0" in table.render_line(1).text
+
+
+def test_an_update_changes_only_the_rows_named_and_keeps_the_rest() -> None:
+    data = TableRows()
+    data.set_columns(COLUMNS, LEFT)
+    data.replace(rows(5))
+    kept = data.cells["1"]
+    change = data.update({"3": ("3", "row 3", "123,456,789")})
+    assert (change.kind, change.changed, change.widened) == ("cells", ["3"], True)
+    assert data.keys == ["1", "2", "3", "4", "5"] and data.cells["1"] is kept
+    assert data.row_cells("3") == ("3", "row 3", "123,456,789")
+    assert data.update({"3": ("3", "row 3", "123,456,789")}).kind == "none"
+    with pytest.raises(KeyError):
+        data.update({"9": ("9", "row 9", "0")})

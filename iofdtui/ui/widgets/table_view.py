@@ -37,7 +37,7 @@ from iofdtui.ui.widgets.table_lines import (
     resolve_palette,
     row_strip,
 )
-from iofdtui.ui.widgets.table_rows import Group, TableRows
+from iofdtui.ui.widgets.table_rows import Group, RowsChange, TableRows
 
 CursorType = Literal["row", "none"]
 
@@ -261,17 +261,7 @@ class TableView(ScrollView, can_focus=True):
         if change.widened or change.kind != "cells":
             self._relaid()
         if change.kind == "cells":
-            if not change.widened:
-                top, height = self._rows_in_view()
-                index = self._rows.index
-                for key in change.changed:
-                    if top <= (row := index[key]) < top + height:
-                        self.refresh_line(row + 1)
-                if change.groups:
-                    keys, group_of = self._rows.keys, self._rows.group_of
-                    for row in range(top, min(top + height, len(keys))):
-                        if group_of[keys[row]] in change.groups:
-                            self.refresh_line(row + 1)
+            self._repaint_changed(change)
             return
         index = self._rows.index
         # The cursor's row went and none came (a removal): the cursor stays
@@ -291,6 +281,36 @@ class TableView(ScrollView, can_focus=True):
         else:
             self._highlight()
             self._scroll_cursor_into_view()
+
+    def update_rows(
+        self,
+        rows: Mapping[str, tuple[str, ...]],
+        groups: Mapping[str, Group] | None = None,
+        shared: Mapping[Group, tuple[str, ...]] | None = None,
+    ) -> None:
+        """Change only these rows (and groups' shared cells), all already shown:
+        the rest keep their cells and places, and nothing else is compared."""
+        change = self._rows.update(rows, groups, shared)
+        if change.kind == "none":
+            return
+        if change.widened:
+            self._relaid()
+        self._repaint_changed(change)
+
+    def _repaint_changed(self, change: RowsChange) -> None:
+        """Repaint the rows in view whose cells or group's cells changed."""
+        if change.widened:
+            return  # relaid: everything repaints
+        top, height = self._rows_in_view()
+        index = self._rows.index
+        for key in change.changed:
+            if top <= (row := index[key]) < top + height:
+                self.refresh_line(row + 1)
+        if change.groups:
+            keys, group_of = self._rows.keys, self._rows.group_of
+            for row in range(top, min(top + height, len(keys))):
+                if group_of[keys[row]] in change.groups:
+                    self.refresh_line(row + 1)
 
     def _relaid(self) -> None:
         """Rows or widths changed: a new layout key, the new size, everything repainted."""
