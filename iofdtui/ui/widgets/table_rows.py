@@ -122,14 +122,7 @@ class TableRows:
         with shared columns, each row's group and each group's cells too."""
         if self.shared_at is not None and (groups is None or shared is None):
             raise ValueError("a table with shared columns needs each row's group and their cells")
-        changed_groups: set[Group] = set()
-        if shared is not None:
-            old_shared = self.shared
-            changed_groups = {
-                g for g, cells in shared.items() if (old := old_shared.get(g)) is not cells
-                and old != cells
-            }  # fmt: skip
-            self.shared = dict(shared)
+        changed_groups = self._set_shared(shared, whole=True)
         widened = self._measure_shared(changed_groups)
         if list(rows) == self.keys:
             old_groups = self.group_of
@@ -177,13 +170,7 @@ class TableRows:
         Raises KeyError for a row the table does not hold (use `replace`)."""
         if self.shared_at is not None and rows and groups is None:
             raise ValueError("a table with shared columns needs each row's group")
-        changed_groups: set[Group] = set()
-        if shared:
-            changed_groups = {
-                g for g, cells in shared.items() if (old := self.shared.get(g)) is not cells
-                and old != cells
-            }  # fmt: skip
-            self.shared.update(shared)
+        changed_groups = self._set_shared(shared, whole=False)
         widened = self._measure_shared(changed_groups)
         changed = []
         for key, new in rows.items():
@@ -198,6 +185,20 @@ class TableRows:
             return RowsChange("none")
         widened = self._measure(changed) or widened
         return RowsChange("cells", changed, changed_groups, widened)
+
+    def _set_shared(
+        self, shared: Mapping[Group, tuple[str, ...]] | None, whole: bool
+    ) -> set[Group]:
+        """Take these groups' shared cells (`whole`: they are every group now);
+        the groups whose cells changed."""
+        if shared is None:
+            return set()
+        old = self.shared
+        changed = {
+            g for g, cells in shared.items() if (was := old.get(g)) is not cells and was != cells
+        }
+        self.shared = dict(shared) if whole else {**old, **shared}
+        return changed
 
     def _measure(self, keys: Sequence[str]) -> bool:
         """Widen the columns for these rows' own cells; whether any column widened."""
