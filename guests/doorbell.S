@@ -109,9 +109,15 @@ kind_table:
         .rept   NKINDS                  /* KIND_PACED + kind: wait first */
         .long   paced
         .endr
+        .rept   NKINDS                  /* KIND_CPL + kind: wait after */
+        .long   cpl
+        .endr
 paced_table:
         .long   paced_pio1, paced_pio2, paced_pio4
         .long   paced_mmio1, paced_mmio2, paced_mmio4, paced_mmio8
+cpl_table:
+        .long   cpl_pio1, cpl_pio2, cpl_pio4
+        .long   cpl_mmio1, cpl_mmio2, cpl_mmio4, cpl_mmio8
         .text
 
 /*
@@ -224,7 +230,7 @@ paced:
  * previous visit ended (the loop's overhead), then record this visit's
  * cycles per ring (one sample) and its rings.
  */
-account:
+.macro  ACCOUNT
         mov     ecx, eax
         sub     eax, esi
         sub     esi, dword ptr fs:[V_MARK]
@@ -236,8 +242,121 @@ account:
         mov     ecx, dword ptr fs:[V_RINGS]
         add     dword ptr fs:[ebx + CTR_RINGS], ecx
         HIST_ADD
+.endm
+
+account:
+        ACCOUNT
         inc     dword ptr fs:[V_SLOT]
         jmp     next_slot
+
+/*
+ * A completion visit (KIND_CPL + kind, one ring): set up interrupts on the
+ * first one after a start, pick the kick's record, say which vector is
+ * awaited, then (interrupts off) make the write, timed as a stream visit
+ * of one ring, and stamp the record with the kick's start.
+ */
+cpl:
+        mov     dword ptr fs:[V_KIND], eax
+        cmp     dword ptr fs:[CPL_READY], 0
+        jne     1f
+        mov     esp, dword ptr fs:[CPL_STACK]   /* nothing is on the lab's stack here */
+        call    cpl_setup
+1:
+        cli
+        mov     ecx, dword ptr fs:[CPL_KICKS]
+        and     ecx, RT_RECORDS - 1
+        shl     ecx, RT_REC_SHIFT
+        add     ecx, CPL_REC
+        mov     dword ptr fs:[CPL_REC_AT], ecx
+        mov     eax, dword ptr fs:[esi + SLOT_VECTOR]
+        mov     dword ptr fs:[CPL_WANT], eax
+        inc     dword ptr fs:[CPL_KICKS]
+        mov     eax, dword ptr fs:[V_KIND]
+        jmp     dword ptr [cpl_table + eax * 4 - KIND_CPL * 4]
+
+.macro  CPL name, setup, write
+\name:
+        \setup
+        rdtsc
+        mov     esi, eax
+        mov     eax, edi
+        mov     edx, ebp
+        \write
+        rdtsc
+        mov     dword ptr fs:[ecx + RT_REC_KICK], esi
+        jmp     cpl_wait
+.endm
+
+        CPL     cpl_pio1,  "",                "out dx, al"
+        CPL     cpl_pio2,  "",                "out dx, ax"
+        CPL     cpl_pio4,  "",                "out dx, eax"
+        CPL     cpl_mmio1, "mov ebx, ebp",     "mov byte ptr [ebx], al"
+        CPL     cpl_mmio2, "mov ebx, ebp",     "mov word ptr [ebx], ax"
+        CPL     cpl_mmio4, "mov ebx, ebp",     "mov dword ptr [ebx], eax"
+        CPL     cpl_mmio8, "mov ebx, ebp; movq mm0, qword ptr fs:[esi + slot_value]", "movq qword ptr [ebx], mm0"
+
+/*
+ * Account the visit with interrupts still off, then wait for the handler
+ * to take the awaited vector: `cli; check; sti; hlt` (the sti shadow lets
+ * no interrupt slip in between the check and the hlt; a spinning guest
+ * sees a pending interrupt late under kvm_pvm).  The wait is neither the
+ * visit's cost nor the loop's overhead: the loop's clock restarts after it.
+ */
+cpl_wait:
+        ACCOUNT
+1:
+        cmp     dword ptr fs:[CPL_WANT], 0
+        je      2f
+        sti
+        hlt
+        cli
+        jmp     1b
+2:
+        rdtsc
+        mov     dword ptr fs:[V_MARK], eax
+        inc     dword ptr fs:[V_SLOT]
+        jmp     next_slot
+
+/* Gates 0..31 (exceptions) fault; 32..255 each have a 16-byte stub. */
+.macro  BUILD_IDT stubs
+        xor     ecx, ecx
+1:
+        mov     eax, offset rt_exception
+        cmp     ecx, 32
+        jb      2f
+        mov     eax, ecx
+        shl     eax, 4
+        add     eax, offset \stubs - 32 * 16
+2:
+        mov     edx, eax
+        and     eax, 0xffff
+        or      eax, 0x00080000         /* selector 0x08 */
+        and     edx, 0xffff0000
+        or      edx, 0x8e00             /* present, DPL 0, 32-bit interrupt gate */
+        mov     dword ptr [RT_IDT + ecx * 8], eax
+        mov     dword ptr [RT_IDT + ecx * 8 + 4], edx
+        inc     ecx
+        cmp     ecx, 256
+        jb      1b
+.endm
+
+.macro  LAPIC_ON
+        mov     dword ptr [LAPIC_BASE + 0xf0], 0x1ff    /* SVR: enabled, spurious 0xff */
+        mov     dword ptr [LAPIC_BASE + 0x80], 0        /* TPR: accept every priority */
+        mov     dword ptr [LAPIC_BASE + 0x350], 0x10000 /* LINT0 masked */
+        mov     dword ptr [LAPIC_BASE + 0x360], 0x10000 /* LINT1 masked */
+.endm
+
+/* Interrupts for the lab, once per start on each vCPU (its LAPIC is its own). */
+cpl_setup:
+        pushad
+        lgdt    [rt_gdtr]
+        BUILD_IDT lab_stubs
+        lidt    [rt_idtr]
+        LAPIC_ON
+        mov     dword ptr fs:[CPL_READY], 1
+        popad
+        ret
 
 /* The empty timed window, in the shape of this round's visits. */
 calibrate:
@@ -346,31 +465,9 @@ rt_kick_table:                          /* path + 3 * bus */
 rt_main:
         mov     esp, GUEST_STACK_TOP
         lgdt    [rt_gdtr]
-        /* Gates 0..31 (exceptions) fault; 32..255 each have a 16-byte stub. */
-        xor     ecx, ecx
-1:
-        mov     eax, offset rt_exception
-        cmp     ecx, 32
-        jb      2f
-        mov     eax, ecx
-        shl     eax, 4
-        add     eax, offset rt_stubs - 32 * 16
-2:
-        mov     edx, eax
-        and     eax, 0xffff
-        or      eax, 0x00080000         /* selector 0x08 */
-        and     edx, 0xffff0000
-        or      edx, 0x8e00             /* present, DPL 0, 32-bit interrupt gate */
-        mov     dword ptr [RT_IDT + ecx * 8], eax
-        mov     dword ptr [RT_IDT + ecx * 8 + 4], edx
-        inc     ecx
-        cmp     ecx, 256
-        jb      1b
+        BUILD_IDT rt_stubs
         lidt    [rt_idtr]
-        mov     dword ptr [LAPIC_BASE + 0xf0], 0x1ff    /* SVR: enabled, spurious 0xff */
-        mov     dword ptr [LAPIC_BASE + 0x80], 0        /* TPR: accept every priority */
-        mov     dword ptr [LAPIC_BASE + 0x350], 0x10000 /* LINT0 masked */
-        mov     dword ptr [LAPIC_BASE + 0x360], 0x10000 /* LINT1 masked */
+        LAPIC_ON
         /* The pin route: the pin's redirection entry, destination first, unmasked last. */
         cmp     dword ptr [RT_ROUTE], RT_ROUTE_PIN
         jne     1f
@@ -461,8 +558,9 @@ rt_exception:
         jmp     fault
 
 /* One stub per vector 32..255: stamp first, then the vector, then common. */
+.macro  IRQ_STUBS name, common
         .balign 16
-rt_stubs:
+\name:
         .set    rt_vec, 32
         .rept   224
         .balign 16
@@ -471,9 +569,43 @@ rt_stubs:
         rdtsc
         .byte   0x68                    /* push imm32: the vector */
         .long   rt_vec
-        jmp     rt_common
+        jmp     \common
         .set    rt_vec, rt_vec + 1
         .endr
+.endm
+
+        IRQ_STUBS rt_stubs, rt_common
+        IRQ_STUBS lab_stubs, lab_irq
+
+/*
+ * The lab's handler: count the vector on this vCPU; if it is the one
+ * awaited, stamp the kick's record and end the wait (a second interrupt on
+ * it before the next kick counts as not awaited).  Always EOI.  Stack and
+ * return as rt_common's.
+ */
+lab_irq:
+        push    ecx
+        mov     ecx, dword ptr [esp + 4]
+        and     ecx, 0xff
+        inc     dword ptr fs:[CPL_VEC_COUNT + ecx * 4]
+        cmp     ecx, dword ptr fs:[CPL_WANT]
+        jne     1f
+        mov     edx, dword ptr fs:[CPL_REC_AT]
+        mov     dword ptr fs:[edx + RT_REC_HANDLER], eax
+        mov     dword ptr fs:[CPL_WANT], 0
+        inc     dword ptr fs:[CPL_IRQS]
+        jmp     2f
+1:
+        inc     dword ptr fs:[CPL_OTHER]
+2:
+        mov     dword ptr [LAPIC_BASE + 0xb0], 0        /* EOI */
+        pop     ecx
+        add     esp, 4
+        pop     edx
+        pop     eax
+        push    dword ptr [esp + 8]     /* eflags: IF as it was */
+        popfd
+        ret     8
 
 /* Stack: [vector][edx][eax][eip][cs][eflags]; eax = TSC at entry. */
 rt_common:

@@ -66,6 +66,7 @@
 #define SLOT_VALUE_HI     12
 #define SLOT_ITERS        16 /* blocks of RING_UNROLL rings, then one more ring */
 #define SLOT_CTR          20 /* counter page index, < MAX_SLOTS */
+#define SLOT_VECTOR       24 /* KIND_CPL: the completion's vector, 32..255 */
 #define MAX_SLOTS         16
 #define MAX_ITERS         4096
 #define RING_UNROLL       16 /* rings per unrolled block */
@@ -82,7 +83,10 @@
 /* KIND_PACED + KIND_*: the same write, paced (see MB_PACE); the host writes
  * these into the plan, so the visit path never tests whether it is paced. */
 #define KIND_PACED        NKINDS
-#define NPLANKINDS        (2 * NKINDS)
+/* KIND_CPL + KIND_*: the same write, once a visit, then a wait for its
+ * registration's completion interrupt (see CPL_*); also written by the host. */
+#define KIND_CPL          (2 * NKINDS)
+#define NPLANKINDS        (3 * NKINDS)
 
 /* Counter pages: guest -> host.  u32 counters that wrap; the host widens them. */
 #define CTR_BASE          0x10000
@@ -160,5 +164,28 @@
 #define RT_USER_MMIO      0xfe001004
 #define LAPIC_BASE        0xfee00000
 #define FAULT_EXCEPTION   3 /* a CPU exception in the round-trip guest */
+
+/*
+ * Completions in the lab (ENTRY_LAB on a VM with an in-kernel irqchip): a
+ * slot whose registration answers each signal with an interrupt is written
+ * KIND_CPL + kind.  Its visit makes one write with interrupts off, then waits
+ * with `sti; hlt` until its handler has taken SLOT_VECTOR.  The first such
+ * visit after a start sets up the GDT, the IDT (at RT_IDT) and the LAPIC,
+ * and moves to this vCPU's own stack (CPL_STACK).  Each kick has a record
+ * like the round trip's (RT_REC_*: kick, awake, written, handler), but in
+ * this vCPU's area (FS): CPL_REC + (kick mod RT_RECORDS) << RT_REC_SHIFT.
+ * The host stamps awake and written; it knows which registration each
+ * record is for from its own table, never from guest RAM.
+ */
+#define CPL_BASE          0x2000
+#define CPL_KICKS         (CPL_BASE + 0x00) /* guest: completion kicks made */
+#define CPL_IRQS          (CPL_BASE + 0x04) /* guest: kicks whose interrupt its handler took */
+#define CPL_OTHER         (CPL_BASE + 0x08) /* guest: interrupts not awaited */
+#define CPL_READY         (CPL_BASE + 0x0c) /* guest: set up (the host clears it at each start) */
+#define CPL_WANT          (CPL_BASE + 0x10) /* guest: the vector awaited, 0 when none */
+#define CPL_REC_AT        (CPL_BASE + 0x14) /* guest: the awaited kick's record (FS offset) */
+#define CPL_STACK         (CPL_BASE + 0x18) /* host: this vCPU's stack top (linear) */
+#define CPL_VEC_COUNT     (CPL_BASE + 0x400) /* guest: u32 per vector, 256 of them */
+#define CPL_REC           RT_REC
 
 #endif

@@ -66,12 +66,13 @@ class Lab(LabReadout):
     (None) and `close()` itself (it does nothing).
     """
 
-    def __init__(self, vcpus: int = 1) -> None:
+    def __init__(self, vcpus: int = 1, completions: bool = False) -> None:
         out = ffi.new("struct lab **")
         stage = ffi.new("int *")
         detail = ffi.new("int64_t *")
+        # Completions need an in-kernel irqchip, made before the vCPUs (completions.py).
         check(
-            lib.lab_create(out, vcpus, stage, detail),
+            lib.lab_create_with(out, vcpus, 1 if completions else 0, stage, detail),
             "creating the test VM",
             raising=lambda code, what: start_error(stage[0], code, detail[0]),
         )

@@ -104,6 +104,7 @@ void lab_fold(struct lab *lab)
 {
     for (int k = 0; k < lab->nvcpus; k++)
         fold_vcpu(lab, &lab->vcpus[k]);
+    lab_cpl_fold(lab);
     clock_gettime(CLOCK_MONOTONIC, &lab->last_fold);
 }
 
@@ -384,7 +385,7 @@ int lab_read_hist(struct lab *lab, int kind, int id, int mode, uint64_t *out, in
  * The value at each quantile of `a` (NULL: no samples, every value -1): the
  * midpoint of the bucket that holds it.
  */
-static void accum_quantiles(const struct accum *a, const double *q, int nq, double *out)
+void accum_quantiles(const struct accum *a, const double *q, int nq, double *out)
 {
     uint64_t total = 0;
     for (int b = 0; a && b < HIST_BUCKETS; b++)
@@ -498,6 +499,7 @@ int lab_reset_counters(struct lab *lab)
     memset(lab->cal, 0, sizeof(lab->cal));
     lab->reader_wakeups = 0;
     memset(&lab->health, 0, sizeof(lab->health));
+    lab_cpl_reset(lab);
     pthread_mutex_unlock(&lab->mu);
     return 0;
 }

@@ -36,6 +36,8 @@ static uint64_t drain_reg(struct reg *r)
 static void drain_elsewhere(struct lab *lab, struct reg *r)
 {
     uint64_t count = drain_reg(r);
+    if (count && r->cpl) /* whoever reads a signal answers it */
+        lab_cpl_answer(lab, r, count, __rdtsc());
     if (lab->pace)
         r->wake[reader_of(lab)].elsewhere += count; /* read here: no wake-up to time */
 }
@@ -211,10 +213,12 @@ static void *consumer_main(void *arg)
             }
             int id = (int)ev[i].data.u64;
             struct reg *r = reg_get(lab, id);
-            if (!r || reader == LAB_CONSUMER_NONE)
+            if (!r || (reader == LAB_CONSUMER_NONE && !r->cpl))
                 continue; /* switched to "none" while waiting: leave it to readings */
             uint64_t before = r->signals;
             uint64_t count = drain_reg(r);
+            if (count && r->cpl)
+                lab_cpl_answer(lab, r, count, woke);
             if (count) {
                 r->reads[reader]++;
                 carried = 1;
@@ -278,8 +282,8 @@ int lab_set_consumer_mode(struct lab *lab, int mode)
     if (mode == LAB_CONSUMER_NONE || old == LAB_CONSUMER_NONE) {
         for (int i = 0; i < lab->nregs && !err; i++) {
             struct reg *r = &lab->regs[i];
-            if (r->efd < 0)
-                continue;
+            if (r->efd < 0 || r->cpl)
+                continue; /* a completion's eventfd stays: a device answers its kicks */
             struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)i};
             if (mode == LAB_CONSUMER_NONE)
                 (void)epoll_ctl(lab->epfd, EPOLL_CTL_DEL, r->efd, NULL);
@@ -387,7 +391,11 @@ int lab_deassign(struct lab *lab, int reg_id, struct lab_path_stats *final)
                (r->datamatch ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0);
     int err = ioctl(lab->vm, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
     (void)epoll_ctl(lab->epfd, EPOLL_CTL_DEL, r->efd, NULL); /* ENOENT under reader "none" */
-    drain_reg(r);
+    uint64_t last = drain_reg(r);
+    if (last && r->cpl)
+        lab_cpl_answer(lab, r, last, __rdtsc());
+    int cpl_err = lab_cpl_release(lab, r); /* its irqfd: KVM_IRQFD_FLAG_DEASSIGN */
+    err = err ? err : cpl_err;
     if (final)
         lab_reg_final(r, final);
     close(r->efd);

@@ -241,6 +241,43 @@ int lab_rt_teardown(struct lab *lab);
 int lab_rt_misbehave(struct lab *lab, int how);
 int lab_rt_read(struct lab *lab, struct lab_rt_stats *out);
 int lab_rt_records(struct lab *lab, uint32_t *out, int n);
+/* Completions on the lab's registrations (completions.c, guest_abi.h CPL_*). */
+enum lab_cpl_route {
+    LAB_CPL_NONE = 0,
+    LAB_CPL_MSI = 1,   /* an MSI with a vector of its own (virtio-pci, vhost) */
+    LAB_CPL_PIN = 2,   /* an IOAPIC pin, level, KVM_IRQFD_FLAG_RESAMPLE (VFIO INTx) */
+};
+enum lab_cpl_stage {
+    LAB_CPL_AWAKE = 0,   /* kick -> reader awake */
+    LAB_CPL_WRITTEN = 1, /* reader awake -> irqfd written (the device work) */
+    LAB_CPL_HANDLER = 2, /* irqfd written -> the guest's handler entered */
+    LAB_CPL_TOTAL = 3,   /* kick -> handler: the round trip */
+    LAB_CPL_STAGES = 4,
+};
+struct lab_cpl_stats {
+    int32_t route, target, vector, gsi;
+    uint64_t kicks;         /* signals read since the completion was attached */
+    uint64_t writes;        /* irqfd writes */
+    uint64_t write_errors;
+    uint64_t merged;        /* signals read together with another: one completion answered both */
+    uint64_t handler_runs;  /* the guest's handler took its vector */
+    uint64_t resamples;     /* pin route: the resamplefd's count (the guest EOI'd) */
+    uint64_t samples;       /* kicks timed per stage */
+    uint64_t negative;      /* records with a stage before its start: the clock mapping is wrong */
+    uint64_t unrecorded;    /* lab-wide: records overwritten before they were folded */
+    uint64_t work_cycles;   /* the device work in force */
+};
+/* Paused or idle, a lab made with an irqchip (-ENOTSUP), one vCPU (-EOPNOTSUPP).
+ * `route` LAB_CPL_NONE takes it away (KVM_IRQFD_FLAG_DEASSIGN: -errno when that
+ * failed; lab_deassign does the same).  -ENOSPC: no vector (128) or pin (8) free. */
+int lab_set_completion(struct lab *lab, int reg_id, int route, int target);
+/* TSC cycles the reader spins before each answer (a device that computes). */
+int lab_set_device_work(struct lab *lab, uint32_t cycles);
+/* -ENOENT when the registration has no completion. */
+int lab_read_completion(struct lab *lab, int reg_id, struct lab_cpl_stats *out);
+/* Quantiles of one stage, in TSC cycles (-1: no samples). */
+int lab_cpl_quantiles(struct lab *lab, int reg_id, int stage, const double *q, int nq, double *out);
+int lab_cpl_mean(struct lab *lab, int reg_id, int stage, double *out);
 /* cdef-end */
 
 #endif

@@ -63,6 +63,7 @@ struct reg {
     uint32_t wake_seq;      /* the guest's ring sequence of the last sample */
     struct lab_wake_stats wake[LAB_READERS];
     struct accum *wake_acc[LAB_READERS]; /* latency histogram, in TSC cycles */
+    struct cpl *cpl;        /* its completion (completions.c), or NULL */
 };
 
 struct slot {
@@ -142,6 +143,7 @@ struct lab {
     int irqchip;              /* KVM_CREATE_IRQCHIP made (before the vCPUs) */
     struct kvm_lapic_state lapic0; /* vCPU 0's LAPIC as created, restored at each start */
     struct rt *rt;            /* roundtrip.c's, set up and torn down while no vCPU runs */
+    struct cpl_lab *cpl;      /* completions.c's, under `mu` */
 };
 
 /* -------------------------------------------------- inline accessors -- */
@@ -207,6 +209,17 @@ void lab_drain_all(struct lab *lab);
 /* roundtrip.c: an OUT to RT_USER_PORT, on the vCPU thread; -ENOENT: no user path set up. */
 int lab_rt_user_kick(struct lab *lab);
 
+/* completions.c; `mu` held. */
+void lab_cpl_answer(struct lab *lab, struct reg *r, uint64_t count, uint64_t woke);
+void lab_cpl_fold(struct lab *lab);
+void lab_cpl_reset(struct lab *lab);
+int lab_cpl_release(struct lab *lab, struct reg *r); /* quiescent; 0 or -errno */
+void lab_cpl_destroy(struct lab *lab);
+uint32_t lab_cpl_vector(struct lab *lab, int reg_id); /* lock-free, quiescent */
+
+/* plan.c: every vCPU's plan into its mailbox again (a completion came or went). */
+void lab_write_plans(struct lab *lab);
+
 /* counters.c; `mu` held unless said otherwise. */
 void lab_fold(struct lab *lab);
 void lab_fold_issued(struct lab *lab);
@@ -215,6 +228,7 @@ int lab_hist_bucket(uint32_t v);
 void lab_slot_final(struct slot *s, struct lab_slot_stats *out);
 void lab_reg_final(const struct reg *r, struct lab_path_stats *out);
 void lab_reg_free(struct reg *r);
+void accum_quantiles(const struct accum *a, const double *q, int nq, double *out);
 
 #pragma GCC visibility pop
 

@@ -72,14 +72,24 @@ static void write_plan(struct lab *lab, int vcpu)
     for (int i = 0; i < v->plan_n; i++) {
         const struct slot *s = &lab->slots[v->plan[i]];
         uint32_t base = MB_SLOTS + (uint32_t)i * SLOT_SIZE;
-        *vcpu_u32(lab, vcpu, base + SLOT_KIND) = s->kind + (paced ? KIND_PACED : 0);
+        /* A slot whose registration answers with an interrupt waits for it (one ring a visit). */
+        uint32_t vector = s->route >= 0 ? lab_cpl_vector(lab, s->route) : 0;
+        uint32_t kind = s->kind + (vector ? KIND_CPL : paced ? KIND_PACED : 0);
+        *vcpu_u32(lab, vcpu, base + SLOT_KIND) = kind;
+        *vcpu_u32(lab, vcpu, base + SLOT_VECTOR) = vector;
         *vcpu_u32(lab, vcpu, base + SLOT_WHERE) = s->where;
         *vcpu_u32(lab, vcpu, base + SLOT_VALUE_LO) = (uint32_t)s->value;
         *vcpu_u32(lab, vcpu, base + SLOT_VALUE_HI) = (uint32_t)(s->value >> 32);
-        *vcpu_u32(lab, vcpu, base + SLOT_ITERS) = paced ? 0 : v->plan_iters[i];
+        *vcpu_u32(lab, vcpu, base + SLOT_ITERS) = paced || vector ? 0 : v->plan_iters[i];
         *vcpu_u32(lab, vcpu, base + SLOT_CTR) = (uint32_t)(v->plan[i] % MAX_SLOTS); /* its page */
     }
     *vcpu_u32(lab, vcpu, MB_NSLOTS) = (uint32_t)v->plan_n;
+}
+
+void lab_write_plans(struct lab *lab)
+{
+    for (int k = 0; k < lab->nvcpus; k++)
+        write_plan(lab, k);
 }
 
 int lab_set_plan(struct lab *lab, int vcpu, const int *slots, const uint32_t *iters, int n)
@@ -115,6 +125,8 @@ int lab_set_route(struct lab *lab, int slot, int reg_id)
         err = -ENOENT;
     else
         lab->slots[slot].route = reg_id < 0 ? -1 : reg_id;
+    if (!err) /* a completion's slots wait for it, the others not */
+        write_plan(lab, slot / MAX_SLOTS);
     pthread_mutex_unlock(&lab->mu);
     return err;
 }

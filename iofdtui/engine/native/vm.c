@@ -59,6 +59,12 @@ int lab_reset_irq_state(struct lab *lab)
 {
     if (!lab->irqchip)
         return 0;
+    /* The lab's completions: set up again by the guest, on its own stack. */
+    for (int k = 0; k < lab->nvcpus; k++) {
+        *vcpu_u32(lab, k, CPL_READY) = 0;
+        *vcpu_u32(lab, k, CPL_WANT) = 0;
+        *vcpu_u32(lab, k, CPL_STACK) = (uint32_t)k * VCPU_AREA + GUEST_STACK_TOP;
+    }
     struct kvm_mp_state mp = {.mp_state = KVM_MP_STATE_RUNNABLE};
     struct kvm_lapic_state lapic = lab->lapic0;
     if (ioctl(lab->vcpus[0].fd, KVM_SET_LAPIC, &lapic) < 0 ||
@@ -269,6 +275,7 @@ void lab_destroy(struct lab *lab)
         if (lab->regs[i].efd >= 0)
             lab_deassign(lab, i, NULL);
     }
+    lab_cpl_destroy(lab);
     free(lab->regs);
     free(lab->drain_fds);
     free(lab->drain_regs);
