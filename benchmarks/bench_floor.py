@@ -13,6 +13,10 @@ It also checks that the ring cost agrees with throughput, two ways:
   against the difference in wall time per ring of the two phases (+-15 %).
 
     python benchmarks/bench_floor.py [--seconds S] [--reader none|poll|epoll|all] [--rounds N]
+                                     [--irqchip]
+
+`--irqchip` makes every VM with an in-kernel irqchip, as a lab with completions
+has (none is attached): run it with and without to see what the irqchip costs.
 """
 
 from __future__ import annotations
@@ -28,11 +32,13 @@ from iofdtui.engine.snapshot import READERS
 DOORBELLS = {Bus.PIO: (0x03F8, 1), Bus.MMIO: (0xFE00_0000, 4)}
 
 
-def floor_rate(bus: Bus, ioeventfd: bool, seconds: float, reader: str) -> float:
+def floor_rate(
+    bus: Bus, ioeventfd: bool, seconds: float, reader: str, irqchip: bool = False
+) -> float:
     """Rings/s of the bare loop, counted as eventfd signals or userspace exits."""
     addr, width = DOORBELLS[bus]
     slot = SlotSpec(bus, addr, width, 0x5A, 0)
-    with Lab() as lab:
+    with Lab(completions=irqchip) as lab:
         lab.set_reader(reader)
         reg = lab.add_registration(RegistrationSpec(bus, addr, width)) if ioeventfd else None
         lab.start_bare(slot)
@@ -60,9 +66,11 @@ def main() -> None:
         help="floor and engine phases alternate this many times; the median ratio is kept "
         "(one phase after the other, a noisy neighbour lands in one and not the other)",
     )
+    parser.add_argument("--irqchip", action="store_true", help="every VM with an in-kernel irqchip")
     args = parser.parse_args()
     readers = READERS if args.reader == "all" else (args.reader,)
-    print(f"{args.seconds} s per phase, {args.rounds} alternating rounds (median ratio)")
+    chip = ", in-kernel irqchip" if args.irqchip else ""
+    print(f"{args.seconds} s per phase, {args.rounds} alternating rounds (median ratio){chip}")
     print(
         f"{'reader':6} {'bus':5} {'path':10} {'floor/s':>10} {'engine/s':>10} {'ratio':>6} "
         f"{'mean ns':>8} {'stream ns':>9} {'agree':>6}"
@@ -74,8 +82,8 @@ def main() -> None:
             for path in ("ioeventfd", "userspace"):
                 rounds = []
                 for _ in range(args.rounds):
-                    floor = floor_rate(bus, path == "ioeventfd", args.seconds, reader)
-                    with Lab() as lab:
+                    floor = floor_rate(bus, path == "ioeventfd", args.seconds, reader, args.irqchip)
+                    with Lab(completions=args.irqchip) as lab:
                         lab.set_reader(reader)
                         lab.start()
                         result = run_phase(lab, Phase(bus, width, width, path), args.seconds)

@@ -25,12 +25,8 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 from iofdtui.engine import host, native_reads, threads
-from iofdtui.engine.arguments import (
-    check_gpa,
-    check_spec,
-    is_int,
-    is_number,
-)
+from iofdtui.engine.arguments import check_gpa, check_spec, is_int, is_number
+from iofdtui.engine.completions import LabCompletions
 from iofdtui.engine.errors import (
     EngineError,
     GuestFault,
@@ -57,7 +53,7 @@ from iofdtui.engine.snapshot import (
 )
 
 
-class Lab(LabReadout):
+class Lab(LabReadout, LabCompletions):
     """One test VM on /dev/kvm and its doorbell registrations.
 
     Thread-safety: public methods may be called from any thread; they are

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from iofdtui.engine import figures, native_reads, threads
+from iofdtui.engine import completions, figures, native_reads, threads
 from iofdtui.engine.doorbells import DoorbellTally
 from iofdtui.engine.figures import NO_SAMPLES, cycles_to_ns, net_latency
 from iofdtui.engine.kernel_counters import KernelSample, OurCounts, compare, read_sample
@@ -175,10 +175,11 @@ class Readings:
         )[0]
         baselines = self._read_baselines(handle, timers, settings.mode)
         signals = paths[settings.mode].signals
-        return registration_row(
+        row = registration_row(
             reg, paths, q_by_mode, timers, baselines, plan, settings.mode, settings.reader,
             self.tsc_khz, signals,
         )  # fmt: skip
+        return completions.attach(handle, [reg], [row], self.tsc_khz)[0]
 
     def _wakes(
         self,
@@ -252,6 +253,7 @@ class Readings:
             settings.reader,
             interval,
         )
+        rows = completions.attach(handle, live, rows, self.tsc_khz)
         rung_slots = [(vcpu, index) for vcpu, order in enumerate(plan.order) for index in order]
         slot_costs = self.latencies(
             handle, lib.LAB_PATH_SLOT, [index for _, index in rung_slots], overhead, CURRENT
@@ -337,5 +339,6 @@ class Readings:
             doorbells=doorbells,
             attribution_ok=figures.attribution_ok(plan.slots, slot_stats, paths),
             kernel=kernel,
+            completions=completions.read_all(handle, live_set.regs, self.tsc_khz),
         )
         return self.checkpoint

@@ -29,6 +29,7 @@ class Registration:
     eventfd: int
     last_signals: int = 0  # its signals at the previous snapshot
     last_reads: int = 0  # the reader's reads of it at the previous snapshot
+    completion: str | None = None  # its completion's route (completions.py), None: none
 
 
 class Registrations:

@@ -31,7 +31,7 @@ _Draft = make_dataclass("_Draft", [(f.name, f.type) for f in fields(Registration
 # the dataclass's order, which is this:
 _QUIET_ROW_ORDER = (
     "id", "spec", "eventfd", "signals", "signals_per_s", "rings", "latency", "ratio", "removed",
-    "wake", "kick", "by_reader", "baseline_width", "reader_wakeups", "new_signals",
+    "wake", "kick", "by_reader", "baseline_width", "reader_wakeups", "new_signals", "completion",
 )  # fmt: skip
 # Checked at import, not by assert (python -O drops those): a changed field
 # would otherwise make quiet rows with values in the wrong slots.
@@ -51,11 +51,12 @@ def quiet_row(
     """The row of a registration never rung nor read, with no signals, over an
     interval (`measured`) or at a first reading: `RegistrationStats(rid, spec,
     eventfd, 0, zero, 0, NO_SAMPLES, None, False, None, None, (), width, zero,
-    zero)` where zero is 0 (0.0 for the rate), or None when not `measured`."""
+    zero, None)` where zero is 0 (0.0 for the rate), or None when not `measured`."""
     rate, zero = (0.0, 0) if measured else (None, None)
     # Positional, in _QUIET_ROW_ORDER (the dataclass's field order).
     row = _Draft(
         rid, spec, eventfd, 0, rate, 0, NO_SAMPLES, None, False, None, None, (), width, zero, zero,
+        None,
     )  # fmt: skip
     row.__class__ = RegistrationStats  # type: ignore[assignment]
     return row  # type: ignore[return-value]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from iofdtui.engine.completion_stats import CompletionStats
 from iofdtui.engine.kernel_counters import KernelCounters
 from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
 
@@ -236,6 +237,7 @@ class RegistrationStats:
     baseline_width: int = 0
     reader_wakeups: int | None = None
     new_signals: int | None = None
+    completion: CompletionStats | None = None  # its completion interrupt (None: none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,6 +301,8 @@ class Checkpoint:
     doorbells: tuple[DoorbellStats, ...]
     attribution_ok: bool
     kernel: KernelCounters | None = None  # since the previous checkpoint
+    # (registration id, its completion) for each registration with one
+    completions: tuple[tuple[int, CompletionStats], ...] = ()
 
     @property
     def conserved(self) -> bool:
@@ -306,9 +310,15 @@ class Checkpoint:
         return all(d.balance == 0 for d in self.doorbells)
 
     @property
+    def completions_exact(self) -> bool:
+        """Every completion: kicks = signals read = irqfd writes = handler runs."""
+        return all(stats.exact for _, stats in self.completions)
+
+    @property
     def holds(self) -> bool:
-        """The whole verdict: parked by handshake, conserved, every ring on its predicted path."""
-        return self.exact and self.conserved and self.attribution_ok
+        """The whole verdict: parked by handshake, conserved, every ring on its predicted
+        path, every completion exact."""
+        return self.exact and self.conserved and self.attribution_ok and self.completions_exact
 
 
 @dataclass(frozen=True, slots=True)

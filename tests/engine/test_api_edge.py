@@ -379,6 +379,9 @@ AFTER_CLOSE: dict[str, tuple[str, str]] = {
     "registration_histogram(1)": ("result = lab.registration_histogram(1)", "refuse"),
     "wake_histogram(1)": ("result = lab.wake_histogram(1)", "refuse"),
     "baseline_histogram()": ("result = lab.baseline_histogram(Bus.PIO, 1)", "refuse"),
+    "set_completion()": ("lab.set_completion(1, 'msi')", "refuse"),
+    "set_device_work()": ("lab.set_device_work(5)", "refuse"),
+    "completion()": ("result = lab.completion(1)", "refuse"),
 }
 
 # Runs in its own interpreter; each call in a forked child, so a segfault

@@ -373,7 +373,7 @@ int lab_set_completion(struct lab *lab, int reg_id, int route, int target)
     if (route < LAB_CPL_NONE || route > LAB_CPL_PIN || target < 0 || target >= lab->nvcpus)
         return -EINVAL;
     if (route != LAB_CPL_NONE && lab->nvcpus > 1)
-        return -EOPNOTSUPP; /* one waiter per kick: which vCPU kicked is not known yet */
+        return -EXDEV; /* one waiter per kick: which vCPU kicked is not known yet */
     if (!lab_quiescent(lab))
         return -EBUSY;
     pthread_mutex_lock(&lab->mu);

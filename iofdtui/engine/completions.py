@@ -1,0 +1,227 @@
+"""Completions on the lab's registrations: the reader answers each signal it
+reads with an interrupt, through an irqfd, and the guest waits for it.
+
+A base class of `Lab` (lab.py), like `LabReadout`.  The C side is
+`native/completions.c`; the guest side `guests/doorbell.S` (`cpl`, KIND_CPL):
+a slot whose registration has a completion rings once a visit, then waits
+with `sti; hlt` until its handler has taken the completion's vector, so each
+kick has at most one completion in flight and, at every pause,
+kicks = signals read = irqfd writes = handler runs, per registration.
+
+A lab needs an in-kernel irqchip for this (`Lab(completions=True)`), made
+before its vCPUs; a lab without one is exactly the lab it always was.
+"""
+
+from __future__ import annotations
+
+import errno as E
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from iofdtui.engine.arguments import check_id, is_int, is_number
+from iofdtui.engine.completion_stats import (
+    COMPLETION_ROUTES,
+    NO_STAGE,
+    CompletionStats,
+    StageLatency,
+)
+from iofdtui.engine.errors import EngineError, RegistrationRejected
+from iofdtui.engine.figures import cycles_to_ns
+from iofdtui.engine.native import check, ffi, lib
+
+if TYPE_CHECKING:
+    from iofdtui.engine.registrations import Registration
+    from iofdtui.engine.snapshot import RegistrationStats
+
+_ROUTES = {None: lib.LAB_CPL_NONE, "msi": lib.LAB_CPL_MSI, "pin": lib.LAB_CPL_PIN}
+_ROUTE_NAMES = {lib.LAB_CPL_MSI: "msi", lib.LAB_CPL_PIN: "pin"}
+_STAGES = (lib.LAB_CPL_AWAKE, lib.LAB_CPL_WRITTEN, lib.LAB_CPL_HANDLER, lib.LAB_CPL_TOTAL)
+_QUANTILES = (0.5, 0.99)
+MAX_DEVICE_WORK_US = 10_000.0
+"""The most device work a reader may spin before it answers (10 ms)."""
+
+
+def _refused(reg_id: int, vcpus: int) -> dict[int, object]:
+    """set_completion's errors, each one line with its cause and its fix."""
+
+    def err(code: int, text: str) -> object:
+        return lambda c, what: EngineError(code, text)
+
+    return {
+        E.ENOTSUP: err(
+            E.ENOTSUP,
+            "completions need the lab's in-kernel irqchip: start the lab with "
+            "completions on (Lab(completions=True), iofdtui --completions)",
+        ),
+        E.EXDEV: err(
+            E.EXDEV,
+            f"completions run on a one-vCPU lab (this one has {vcpus}): restart it with one vCPU",
+        ),
+        E.ENOSPC: err(
+            E.ENOSPC,
+            "no completion is free (128 vectors, 8 IOAPIC pins for the pin route): "
+            "take one away first",
+        ),
+        E.ENOENT: lambda c, what: RegistrationRejected(E.ENOENT, f"no registration #{reg_id}"),
+    }
+
+
+def _stage(handle: object, native_id: int, stage: int, samples: int, tsc_khz: int) -> StageLatency:
+    """One stage's quantiles and mean, in ns (NO_STAGE without samples)."""
+    q = ffi.new("double[]", _QUANTILES)
+    out = ffi.new("double[]", len(_QUANTILES))
+    mean = ffi.new("double *")
+    if not samples or not tsc_khz:
+        return NO_STAGE
+    if lib.lab_cpl_quantiles(handle, native_id, stage, q, len(_QUANTILES), out) < 0:
+        return NO_STAGE
+    if lib.lab_cpl_mean(handle, native_id, stage, mean) < 0 or mean[0] < 0:
+        return NO_STAGE
+    p50, p99 = (cycles_to_ns(v, tsc_khz) if v >= 0 else None for v in out)
+    return StageLatency(samples, p50, p99, cycles_to_ns(mean[0], tsc_khz))
+
+
+def _route_now(handle: object, native_id: int) -> str | None:
+    """The route the engine has for a registration now (None: no completion)."""
+    st = ffi.new("struct lab_cpl_stats *")
+    if lib.lab_read_completion(handle, native_id, st) < 0:
+        return None
+    return _ROUTE_NAMES.get(st.route)
+
+
+def read_completion(handle: object, native_id: int, tsc_khz: int) -> CompletionStats | None:
+    """A registration's completion as the engine has it now (None: it has none)."""
+    st = ffi.new("struct lab_cpl_stats *")
+    if lib.lab_read_completion(handle, native_id, st) < 0:
+        return None
+    # Every stage is timed on the same kicks: the sample count is the completion's.
+    stages = [_stage(handle, native_id, s, st.samples, tsc_khz) for s in _STAGES]
+    route = _ROUTE_NAMES.get(st.route, "msi")
+    return CompletionStats(
+        route=route,
+        vcpu=st.target,
+        vector=st.vector,
+        gsi=st.gsi,
+        kicks=st.kicks,
+        irqfd_writes=st.writes,
+        write_errors=st.write_errors,
+        merged=st.merged,
+        handler_runs=st.handler_runs,
+        resamples=st.resamples if route == "pin" else None,
+        device_work_us=cycles_to_ns(st.work_cycles, tsc_khz) / 1000 if tsc_khz else 0.0,
+        awake=stages[0],
+        written=stages[1],
+        handler=stages[2],
+        round_trip=stages[3],
+        negative=st.negative,
+        unrecorded=st.unrecorded,
+    )
+
+
+def read_all(
+    handle: object, regs: Sequence[Registration], tsc_khz: int
+) -> tuple[tuple[int, CompletionStats], ...]:
+    """(registration id, completion) for each of `regs` that has one."""
+    out = []
+    for reg in regs:
+        if reg.completion is not None:
+            stats = read_completion(handle, reg.native_id, tsc_khz)
+            if stats is not None:
+                out.append((reg.id, stats))
+    return tuple(out)
+
+
+def attach(
+    handle: object,
+    regs: Sequence[Registration],
+    rows: list[RegistrationStats],
+    tsc_khz: int,
+) -> list[RegistrationStats]:
+    """`rows` (one per `regs`, in order) with each completion's figures in its row,
+    and none in the row of a registration whose completion was taken away."""
+    for i, reg in enumerate(regs):
+        if reg.completion is not None:
+            rows[i] = with_completion(rows[i], read_completion(handle, reg.native_id, tsc_khz))
+        elif rows[i].completion is not None:
+            rows[i] = with_completion(rows[i], None)
+    return rows
+
+
+def with_completion(row: RegistrationStats, stats: CompletionStats | None) -> RegistrationStats:
+    """`row` carrying `stats` (a new row object only when they differ)."""
+    return row if row.completion == stats else replace(row, completion=stats)
+
+
+class LabCompletions:
+    """`Lab`'s completion calls."""
+
+    _lab: object
+    vcpus: int
+    tsc_khz: int
+    _regs: dict[int, Registration]
+
+    def _live(self) -> AbstractContextManager[None]:  # pragma: no cover - Lab's
+        raise NotImplementedError
+
+    def paused(self) -> AbstractContextManager[None]:  # pragma: no cover - Lab's
+        raise NotImplementedError
+
+    def set_completion(self, reg_id: int, route: str | None, vcpu: int = 0) -> None:
+        """Answer each signal of registration #reg_id with an interrupt on `route`
+        ("msi" or "pin", COMPLETION_ROUTES) to vCPU `vcpu`; None takes it away,
+        deassigning its irqfd (KVM_IRQFD_FLAG_DEASSIGN).  Between two epochs.
+
+        Raises ValueError for a bad argument, RegistrationRejected for an
+        unknown id, EngineError when the lab cannot (no irqchip, no vector free,
+        a deassign the kernel refused), each with one line saying what to do.
+        """
+        check_id(reg_id)
+        if route is not None and route not in COMPLETION_ROUTES:
+            raise ValueError(
+                f"a completion's route is one of {', '.join(COMPLETION_ROUTES)} or None, "
+                f"not {route!r}"
+            )
+        if not is_int(vcpu) or not 0 <= vcpu < self.vcpus:
+            raise ValueError(f"the completion's vCPU is 0..{self.vcpus - 1}, not {vcpu!r}")
+        with self._live(), self.paused():
+            reg = self._regs.get(reg_id)
+            if reg is None:
+                raise RegistrationRejected(E.ENOENT, f"no registration #{reg_id}")
+            had = reg.completion
+            rc = lib.lab_set_completion(self._lab, reg.native_id, _ROUTES[route], vcpu)
+            # A completion taken away is gone whatever the kernel said of its deassign.
+            reg.completion = _route_now(self._lab, reg.native_id)
+            if (
+                rc < 0
+                and had is not None
+                and reg.completion is None
+                and rc not in (-E.ENOSPC, -E.ENOMEM)
+            ):
+                raise EngineError(
+                    -rc,
+                    f"the kernel refused to deassign #{reg_id}'s irqfd "
+                    f"({E.errorcode.get(-rc, -rc)}): the registration has no completion now",
+                )
+            check(rc, f"giving #{reg_id} a completion", _refused(reg_id, self.vcpus))
+
+    def set_device_work(self, work_us: float) -> None:
+        """The reader spins `work_us` µs after it wakes before it answers (0: at once),
+        so a user can model a device that computes; takes effect at once."""
+        if not is_number(work_us) or not 0 <= work_us <= MAX_DEVICE_WORK_US:
+            raise ValueError(f"device work is 0..{MAX_DEVICE_WORK_US:g} µs, not {work_us!r}")
+        if work_us and not self.tsc_khz:
+            raise ValueError("device work needs the guest TSC rate (KVM_GET_TSC_KHZ)")
+        cycles = round(work_us * self.tsc_khz / 1000)
+        with self._live():
+            check(lib.lab_set_device_work(self._lab, cycles), "setting the device work")
+
+    def completion(self, reg_id: int) -> CompletionStats | None:
+        """Registration #reg_id's completion now (None: it has none, or is gone)."""
+        check_id(reg_id)
+        with self._live():
+            reg = self._regs.get(reg_id)
+            if reg is None or reg.completion is None:
+                return None
+            return read_completion(self._lab, reg.native_id, self.tsc_khz)
