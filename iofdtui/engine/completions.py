@@ -160,6 +160,7 @@ class LabCompletions:
     _lab: object
     vcpus: int
     tsc_khz: int
+    irqchip: bool
     _regs: dict[int, Registration]
 
     def _live(self) -> AbstractContextManager[None]:  # pragma: no cover - Lab's
@@ -167,6 +168,16 @@ class LabCompletions:
 
     def paused(self) -> AbstractContextManager[None]:  # pragma: no cover - Lab's
         raise NotImplementedError
+
+    @property
+    def completions_note(self) -> str | None:
+        """Why this lab cannot give a registration a completion, or None when it can
+        (no lock, no engine call: the UI thread may ask)."""
+        if not self.irqchip:
+            return "this lab has no in-kernel irqchip (start it with completions on)"
+        if self.vcpus > 1:
+            return f"completions run on a one-vCPU lab (this one has {self.vcpus})"
+        return None
 
     def set_completion(self, reg_id: int, route: str | None, vcpu: int = 0) -> None:
         """Answer each signal of registration #reg_id with an interrupt on `route`

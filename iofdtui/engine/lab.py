@@ -79,6 +79,7 @@ class Lab(LabReadout, LabCompletions):
         facts = native_reads.read_facts(self._lab)
         self.tsc_khz: int = facts.tsc_khz
         self.any_length: bool = bool(facts.cap_any_length)
+        self.irqchip: bool = bool(facts.irqchip)  # made: completions can run (completions.py)
         self.machine = host.machine_facts(facts, vcpus)
         self._reader = "epoll"
         self._pinning: str | None = None
@@ -485,10 +486,10 @@ class Lab(LabReadout, LabCompletions):
         return int(out[0])
 
 
-def open_lab(vcpus: int = 1) -> Lab:
+def open_lab(vcpus: int = 1, completions: bool = False) -> Lab:
     """Create a lab, or raise KvmUnavailable with a one-line explanation."""
     try:
-        return Lab(vcpus)
+        return Lab(vcpus, completions)
     except KvmUnavailable:
         raise
     except OSError as err:  # pragma: no cover - unexpected set-up failure

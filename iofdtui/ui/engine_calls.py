@@ -78,13 +78,25 @@ def start_demo(lab: LabPort) -> dict[int, RegistrationSpec]:
     return lab.registrations()
 
 
-def add_registration(lab: LabPort, spec: RegistrationSpec) -> Outcome:
-    """Register an ioeventfd; a refusal is an outcome (the form shows it)."""
+def add_registration(
+    lab: LabPort, spec: RegistrationSpec, completion: str | None = None
+) -> Outcome:
+    """Register an ioeventfd, with its completion if one is asked for; a refusal is
+    an outcome (the form shows it), and a refused completion takes the
+    registration back out, so the form's submit is all or nothing."""
     try:
-        return RegistrationAdded(lab.add_registration(spec), spec)
+        reg_id = lab.add_registration(spec)
     except EngineError as err:
         title = failure_title(err, "Registration rejected")
         return RegistrationRefused(spec, str(err), getattr(err, "field", None), title)
+    if completion is None:
+        return RegistrationAdded(reg_id, spec)
+    try:
+        lab.set_completion(reg_id, completion)
+    except ENGINE_ERRORS as err:
+        lab.remove_registration(reg_id)
+        return RegistrationRefused(spec, str(err), "completion", "Completion refused")
+    return RegistrationAdded(reg_id, spec, completion)
 
 
 def remove_registration(lab: LabPort, reg_id: int) -> Outcome:

@@ -49,8 +49,9 @@ def started(machine: MachineFacts, registrations: dict[int, RegistrationSpec]) -
 def outcome_lines(outcome: Outcome) -> list[Line]:
     """The event-log lines for what one engine call did."""
     match outcome:
-        case RegistrationAdded(reg_id, spec):
-            return [(f"registered #{reg_id} {spec.describe()}", INFO)]
+        case RegistrationAdded(reg_id, spec, completion):
+            answer = f", answered by an irqfd ({completion})" if completion else ""
+            return [(f"registered #{reg_id} {spec.describe()}{answer}", INFO)]
         case RegistrationRefused(spec, message):
             return [(f"rejected {spec.describe()}: {message}", "error")]
         case RegistrationRemoved(final):

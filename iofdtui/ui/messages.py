@@ -65,6 +65,7 @@ class RegistrationAdded:
 
     reg_id: int
     spec: RegistrationSpec
+    completion: str | None = None  # its completion's route ("msi", "pin"), None: none
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,8 @@ def open_real_lab(vcpus: int = 1) -> LabPort:
     # the native engine unless the real lab is asked for.
     from iofdtui.engine.lab import open_lab
 
-    return open_lab(vcpus)
+    # One vCPU: with an in-kernel irqchip, so a registration may carry a completion.
+    return open_lab(vcpus, completions=vcpus == 1)
 
 
 class LabSession:
@@ -252,9 +253,13 @@ class LabSession:
 
     # ---------------------------------------------------------- engine calls
 
-    def add(self, spec: RegistrationSpec) -> None:
-        """Register an ioeventfd; a refusal is an outcome (the form shows it)."""
-        self.call(f"registering {spec.describe()}", partial(calls.add_registration, spec=spec))
+    def add(self, spec: RegistrationSpec, completion: str | None = None) -> None:
+        """Register an ioeventfd (with a completion: "msi" or "pin"); a refusal is an
+        outcome (the form shows it)."""
+        self.call(
+            f"registering {spec.describe()}",
+            partial(calls.add_registration, spec=spec, completion=completion),
+        )
 
     def remove(self, reg_id: int) -> None:
         """Deassign `reg_id`; it stays in `removing` until the view calls `removed`."""

@@ -298,6 +298,13 @@ class ReplayLab:
         """Refused."""
         self.refuse("removing a registration")
 
+    completions_note = "a recording is replayed as it was"
+    """Why no completion can be given: nothing here changes what was recorded."""
+
+    def set_completion(self, reg_id: int, route: str | None, vcpu: int = 0) -> None:
+        """Refused."""
+        self.refuse("giving a registration a completion")
+
     def pause(self, timeout: float = 2.0) -> bool:
         """Refused (space pauses the playback)."""
         self.refuse("pausing the guest")

@@ -1,4 +1,4 @@
-"""The add-registration form: bus, address, width, trigger; validated as you type."""
+"""The add-registration form: bus, address, width, trigger, completion; validated as you type."""
 
 from __future__ import annotations
 
@@ -27,7 +27,22 @@ WIDTHS: tuple[tuple[str, int], ...] = (
 """Width choices; 0 is `KVM_CAP_IOEVENTFD_ANY_LENGTH`'s zero-length match."""
 
 
+COMPLETIONS: tuple[tuple[str, str | None], ...] = (
+    ("none: the reader only reads", None),
+    ("MSI: a vector of its own (virtio-pci, vhost)", "msi"),
+    ("IOAPIC pin: level, resampled at EOI (VFIO INTx)", "pin"),
+)
+"""What the reader does with each signal it reads: nothing more, or write an irqfd."""
+
 _NO_REGISTRATIONS: Mapping[int, RegistrationSpec] = MappingProxyType({})
+
+
+def completions_note(lab: object) -> str | None:
+    """Why `lab` cannot give a registration a completion (None: it can)."""
+    if lab is None:
+        return "the lab has not started yet"
+    note = getattr(lab, "completions_note", "this lab cannot answer with interrupts")
+    return note if note is None or isinstance(note, str) else str(note)
 
 
 def parse_int(text: str) -> int:
@@ -58,14 +73,17 @@ class AddRegistrationScreen(Dialog[int | None]):
 
     @dataclass
     class Submitted(Message):
-        """The user asked to register `spec` (already validated)."""
+        """The user asked to register `spec` (already validated), answered by an
+        irqfd on `completion` ("msi" or "pin"; None: no completion)."""
 
         spec: RegistrationSpec
+        completion: str | None = None
 
     def __init__(
         self,
         any_length: bool = True,
         existing: Mapping[int, RegistrationSpec] = _NO_REGISTRATIONS,
+        completions_note: str | None = "no lab to answer with interrupts",
     ) -> None:
         """Build the form.
 
@@ -73,12 +91,15 @@ class AddRegistrationScreen(Dialog[int | None]):
             any_length: whether the kernel has KVM_CAP_IOEVENTFD_ANY_LENGTH.
             existing: the live registrations by id, so a collision (the
                 kernel's EEXIST) is named before submit.
+            completions_note: why the lab cannot give a completion (None: it can).
         """
         super().__init__()
         self.any_length = any_length
         """Whether width 0 ("any length") is offered as valid."""
         self.existing = existing
         """The registrations a new one must not collide with."""
+        self.completions_note = completions_note
+        """Why the completion choice is off, or None when it is offered."""
         self.pending = False
         """True while the app is asking the kernel; the form waits."""
 
@@ -103,6 +124,18 @@ class AddRegistrationScreen(Dialog[int | None]):
             with Horizontal(classes="row"):
                 yield Label("trigger")
                 yield Input(placeholder="empty: any value (wildcard)", id="trigger")
+            with Horizontal(classes="row"):
+                yield Label("complete")
+                choices = COMPLETIONS
+                if self.completions_note is not None:
+                    choices = ((f"none ({self.completions_note})", None),)
+                yield Select(
+                    choices,
+                    value=None,
+                    allow_blank=False,
+                    id="completion",
+                    disabled=self.completions_note is not None,
+                )
             yield Static("", id="problem")
             with Horizontal(id="buttons"):
                 yield Button("Cancel", id="cancel")
@@ -176,7 +209,8 @@ class AddRegistrationScreen(Dialog[int | None]):
         self.pending = True
         self.query_one("#register", Button).disabled = True
         self.query_one("#problem", Static).update(f"registering {spec.describe()}…")
-        self.post_message(self.Submitted(spec))
+        completion = self.query_one("#completion", Select).value
+        self.post_message(self.Submitted(spec, completion if isinstance(completion, str) else None))
 
     def show_rejection(self, message: str, field: str | None) -> None:
         """The kernel said no: show why, mark the field, keep everything typed."""
@@ -184,7 +218,7 @@ class AddRegistrationScreen(Dialog[int | None]):
         problem = self.query_one("#problem", Static)
         problem.update(f"rejected: {message}")
         problem.set_class(False, "-ok")
-        for name in ("addr", "width", "trigger"):
+        for name in ("addr", "width", "trigger", "completion"):
             self.query_one(f"#{name}").set_class(name == field, "-invalid")
         self.query_one("#register", Button).disabled = False
 

@@ -51,7 +51,7 @@ from iofdtui.ui.messages import (
 from iofdtui.ui.rate_history import RateHistory
 from iofdtui.ui.roundtrip_port import KvmRoundTrip, RoundTripPort
 from iofdtui.ui.scale_sweep import SweepPort
-from iofdtui.ui.screens.add_registration import AddRegistrationScreen
+from iofdtui.ui.screens.add_registration import AddRegistrationScreen, completions_note
 from iofdtui.ui.screens.error_modal import ErrorModal
 from iofdtui.ui.screens.filter_prompt import FilterPrompt
 from iofdtui.ui.screens.ring_plan import RingPlanScreen
@@ -384,7 +384,9 @@ class MainScreen(Screen[None]):
         # lab's lock on the UI thread.  A newer one is still caught by EEXIST.
         snap = self.snapshot
         existing = {r.id: r.spec for r in snap.registrations} if snap else {}
-        form = AddRegistrationScreen(any_length=any_length, existing=existing)
+        form = AddRegistrationScreen(
+            any_length=any_length, existing=existing, completions_note=completions_note(lab)
+        )
         await self.app.push_screen(form)
         # The form focuses its address field from on_mount, which lands after
         # the keys already queued: give it focus now, synchronously.

@@ -16,6 +16,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from iofdtui.engine.snapshot import READERS, RegistrationStats, Snapshot
+from iofdtui.ui.widgets.completion_detail import CompletionDetail
 from iofdtui.ui.widgets.cost_histograms import CostHistograms, Histogram, Series, filled
 from iofdtui.ui.widgets.detail_text import (
     EXIT_STYLE,
@@ -104,6 +105,7 @@ class RegistrationDetail(Vertical):
         yield DetailLine("", id="detail-costs")
         yield DetailLine("", id="detail-why")
         yield DetailLine("", id="detail-wake")
+        yield CompletionDetail(id="detail-completion")
         yield RateSparkline([], id="detail-rate")
         yield CostHistograms(id="detail-latency")
 
@@ -134,6 +136,7 @@ class RegistrationDetail(Vertical):
         wake.show(text)
         wake.set_class(measured, "-measured")
         wake.display = paced or stats is None
+        self.query_one(CompletionDetail).show(stats, snapshot)
         plot = self.query_one(CostHistograms)
         # Sparkline.data is reactive: an equal list repaints nothing.
         rate = self.query_one(RateSparkline)

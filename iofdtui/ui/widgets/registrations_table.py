@@ -84,6 +84,12 @@ def cells(
     return own[:_SHARED_AT] + shared_cells(baseline) + own[_SHARED_AT:]
 
 
+def efd_cell(stats: RegistrationStats) -> str:
+    """The eventfd, and `+msi`/`+pin` when the reader answers it with an irqfd."""
+    completion = stats.completion
+    return str(stats.eventfd) + (f"+{completion.route}" if completion is not None else "")
+
+
 def own_cells(stats: RegistrationStats, compact: bool, paced: bool) -> tuple[str, ...]:
     """The cells from the registration's own figures (`cells` less its baseline's two)."""
     spec = stats.spec
@@ -94,7 +100,7 @@ def own_cells(stats: RegistrationStats, compact: bool, paced: bool) -> tuple[str
         format_addr(spec.bus, spec.addr),
         "any" if spec.width == 0 else str(spec.width),
         "any" if spec.trigger is None else f"{spec.trigger:#x}",
-        str(stats.eventfd),
+        efd_cell(stats),
         fmt.count(stats.signals, compact),
         fmt.rate(stats.signals_per_s),
         fmt.ns(cost.p50_ns),
@@ -112,6 +118,7 @@ def own_fields(stats: RegistrationStats, compact: bool, paced: bool) -> tuple[ob
         stats.id,
         stats.spec,
         stats.eventfd,
+        stats.completion.route if stats.completion is not None else None,
         stats.signals,
         stats.signals_per_s,
         cost.p50_ns,
