@@ -120,6 +120,17 @@ def read_completion(handle: object, native_id: int, tsc_khz: int) -> CompletionS
     )
 
 
+def guest_kicks(handle: object, vcpus: int) -> int:
+    """The guest's completion kicks since the lab was made, every vCPU (u32 each,
+    wrapping): each is one `hlt` while it waits, as the kernel's halt_exits count."""
+    out = ffi.new("uint32_t *")
+    total = 0
+    for vcpu in range(vcpus):
+        if lib.lab_peek(handle, vcpu * lib.VCPU_AREA + lib.CPL_KICKS, out) == 0:
+            total += int(out[0])
+    return total % (1 << 32)
+
+
 def read_all(
     handle: object, regs: Sequence[Registration], tsc_khz: int
 ) -> tuple[tuple[int, CompletionStats], ...]:

@@ -10,8 +10,9 @@ Which relations hold depends on who serves /dev/kvm (NOTES.md §7):
   io_exits = PIO signals + PIO userspace exits + iofdtui's own control OUTs.
 - kvm_pvm: guest instructions are emulated and PIO never passes through an
   intercept, so `io_exits` stays 0.
-- Everywhere: `mmio_exits` = MMIO userspace exits; `halt_exits` = 0 (the
-  guest never halts).
+- Everywhere: `mmio_exits` = MMIO userspace exits; `halt_exits` = the
+  guest's completion kicks (it halts once per kick, waiting for the
+  interrupt; without completions it never halts).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class OurCounts:
     mmio_signals: int
     mmio_exits: int
     control_outs: int
+    halts: int = 0  # the guest's completion kicks (u32, wraps): one `hlt` each
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,7 @@ def compare(before: KernelSample, after: KernelSample, kvm_module: str) -> Kerne
         mmio_signals=a.mmio_signals - b.mmio_signals,
         mmio_exits=a.mmio_exits - b.mmio_exits,
         control_outs=a.control_outs - b.control_outs,
+        halts=(a.halts - b.halts) % (1 << 32),
     )
     relations = []
     if "mmio_exits" in deltas:
@@ -134,5 +137,6 @@ def compare(before: KernelSample, after: KernelSample, kvm_module: str) -> Kerne
             )
     if "halt_exits" in deltas:
         halts = deltas["halt_exits"]
-        relations.append(Relation("halt_exits", "none: the guest never halts", halts, 0))
+        formula = "completion kicks: one hlt each" if ours.halts else "none: the guest never halts"
+        relations.append(Relation("halt_exits", formula, halts, ours.halts))
     return KernelCounters(deltas=deltas, ours=ours, relations=tuple(relations))

@@ -77,6 +77,14 @@ def test_every_kick_of_a_registration_is_answered_once(clab, route: str, reader:
     # The rings of a completion's doorbell are its kicks plus those before it came.
     door = next(d for d in checkpoint.doorbells if d.addr == 0x600)
     assert door.signals >= stats.kicks and door.balance == 0
+    # The kernel saw one hlt per kick between two checkpoints, as we count them.
+    clab.resume()
+    time.sleep(0.2)
+    clab.pause()
+    kernel = clab.checkpoint().kernel
+    if kernel is not None and "halt_exits" in kernel.deltas:
+        [halts] = [r for r in kernel.relations if r.stat == "halt_exits"]
+        assert halts.holds and halts.ours > 0, halts
 
 
 @pytest.mark.kvm

@@ -60,6 +60,8 @@ ABI_CONSTANTS = (
     "RT_ROUTE_MSI",
     "RT_ROUTE_PIN",
     "RT_MASK_LAPIC",
+    "CPL_KICKS",
+    "KIND_CPL",
     "KIND_PIO1",
     "KIND_PIO2",
     "KIND_PIO4",
