@@ -327,15 +327,16 @@ class LabSession:
 
     # ------------------------------------------------------- the scale sweep
 
-    def hold_for_sweep(self) -> tuple[str, bool]:
-        """Pause the live guest for a sweep (blocking: the sweep's worker thread).
+    def hold_for_sweep(self, what: str = "sweep") -> tuple[str, bool]:
+        """Pause the live guest for a sweep, or whatever `what` runs on its own VM (the
+        round trip), blocking: that run's worker thread.
 
-        Returns what the scale screen should say, and whether this paused it
+        Returns what the screen should say, and whether this paused it
         (only then is it resumed afterwards: a guest the user paused stays so).
         """
         with self._engine() as lab:
             if lab is None:
-                return "No live guest is running: the sweep has the CPUs to itself.", False
+                return f"No live guest is running: the {what} has the CPUs to itself.", False
             if lab.state != "running":
                 return "The live guest was already paused; it stays paused.", False
             try:
@@ -344,7 +345,7 @@ class LabSession:
                 return f"The live guest could not be paused ({err}): figures may be noisy.", False
         self._post(EngineDone(GuestPaused(exact)))
         return (
-            "The live guest is paused for the sweep, so the two VMs do not compete for the "
+            f"The live guest is paused for the {what}, so the two VMs do not compete for the "
             f"{os.cpu_count() or 'few'} CPUs; it resumes when you close this screen.",
             True,
         )

@@ -113,6 +113,9 @@ async def test_i_draws_each_path_as_stacked_stages_and_holds_the_live_guest() ->
         assert isinstance(screen, RoundTripScreen)
         await wait_for(pilot, lambda: screen.report is not None)
         assert labs[0].state == "paused" and outcomes(messages, GuestPaused)
+        # The note says what holds the live guest: the round trip, not a sweep.
+        live_note = str(screen.query_one("#rt-live").render())
+        assert "paused for the round trip" in live_note and "sweep" not in live_note
         bars = screen.query_one(StageBars)
         lines = str(bars.render()).splitlines()
         assert lines[1].startswith("pio ioeventfd→irqfd (epoll)") and "p50 30.0µs" in lines[1]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from typing import ClassVar
 
 from textual import events, on
@@ -495,7 +496,7 @@ class MainScreen(Screen[None]):
         self.app.push_screen(
             RoundTripScreen(
                 self._roundtrip,
-                hold_live=self.session.hold_for_sweep,
+                hold_live=partial(self.session.hold_for_sweep, "round trip"),
                 release_live=self.session.release_after_sweep,
             )
         )
