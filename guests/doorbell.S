@@ -48,8 +48,20 @@
 
         .text
 /* ---------------------------------------------------------------- lab ---- */
+/* Completions came (the host changes them while parked): take interrupts from now on. */
+.macro  CPL_CHECK
+        cmp     dword ptr fs:[CPL_ON], 0
+        je      9f
+        cmp     dword ptr fs:[CPL_READY], 0
+        jne     9f
+        mov     esp, dword ptr fs:[CPL_STACK]   /* nothing is on the lab's stack here */
+        call    cpl_setup
+9:
+.endm
+
 lab_main:
         mov     esp, GUEST_STACK_TOP
+        CPL_CHECK
         rdtsc
         mov     dword ptr fs:[V_MARK], eax
 round:
@@ -60,6 +72,7 @@ round:
         mov     dword ptr fs:[MB_ACK_SEQ], eax
         mov     dx, PARK_PORT
         out     dx, al
+        CPL_CHECK
         rdtsc                           /* time parked is not the loop's */
         mov     dword ptr fs:[V_MARK], eax
         jmp     round
@@ -270,6 +283,9 @@ cpl:
         mov     dword ptr fs:[CPL_REC_AT], ecx
         mov     eax, dword ptr fs:[esi + SLOT_VECTOR]
         mov     dword ptr fs:[CPL_WANT], eax
+        and     eax, 0xff
+        mov     edx, dword ptr fs:[CPL_SELF]
+        mov     dword ptr [CPL_WAITER + eax * 4], edx   /* whoever takes it wakes us */
         inc     dword ptr fs:[CPL_KICKS]
         mov     eax, dword ptr fs:[V_KIND]
         jmp     dword ptr [cpl_table + eax * 4 - KIND_CPL * 4]
@@ -307,11 +323,13 @@ cpl_wait:
 1:
         cmp     dword ptr fs:[CPL_WANT], 0
         je      2f
+        inc     dword ptr fs:[CPL_HLTS]
         sti
         hlt
         cli
         jmp     1b
 2:
+        sti                                     /* set up: interrupts on, as cpl_setup left them */
         rdtsc
         mov     dword ptr fs:[V_MARK], eax
         inc     dword ptr fs:[V_SLOT]
@@ -347,7 +365,12 @@ cpl_wait:
         mov     dword ptr [LAPIC_BASE + 0x360], 0x10000 /* LINT1 masked */
 .endm
 
-/* Interrupts for the lab, once per start on each vCPU (its LAPIC is its own). */
+/*
+ * Interrupts for the lab, once per start on each vCPU (its LAPIC is its own),
+ * then left on: a vCPU may be a completion's target while it rings its own
+ * plan, and the handler keeps every register and the flags.  Only a
+ * completion visit turns them off, from its kick to its wait.
+ */
 cpl_setup:
         pushad
         lgdt    [rt_gdtr]
@@ -356,6 +379,7 @@ cpl_setup:
         LAPIC_ON
         mov     dword ptr fs:[CPL_READY], 1
         popad
+        sti
         ret
 
 /* The empty timed window, in the shape of this round's visits. */
@@ -578,22 +602,45 @@ rt_exception:
         IRQ_STUBS lab_stubs, lab_irq
 
 /*
- * The lab's handler: count the vector on this vCPU; if it is the one
- * awaited, stamp the kick's record and end the wait (a second interrupt on
- * it before the next kick counts as not awaited).  Always EOI.  Stack and
- * return as rt_common's.
+ * The lab's handler: count the vector on this vCPU; if a kicker waits for
+ * it (CPL_WAITER), stamp the kicker's record, end its wait and, when the
+ * kicker is another vCPU, wake it with an IPI (a second interrupt on the
+ * vector before the next kick counts as not awaited).  Always EOI.  Stack
+ * and return as rt_common's; the kicker's area is reached through DS.
  */
 lab_irq:
         push    ecx
         mov     ecx, dword ptr [esp + 4]
         and     ecx, 0xff
         inc     dword ptr fs:[CPL_VEC_COUNT + ecx * 4]
-        cmp     ecx, dword ptr fs:[CPL_WANT]
-        jne     1f
-        mov     edx, dword ptr fs:[CPL_REC_AT]
-        mov     dword ptr fs:[edx + RT_REC_HANDLER], eax
-        mov     dword ptr fs:[CPL_WANT], 0
-        inc     dword ptr fs:[CPL_IRQS]
+        cmp     ecx, CPL_WAKE_VECTOR
+        je      3f
+        mov     edx, dword ptr [CPL_WAITER + ecx * 4]
+        sub     edx, 1
+        jb      1f                                      /* nobody waits: 0 - 1 borrows */
+        cmp     edx, MAX_VCPUS
+        jae     1f
+        mov     dword ptr [CPL_WAITER + ecx * 4], 0
+        push    ebx
+        mov     ebx, edx
+        imul    ebx, ebx, VCPU_AREA                     /* the kicker's area, linear */
+        mov     ecx, dword ptr [ebx + CPL_REC_AT]
+        and     ecx, (RT_RECORDS - 1) << RT_REC_SHIFT
+        mov     dword ptr [ebx + ecx + CPL_REC + RT_REC_HANDLER], eax
+        mov     dword ptr [ebx + CPL_WANT], 0
+        inc     dword ptr [ebx + CPL_IRQS]
+        inc     edx
+        cmp     edx, dword ptr fs:[CPL_SELF]
+        je      4f
+        dec     edx
+        shl     edx, 24                                 /* ICR high: destination APIC id */
+        mov     dword ptr [LAPIC_BASE + 0x310], edx
+        mov     dword ptr [LAPIC_BASE + 0x300], CPL_WAKE_VECTOR /* fixed, physical */
+4:
+        pop     ebx
+        jmp     2f
+3:
+        inc     dword ptr fs:[CPL_WAKES]
         jmp     2f
 1:
         inc     dword ptr fs:[CPL_OTHER]

@@ -185,7 +185,21 @@
 #define CPL_WANT          (CPL_BASE + 0x10) /* guest: the vector awaited, 0 when none */
 #define CPL_REC_AT        (CPL_BASE + 0x14) /* guest: the awaited kick's record (FS offset) */
 #define CPL_STACK         (CPL_BASE + 0x18) /* host: this vCPU's stack top (linear) */
+#define CPL_SELF          (CPL_BASE + 0x1c) /* host: this vCPU's index + 1 */
+#define CPL_HLTS          (CPL_BASE + 0x20) /* guest: hlt instructions executed while waiting */
+#define CPL_WAKES         (CPL_BASE + 0x24) /* guest: CPL_WAKE_VECTOR IPIs taken */
+#define CPL_ON            (CPL_BASE + 0x28) /* host: the lab has completions: take interrupts */
 #define CPL_VEC_COUNT     (CPL_BASE + 0x400) /* guest: u32 per vector, 256 of them */
 #define CPL_REC           RT_REC
+/*
+ * A completion may be delivered to another vCPU than the one that kicked
+ * (the MSI's destination): the kicker writes its index + 1 into the shared
+ * CPL_WAITER[vector] (DS, one table for the VM) before its kick; the
+ * handler that takes the vector, on whichever vCPU, stamps the kicker's
+ * record, ends the kicker's wait and, when the kicker is another vCPU,
+ * wakes it with a CPL_WAKE_VECTOR IPI (after the handler's stamp).
+ */
+#define CPL_WAITER        (CPL_BASE + 0x800) /* guest, DS: u32 per vector, 256 of them */
+#define CPL_WAKE_VECTOR   0xf0
 
 #endif

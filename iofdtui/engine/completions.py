@@ -29,7 +29,9 @@ from iofdtui.engine.completion_stats import (
 )
 from iofdtui.engine.errors import EngineError, RegistrationRejected
 from iofdtui.engine.figures import cycles_to_ns
+from iofdtui.engine.model import SlotSpec, SpecError
 from iofdtui.engine.native import check, ffi, lib
+from iofdtui.engine.ring_plan import RingPlan
 
 if TYPE_CHECKING:
     from iofdtui.engine.registrations import Registration
@@ -57,7 +59,8 @@ def _refused(reg_id: int, vcpus: int) -> dict[int, object]:
         ),
         E.EXDEV: err(
             E.EXDEV,
-            f"completions run on a one-vCPU lab (this one has {vcpus}): restart it with one vCPU",
+            f"both vCPUs ring #{reg_id}: a completion needs one kicker (one kick in flight, "
+            "and an eventfd cannot say who rang it); ring it from one vCPU's plan",
         ),
         E.ENOSPC: err(
             E.ENOSPC,
@@ -120,13 +123,13 @@ def read_completion(handle: object, native_id: int, tsc_khz: int) -> CompletionS
     )
 
 
-def guest_kicks(handle: object, vcpus: int) -> int:
-    """The guest's completion kicks since the lab was made, every vCPU (u32 each,
-    wrapping): each is one `hlt` while it waits, as the kernel's halt_exits count."""
+def guest_halts(handle: object, vcpus: int) -> int:
+    """The `hlt`s the guest made waiting for completions since the lab was made, every
+    vCPU (u32 each, wrapping): as the kernel's halt_exits count them."""
     out = ffi.new("uint32_t *")
     total = 0
     for vcpu in range(vcpus):
-        if lib.lab_peek(handle, vcpu * lib.VCPU_AREA + lib.CPL_KICKS, out) == 0:
+        if lib.lab_peek(handle, vcpu * lib.VCPU_AREA + lib.CPL_HLTS, out) == 0:
             total += int(out[0])
     return total % (1 << 32)
 
@@ -184,11 +187,29 @@ class LabCompletions:
     def completions_note(self) -> str | None:
         """Why this lab cannot give a registration a completion, or None when it can
         (no lock, no engine call: the UI thread may ask)."""
+        if not self.irqchip and self.vcpus > 1:
+            return "this two-vCPU lab has no in-kernel irqchip: completions run on one vCPU (v)"
         if not self.irqchip:
             return "this lab has no in-kernel irqchip (start it with completions on)"
-        if self.vcpus > 1:
-            return f"completions run on a one-vCPU lab (this one has {self.vcpus})"
         return None
+
+    def _check_one_kicker(self, plans: Sequence[Sequence[SlotSpec]]) -> None:
+        """Refuse `plans` (one per vCPU) when both vCPUs would ring a registration
+        that has a completion: one kick in flight needs one kicker."""
+        for reg_id, reg in self._regs.items():
+            if reg.completion is None:
+                continue
+            ringers = [
+                vcpu
+                for vcpu, slots in enumerate(plans)
+                if any(RingPlan.serving(slot, self._regs) == reg_id for slot in slots)
+            ]
+            if len(ringers) > 1:
+                raise SpecError(
+                    f"both vCPUs would ring #{reg_id}, which has a completion: one kick in "
+                    "flight needs one kicker; take its completion away first",
+                    "plan",
+                )
 
     def set_completion(self, reg_id: int, route: str | None, vcpu: int = 0) -> None:
         """Answer each signal of registration #reg_id with an interrupt on `route`

@@ -11,8 +11,8 @@ Which relations hold depends on who serves /dev/kvm (NOTES.md §7):
 - kvm_pvm: guest instructions are emulated and PIO never passes through an
   intercept, so `io_exits` stays 0.
 - Everywhere: `mmio_exits` = MMIO userspace exits; `halt_exits` = the
-  guest's completion kicks (it halts once per kick, waiting for the
-  interrupt; without completions it never halts).
+  `hlt`s the guest counts while it waits for its completions' interrupts
+  (without completions it never halts).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class OurCounts:
     mmio_signals: int
     mmio_exits: int
     control_outs: int
-    halts: int = 0  # the guest's completion kicks (u32, wraps): one `hlt` each
+    halts: int = 0  # the guest's own count of its `hlt`s (u32, wraps): completion waits
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +137,10 @@ def compare(before: KernelSample, after: KernelSample, kvm_module: str) -> Kerne
             )
     if "halt_exits" in deltas:
         halts = deltas["halt_exits"]
-        formula = "completion kicks: one hlt each" if ours.halts else "none: the guest never halts"
+        formula = (
+            "the guest's hlts, waiting for completions"
+            if ours.halts
+            else "none: the guest never halts"
+        )
         relations.append(Relation("halt_exits", formula, halts, ours.halts))
     return KernelCounters(deltas=deltas, ours=ours, relations=tuple(relations))

@@ -439,6 +439,9 @@ class Lab(LabReadout, LabCompletions):
     def set_plan(self, slots: Sequence[SlotSpec], vcpu: int = 0) -> None:
         """Say which doorbells vCPU `vcpu` rings, with which values, in order."""
         self._plan.check(slots, vcpu)
+        self._check_one_kicker(
+            [slots if k == vcpu else self._plan.plan(k) for k in range(self.vcpus)]
+        )
         with self._live(), self.paused():
             self._plan.define(self._lab, slots, vcpu, self._regs)
 
@@ -450,6 +453,7 @@ class Lab(LabReadout, LabCompletions):
             raise SpecError(f"this lab has {self.vcpus} vCPU(s): give one plan each", "plan")
         for vcpu, slots in enumerate(plans):
             self._plan.check(slots, vcpu)
+        self._check_one_kicker(plans)
         with self._live(), self.paused():
             for vcpu, slots in enumerate(plans):
                 self._plan.define(self._lab, slots, vcpu, self._regs)

@@ -326,7 +326,7 @@ class Readings:
                 mmio_signals=by_bus(Bus.MMIO, "signals"),
                 mmio_exits=by_bus(Bus.MMIO, "exits"),
                 control_outs=health.control_outs,
-                halts=completions.guest_kicks(handle, self.vcpus),
+                halts=completions.guest_halts(handle, self.vcpus),
             )
             sample = read_sample(self._kernel_stats, ours)
             if self._kernel_sample is not None and exact:

@@ -61,6 +61,7 @@ ABI_CONSTANTS = (
     "RT_ROUTE_PIN",
     "RT_MASK_LAPIC",
     "CPL_KICKS",
+    "CPL_HLTS",
     "KIND_CPL",
     "KIND_PIO1",
     "KIND_PIO2",

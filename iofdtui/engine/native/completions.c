@@ -4,8 +4,9 @@
  * time its eventfd is read (by the reader thread, a reading or a pause),
  * the reader answers by writing the registration's irqfd, after the
  * configured device work.  Routes:
- *   MSI  a KVM_SET_GSI_ROUTING entry (GSI CPL_GSI0 + index) to the target's
- *        LAPIC with a vector of its own (virtio-pci, vhost);
+ *   MSI  a KVM_SET_GSI_ROUTING entry (GSI CPL_GSI0 + index) to the target
+ *        vCPU's LAPIC with a vector of its own (virtio-pci, vhost); the target
+ *        may be another vCPU than the one that kicks (the loop crosses CPUs);
  *   pin  an IOAPIC pin (16..23), level-triggered, KVM_IRQFD_FLAG_RESAMPLE with
  *        a resample eventfd that KVM signals at the guest's EOI (VFIO INTx).
  * The guest rings such a registration's slots as KIND_CPL (one write, then
@@ -61,11 +62,41 @@ struct cpl_lab {
 
 static uint32_t vector_of(const struct cpl *c) { return CPL_VECTOR0 + (uint32_t)c->index; }
 
-/* The vector KIND_CPL slots routed to `reg_id` wait for, or 0 (plan.c, lock-free). */
-uint32_t lab_cpl_vector(struct lab *lab, int reg_id)
+/* The vCPUs whose plan rings a slot routed to `reg_id`, as a bit mask. */
+static unsigned ringers_of(struct lab *lab, int reg_id)
+{
+    unsigned mask = 0;
+    for (int k = 0; k < lab->nvcpus; k++) {
+        const struct vcpu *v = &lab->vcpus[k];
+        for (int i = 0; i < v->plan_n; i++)
+            if (lab->slots[v->plan[i]].route == reg_id)
+                mask |= 1u << k;
+    }
+    return mask;
+}
+
+/* The one vCPU whose kicks wait for the completion: the first that rings it. */
+static int kicker_of(struct lab *lab, int reg_id, const struct cpl *c)
+{
+    unsigned mask = ringers_of(lab, reg_id);
+    return mask ? __builtin_ctz(mask) : c->target;
+}
+
+uint32_t lab_cpl_vector(struct lab *lab, int reg_id, int vcpu)
 {
     struct reg *r = reg_get(lab, reg_id);
-    return r && r->cpl ? vector_of(r->cpl) : 0;
+    if (!r || !r->cpl || kicker_of(lab, reg_id, r->cpl) != vcpu)
+        return 0;
+    return vector_of(r->cpl);
+}
+
+uint32_t lab_cpl_any(struct lab *lab)
+{
+    struct cpl_lab *L = lab->cpl;
+    for (int i = 0; L && i < CPL_MAX; i++)
+        if (L->owner[i] >= 0)
+            return 1;
+    return 0;
 }
 
 static struct cpl_lab *cpl_lab_get(struct lab *lab)
@@ -126,13 +157,16 @@ void lab_cpl_answer(struct lab *lab, struct reg *r, uint64_t count, uint64_t wok
 {
     struct cpl *c = r->cpl;
     struct cpl_lab *L = lab->cpl;
-    int k = c->target;
     if (count > 1)
         c->merged += count - 1;
+    /* The vCPU waiting for this vector said so (guest RAM: checked, never trusted). */
+    uint32_t waiter = __atomic_load_n(guest_u32(lab, CPL_WAITER + 4 * vector_of(c)),
+                                      __ATOMIC_ACQUIRE);
+    int k = waiter >= 1 && waiter <= (uint32_t)lab->nvcpus ? (int)waiter - 1 : 0;
     uint32_t want = __atomic_load_n(vcpu_u32(lab, k, CPL_WANT), __ATOMIC_ACQUIRE);
     uint32_t kicks = __atomic_load_n(vcpu_u32(lab, k, CPL_KICKS), __ATOMIC_ACQUIRE);
     uint32_t idx = (kicks - 1) & (RT_RECORDS - 1);
-    int ours = want == vector_of(c) && L->rec_owner[k];
+    int ours = waiter && want == vector_of(c) && L->rec_owner[k];
     if (ours) {
         L->rec_owner[k][idx] = (int32_t)(r - lab->regs);
         stamp(lab, k, idx, RT_REC_AWAKE, woke);
@@ -372,10 +406,11 @@ int lab_set_completion(struct lab *lab, int reg_id, int route, int target)
         return -ENOTSUP;
     if (route < LAB_CPL_NONE || route > LAB_CPL_PIN || target < 0 || target >= lab->nvcpus)
         return -EINVAL;
-    if (route != LAB_CPL_NONE && lab->nvcpus > 1)
-        return -EXDEV; /* one waiter per kick: which vCPU kicked is not known yet */
     if (!lab_quiescent(lab))
         return -EBUSY;
+    /* One kick in flight needs one kicker: an eventfd cannot say which vCPU rang it. */
+    if (route != LAB_CPL_NONE && __builtin_popcount(ringers_of(lab, reg_id)) > 1)
+        return -EXDEV;
     pthread_mutex_lock(&lab->mu);
     struct reg *r = reg_get(lab, reg_id);
     struct cpl_lab *L = r ? cpl_lab_get(lab) : NULL;

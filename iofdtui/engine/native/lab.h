@@ -267,7 +267,8 @@ struct lab_cpl_stats {
     uint64_t unrecorded;    /* lab-wide: records overwritten before they were folded */
     uint64_t work_cycles;   /* the device work in force */
 };
-/* Paused or idle, a lab made with an irqchip (-ENOTSUP), one vCPU (-EXDEV).
+/* Paused or idle, a lab made with an irqchip (-ENOTSUP), rung by one vCPU's plan at most
+ * (-EXDEV: one kick in flight needs one kicker); `target`: the vCPU the interrupt goes to.
  * `route` LAB_CPL_NONE takes it away (KVM_IRQFD_FLAG_DEASSIGN: -errno when that
  * failed; lab_deassign does the same).  -ENOSPC: no vector (128) or pin (8) free. */
 int lab_set_completion(struct lab *lab, int reg_id, int route, int target);

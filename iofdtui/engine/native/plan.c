@@ -73,7 +73,7 @@ static void write_plan(struct lab *lab, int vcpu)
         const struct slot *s = &lab->slots[v->plan[i]];
         uint32_t base = MB_SLOTS + (uint32_t)i * SLOT_SIZE;
         /* A slot whose registration answers with an interrupt waits for it (one ring a visit). */
-        uint32_t vector = s->route >= 0 ? lab_cpl_vector(lab, s->route) : 0;
+        uint32_t vector = s->route >= 0 ? lab_cpl_vector(lab, s->route, vcpu) : 0;
         uint32_t kind = s->kind + (vector ? KIND_CPL : paced ? KIND_PACED : 0);
         *vcpu_u32(lab, vcpu, base + SLOT_KIND) = kind;
         *vcpu_u32(lab, vcpu, base + SLOT_VECTOR) = vector;
@@ -88,8 +88,11 @@ static void write_plan(struct lab *lab, int vcpu)
 
 void lab_write_plans(struct lab *lab)
 {
-    for (int k = 0; k < lab->nvcpus; k++)
+    uint32_t on = lab_cpl_any(lab);
+    for (int k = 0; k < lab->nvcpus; k++) {
+        *vcpu_u32(lab, k, CPL_ON) = on;
         write_plan(lab, k);
+    }
 }
 
 int lab_set_plan(struct lab *lab, int vcpu, const int *slots, const uint32_t *iters, int n)
@@ -125,8 +128,8 @@ int lab_set_route(struct lab *lab, int slot, int reg_id)
         err = -ENOENT;
     else
         lab->slots[slot].route = reg_id < 0 ? -1 : reg_id;
-    if (!err) /* a completion's slots wait for it, the others not */
-        write_plan(lab, slot / MAX_SLOTS);
+    if (!err) /* a completion's slots wait for it, the others not (on every vCPU) */
+        lab_write_plans(lab);
     pthread_mutex_unlock(&lab->mu);
     return err;
 }

@@ -64,12 +64,18 @@ int lab_reset_irq_state(struct lab *lab)
         *vcpu_u32(lab, k, CPL_READY) = 0;
         *vcpu_u32(lab, k, CPL_WANT) = 0;
         *vcpu_u32(lab, k, CPL_STACK) = (uint32_t)k * VCPU_AREA + GUEST_STACK_TOP;
+        *vcpu_u32(lab, k, CPL_SELF) = (uint32_t)k + 1;
     }
+    memset(lab->ram + CPL_WAITER, 0, 256 * 4);
     struct kvm_mp_state mp = {.mp_state = KVM_MP_STATE_RUNNABLE};
     struct kvm_lapic_state lapic = lab->lapic0;
     if (ioctl(lab->vcpus[0].fd, KVM_SET_LAPIC, &lapic) < 0 ||
         ioctl(lab->vcpus[0].fd, KVM_SET_MP_STATE, &mp) < 0)
         return -errno;
+    /* With an in-kernel LAPIC, vCPU 1 is an AP created waiting for INIT/SIPI: run it too. */
+    for (int k = 1; k < lab->nvcpus; k++)
+        if (ioctl(lab->vcpus[k].fd, KVM_SET_MP_STATE, &mp) < 0)
+            return -errno;
     return 0;
 }
 
