@@ -27,7 +27,7 @@ from iofdtui.engine.completion_stats import (
     CompletionStats,
     StageLatency,
 )
-from iofdtui.engine.errors import EngineError, RegistrationRejected
+from iofdtui.engine.errors import EngineError, LabClosed, RegistrationRejected
 from iofdtui.engine.figures import cycles_to_ns
 from iofdtui.engine.model import SlotSpec, SpecError
 from iofdtui.engine.native import check, ffi, lib
@@ -175,6 +175,7 @@ class LabCompletions:
     vcpus: int
     tsc_khz: int
     irqchip: bool
+    _closed: bool
     _regs: dict[int, Registration]
 
     def _live(self) -> AbstractContextManager[None]:  # pragma: no cover - Lab's
@@ -186,7 +187,9 @@ class LabCompletions:
     @property
     def completions_note(self) -> str | None:
         """Why this lab cannot give a registration a completion, or None when it can
-        (no lock, no engine call: the UI thread may ask)."""
+        (no lock, no engine call: the UI thread may ask).  Raises LabClosed after close."""
+        if self._closed:
+            raise LabClosed()
         if not self.irqchip and self.vcpus > 1:
             return "this two-vCPU lab has no in-kernel irqchip: completions run on one vCPU (v)"
         if not self.irqchip:

@@ -9,8 +9,9 @@ in flight at a time, on one of three paths:
 
 - `ioeventfd`: kick → eventfd → device thread (reader epoll or poll) → irqfd
   on an MSI route (`KVM_SET_GSI_ROUTING`) → handler;
-- `user`: kick → userspace exit → the vCPU thread injects (`KVM_SIGNAL_MSI`)
-  before it re-enters → handler (the baseline);
+- `user`: kick → userspace exit → the vCPU thread injects (`KVM_SIGNAL_MSI`,
+  or on the pin route `KVM_IRQ_LINE` up then down) before it re-enters →
+  handler (the baseline);
 - `self-ipi`: the guest's own LAPIC, no host at all (the floor).
 
 Each kick leaves a record of four guest-TSC stamps (kick, reader awake,
@@ -160,8 +161,8 @@ class RoundTripVM:
             raise ValueError(f"reader must be one of {', '.join(RT_READERS)}, not {reader!r}")
         if not 0 <= work_us <= 10_000:
             raise ValueError(f"device work is 0..10,000 µs, not {work_us!r}")
-        if route not in ROUTES or (route == "pin" and path != "ioeventfd"):
-            raise ValueError(f"route must be msi (or pin, on the ioeventfd path), not {route!r}")
+        if route not in ROUTES or (route == "pin" and path == "self-ipi"):
+            raise ValueError(f"route must be msi (or pin, on a host path), not {route!r}")
         if bus not in BUSES:
             raise ValueError(f"bus must be pio or mmio, not {bus!r}")
         if misbehave not in _MISBEHAVE:

@@ -32,13 +32,16 @@ PATH_NAMES = {
     "self-ipi": "self-IPI (floor)",
 }
 
+USER_PIN_NAME = "exit → KVM_IRQ_LINE"
+"""The user path on the pin route: the vCPU thread raises and lowers the line itself."""
+
 
 def row(r: RoundTripResult) -> tuple[str, ...]:
     """One path's cells under COLUMNS."""
     total = r.total
     p50 = [fmt.whole(r.stages[s].p50_ns) if s in r.stages else fmt.DASH for s in STAGES]
     return (
-        PATH_NAMES[r.path],
+        USER_PIN_NAME if r.path == "user" and r.route == "pin" else PATH_NAMES[r.path],
         r.bus,
         r.route,
         r.reader or fmt.DASH,
@@ -60,8 +63,9 @@ def _notes(report: RoundTripReport) -> Text:
     lines.append(STAGE_NOTE + ".\n")
     lines.append(
         "exact: the guest parked itself and kicks = signals read = completions = handler "
-        "runs (user path: kicks = exits = KVM_SIGNAL_MSI deliveries = handler runs), with "
-        "nothing coalesced, merged or failed (pin route: and = resamples, one per EOI); "
+        "runs (user path: kicks = exits = KVM_SIGNAL_MSI or KVM_IRQ_LINE deliveries = handler "
+        "runs), with nothing coalesced, merged or failed (pin route's irqfd: and = resamples, "
+        "one per EOI; on the user path the vCPU thread lowers the line before re-entry); "
         "--json has every count, the means and each "
         "stage's p99. One kick is in flight at a time; the guest waits for its interrupt "
         "with cli; check; sti; hlt. "

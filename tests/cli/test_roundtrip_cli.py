@@ -94,6 +94,7 @@ def test_a_real_roundtrip_json_accounts_for_every_kick() -> None:
         ("ioeventfd", "mmio", "msi"),
         ("ioeventfd", "mmio", "pin"),
         ("user", "mmio", "msi"),
+        ("user", "mmio", "pin"),
         ("self-ipi", "lapic", "self"),
     ]
     pin = doc["results"][1]["counts"]

@@ -382,6 +382,7 @@ AFTER_CLOSE: dict[str, tuple[str, str]] = {
     "set_completion()": ("lab.set_completion(1, 'msi')", "refuse"),
     "set_device_work()": ("lab.set_device_work(5)", "refuse"),
     "completion()": ("result = lab.completion(1)", "refuse"),
+    "completions_note": ("result = lab.completions_note", "refuse"),
 }
 
 # Runs in its own interpreter; each call in a forked child, so a segfault

@@ -33,9 +33,11 @@ async def test_the_real_round_trip_counts_every_kick_and_draws_its_stages() -> N
             ("ioeventfd", "pio", "msi"),
             ("ioeventfd", "pio", "pin"),
             ("user", "pio", "msi"),
+            ("user", "pio", "pin"),
             ("ioeventfd", "mmio", "msi"),
             ("ioeventfd", "mmio", "pin"),
             ("user", "mmio", "msi"),
+            ("user", "mmio", "pin"),
             ("self-ipi", "lapic", "self"),
         ]
         assert all(r.exact and r.counts.kicks > 0 for r in screen.report.results)

@@ -24,7 +24,8 @@ def run_roundtrip(
     buses: Sequence[str] = BUSES,
 ) -> RoundTripReport:
     """Per bus, the ioeventfd loop under each reader (MSI route), once on the IOAPIC pin
-    route, and the user-exit baseline; then the self-IPI floor (its kick is the LAPIC's)."""
+    route, and the user-exit baseline on each route (KVM_SIGNAL_MSI, KVM_IRQ_LINE); then
+    the self-IPI floor (its kick is the LAPIC's)."""
     unknown = [r for r in readers if r not in RT_READERS]
     if unknown or not readers:
         raise ValueError(f"readers must be among {', '.join(RT_READERS)}, not {unknown}")
@@ -35,6 +36,7 @@ def run_roundtrip(
         plan += [("ioeventfd", r, bus, "msi") for r in readers]
         plan.append(("ioeventfd", readers[0], bus, "pin"))
         plan.append(("user", readers[0], bus, "msi"))
+        plan.append(("user", readers[0], bus, "pin"))
     plan.append(("self-ipi", readers[0], buses[0], "msi"))
     results = []
     with RoundTripVM() as vm:

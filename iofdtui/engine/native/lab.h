@@ -228,8 +228,9 @@ struct lab_rt_stats {
     uint64_t resamples;         /* resamplefd signals: the guest EOI'd the level interrupt (pin route) */
 };
 /* Idle, one vCPU, a lab made with an irqchip (-ENOTSUP otherwise).  `path`:
- * RT_PATH_*; `route`: RT_ROUTE_MSI, or RT_ROUTE_PIN (ioeventfd path only: IOAPIC pin 10,
- * level, KVM_IRQFD_FLAG_RESAMPLE); `mmio`: the kick is a 4-byte MMIO write (RT_MMIO), else an OUT (RT_PORT);
+ * RT_PATH_*; `route`: RT_ROUTE_MSI, or RT_ROUTE_PIN (IOAPIC pin 10, level: on the ioeventfd
+ * path an irqfd with KVM_IRQFD_FLAG_RESAMPLE, on the user path KVM_IRQ_LINE up then down
+ * before re-entry); `mmio`: the kick is a 4-byte MMIO write (RT_MMIO), else an OUT (RT_PORT);
  * `reader`: LAB_CONSUMER_EPOLL or _POLL; `work_cycles`: TSC cycles
  * the device spins before it answers.  Then lab_start(lab, ENTRY_ROUNDTRIP). */
 int lab_rt_setup(struct lab *lab, int path, int mmio, int route, int reader, uint32_t vector,

@@ -6,7 +6,8 @@
  *              mode epoll or poll) reads it and writes an irqfd whose GSI is
  *              routed (KVM_SET_GSI_ROUTING) as an MSI to vCPU 0's LAPIC;
  *   user       the kick exits to userspace; the vCPU thread injects with
- *              KVM_SIGNAL_MSI before it re-enters (vcpu.c calls lab_rt_user_kick);
+ *              KVM_SIGNAL_MSI (pin route: KVM_IRQ_LINE_STATUS up, KVM_IRQ_LINE
+ *              down) before it re-enters (vcpu.c calls lab_rt_user_kick);
  *   self-IPI   the guest's own LAPIC (no host involved): the floor.
  * The host stamps each kick's record (reader awake, completion written) on
  * the guest's clock: guest TSC = host TSC + KVM_VCPU_TSC_OFFSET.
@@ -127,12 +128,23 @@ int lab_rt_user_kick(struct lab *lab)
     uint64_t kick = __atomic_fetch_add(&rt->st.user_exits, 1, __ATOMIC_RELAXED);
     stamp(lab, kick, RT_REC_AWAKE, woke);
     stamp(lab, kick, RT_REC_WRITTEN, device_work(rt->work, woke));
-    struct kvm_msi msi = {.address_lo = LAPIC_BASE, .data = rt->vector};
-    int r = ioctl(lab->vm, KVM_SIGNAL_MSI, &msi);
+    int r;
+    if (rt->route == RT_ROUTE_PIN) {
+        /* A pulse on the level pin: asserted, then lowered before re-entry, so the
+         * guest's EOI finds it low (no resampler: userspace owns the line). */
+        struct kvm_irq_level line = {.irq = RT_PIN_GSI, .level = 1};
+        r = ioctl(lab->vm, KVM_IRQ_LINE_STATUS, &line) < 0 ? -1 : line.status;
+        line = (struct kvm_irq_level){.irq = RT_PIN_GSI, .level = 0}; /* status shares irq's u32 */
+        if (ioctl(lab->vm, KVM_IRQ_LINE, &line) < 0)
+            r = -1;
+    } else {
+        struct kvm_msi msi = {.address_lo = LAPIC_BASE, .data = rt->vector};
+        r = ioctl(lab->vm, KVM_SIGNAL_MSI, &msi);
+    }
     if (r > 0)
         add(&rt->st.completions, 1);
     else if (r == 0)
-        add(&rt->st.merged, 1); /* api.rst: 0 = the guest blocked it (already pending) */
+        add(&rt->st.merged, 1); /* api.rst: 0 = coalesced, or the guest blocked it */
     else
         add(&rt->st.completion_errors, 1);
     return 0;
@@ -228,7 +240,7 @@ int lab_rt_setup(struct lab *lab, int path, int mmio, int route, int reader, uin
         return -ENOTSUP;
     if (lab->nvcpus != 1 || path < RT_PATH_IOEVENTFD || path > RT_PATH_SELF_IPI || vector < 32 ||
         (mmio != 0 && mmio != 1) || (route != RT_ROUTE_MSI && route != RT_ROUTE_PIN) ||
-        (route == RT_ROUTE_PIN && path != RT_PATH_IOEVENTFD) ||
+        (route == RT_ROUTE_PIN && path == RT_PATH_SELF_IPI) ||
         vector > 255 || (reader != LAB_CONSUMER_EPOLL && reader != LAB_CONSUMER_POLL))
         return -EINVAL;
     if (lab->rt && !lab_quiescent(lab))
@@ -255,6 +267,9 @@ int lab_rt_setup(struct lab *lab, int path, int mmio, int route, int reader, uin
     *guest_u32(lab, RT_BUS) = mmio ? RT_BUS_MMIO : RT_BUS_PIO;
     *guest_u32(lab, RT_ROUTE) = (uint32_t)route;
     *guest_u32(lab, RT_PIN) = RT_PIN_GSI;
+    /* The pin's GSI reaches the IOAPIC alone (by default GSIs < 16 reach the PIC too). */
+    if (route == RT_ROUTE_PIN && path == RT_PATH_USER && (err = set_route(lab, vector)))
+        goto fail_err;
     if (path != RT_PATH_IOEVENTFD)
         return 0;
 

@@ -26,7 +26,8 @@ def path_label(r: RoundTripResult) -> str:
         pin = " pin" if r.route == "pin" else ""
         return f"{r.bus} ioeventfd→irqfd{pin} ({r.reader})"
     if r.path == "user":
-        return f"{r.bus} exit→KVM_SIGNAL_MSI"
+        how = "KVM_IRQ_LINE pin" if r.route == "pin" else "KVM_SIGNAL_MSI"
+        return f"{r.bus} exit→{how}"
     return "self-IPI (floor)"
 
 
