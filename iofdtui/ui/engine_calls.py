@@ -175,10 +175,17 @@ def take_over(new: LabPort, old: LabPort) -> VcpusChanged:
     """
     specs, plan, reader = old.registrations(), old.plan(), old.reader
     pinned, paced = old.pinning is not None, old.pace_us is not None
+    routes = completion_routes(old, specs)
+    dropped: list[int] = []
     try:
         old.close()
         apply_plan(new, plan)
         renumbered = {old_id: new.add_registration(spec) for old_id, spec in sorted(specs.items())}
+        for old_id, route in routes.items():
+            try:  # the new VM may have no irqchip (two vCPUs): say so, keep the rest
+                new.set_completion(renumbered[old_id], route)
+            except ENGINE_ERRORS:
+                dropped.append(old_id)
         new.set_reader(reader)
         new.start()
     except ENGINE_ERRORS:
@@ -190,4 +197,24 @@ def take_over(new: LabPort, old: LabPort) -> VcpusChanged:
             new.set_pinning(True)
     # Paced mode runs on one vCPU: a paced one-vCPU lab comes back flat out.
     vcpus = new.vcpus
-    return VcpusChanged(vcpus, new.registrations(), renumbered, pace_dropped=paced and vcpus > 1)
+    return VcpusChanged(
+        vcpus,
+        new.registrations(),
+        renumbered,
+        pace_dropped=paced and vcpus > 1,
+        completions_dropped=tuple(dropped),
+    )
+
+
+def completion_routes(lab: LabPort, specs: dict[int, RegistrationSpec]) -> dict[int, str]:
+    """The route of each of `specs`' registrations that has a completion (a lab that
+    cannot have any, such as a test's fake, has none)."""
+    read = getattr(lab, "completion", None)
+    if read is None:
+        return {}
+    routes = {}
+    for reg_id in specs:
+        stats = read(reg_id)
+        if stats is not None:
+            routes[reg_id] = stats.route
+    return routes

@@ -107,4 +107,9 @@ def _vcpus_lines(event: VcpusChanged) -> list[Line]:
     ]
     if event.pace_dropped:
         lines.append(("paced mode off: it runs on one vCPU (v back to one, then w)", "warning"))
+    if event.completions_dropped:
+        which = ", ".join(f"#{i}" for i in event.completions_dropped)
+        lines.append(
+            (f"completions of {which} dropped: this VM has no irqchip (v back to one)", "warning")
+        )
     return lines

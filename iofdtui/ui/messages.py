@@ -134,12 +134,15 @@ class VcpusChanged:
     Attributes:
         renumbered: old registration id -> its id in the new VM.
         pace_dropped: paced mode was on and is now off (it runs on one vCPU).
+        completions_dropped: old ids of registrations whose completion the new VM
+            could not take (the two-vCPU lab has no irqchip).
     """
 
     vcpus: int
     registrations: dict[int, RegistrationSpec]
     renumbered: dict[int, int] = field(default_factory=dict)
     pace_dropped: bool = False
+    completions_dropped: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
