@@ -645,7 +645,10 @@ lab_irq:
 1:
         inc     dword ptr fs:[CPL_OTHER]
 2:
+        cmp     dword ptr fs:[CPL_MISBEHAVE], 0         /* the test hook, one compare */
+        jne     5f
         mov     dword ptr [LAPIC_BASE + 0xb0], 0        /* EOI */
+6:
         pop     ecx
         add     esp, 4
         pop     edx
@@ -653,6 +656,12 @@ lab_irq:
         push    dword ptr [esp + 8]     /* eflags: IF as it was */
         popfd
         ret     8
+5:
+        cmp     dword ptr fs:[CPL_MISBEHAVE], RT_MASK_LAPIC
+        jne     6b                                      /* RT_SKIP_EOI: no EOI */
+        mov     dword ptr [LAPIC_BASE + 0xf0], 0xff     /* SVR: software-disabled */
+        mov     dword ptr [LAPIC_BASE + 0xb0], 0
+        jmp     6b
 
 /* Stack: [vector][edx][eax][eip][cs][eflags]; eax = TSC at entry. */
 rt_common:

@@ -189,6 +189,7 @@
 #define CPL_HLTS          (CPL_BASE + 0x20) /* guest: hlt instructions executed while waiting */
 #define CPL_WAKES         (CPL_BASE + 0x24) /* guest: CPL_WAKE_VECTOR IPIs taken */
 #define CPL_ON            (CPL_BASE + 0x28) /* host: the lab has completions: take interrupts */
+#define CPL_MISBEHAVE     (CPL_BASE + 0x2c) /* test hook: RT_SKIP_EOI or RT_MASK_LAPIC */
 #define CPL_VEC_COUNT     (CPL_BASE + 0x400) /* guest: u32 per vector, 256 of them */
 #define CPL_REC           RT_REC
 /*

@@ -263,6 +263,16 @@ class LabCompletions:
         with self._live():
             check(lib.lab_set_device_work(self._lab, cycles), "setting the device work")
 
+    def misbehave_completions(self, how: str | None) -> None:
+        """Test hook: from now on the guest's handler skips its EOI ("skip-eoi") or
+        software-disables its LAPIC ("mask-lapic"), as a broken guest would; None
+        behaves again (a restart also clears what the LAPIC kept)."""
+        codes = {None: 0, "skip-eoi": lib.RT_SKIP_EOI, "mask-lapic": lib.RT_MASK_LAPIC}
+        if how not in codes:
+            raise ValueError(f"misbehave how: skip-eoi, mask-lapic or None, not {how!r}")
+        with self._live():
+            check(lib.lab_cpl_misbehave(self._lab, codes[how]), "setting the test hook")
+
     def completion(self, reg_id: int) -> CompletionStats | None:
         """Registration #reg_id's completion now (None: it has none, or is gone)."""
         check_id(reg_id)

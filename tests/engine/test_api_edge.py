@@ -383,6 +383,7 @@ AFTER_CLOSE: dict[str, tuple[str, str]] = {
     "set_device_work()": ("lab.set_device_work(5)", "refuse"),
     "completion()": ("result = lab.completion(1)", "refuse"),
     "completions_note": ("result = lab.completions_note", "refuse"),
+    "misbehave_completions()": ("lab.misbehave_completions('skip-eoi')", "refuse"),
 }
 
 # Runs in its own interpreter; each call in a forked child, so a segfault

@@ -283,3 +283,56 @@ def test_a_completion_needs_one_kicker(clab2) -> None:
     with pytest.raises(SpecError, match="both vCPUs would ring #1"):
         clab2.set_plan(PLAN[:1], vcpu=1)
     assert clab2.plan(1) == PLAN[3:]
+
+
+@pytest.mark.kvm
+@pytest.mark.parametrize("route", ["pin", "msi"])
+def test_a_guest_that_stops_taking_interrupts_is_reported_not_hung(clab, route: str) -> None:
+    pio = clab.add_registration(PIO_DOOR)
+    clab.set_plan(PLAN[:1] + PLAN[3:])
+    clab.set_completion(pio, route)
+    clab.misbehave_completions("mask-lapic")
+    clab.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    # The guest waits for an interrupt that cannot come: kicked out of KVM_RUN.
+    assert clab.pause(timeout=0.3) is False
+    assert time.monotonic() - started < 5
+    checkpoint = clab.checkpoint()
+    assert not checkpoint.holds and not checkpoint.completions_exact
+    stats = dict(checkpoint.completions)[pio]
+    # Every kick was read and answered; the handler ran for all but the last.
+    assert stats.answered and stats.in_flight == 1
+    assert stats.kicks == stats.irqfd_writes == stats.handler_runs + 1
+    # A restart (the LAPIC as created, the pin's entry written afresh) recovers.
+    clab.misbehave_completions(None)
+    clab.stop()
+    clab.reset_counters()
+    clab.start()
+    time.sleep(0.3)
+    assert clab.pause() is True
+    stats = dict(clab.checkpoint().completions)[pio]
+    assert stats.kicks > 0
+    _exact(stats)
+
+
+@pytest.mark.kvm
+@pytest.mark.parametrize("route", ["pin", "msi"])
+def test_a_handler_that_never_eois_is_bounded_and_counted(clab, route: str) -> None:
+    pio = clab.add_registration(PIO_DOOR)
+    clab.set_plan(PLAN[:1])
+    clab.set_completion(pio, route)
+    clab.misbehave_completions("skip-eoi")
+    clab.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    parked = clab.pause(timeout=0.3)
+    assert time.monotonic() - started < 5
+    stats = dict(clab.checkpoint().completions)[pio]
+    if parked:
+        # kvm_pvm: the next interrupt comes anyway (and a pin is resampled per
+        # run, as if EOI'd): every count still balances.
+        _exact(stats)
+    else:
+        # A LAPIC that holds the unEOI'd vector in service: the last kick waits.
+        assert stats.answered and stats.in_flight == 1

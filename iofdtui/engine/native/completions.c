@@ -555,6 +555,41 @@ int lab_cpl_mean(struct lab *lab, int reg_id, int stage, double *out)
     return err;
 }
 
+int lab_cpl_misbehave(struct lab *lab, int how)
+{
+    if (how < 0 || how > RT_MASK_LAPIC)
+        return -EINVAL;
+    for (int k = 0; k < lab->nvcpus; k++)
+        *vcpu_u32(lab, k, CPL_MISBEHAVE) = (uint32_t)how;
+    return 0;
+}
+
+/*
+ * A start: no kick is in flight, whatever the last run left (a kick whose
+ * interrupt never came): the answered count catches up with the kicks and
+ * no record is waiting.  Each pin's redirection entry is written afresh, so
+ * a level interrupt a misbehaving guest never EOI'd (remote IRR still set)
+ * does not block the pin for good.  `ctl` held, no vCPU runs.
+ */
+void lab_cpl_restart(struct lab *lab)
+{
+    pthread_mutex_lock(&lab->mu);
+    struct cpl_lab *L = lab->cpl;
+    for (int k = 0; L && k < lab->nvcpus; k++) {
+        lab_cpl_fold(lab);
+        uint32_t kicks = *vcpu_u32(lab, k, CPL_KICKS);
+        *vcpu_u32(lab, k, CPL_IRQS) = kicks;
+        L->done[k] = kicks;
+        memset(L->rec_owner[k], 0xff, RT_RECORDS * sizeof(int32_t));
+    }
+    for (int i = 0; L && i < CPL_MAX; i++) {
+        struct reg *r = L->owner[i] >= 0 ? reg_get(lab, L->owner[i]) : NULL;
+        if (r && r->cpl && r->cpl->route == LAB_CPL_PIN)
+            (void)set_pin(lab, r->cpl, 1);
+    }
+    pthread_mutex_unlock(&lab->mu);
+}
+
 /* The lab is going: every registration was deassigned (and released) before. */
 void lab_cpl_destroy(struct lab *lab)
 {

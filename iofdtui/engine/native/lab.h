@@ -280,6 +280,8 @@ int lab_read_completion(struct lab *lab, int reg_id, struct lab_cpl_stats *out);
 /* Quantiles of one stage, in TSC cycles (-1: no samples). */
 int lab_cpl_quantiles(struct lab *lab, int reg_id, int stage, const double *q, int nq, double *out);
 int lab_cpl_mean(struct lab *lab, int reg_id, int stage, double *out);
+/* Test hook: every vCPU's handler from now on does 0 (behave), RT_SKIP_EOI or RT_MASK_LAPIC. */
+int lab_cpl_misbehave(struct lab *lab, int how);
 /* cdef-end */
 
 #endif

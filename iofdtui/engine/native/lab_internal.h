@@ -215,6 +215,7 @@ void lab_cpl_fold(struct lab *lab);
 void lab_cpl_reset(struct lab *lab);
 int lab_cpl_release(struct lab *lab, struct reg *r); /* quiescent; 0 or -errno */
 void lab_cpl_destroy(struct lab *lab);
+void lab_cpl_restart(struct lab *lab); /* takes `mu` itself */
 /* Lock-free, quiescent: the vector vCPU `vcpu`'s slots routed to `reg_id` wait for
  * (0: they do not wait), and whether the lab has any completion. */
 uint32_t lab_cpl_vector(struct lab *lab, int reg_id, int vcpu);
