@@ -8,6 +8,7 @@ say which frame is shown.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from pathlib import Path
 
 import pytest
@@ -273,6 +274,12 @@ async def test_follow_stays_live_until_sought_back(tmp_path: Path) -> None:
             await until_frame(pilot, app, 47)
             write(48, 50)
             await until_frame(pilot, app, 49)
+        # Quitting closed the lab: its follow thread, waiting for a line of a
+        # file still open for writing, ended at once.
+        follower = [t for t in threading.enumerate() if t.name == "replay follow"]
+        for thread in follower:
+            thread.join(2.0)
+        assert not any(t.is_alive() for t in follower)
 
 
 async def test_help_lists_the_timeline_keys() -> None:
