@@ -69,6 +69,8 @@ round:
         mov     eax, dword ptr fs:[MB_PAUSE_SEQ]
         cmp     eax, dword ptr fs:[MB_ACK_SEQ]
         je      1f
+        cmp     dword ptr [CPL_WAITING], 0      /* a vCPU waits for an interrupt, maybe ours: */
+        jne     1f                              /* park at the next round */
         mov     dword ptr fs:[MB_ACK_SEQ], eax
         mov     dx, PARK_PORT
         out     dx, al
@@ -276,6 +278,23 @@ cpl:
         call    cpl_setup
 1:
         cli
+        /*
+         * Say a wait may begin (a locked op: a full barrier), then look for a
+         * pause: the other vCPU parks only while nobody waits, and once it has
+         * seen its pause, ours is visible too (the host asks vCPU 0 first), so
+         * this kick is skipped rather than left waiting for a parked target.
+         */
+        lock inc dword ptr [CPL_WAITING]
+        mov     eax, dword ptr fs:[MB_PAUSE_SEQ]
+        cmp     eax, dword ptr fs:[MB_ACK_SEQ]
+        jne     cpl_skip
+        /* A LAPIC not yet enabled drops an interrupt: kick once the target is set up. */
+        mov     eax, dword ptr fs:[esi + SLOT_TARGET]
+        cmp     eax, MAX_VCPUS
+        jae     cpl_skip
+        imul    eax, eax, VCPU_AREA
+        cmp     dword ptr [eax + CPL_READY], 0
+        je      cpl_skip
         mov     ecx, dword ptr fs:[CPL_KICKS]
         and     ecx, RT_RECORDS - 1
         shl     ecx, RT_REC_SHIFT
@@ -289,6 +308,15 @@ cpl:
         inc     dword ptr fs:[CPL_KICKS]
         mov     eax, dword ptr fs:[V_KIND]
         jmp     dword ptr [cpl_table + eax * 4 - KIND_CPL * 4]
+
+/* A pause is asked for, or the target is not set up yet: no kick this visit
+ * (its announced ring is taken back). */
+cpl_skip:
+        lock dec dword ptr [CPL_WAITING]
+        sub     dword ptr fs:[ebx + CTR_ISSUED], 1
+        sti
+        inc     dword ptr fs:[V_SLOT]
+        jmp     next_slot
 
 .macro  CPL name, setup, write
 \name:
@@ -621,6 +649,7 @@ lab_irq:
         cmp     edx, MAX_VCPUS
         jae     1f
         mov     dword ptr [CPL_WAITER + ecx * 4], 0
+        lock dec dword ptr [CPL_WAITING]
         push    ebx
         mov     ebx, edx
         imul    ebx, ebx, VCPU_AREA                     /* the kicker's area, linear */

@@ -67,6 +67,7 @@
 #define SLOT_ITERS        16 /* blocks of RING_UNROLL rings, then one more ring */
 #define SLOT_CTR          20 /* counter page index, < MAX_SLOTS */
 #define SLOT_VECTOR       24 /* KIND_CPL: the completion's vector, 32..255 */
+#define SLOT_TARGET       28 /* KIND_CPL: the vCPU its interrupt goes to */
 #define MAX_SLOTS         16
 #define MAX_ITERS         4096
 #define RING_UNROLL       16 /* rings per unrolled block */
@@ -190,6 +191,8 @@
 #define CPL_WAKES         (CPL_BASE + 0x24) /* guest: CPL_WAKE_VECTOR IPIs taken */
 #define CPL_ON            (CPL_BASE + 0x28) /* host: the lab has completions: take interrupts */
 #define CPL_MISBEHAVE     (CPL_BASE + 0x2c) /* test hook: RT_SKIP_EOI or RT_MASK_LAPIC */
+#define CPL_WAITING       (CPL_BASE + 0x30) /* guest, DS: kicks waiting (or about to) in the VM;
+                                             * a vCPU parks only while it is 0 */
 #define CPL_VEC_COUNT     (CPL_BASE + 0x400) /* guest: u32 per vector, 256 of them */
 #define CPL_REC           RT_REC
 /*

@@ -45,7 +45,7 @@ MAX_DEVICE_WORK_US = 10_000.0
 """The most device work a reader may spin before it answers (10 ms)."""
 
 
-def _refused(reg_id: int, vcpus: int) -> dict[int, object]:
+def _refused(reg_id: int) -> dict[int, object]:
     """set_completion's errors, each one line with its cause and its fix."""
 
     def err(code: int, text: str) -> object:
@@ -54,8 +54,8 @@ def _refused(reg_id: int, vcpus: int) -> dict[int, object]:
     return {
         E.ENOTSUP: err(
             E.ENOTSUP,
-            "completions need the lab's in-kernel irqchip: start the lab with "
-            "completions on (Lab(completions=True), iofdtui --completions)",
+            "completions need the lab's in-kernel irqchip: make the lab with "
+            "Lab(completions=True) (the app's one-vCPU lab has one; v goes back to it)",
         ),
         E.EXDEV: err(
             E.EXDEV,
@@ -193,7 +193,7 @@ class LabCompletions:
         if not self.irqchip and self.vcpus > 1:
             return "this two-vCPU lab has no in-kernel irqchip: completions run on one vCPU (v)"
         if not self.irqchip:
-            return "this lab has no in-kernel irqchip (start it with completions on)"
+            return "this lab has no in-kernel irqchip (Lab(completions=True) has one)"
         return None
 
     def _check_one_kicker(self, plans: Sequence[Sequence[SlotSpec]]) -> None:
@@ -250,7 +250,7 @@ class LabCompletions:
                     f"the kernel refused to deassign #{reg_id}'s irqfd "
                     f"({E.errorcode.get(-rc, -rc)}): the registration has no completion now",
                 )
-            check(rc, f"giving #{reg_id} a completion", _refused(reg_id, self.vcpus))
+            check(rc, f"giving #{reg_id} a completion", _refused(reg_id))
 
     def set_device_work(self, work_us: float) -> None:
         """The reader spins `work_us` µs after it wakes before it answers (0: at once),

@@ -90,6 +90,12 @@ uint32_t lab_cpl_vector(struct lab *lab, int reg_id, int vcpu)
     return vector_of(r->cpl);
 }
 
+uint32_t lab_cpl_target(struct lab *lab, int reg_id)
+{
+    struct reg *r = reg_get(lab, reg_id);
+    return r && r->cpl ? (uint32_t)r->cpl->target : 0;
+}
+
 uint32_t lab_cpl_any(struct lab *lab)
 {
     struct cpl_lab *L = lab->cpl;

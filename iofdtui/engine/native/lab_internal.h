@@ -220,6 +220,7 @@ void lab_cpl_restart(struct lab *lab); /* takes `mu` itself */
  * (0: they do not wait), and whether the lab has any completion. */
 uint32_t lab_cpl_vector(struct lab *lab, int reg_id, int vcpu);
 uint32_t lab_cpl_any(struct lab *lab);
+uint32_t lab_cpl_target(struct lab *lab, int reg_id); /* its interrupt's vCPU (0: none) */
 
 /* plan.c: every vCPU's plan into its mailbox again (a completion came or went). */
 void lab_write_plans(struct lab *lab);

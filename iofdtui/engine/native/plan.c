@@ -77,6 +77,7 @@ static void write_plan(struct lab *lab, int vcpu)
         uint32_t kind = s->kind + (vector ? KIND_CPL : paced ? KIND_PACED : 0);
         *vcpu_u32(lab, vcpu, base + SLOT_KIND) = kind;
         *vcpu_u32(lab, vcpu, base + SLOT_VECTOR) = vector;
+        *vcpu_u32(lab, vcpu, base + SLOT_TARGET) = vector ? lab_cpl_target(lab, s->route) : 0;
         *vcpu_u32(lab, vcpu, base + SLOT_WHERE) = s->where;
         *vcpu_u32(lab, vcpu, base + SLOT_VALUE_LO) = (uint32_t)s->value;
         *vcpu_u32(lab, vcpu, base + SLOT_VALUE_HI) = (uint32_t)(s->value >> 32);

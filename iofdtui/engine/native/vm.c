@@ -67,6 +67,7 @@ int lab_reset_irq_state(struct lab *lab)
         *vcpu_u32(lab, k, CPL_SELF) = (uint32_t)k + 1;
     }
     memset(lab->ram + CPL_WAITER, 0, 256 * 4);
+    *guest_u32(lab, CPL_WAITING) = 0;
     lab_cpl_restart(lab);
     struct kvm_mp_state mp = {.mp_state = KVM_MP_STATE_RUNNABLE};
     struct kvm_lapic_state lapic = lab->lapic0;
