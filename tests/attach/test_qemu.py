@@ -96,3 +96,20 @@ def test_headless_attach_on_a_looping_qemu(
     for addr in ("0xc083", "0xc084", "0xc0000801", "0xc0000802", "0xc0000800"):
         assert addr in out, out
     assert our_instances(tracefs) == []
+
+
+def test_list_does_not_take_kvms_worker_thread_for_a_vcpu(tmp_path: Path) -> None:
+    from iofdtui.engine.attach.processes import in_kvm_run, is_user_worker, read_process
+
+    need_qemu()
+    with QemuVm(tmp_path) as vm:
+        vm.resume()
+        vm.wait_done()  # the guest halted: its vCPU thread sleeps inside KVM_RUN
+        proc = read_process(vm.pid)
+        assert proc is not None
+        comms = {t: Path(f"/proc/{vm.pid}/task/{t}/comm").read_text().strip() for t in proc.threads}
+        workers = [t for t, comm in comms.items() if comm.startswith("kvm-nx-lpage")]
+        # KVM's worker is forked inside the first KVM_RUN, and /proc shows that ioctl forever.
+        assert workers and all(is_user_worker(vm.pid, t) for t in workers)
+        assert not any(in_kvm_run(vm.pid, t) for t in workers)
+        assert len(proc.vcpu_threads) == 1 and proc.vcpu_threads[0] not in workers

@@ -18,6 +18,7 @@ from iofdtui.engine.attach.errors import NoSuchVm
 
 KVM_RUN = 0xAE80  # _IO(KVMIO, 0x80)
 SYS_IOCTL = 16  # x86-64
+PF_USER_WORKER = 0x4000  # include/linux/sched.h: a kernel thread in a user process (6.4+)
 MAX_EVENTFDS = 4096  # fdinfo read per process: a VMM with 100,000 decoys is counted, not listed
 MAX_FDS = 1 << 20
 
@@ -87,10 +88,24 @@ def _eventfd_info(pid: int, fd: int) -> EventfdInfo:
     return EventfdInfo(fd, count, ident)
 
 
+def is_user_worker(pid: int, tid: int) -> bool:
+    """Whether `tid` is a kernel worker living in the process (PF_USER_WORKER).
+
+    KVM's `kvm-nx-lpage-recovery` thread is one: forked from a vCPU inside its
+    first KVM_RUN, its `syscall` file shows that ioctl forever.
+    """
+    text = _read(f"/proc/{pid}/task/{tid}/stat") or ""
+    fields = text.rpartition(")")[2].split()
+    try:
+        return bool(int(fields[6]) & PF_USER_WORKER)
+    except (IndexError, ValueError):
+        return False
+
+
 def in_kvm_run(pid: int, tid: int) -> bool:
-    """Whether thread `tid` is inside ioctl(fd, KVM_RUN) right now."""
+    """Whether thread `tid` is inside ioctl(fd, KVM_RUN) right now (a vCPU thread)."""
     text = _read(f"/proc/{pid}/task/{tid}/syscall")
-    if not text:
+    if not text or is_user_worker(pid, tid):
         return False
     parts = text.split()
     try:
