@@ -128,16 +128,20 @@ class QemuVm:
             stderr=subprocess.STDOUT,
         )  # fmt: skip
         end = time.monotonic() + timeout
-        while not self.qmp_path.exists():
+        self._qmp = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._qmp.settimeout(timeout)
+        while True:  # the socket file appears at bind(), before QEMU listens on it
+            try:
+                self._qmp.connect(str(self.qmp_path))
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                pass
             if self.proc.poll() is not None:
                 out = self.proc.stdout.read().decode(errors="replace") if self.proc.stdout else ""
                 raise QemuError(f"QEMU exited {self.proc.returncode}: {out.strip()[-300:]}")
             if time.monotonic() > end:
-                raise QemuError(f"QEMU made no QMP socket in {timeout:g} s")
+                raise QemuError(f"QEMU's QMP socket did not answer in {timeout:g} s")
             time.sleep(0.02)
-        self._qmp = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._qmp.settimeout(timeout)
-        self._qmp.connect(str(self.qmp_path))
         self._reply()  # the greeting
         self.command("qmp_capabilities")
         return self

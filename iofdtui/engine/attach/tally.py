@@ -30,11 +30,28 @@ _EVENTS = (
     ("kvm_mmio", "mmio", ("common_pid", "type", "len", "gpa", "val")),
     ("kvm_fast_mmio", "fast", ("common_pid", "gpa")),
     ("kvm_userspace_exit", "exit", ("common_pid", "reason", "errno")),
+    ("kvm_msi_set_irq", "msi", ("address", "data")),
+    ("kvm_set_irq", "gsi", ("gsi", "level")),
+    ("kvm_apic_accept_irq", "accept", ("apicid", "vec")),
+    ("kvm_eoi", "eoi", ("vector",)),
+    ("kvm_exit", "hwexit", ("common_pid", "exit_reason", "isa")),
+    ("kvm_entry", "entry", ("common_pid",)),
 )
-_SHORT = {"common_pid": "pid"}
-_WIDE = {("mmio", "val"), ("mmio", "gpa"), ("fast", "gpa")}
-"""Fields the C reads as 8 bytes; every other as 4 (their sizes on x86-64): a
+_SHORT = {"common_pid": "pid", "exit_reason": "reason"}
+_SIZES = {
+    ("mmio", "val"): 8,
+    ("mmio", "gpa"): 8,
+    ("fast", "gpa"): 8,
+    ("msi", "address"): 8,
+    ("msi", "data"): 8,
+    ("accept", "vec"): 1,
+}
+"""Fields the C reads as 8 or 1 bytes; every other as 4 (their sizes on x86-64): a
 kernel with another layout is refused rather than misread."""
+
+IRQ_KINDS = ("msi", "accepted", "eoi", "gsi", "gsi_low")
+"""enum IRQ_* in tally.h, in order: kvm_msi_set_irq, kvm_apic_accept_irq and
+kvm_eoi per vector; kvm_set_irq per GSI, raised (level 1) and lowered (0)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +78,30 @@ class Totals:
     unmatched_exits: int
     missed_pages: int
     damaged: int
+    gsi_out_of_range: int = 0
+    hw_exits: int = 0
+    unpaired_entries: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class IrqCount:
+    """Interrupts of one kind at one vector (or GSI): see IRQ_KINDS."""
+
+    kind: str
+    key: int
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExitLatency:
+    """kvm_exit → the same thread's next kvm_entry, for one exit reason: ns."""
+
+    isa: int
+    reason: int
+    count: int
+    sum_ns: int
+    min_ns: int
+    max_ns: int
 
 
 def _ev_layout(formats: dict[str, EventFormat]) -> object:
@@ -74,7 +115,7 @@ def _ev_layout(formats: dict[str, EventFormat]) -> object:
                 setattr(ev, slot, 0)
                 continue
             found = fmt.fields.get(field)
-            want = 8 if (prefix, field) in _WIDE else 4
+            want = _SIZES.get((prefix, field), 4)
             if found is None or found.size != want:
                 raise ValueError(f"{name}.{field}: a layout iofdtui cannot read")
             setattr(ev, slot, found.offset)
@@ -114,7 +155,36 @@ class NativeTally:
         """Counts of events, and of what could not be tied to a write."""
         t = ffi.new("struct tally_totals *")
         lib.tally_totals(self._t, t)
-        return Totals(t.events, t.held, t.read_exits, t.unmatched_exits, t.missed_pages, t.damaged)
+        return Totals(
+            t.events,
+            t.held,
+            t.read_exits,
+            t.unmatched_exits,
+            t.missed_pages,
+            t.damaged,
+            t.gsi_out_of_range,
+            t.hw_exits,
+            t.unpaired_entries,
+        )
+
+    def irqs(self) -> list[IrqCount]:
+        """Interrupt counts, by kind then vector (GSI), nonzero only."""
+        t = ffi.new("struct tally_totals *")
+        lib.tally_totals(self._t, t)
+        out = ffi.new("struct irq_count[]", max(t.irq_keys, 1))
+        got = lib.tally_irqs(self._t, out, t.irq_keys)
+        return [IrqCount(IRQ_KINDS[c.kind], c.key, c.count) for c in (out[i] for i in range(got))]
+
+    def exit_latency(self) -> list[ExitLatency]:
+        """Per exit reason seen, the exits timed to their re-entry (count 0: none yet)."""
+        t = ffi.new("struct tally_totals *")
+        lib.tally_totals(self._t, t)
+        out = ffi.new("struct exit_latency[]", max(t.exit_reasons, 1))
+        got = lib.tally_exit_latency(self._t, out, t.exit_reasons)
+        return [
+            ExitLatency(r.isa, r.reason, r.count, r.sum_ns, r.min_ns if r.count else 0, r.max_ns)
+            for r in (out[i] for i in range(got))
+        ]
 
     def entries(self) -> list[Entry]:
         """Every (thread, doorbell, width, value) written, with its counts."""
