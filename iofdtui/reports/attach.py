@@ -7,6 +7,7 @@ from rich.text import Text
 
 from iofdtui.engine.attach.processes import KvmProcess
 from iofdtui.engine.attach.snapshot import AttachSnapshot, TracedValue
+from iofdtui.reports.attach_kernel import kernel_report
 from iofdtui.reports.blocks import titled_table
 from iofdtui.reports.format import count, rate
 
@@ -86,4 +87,4 @@ def snapshot_report(snap: AttachSnapshot) -> RenderableType:
         "in kernel = writes no userspace exit followed on the same vCPU thread "
         "(an ioeventfd took them); undecided = a thread's last write, nothing after it yet"
     )
-    return Group(head, table, cost, rule)
+    return Group(head, table, cost, rule, kernel_report(snap.interrupts, snap.exit_latency))

@@ -6,6 +6,7 @@ from textual.pilot import Pilot
 
 from iofdtui.ui.attach.app import AttachApp
 from iofdtui.ui.attach.header import AttachHeader
+from iofdtui.ui.attach.kernel_tables import ExitLatencyTable, TracedIrqsTable
 from iofdtui.ui.attach.messages import TraceRead
 from iofdtui.ui.attach.tables import TracedDoorbellsTable, TracedThreadsTable, TracedValuesTable
 from tests.attach.fake_tracer import FakeTracer
@@ -53,6 +54,29 @@ async def test_rows_rates_and_the_selected_doorbell() -> None:
         assert values.row_count == 1
         assert values.get_row("1:66")[2].plain.strip() == "80,000"
         assert app.query_one(TracedThreadsTable).row_count == 1
+
+
+async def test_interrupts_and_exit_latency_tables() -> None:
+    app = _app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await _two_readings(pilot)
+        irqs = app.query_one(TracedIrqsTable)
+        row = [c.plain.strip() for c in irqs.get_row("vector 0x40")]
+        assert row == ["vector 0x40", "2,000", "2,000", "1,999", "—"]
+        assert irqs.get_row("gsi 10")[4].plain.strip() == "0/400"
+        exits = app.query_one(ExitLatencyTable)
+        row = [c.plain.strip() for c in exits.get_row("VMX IO_INSTRUCTION")]
+        assert row == ["VMX IO_INSTRUCTION", "80,000", "5.21µs", "1.80µs", "91.0µs"]
+        assert exits.border_subtitle == ""
+
+
+async def test_exit_latency_says_na_where_the_events_do_not_fire() -> None:
+    na = "n/a on kvm_pvm: it emulates the guest, so kvm_exit/kvm_entry never fire"
+    app = _app(FakeTracer(exit_na=na))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await _first_reading(pilot)
+        exits = app.query_one(ExitLatencyTable)
+        assert exits.row_count == 0 and exits.border_subtitle == na
 
 
 async def test_reset_key_zeroes_the_tracer() -> None:

@@ -10,6 +10,7 @@ built records to the C tally.
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 import time
@@ -155,3 +156,24 @@ def test_tally_counts_per_vector_and_per_gsi() -> None:
     folded = interrupts(tally.irqs(), formats)
     assert folded.vectors == (VectorCounts(0x41, 2, 1, 1),)
     assert folded.gsis == (GsiCounts(10, 1, 1), GsiCounts(4095, 1, 0))
+
+
+def test_json_carries_interrupts_and_exit_latency() -> None:
+    from iofdtui.capture.attach import snapshot_json
+    from tests.attach.fake_tracer import FakeTracer
+
+    doc = json.loads(json.dumps(snapshot_json(FakeTracer().snapshot())))
+    assert doc["interrupts"]["vectors"][0] == {
+        "vector": 64,
+        "msi": 1000,
+        "accepted": 1000,
+        "eoi": 999,
+    }
+    assert doc["interrupts"]["gsis"] == [{"gsi": 10, "raised": 0, "lowered": 200}]
+    first = doc["exit_latency"]["reasons"][0]
+    assert (first["name"], first["count"], first["mean_ns"]) == ("IO_INSTRUCTION", 40_000, 5210.0)
+    na = FakeTracer(exit_na="n/a on kvm_pvm").snapshot()
+    assert json.loads(json.dumps(snapshot_json(na)))["exit_latency"] == {
+        "reasons": [],
+        "unavailable": "n/a on kvm_pvm",
+    }

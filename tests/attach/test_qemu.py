@@ -104,8 +104,11 @@ def test_list_does_not_take_kvms_worker_thread_for_a_vcpu(tmp_path: Path) -> Non
     need_qemu()
     with QemuVm(tmp_path) as vm:
         vm.resume()
-        vm.wait_done()  # the guest halted: its vCPU thread sleeps inside KVM_RUN
-        proc = read_process(vm.pid)
+        vm.wait_done()  # the guest halts next: its vCPU thread then sleeps inside KVM_RUN
+        end = time.monotonic() + 5
+        while (proc := read_process(vm.pid)) is not None and not proc.vcpu_threads:
+            assert time.monotonic() < end, "no vCPU thread went back into KVM_RUN"
+            time.sleep(0.02)
         assert proc is not None
         comms = {t: Path(f"/proc/{vm.pid}/task/{t}/comm").read_text().strip() for t in proc.threads}
         workers = [t for t, comm in comms.items() if comm.startswith("kvm-nx-lpage")]

@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from iofdtui.engine.attach.snapshot import AttachSnapshot
 from iofdtui.ui.attach.commands import AttachCommands
 from iofdtui.ui.attach.header import AttachHeader, header_text
+from iofdtui.ui.attach.kernel_tables import ExitLatencyTable, TracedIrqsTable
 from iofdtui.ui.attach.messages import TraceEnded, TraceRead
 from iofdtui.ui.attach.tables import (
     TracedDoorbellsTable,
@@ -73,6 +74,7 @@ class AttachApp(App[int]):
     TITLE = "iofdtui attach"
     COMMANDS = App.COMMANDS | {AttachCommands}
     BINDINGS: ClassVar[list[BindingType]] = attach_bindings()
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
 
     startup_error: str | None = None
     """Always None: the tracer is open before the app starts (what the CLI's runner asks)."""
@@ -94,7 +96,8 @@ class AttachApp(App[int]):
         self._last: AttachSnapshot | None = None
 
     def compose(self) -> ComposeResult:
-        """Header, the one-line note, the doorbells, the selected one's values and threads."""
+        """Header, note, doorbells, the selected one's values and threads, interrupts and
+        exit latency."""
         yield AttachHeader(id="header")
         yield Static(NOTE, id="note")
         doors = TracedDoorbellsTable(id="doorbells")
@@ -107,6 +110,13 @@ class AttachApp(App[int]):
             threads = TracedThreadsTable(id="threads")
             threads.border_title = "by vCPU thread"
             yield threads
+        with Horizontal(id="kernel"):
+            irqs = TracedIrqsTable(id="irqs")
+            irqs.border_title = "Interrupts injected (per vector, per GSI)"
+            yield irqs
+            exits = ExitLatencyTable(id="exit-latency")
+            exits.border_title = "Exit latency (kvm_exit → kvm_entry)"
+            yield exits
         yield Footer()
 
     def on_mount(self) -> None:
@@ -153,6 +163,8 @@ class AttachApp(App[int]):
         self._last = snap
         self.query_one(AttachHeader).update(header_text(snap, share, self._ended))
         self.query_one(TracedDoorbellsTable).show(snap.doorbells, rates)
+        self.query_one(TracedIrqsTable).show(snap.interrupts)
+        self.query_one(ExitLatencyTable).show(snap.exit_latency)
         self._show_selected()
 
     def on_trace_ended(self, message: TraceEnded) -> None:
