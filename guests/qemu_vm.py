@@ -121,7 +121,14 @@ class QemuVm:
         return self.proc.pid
 
     def start(self, timeout: float = 20.0) -> QemuVm:
-        """Start QEMU paused, with its QMP monitor ready."""
+        """Start QEMU paused, with its QMP monitor ready; nothing is left running if it fails."""
+        try:
+            return self._start(timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, timeout: float) -> QemuVm:
         image = build(self.workdir)
         self.proc = subprocess.Popen(
             self.argv(image), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
