@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from iofdtui.engine.attach.interrupts import GsiCounts, VectorCounts, interrupts
-from iofdtui.engine.attach.tally import IrqCount, NativeTally
+from iofdtui.engine.attach.interrupts import GsiCounts, IrqCount, VectorCounts, interrupts
+from iofdtui.engine.attach.tally import NativeTally
 from iofdtui.engine.attach.tracefs import parse_format, parse_header_page
 from iofdtui.engine.attach.tracer import HOLD_NS, Tracer
 from iofdtui.engine.roundtrip_figures import VECTOR

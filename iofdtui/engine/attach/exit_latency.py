@@ -18,12 +18,23 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from iofdtui.engine.attach.tally import ExitLatency
-
 EXIT_EVENTS = ("kvm_exit", "kvm_entry")
 ISA = {1: "VMX", 2: "SVM"}
 _TABLE = re.compile(r"__print_symbolic\((.*?)\)\s*[:,)]", re.S)
 _PAIR = re.compile(r"\{\s*(-?(?:0x[0-9a-fA-F]+|\d+))(?:\s*\+\s*(\d+))?\s*,\s*\"([^\"]*)\"\s*\}")
+
+
+@dataclass(frozen=True, slots=True)
+class ExitLatency:
+    """kvm_exit → the same thread's next kvm_entry, for one exit reason, as the C tally
+    gives it: ns."""
+
+    isa: int
+    reason: int
+    count: int
+    sum_ns: int
+    min_ns: int
+    max_ns: int
 
 
 @dataclass(frozen=True, slots=True)

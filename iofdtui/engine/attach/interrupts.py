@@ -20,10 +20,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from iofdtui.engine.attach.tally import IrqCount
+IRQ_KINDS = ("msi", "accepted", "eoi", "gsi", "gsi_low")
+"""enum IRQ_* in tally.h, in order: kvm_msi_set_irq, kvm_apic_accept_irq and
+kvm_eoi per vector; kvm_set_irq per GSI, raised (level 1) and lowered (0)."""
 
 IRQ_EVENTS = ("kvm_msi_set_irq", "kvm_set_irq", "kvm_apic_accept_irq", "kvm_eoi")
 """Enabled where the kernel has them (each is optional)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IrqCount:
+    """Interrupts of one kind at one vector (or GSI), as the C tally gives them (IRQ_KINDS)."""
+
+    kind: str
+    key: int
+    count: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,8 @@ from __future__ import annotations
 import errno as E
 from dataclasses import dataclass
 
+from iofdtui.engine.attach.exit_latency import ExitLatency
+from iofdtui.engine.attach.interrupts import IRQ_KINDS, IrqCount
 from iofdtui.engine.attach.native import ffi, lib
 from iofdtui.engine.attach.tracefs import EventFormat, PageLayout
 from iofdtui.engine.model import Bus
@@ -49,10 +51,6 @@ _SIZES = {
 """Fields the C reads as 8 or 1 bytes; every other as 4 (their sizes on x86-64): a
 kernel with another layout is refused rather than misread."""
 
-IRQ_KINDS = ("msi", "accepted", "eoi", "gsi", "gsi_low")
-"""enum IRQ_* in tally.h, in order: kvm_msi_set_irq, kvm_apic_accept_irq and
-kvm_eoi per vector; kvm_set_irq per GSI, raised (level 1) and lowered (0)."""
-
 
 @dataclass(frozen=True, slots=True)
 class Entry:
@@ -81,27 +79,6 @@ class Totals:
     gsi_out_of_range: int = 0
     hw_exits: int = 0
     unpaired_entries: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class IrqCount:
-    """Interrupts of one kind at one vector (or GSI): see IRQ_KINDS."""
-
-    kind: str
-    key: int
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class ExitLatency:
-    """kvm_exit → the same thread's next kvm_entry, for one exit reason: ns."""
-
-    isa: int
-    reason: int
-    count: int
-    sum_ns: int
-    min_ns: int
-    max_ns: int
 
 
 def _ev_layout(formats: dict[str, EventFormat]) -> object:
