@@ -311,7 +311,7 @@ class Readings:
             (sum(p.rings for p in modes), modes[0].signals)
             for modes in (by_index.get(i, QUIET_PATHS) for i in range(len(live_set.regs)))
         ]
-        overflow = zones.overflow_registrations(plan.zoned)
+        overflow = plan.overflow_regs  # their signals include a full zone's overflow
         routed = [p for p, reg in zip(paths, live_set.regs, strict=True) if reg.id not in overflow]
         doorbells = self._checkpoint_doorbells.rows(
             plan, live_set, [p[1] for p in paths], slot_stats
@@ -342,7 +342,7 @@ class Readings:
             exact=exact,
             doorbells=doorbells,
             attribution_ok=figures.attribution_ok(plan.slots, slot_stats, routed)
-            and zones.zoned_attribution_ok(plan.slots, plan.zoned, slot_stats),
+            and zones.zoned_attribution_ok(plan.slots, plan.zoned, plan.overflowed, slot_stats),
             kernel=kernel,
         )
         return self.checkpoint

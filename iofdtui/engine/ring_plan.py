@@ -82,6 +82,10 @@ class RingPlan:
         # Slot index -> (zone, the registration it overflows to) for slots whose
         # writes land in a coalesced zone (their `routes` entry is None).
         self.zoned: dict[int, tuple[int, int | None]] = {}
+        # Since reset: the doorbell writes a full zone handed to an ioeventfd behind
+        # it, and those ioeventfds (how the writes split is not predictable).
+        self.overflowed: set[tuple[Bus, int, int, int]] = set()
+        self.overflow_regs: set[int] = set()
         # Lab sets it when zones exist: (slot, regs) -> (zone or None, registration or None).
         self.router: Callable[[SlotSpec, Mapping[int, Registration]], tuple[int | None, int | None]]
         self.router = lambda spec, regs: (None, self.serving(spec, regs))
@@ -170,6 +174,8 @@ class RingPlan:
     def reset(self) -> None:
         """Counters were zeroed: forget the counts of slots since dropped."""
         self.retired.clear()
+        self.overflowed.clear()
+        self.overflow_regs.clear()
         self.layout += 1
 
     def retire_signals(self, spec: RegistrationSpec, signals: int) -> None:
@@ -198,6 +204,9 @@ class RingPlan:
             zone, rid = self.router(spec, regs)
             if zone is not None:
                 self.zoned[index] = (zone, rid)
+                if rid is not None:
+                    self.overflowed.add(_identity(spec))
+                    self.overflow_regs.add(rid)
                 rid = None
             self.routes[index] = rid
             native = -1 if rid is None else regs[rid].native_id

@@ -224,30 +224,24 @@ def read_ring(handle: object) -> RingStats | None:
 
 
 def zoned_attribution_ok(
-    slots: Mapping[int, SlotSpec], zoned: Mapping[int, tuple[int, int | None]], slot_stats: object
+    slots: Mapping[int, SlotSpec],
+    zoned: Mapping[int, tuple[int, int | None]],
+    overflowed: set[tuple[Bus, int, int, int]],
+    slot_stats: object,
 ) -> bool:
     """Each zoned doorbell write got its rings as ring entries or ring-full
-    exits: exactly, or at most when an ioeventfd behind the zone takes the
-    overflow.  Summed over the vCPUs that make the same write, as the ring
-    does not say which vCPU wrote an entry."""
+    exits: exactly, or at most when it has had an ioeventfd behind its zone
+    since reset (`overflowed`: that one takes the writes a full ring refuses).
+    Summed over the vCPUs that make the same write, as the ring does not say
+    which vCPU wrote an entry."""
     groups: dict[tuple[Bus, int, int, int], list[int]] = {}
-    overflow: set[tuple[Bus, int, int, int]] = set()
-    for index, (_zone, reg) in zoned.items():
+    for index in zoned:
         spec = slots[index]
-        key = (spec.bus, spec.addr, spec.width, spec.value)
-        groups.setdefault(key, []).append(index)
-        if reg is not None:
-            overflow.add(key)
+        groups.setdefault((spec.bus, spec.addr, spec.width, spec.value), []).append(index)
     for key, indexes in groups.items():
         stats = [slot_stats[i] for i in indexes]  # type: ignore[index]
         took = sum(st.entries + st.ring_full for st in stats)
         rung = sum(st.rings_zone for st in stats)
-        if took > rung or (took != rung and key not in overflow):
+        if took > rung or (took != rung and key not in overflowed):
             return False
     return True
-
-
-def overflow_registrations(zoned: Mapping[int, tuple[int, int | None]]) -> set[int]:
-    """The registrations behind a zone: their signals are the zone's overflow,
-    not rings the engine routed to them, so their rings and signals differ."""
-    return {reg for _zone, reg in zoned.values() if reg is not None}
