@@ -226,7 +226,9 @@ class MainScreen(Screen[None]):
                 where = f"{door.bus.value} {format_addr(door.bus, door.addr)}"
                 text = (
                     f"conservation broken at {where}: rings {door.rings:,}, signals "
-                    f"{door.signals:,} + exits {door.exits:,} ({door.in_flight:+,})"
+                    f"{door.signals:,} + exits {door.exits:,}"
+                    + (f" + ring entries {door.entries:,}" if door.entries else "")
+                    + f" ({door.in_flight:+,})"
                 )
                 self.log_event(text, "error")
                 self.notify(text, title="Conservation broken", severity="error")

@@ -27,6 +27,9 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 """(column key, header) in display order."""
 
+ENTRIES_COLUMN = ("entries", "ring entries")
+"""Added after exits when any doorbell has coalesced ring entries (a zone took its writes)."""
+
 VCPU_COLUMN = ("vcpus", "vCPU:rings/exits")
 """Added when more than one vCPU rings."""
 
@@ -39,7 +42,7 @@ FULL_SPLIT_WIDTH = 125
 
 _LEFT = {"doorbell", "plan", "misses", "live", "check", "vcpus", "traced"}
 
-_COUNTS = ("rings", "signals", "exits")
+_COUNTS = ("rings", "signals", "exits", "entries")
 _FREE = ("plan", "misses")
 """Columns of free length (a plan's writes, the missed values): cut short with `…` to fit."""
 
@@ -197,6 +200,7 @@ class DoorbellsTable(CountsTable):
     guest counts them, so the live column checks the bracket rings done <=
     signals + exits <= rings issued at every reading, and the exact column is
     the equality taken at the last checkpoint, when the guest was parked.
+    With coalesced zones, ring entries join the sum (a column of their own).
     """
 
     DEFAULT_CSS = """
@@ -286,7 +290,11 @@ class DoorbellsTable(CountsTable):
         # One pass over slots and checkpoint each: a row per registered address
         # means ~1,000 rows with 1,000 registrations.
         vcpus = max((len(d.per_vcpu) for d in doorbells), default=1)
+        zoned = any(d.entries or d.ring_full for d in doorbells)
         columns = COLUMNS + ((VCPU_COLUMN,) if vcpus > 1 else ())
+        if zoned:
+            at = next(i for i, c in enumerate(columns) if c[0] == "exits") + 1
+            columns = (*columns[:at], ENTRIES_COLUMN, *columns[at:])
         columns += (TRACED_COLUMN,) if traced is not None else ()
         tight = vcpus > 1 and self._tight()
         if tight:
@@ -305,13 +313,16 @@ class DoorbellsTable(CountsTable):
         lengths: list[tuple[int, ...]] = []
         sources = _SOURCES + (("vcpus",) if vcpus > 1 else ())
         sources += ("traced",) if traced is not None else ()
+        sources += ("entries",) if zoned else ()
         made, compact, has_checkpoint = self._made, self.compact, checkpoint is not None
         for d in doorbells:
             key = doorbell_key(d.bus, d.addr)
             # What its cells are made of besides `d`: the same object while a
             # quiet doorbell stays quiet, so the check is one identity test.
             seen = None if traced is None else traced.get(key, "·")
-            around = (writes.get(key), has_checkpoint, exact.get(key), compact, vcpus, tight, seen)
+            around = (
+                writes.get(key), has_checkpoint, exact.get(key), compact, vcpus, tight, seen, zoned
+            )  # fmt: skip
             known = made.get(key)
             if known is not None and known[0][0] is d and known[0][1] == around:
                 full[key] = known[1]
@@ -325,6 +336,8 @@ class DoorbellsTable(CountsTable):
                 by_key["vcpus"] = per_vcpu_cell(d, compact=tight)
             if seen is not None:
                 by_key["traced"] = seen
+            if zoned:
+                by_key["entries"] = fmt.count(d.entries, compact)
             made[key] = (source, by_key, tuple(len(by_key[k]) for k in sources))
             full[key] = by_key
             lengths.append(made[key][2])
