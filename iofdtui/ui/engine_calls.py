@@ -15,6 +15,7 @@ from iofdtui.engine.demo import demo_plan, demo_registrations
 from iofdtui.engine.errors import EngineError
 from iofdtui.engine.model import RegistrationSpec, SlotSpec
 from iofdtui.engine.snapshot import READERS
+from iofdtui.engine.zone_stats import ZoneSpec
 from iofdtui.ui.lab_port import LabPort
 from iofdtui.ui.messages import (
     CountersReset,
@@ -30,6 +31,8 @@ from iofdtui.ui.messages import (
     RegistrationRefused,
     RegistrationRemoved,
     VcpusChanged,
+    ZoneAdded,
+    ZoneRemoved,
 )
 
 ENGINE_ERRORS = (OSError, ValueError)
@@ -85,6 +88,19 @@ def add_registration(lab: LabPort, spec: RegistrationSpec) -> Outcome:
     except EngineError as err:
         title = failure_title(err, "Registration rejected")
         return RegistrationRefused(spec, str(err), getattr(err, "field", None), title)
+
+
+def add_zone(lab: LabPort, spec: ZoneSpec) -> Outcome:
+    """Register a coalesced zone; a refusal is an outcome (the form shows it)."""
+    try:
+        return ZoneAdded(lab.add_zone(spec.bus, spec.addr, spec.size), spec)
+    except EngineError as err:
+        return RegistrationRefused(spec, str(err), getattr(err, "field", None), "Zone rejected")
+
+
+def remove_zone(lab: LabPort, zone_id: int) -> Outcome:
+    """Drain the ring and unregister `zone_id`; its final counts come back."""
+    return ZoneRemoved(lab.remove_zone(zone_id))
 
 
 def remove_registration(lab: LabPort, reg_id: int) -> Outcome:
