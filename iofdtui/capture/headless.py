@@ -20,6 +20,7 @@ from iofdtui.engine.model import SlotSpec, SpecError
 from iofdtui.engine.snapshot import Checkpoint, MachineFacts
 from iofdtui.recording.frames import Event
 from iofdtui.recording.writer import Recorder, new_header
+from iofdtui.reports.vm_up import vm_up_lines
 
 READING_S = 0.5
 """Seconds between readings (frames)."""
@@ -95,20 +96,7 @@ def checkpoint_events(checkpoint: Checkpoint, at: float) -> list[Event]:
 
 def start_events(machine: MachineFacts, registrations: dict[int, str]) -> list[Event]:
     """What the app's event log says when its VM comes up."""
-    events = [
-        Event(
-            0.0,
-            f"VM up: {machine.kvm_module or 'kvm'} on {machine.kernel}, "
-            f"TSC {machine.tsc_khz:,} kHz",
-        )
-    ]
-    if machine.emulated:
-        events.append(Event(0.0, machine.emulation_note, "warning"))
-    events += [
-        Event(0.0, f"registered #{reg_id} {text} (demo)")
-        for reg_id, text in sorted(registrations.items())
-    ]
-    return events
+    return [Event(0.0, text, severity) for text, severity in vm_up_lines(machine, registrations)]
 
 
 def record_headless(

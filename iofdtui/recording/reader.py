@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -111,33 +111,41 @@ def read_recording(path: str | os.PathLike[str]) -> Recording:
 
 
 def follow(
-    path: str | os.PathLike[str], poll_s: float = 0.2, *, timeout_s: float | None = None
+    path: str | os.PathLike[str],
+    poll_s: float = 0.2,
+    *,
+    timeout_s: float | None = None,
+    stop: threading.Event | None = None,
 ) -> Iterator[Header | Frame]:
     """Tail a recording as it is written: the header, then each frame as its line completes.
 
     Waits for the file to appear and for each line to end, polling every
     `poll_s` seconds; never yields a partial line.  Stops when `timeout_s`
-    passes with nothing new (None: never; close the generator to stop).
+    passes with nothing new (None: never), or as soon as `stop` is set (from
+    any thread: a follow thread waiting for a line ends at once).
 
     Raises:
         RecordingError: a complete line is wrong (as `read_recording`).
     """
+    stop = stop or threading.Event()  # never set: a plain sleep
     waited = 0.0
     while not Path(path).exists():
         if timeout_s is not None and waited >= timeout_s:
             raise RecordingError(f"{os.fspath(path)}: no such file (nothing was recorded there)")
-        time.sleep(poll_s)
+        if stop.wait(poll_s):
+            return
         waited += poll_s
     parser = _Parser()
     lines = _Lines(_open(path))
     try:
         idle = 0.0
-        while True:
+        while not stop.is_set():
             line = lines.next_line(final=False)
             if line is None:
                 if timeout_s is not None and idle >= timeout_s:
                     return
-                time.sleep(poll_s)
+                if stop.wait(poll_s):
+                    return
                 idle += poll_s
                 continue
             idle = 0.0

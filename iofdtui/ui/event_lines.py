@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from iofdtui.engine.model import RegistrationSpec
 from iofdtui.engine.snapshot import MachineFacts
+from iofdtui.reports.vm_up import vm_up_lines
 from iofdtui.ui.messages import (
     CountersReset,
     GuestPaused,
@@ -37,15 +38,7 @@ INFO = "information"
 
 def started(machine: MachineFacts, registrations: dict[int, RegistrationSpec]) -> list[Line]:
     """The VM came up with the demo's registrations."""
-    m = machine
-    lines = [(f"VM up: {m.kvm_module or 'kvm'} on {m.kernel}, TSC {m.tsc_khz:,} kHz", INFO)]
-    if m.emulated:
-        lines.append((m.emulation_note, "warning"))
-    lines += [
-        (f"registered #{reg_id} {spec.describe()} (demo)", INFO)
-        for reg_id, spec in sorted(registrations.items())
-    ]
-    return lines
+    return vm_up_lines(machine, {reg_id: spec.describe() for reg_id, spec in registrations.items()})
 
 
 def outcome_lines(outcome: Outcome) -> list[Line]:

@@ -87,6 +87,33 @@ def test_follow_sees_each_frame_as_it_is_written(tmp_path: Path) -> None:
     assert [f.at for f in seen[1:]] == [0.0, 1.0, 2.0]
 
 
+def test_follow_stops_at_once_when_told_while_waiting_for_a_line(tmp_path: Path) -> None:
+    path = tmp_path / "live.jsonl"
+    write_sample(path, frames=1)
+    stop = threading.Event()
+    seen: list[object] = []
+
+    def tail() -> None:
+        # poll_s of a minute: only the stop event can end the wait in time.
+        seen.extend(follow(path, poll_s=60.0, stop=stop))
+
+    reader = threading.Thread(target=tail, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 5.0
+    while len(seen) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(seen) == 2  # header and frame, then it waits for the next line
+    stop.set()
+    reader.join(5.0)
+    assert not reader.is_alive()
+
+
+def test_follow_stops_while_waiting_for_the_file_too(tmp_path: Path) -> None:
+    stop = threading.Event()
+    stop.set()
+    assert list(follow(tmp_path / "not-yet.jsonl", poll_s=60.0, stop=stop)) == []
+
+
 def test_follow_never_yields_a_partial_line(tmp_path: Path) -> None:
     path = tmp_path / "live.jsonl"
     write_sample(path, frames=1)

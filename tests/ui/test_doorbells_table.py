@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
+
+import pytest
+from textual.app import App, ComposeResult
 
 from iofdtui.engine.model import Bus, SlotSpec
 from iofdtui.engine.snapshot import DoorbellStats, Latency, SlotStats, Snapshot, VcpuCounts
@@ -174,6 +178,77 @@ async def test_a_resize_chooses_again() -> None:
         await pilot.resize_terminal(160, 45)
         await pilot.pause(0.1)
         assert header() == "exits by value" and table.max_scroll_x == 0
+
+
+# ------------------------------------------------------------------ a reading in place
+
+
+class _TwoTables(App[None]):
+    """The same readings in a table kept across readings and in a fresh one."""
+
+    def compose(self) -> ComposeResult:
+        yield DoorbellsTable(id="kept")
+        yield DoorbellsTable(id="fresh")
+
+
+def _shown(table: DoorbellsTable) -> list[tuple[str, list[str]]]:
+    return [(key, [table.get_cell(key, col).plain for col in table.columns]) for key in table.rows]
+
+
+@pytest.mark.parametrize("width", [160, 80])
+async def test_a_reading_changes_only_its_moved_rows_and_shows_what_a_fresh_table_shows(
+    width: int,
+) -> None:
+    rng = random.Random(width)
+    slots = SNAPSHOT.slots
+    doors = [DoorbellStats(Bus.PIO, 0x1000 + i, 0, 0, 0, (), 0) for i in range(60)] + list(
+        LiveLab.doorbells
+    )
+    app = _TwoTables()
+    async with app.run_test(size=(width, 60)) as pilot:
+        kept = app.query_one("#kept", DoorbellsTable)
+        kept.show(tuple(doors), slots, None)
+        await pilot.pause()
+        whole: list[object] = []  # the readings that showed the whole table
+        set_rows = kept.set_rows
+
+        def counted(*args: object, **kwargs: object) -> None:
+            whole.append(args)
+            set_rows(*args, **kwargs)  # type: ignore[arg-type]
+
+        kept.set_rows = counted  # type: ignore[method-assign]
+        for reading in range(40):
+            # A few doorbells move: counts grow, rings in flight come and go, and
+            # now and then a missed value widens a column past what it was.
+            for i in rng.sample(range(len(doors)), 3):
+                d = doors[i]
+                rings = d.rings + rng.choice((1, 9, 999, 123_456))
+                misses = d.exits_by_value
+                if rng.random() < 0.2:
+                    misses = ((4, rng.randrange(1 << 32), rings),)
+                in_flight = rng.choice((0, 0, 5, 12_345))
+                doors[i] = replace(
+                    d,
+                    rings=rings,
+                    exits=rings - d.signals,
+                    exits_by_value=misses,
+                    issued=rings + in_flight,
+                )
+            reading_doors = tuple(doors)
+            kept.show(reading_doors, slots, None)
+            fresh = DoorbellsTable()
+            await app.mount(fresh)
+            fresh.styles.width = kept.size.width
+            await pilot.pause()
+            fresh.show(reading_doors, slots, None)
+            await pilot.pause()
+            assert kept.columns.keys() == fresh.columns.keys(), reading
+            assert _shown(kept) == _shown(fresh), reading
+            await fresh.remove()
+        # Wide, every reading changed its three rows in place (a wider cell only
+        # widens its column).  Narrow, a wider plan or missed value can change
+        # how the free columns are cut: those readings showed the whole table.
+        assert len(whole) == 0 if width == 160 else 0 < len(whole) < 20
 
 
 class ZonedLiveLab(LiveLab):

@@ -8,6 +8,7 @@ say which frame is shown.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from iofdtui.ui.replay.replay_lab import ReplayLab
 from iofdtui.ui.replay.timeline import Timeline
 from iofdtui.ui.screens.main import MainScreen
 from iofdtui.ui.widgets.event_log import EventLog
+from iofdtui.ui.widgets.rate_sparkline import RateSparkline
 from tests.ui.conftest import wait_for
 from tests.ui.fake_lab import fixed_clock
 from tests.ui.replay_frames import EVENT_FRAMES, FRAME_S, HEADER, frames, signals_at
@@ -272,6 +274,12 @@ async def test_follow_stays_live_until_sought_back(tmp_path: Path) -> None:
             await until_frame(pilot, app, 47)
             write(48, 50)
             await until_frame(pilot, app, 49)
+        # Quitting closed the lab: its follow thread, waiting for a line of a
+        # file still open for writing, ended at once.
+        follower = [t for t in threading.enumerate() if t.name == "replay follow"]
+        for thread in follower:
+            thread.join(2.0)
+        assert not any(t.is_alive() for t in follower)
 
 
 async def test_help_lists_the_timeline_keys() -> None:
@@ -311,3 +319,26 @@ def test_the_shipped_demo_is_found_and_says_what_it_is() -> None:
     assert len(opened.lab.frames) >= 10 and opened.lab.take_notes() == []
     final = opened.lab.frames[-1].snapshot.checkpoint
     assert final is not None and final.holds
+
+
+async def test_the_sparkline_has_the_recordings_minute_after_a_jump_or_a_fast_play() -> None:
+    clock = Clock()
+    app = replay_app(clock)
+    step = round(5.0 / FRAME_S)
+
+    def points() -> int:
+        return len(app.main.query_one(RateSparkline).data or [])
+
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until_frame(pilot, app, 0)
+        assert points() == 1
+        await pilot.press("right")  # a jump: every frame of the minute before it
+        await until_frame(pilot, app, step)
+        assert points() == step + 1
+        await pilot.press("left")  # back: the history starts again from there
+        await until_frame(pilot, app, 0)
+        assert points() == 1
+        await pilot.press(*["greater_than_sign"] * 3, "space")  # 8×: readings skip frames
+        clock.now += 1.0
+        await until_frame(pilot, app, 32)
+        assert points() == 33  # the frames played through, not only those read

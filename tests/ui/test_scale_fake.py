@@ -6,6 +6,7 @@ import threading
 from dataclasses import replace
 
 from textual.message import Message
+from textual.pilot import Pilot
 
 from iofdtui.engine.model import Bus, RegistrationSpec
 from iofdtui.engine.snapshot import Snapshot
@@ -29,6 +30,15 @@ def app_with(sweep: FakeSweep, labs: list[FakeLab]) -> IofdApp:
     return make_app(factory, refresh_interval=0.05, clock=fixed_clock, scale_sweep=sweep)
 
 
+async def open_scale(pilot: Pilot, app: IofdApp) -> ScalePlotScreen:
+    """Press `x`; the scale screen, once it is up."""
+    await pilot.press("x")
+    await wait_for(pilot, lambda: isinstance(app.screen, ScalePlotScreen))
+    screen = app.screen
+    assert isinstance(screen, ScalePlotScreen)
+    return screen
+
+
 async def test_x_plots_every_point_and_pauses_the_live_guest_until_closed() -> None:
     messages: list[Message] = []
     sweep, labs = FakeSweep(), []
@@ -37,10 +47,7 @@ async def test_x_plots_every_point_and_pauses_the_live_guest_until_closed() -> N
         await wait_for(pilot, lambda: app.snapshot is not None)
         titles = [t for t, _h, _cb in IofdCommands(app.screen).available()]
         assert "Scale plot" in titles
-        await pilot.press("x")
-        await wait_for(pilot, lambda: isinstance(app.screen, ScalePlotScreen))
-        screen = app.screen
-        assert isinstance(screen, ScalePlotScreen)
+        screen = await open_scale(pilot, app)
         await wait_for(pilot, lambda: screen.report is not None)
         assert screen.points == list(POINTS)
         assert labs[0].state == "paused", "the live guest waits while the results are shown"
@@ -70,10 +77,7 @@ async def test_closing_mid_sweep_stops_it_after_the_current_point() -> None:
     app = app_with(sweep, labs)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: app.snapshot is not None)
-        await pilot.press("x")
-        await wait_for(pilot, lambda: isinstance(app.screen, ScalePlotScreen))
-        screen = app.screen
-        assert isinstance(screen, ScalePlotScreen)
+        screen = await open_scale(pilot, app)
         await wait_for(pilot, lambda: len(screen.points) == 1)
         assert screen.running and screen.check_action("rerun", ()) is False
         await pilot.press("escape")
@@ -91,10 +95,7 @@ async def test_a_guest_the_user_paused_stays_paused_after_the_sweep() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: app.snapshot is not None)
         labs[0].pause()
-        await pilot.press("x")
-        await wait_for(pilot, lambda: isinstance(app.screen, ScalePlotScreen))
-        screen = app.screen
-        assert isinstance(screen, ScalePlotScreen)
+        screen = await open_scale(pilot, app)
         await wait_for(pilot, lambda: screen.report is not None)
         assert "already paused" in str(screen.query_one("#scale-live").render())
         await pilot.press("escape")
@@ -109,10 +110,7 @@ async def test_q_closes_the_scale_screen_like_the_help_screen() -> None:
     app = app_with(sweep, labs)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: app.snapshot is not None)
-        await pilot.press("x")
-        await wait_for(pilot, lambda: isinstance(app.screen, ScalePlotScreen))
-        screen = app.screen
-        assert isinstance(screen, ScalePlotScreen)
+        screen = await open_scale(pilot, app)
         await wait_for(pilot, lambda: screen.report is not None)
         await pilot.press("q")
         await wait_for(pilot, lambda: not isinstance(app.screen, ScalePlotScreen))
@@ -126,10 +124,7 @@ async def test_a_sweep_that_fails_mid_way_keeps_its_points_and_says_where() -> N
     app = app_with(sweep, labs)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_for(pilot, lambda: app.snapshot is not None)
-        await pilot.press("x")
-        await wait_for(pilot, lambda: isinstance(app.screen, ScalePlotScreen))
-        screen = app.screen
-        assert isinstance(screen, ScalePlotScreen)
+        screen = await open_scale(pilot, app)
         await wait_for(pilot, lambda: not screen.running and sweep.finished.is_set())
         await pilot.pause()
         assert screen.points == list(POINTS[:12])
@@ -150,10 +145,7 @@ async def test_a_sweep_that_measures_nothing_could_not_run() -> None:
     app = app_with(sweep, labs)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: app.snapshot is not None)
-        await pilot.press("x")
-        await wait_for(pilot, lambda: isinstance(app.screen, ScalePlotScreen))
-        screen = app.screen
-        assert isinstance(screen, ScalePlotScreen)
+        screen = await open_scale(pilot, app)
         await wait_for(pilot, lambda: not screen.running and sweep.finished.is_set())
         await pilot.pause()
         assert screen.points == [] and screen.report is None

@@ -115,7 +115,8 @@ def open_recording(
 def _open_following(name: str, clock: Callable[[], float]) -> Opened:
     if not Path(name).exists():
         raise RecordingError(f"{name}: no such file; start the recording first, then follow it")
-    items = follow(name)
+    closed = threading.Event()  # the lab's close() sets it: the follow thread ends at once
+    items = follow(name, stop=closed)
     first: list[object] = []
     failed: list[RecordingError] = []
 
@@ -142,7 +143,7 @@ def _open_following(name: str, clock: Callable[[], float]) -> Opened:
     header = first[0]
     if not isinstance(header, Header):
         raise RecordingError(f"{name}: line 1: not a recording header")
-    return Opened(ReplayLab(header, follow=True, clock=clock), name, items)
+    return Opened(ReplayLab(header, follow=True, clock=clock, closed=closed), name, items)
 
 
 def _registrations(lab: LabPort) -> dict[int, RegistrationSpec]:
@@ -203,9 +204,9 @@ class ReplayApp(IofdApp):
         lab = self.opened.lab
         items = self.opened.items
         if items is not None and not lab.frames:
-            # A daemon thread: follow() sleeps between lines and has no way to be
-            # woken, so it must not keep the process alive; it ends at the next
-            # frame after close().
+            # It ends as soon as the lab closes (follow() waits on the lab's
+            # closed event); a daemon all the same, so nothing can keep the
+            # process alive past quitting.
             threading.Thread(
                 target=follow_into, args=(lab, items), name="replay follow", daemon=True
             ).start()

@@ -46,6 +46,7 @@ class ReplayLab:
         *,
         follow: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        closed: threading.Event | None = None,
     ) -> None:
         """A lab that shows `frames` (and, following, the ones `add_frame` brings).
 
@@ -54,6 +55,7 @@ class ReplayLab:
             frames: the frames read so far, in order.
             follow: more frames will come; playback stays on the newest.
             clock: the wall clock playback runs on (fixed in tests).
+            closed: set by `close()`: a follow reader waiting on it stops at once.
         """
         self.header = header
         """What made the recording."""
@@ -65,7 +67,7 @@ class ReplayLab:
         self._index_of = {id(f.snapshot): i for i, f in enumerate(self._frames)}
         self.playback = Playback([f.at for f in self._frames], follow=follow, clock=clock)
         """The clock; change it only through the methods below (they hold the lock)."""
-        self._closed = threading.Event()
+        self._closed = closed or threading.Event()
         self._notes: list[str] = []
         # Per frame (its snapshot's id): the seek count when it was last read, so
         # the view can tell a reading taken before a jump from one taken after.
@@ -81,7 +83,7 @@ class ReplayLab:
 
     @property
     def closed(self) -> bool:
-        """Whether `close()` was called (a follow thread stops at its next frame)."""
+        """Whether `close()` was called (a follow thread stops)."""
         return self._closed.is_set()
 
     def add_frame(self, frame: Frame) -> None:
@@ -255,7 +257,7 @@ class ReplayLab:
         return self._current().snapshot.state
 
     def close(self) -> None:
-        """Stop following (a follow thread ends at its next frame)."""
+        """Stop following (a follow thread waiting for a line ends at once)."""
         self._closed.set()
         with self._arrived:
             self._arrived.notify_all()

@@ -26,13 +26,16 @@ from iofdtui.ui.messages import LabStarted, Report, SnapshotReady
 from iofdtui.ui.replay.replay_lab import ReadOnlyRecording, ReplayLab
 from iofdtui.ui.replay.timeline import Timeline, TimelineView, clock_text
 from iofdtui.ui.scale_sweep import SweepPort
-from iofdtui.ui.screens.main import MainScreen
+from iofdtui.ui.screens.main import HISTORY_S, MainScreen
 from iofdtui.ui.session import LabSession
 from iofdtui.ui.widgets.event_log import EventLog
 from iofdtui.ui.widgets.lab_header import LabHeader
 
 SEEK_STEP_S = 5.0
 """How far ← and → move, in seconds of the recording."""
+
+FILL_FRAMES = 4_800
+"""The most frames a jump gives the sparkline (a minute of readings every 12.5 ms)."""
 
 
 def recorded_at(created: str) -> datetime | None:
@@ -131,16 +134,36 @@ class ReplayScreen(MainScreen, inherit_bindings=False):
 
     def show_reading(self, event: SnapshotReady) -> None:
         """Show the frame, its events (and those played through), and where the timeline is."""
+        index = self.replay.index_of(event.snapshot)
+        seeks = self.replay.seeks_when_read(event.snapshot)
+        if index is not None and seeks is not None:
+            self._add_rates(index, seeks)
         super().show_reading(event)
         if not self.query(Timeline):
             return  # a reading that arrived while the app tears its screen down at quit
-        index = self.replay.index_of(event.snapshot)
-        seeks = self.replay.seeks_when_read(event.snapshot)
         if index is not None and seeks is not None:
             self._log_frames(index, seeks)
         for note in self.replay.take_notes():
             self.log_event(note, "warning")
         self.update_timeline()
+
+    def _add_rates(self, index: int, seeks: int) -> None:
+        """Give the sparkline the frames before `index` that this reading passed over:
+        those played through between readings, or after a jump (and at the
+        start) the recording's last minute before it, so its rates are the
+        recording's, not only the frames a reading happened to land on."""
+        last = self._shown
+        if last is not None and seeks == self._seeks and last <= index:
+            first = last + 1
+        else:
+            since = self.replay.frame(index).snapshot.taken_at - HISTORY_S
+            first = index
+            # Bounded: a recording is untrusted, and its times may all be one.
+            floor = max(0, index - FILL_FRAMES)
+            while first > floor and self.replay.frame(first - 1).snapshot.taken_at >= since:
+                first -= 1
+        for i in range(first, index):
+            self._rates.add(self.replay.frame(i).snapshot)
 
     def _log_frames(self, index: int, seeks: int) -> None:
         """Log the events of the frames reached since the last reading: every one

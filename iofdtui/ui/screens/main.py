@@ -81,9 +81,9 @@ class MainScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = bindings("main")
     TINY_WIDTH = 80
+    """Under this many columns the screen has the `-tiny` class: one line of keys, no footer."""
     STARTING = "starting the test VM"
     """The event log's first line, while the session builds its lab."""
-    """Under this many columns the screen has the `-tiny` class: one line of keys, no footer."""
 
     guest_state: reactive[str] = reactive("starting", bindings=True)
     """The guest's state from the last snapshot; picks Pause or Resume for `p`."""

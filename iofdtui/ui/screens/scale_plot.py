@@ -7,9 +7,7 @@ measured point is posted back and plotted as it arrives.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -19,11 +17,9 @@ from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.reactive import reactive
-from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
@@ -31,19 +27,11 @@ from iofdtui.engine.experiments.scale import ScalePoint, ScaleReport
 from iofdtui.engine.model import format_addr
 from iofdtui.reports import format as fmt
 from iofdtui.ui.scale_sweep import SweepPort, doorbell, expected_points
+from iofdtui.ui.screens.held_run import HeldRunScreen, HoldLive, ReleaseLive, held_run_bindings
 from iofdtui.ui.widgets.scale_plot import ScalePlot, Series
 
 WALK_SERIES: tuple[str, ...] = ("hit-first", "hit-last", "miss")
 """The trigger-value series, in legend order."""
-
-HoldLive = Callable[[], tuple[str, bool]]
-"""Pause the app's live guest (blocking); returns what to say, and whether it was paused."""
-
-ReleaseLive = Callable[[], None]
-"""Let the live guest ring again (blocking)."""
-
-_ONE_SWEEP = threading.Lock()
-"""One sweep at a time: a new one waits for a stopping one to let go of the CPUs."""
 
 EXPLANATION = (
     "How KVM finds the eventfd: kvm_io_bus_write() binary-searches the bus's array, sorted by "
@@ -142,21 +130,12 @@ def walk_table(points: list[ScalePoint]) -> Table:
     return table
 
 
-class ScalePlotScreen(ModalScreen[None]):
-    """Sweep the ring cost against registrations, plot each point as it is measured.
+class ScalePlotScreen(HeldRunScreen):
+    """Sweep the ring cost against registrations, plot each point as it is measured."""
 
-    Modal, so the main screen's keys (pause, add...) cannot reach the live
-    lab while the sweep holds it paused.
-    """
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "close", "Close", tooltip="Stop the sweep and go back to the lab."),
-        Binding("x", "close", "Close", show=False),
-        # As on the help screen: q closes this screen, and q on the lab quits.
-        Binding("q", "close", "Close", show=False),
-        Binding("r", "rerun", "Run again", tooltip="Measure every point again."),
-        Binding("S", "app.screenshot", "SVG", tooltip="Save an SVG to screenshots/."),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = held_run_bindings(
+        "x", "Stop the sweep and go back to the lab.", "Measure every point again."
+    )
 
     DEFAULT_CSS = """
     ScalePlotScreen { background: $background; }
@@ -175,21 +154,6 @@ class ScalePlotScreen(ModalScreen[None]):
     ScalePlotScreen.-narrow #scale-tables { layout: vertical; }
     """
 
-    running: reactive[bool] = reactive(False, bindings=True)
-    """Whether a sweep is measuring; `r` is offered only when none is."""
-
-    @dataclass
-    class LiveHeld(Message):
-        """The live guest's fate for this sweep, in words."""
-
-        note: str
-
-    @dataclass
-    class Progress(Message):
-        """What the sweep is measuring now."""
-
-        what: str
-
     @dataclass
     class PointMeasured(Message):
         """One more measured point."""
@@ -202,12 +166,6 @@ class ScalePlotScreen(ModalScreen[None]):
 
         report: ScaleReport
         seconds: float
-
-    @dataclass
-    class Failed(Message):
-        """The sweep could not run; `message` is one line."""
-
-        message: str
 
     def __init__(
         self,
@@ -222,16 +180,13 @@ class ScalePlotScreen(ModalScreen[None]):
             hold_live: pauses the app's live guest for the sweep (in the worker).
             release_live: resumes it once the sweep is over and the screen closed.
         """
-        super().__init__()
+        super().__init__(hold_live, release_live)
         self.sweep = sweep
         """The sweep this screen runs."""
         self.points: list[ScalePoint] = []
         """Every point measured by the current run, in order."""
         self.report: ScaleReport | None = None
         """The last finished run."""
-        self._hold_live = hold_live
-        self._release_live = release_live
-        self._screen_gone = threading.Event()
         self._live_note = ""
 
     def compose(self) -> ComposeResult:
@@ -258,59 +213,47 @@ class ScalePlotScreen(ModalScreen[None]):
             "#walk-plot"
         ).border_title = "(b) p50 ring cost vs k trigger values at the doorbell (log x)"
         self.query_one("#scale-body").focus()
-        self._start()
+        self.start_run()
 
-    def _start(self) -> None:
+    def start_run(self) -> None:
+        """Start afresh: no points yet, the sweep's own VM starting."""
         self.points = []
         self.report = None
         self.running = True
         self._show()
-        self._run(self.app)
+        self._run()
 
     # ------------------------------------------------------------- the worker
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="scale")
-    def _run(self, app: object) -> None:
-        """Hold the live guest, run the sweep, post each point (blocking: a worker)."""
+    def _run(self) -> None:
+        """The sweep on its own labs, the live guest held; each point posted (a worker)."""
         worker = get_current_worker()
 
         def on_point(point: ScalePoint) -> bool:
             self.post_message(self.PointMeasured(point))
             # False stops run_scale after this point: the screen closed.
-            return not (worker.is_cancelled or self._screen_gone.is_set())
+            return not (worker.is_cancelled or self.gone)
 
         def progress(what: str) -> None:
             self.post_message(self.Progress(what))
 
-        with _ONE_SWEEP:
-            if self._screen_gone.is_set():
-                return
-            note, held = self._hold_live() if self._hold_live else ("", False)
-            self.post_message(self.LiveHeld(note))
+        def measure() -> None:
             started = time.monotonic()
-            try:
-                report = self.sweep.run(on_point, progress)
-            except OSError as err:  # KvmUnavailable, EngineError, EMFILE: one line each
-                # strerror is the engine's one-line message, or the bare errno's text.
-                self.post_message(self.Failed(err.strerror or str(err)))
-            else:
-                self.post_message(self.Finished(report, time.monotonic() - started))
-            finally:
-                if held and self._release_live is not None:
-                    # The live guest stays paused while the results are on screen.
-                    while not self._screen_gone.wait(0.1) and not worker.is_cancelled:
-                        pass
-                    self._release_live()
+            report = self.sweep.run(on_point, progress)
+            self.post_message(self.Finished(report, time.monotonic() - started))
+
+        self.held_run(measure)
 
     # ------------------------------------------------------------ the results
 
-    @on(LiveHeld)
-    def _live_held(self, event: LiveHeld) -> None:
+    @on(HeldRunScreen.LiveHeld)
+    def _live_held(self, event: HeldRunScreen.LiveHeld) -> None:
         self._live_note = event.note
         self._show()
 
-    @on(Progress)
-    def _progress(self, event: Progress) -> None:
+    @on(HeldRunScreen.Progress)
+    def _progress(self, event: HeldRunScreen.Progress) -> None:
         self._status(f"measuring {event.what}…")
 
     @on(PointMeasured)
@@ -327,8 +270,8 @@ class ScalePlotScreen(ModalScreen[None]):
         # A limit that stopped it early is said in the notes below the tables.
         self._status("done")
 
-    @on(Failed)
-    def _failed(self, event: Failed) -> None:
+    @on(HeldRunScreen.Failed)
+    def _failed(self, event: HeldRunScreen.Failed) -> None:
         self.running = False
         if not self.points:
             self._status(f"the sweep could not run: {event.message}", error=True)
@@ -384,24 +327,3 @@ class ScalePlotScreen(ModalScreen[None]):
         self.query_one("#scale-explain", Static).update(explain)
         if self.running and not points:
             self._status("starting the sweep's own VM…")
-
-    # ---------------------------------------------------------------- actions
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """`r` only once the sweep is over."""
-        if action == "rerun":
-            return not self.running
-        return True
-
-    def action_rerun(self) -> None:
-        """Measure every point again."""
-        self._start()
-
-    def action_close(self) -> None:
-        """Back to the lab; a running sweep stops after its current point."""
-        self._screen_gone.set()
-        self.dismiss(None)
-
-    def on_unmount(self) -> None:
-        """However the screen goes (even at quit), the sweep stops and the guest is let go."""
-        self._screen_gone.set()

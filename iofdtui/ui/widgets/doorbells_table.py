@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
-from operator import itemgetter
-
-from rich.cells import cell_len
+from itertools import compress
+from operator import is_not, itemgetter
 
 from iofdtui.engine.model import Bus, format_addr
 from iofdtui.engine.snapshot import Checkpoint, DoorbellStats, SlotStats
 from iofdtui.reports import format as fmt
 from iofdtui.ui.widgets.counts_table import CountsTable
+from iofdtui.ui.widgets.doorbell_fit import Fit, clip, fit_columns
 from iofdtui.ui.widgets.line_table import LineTable
 
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -42,100 +43,48 @@ FULL_SPLIT_WIDTH = 125
 
 _LEFT = {"doorbell", "plan", "misses", "live", "check", "vcpus", "traced"}
 
-_COUNTS = ("rings", "signals", "exits", "entries")
-_FREE = ("plan", "misses")
-"""Columns of free length (a plan's writes, the missed values): cut short with `…` to fit."""
-
 _SOURCES = (*(k for k, _ in COLUMNS), "live_short")
 """What a row's lengths are kept for: every column, and the live check without rings in flight."""
 
-_MIN_FREE = 8
-"""The narrowest a cut column gets, with its leading space (`4B←0x1…`)."""
-
-_COUNT_CHARS = {True: 7, False: 9}
-"""The widest a count gets, compact (`999,999`) or not (`9,999,999`): room is kept for it."""
-
-_LIVE_CHARS = 7
-"""Room kept for the live check with its rings in flight (`✓ +9999`)."""
+_Shown = tuple[
+    Sequence[DoorbellStats], Sequence[SlotStats], Checkpoint | None, Mapping[str, str] | None
+]
+"""What `show` was given: the doorbells, the slots, the checkpoint, the traced verdicts."""
 
 
 @dataclass(frozen=True)
-class Fit:
-    """What the table shows at its width: columns (with headers), cut lengths, live form."""
+class _Drawn:
+    """What the whole table was last shown with, besides the doorbells themselves."""
 
     columns: tuple[tuple[str, str], ...]
-    caps: dict[str, int] = field(default_factory=dict)
-    in_flight: bool = True
+    sources: tuple[str, ...]
+    compact: bool
+    vcpus: int
+    tight: bool
+    width: int
+    zoned: bool = False  # a ring entries column (some doorbell has coalesced entries)
 
-
-def clip(text: str, cells: int) -> str:
-    """`text` in at most `cells` cells, ending in `…` when cut."""
-    if cell_len(text) <= cells:
-        return text
-    while text and cell_len(text) > cells - 1:
-        text = text[:-1]
-    return text.rstrip() + "…"
-
-
-def fit_columns(
-    columns: tuple[tuple[str, str], ...],
-    widest: Mapping[str, int],
-    width: int,
-    compact: bool,
-) -> Fit:
-    """Choose what a table `width` cells wide shows, so nothing scrolls sideways.
-
-    `widest` is each column's widest cell in `len` (every character these
-    cells use, digits, hex, ✓ ✗ ← — …, is one cell wide), and `live_short`
-    the live check's without the rings in flight.  In order, until the row
-    fits: `exits by value` is headed `misses`; the live check drops its rings
-    in flight; the plan's writes and the missed values are cut short; the
-    per-row exact check goes (the border still gives the checkpoint's
-    verdict); the misses go.  Counts and the live check are measured at the
-    widest they get, so a reading whose counts gain a digit does not change
-    the choice.
-    """
-
-    def widths(cols: tuple[tuple[str, str], ...], in_flight: bool) -> dict[str, int]:
-        out = {}
-        for key, header in cols:
-            source = "live_short" if key == "live" and not in_flight else key
-            cells = max(cell_len(header), widest.get(source, 0))
-            if key in _COUNTS:
-                cells = max(cells, _COUNT_CHARS[compact])
-            elif key == "live" and in_flight:
-                cells = max(cells, _LIVE_CHARS)
-            out[key] = cells + 1  # each cell's leading space
-        return out
-
-    room = width - 1  # a vertical scrollbar may take one
-    renamed = tuple((k, "misses") if k == "misses" else (k, h) for k, h in columns)
-    for cols, in_flight in ((columns, True), (renamed, True), (renamed, False)):
-        if sum(widths(cols, in_flight).values()) <= room:
-            return Fit(cols, {}, in_flight)
-    cols = renamed
-    for drop in ((), ("check",), ("check", "misses"), ("check", "misses", "traced")):
-        cols = tuple(c for c in renamed if c[0] not in drop)
-        sizes = widths(cols, False)
-        free = [k for k, _ in cols if k in _FREE]
-        budget = room - sum(w for k, w in sizes.items() if k not in _FREE)
-        if budget >= _MIN_FREE * len(free):
-            break
-    # Share what is left among the free columns, the shortest served first.
-    caps: dict[str, int] = {}
-    budget = max(budget, _MIN_FREE * len(free))
-    for n, key in enumerate(sorted(free, key=sizes.__getitem__)):
-        share = min(sizes[key], budget // (len(free) - n))
-        budget -= share
-        if share < sizes[key]:
-            caps[key] = share - 1
-    return Fit(cols, caps, False)
+    @property
+    def form(self) -> tuple[bool, int, bool, bool]:
+        """What every row's cells depend on (their format, split and columns)."""
+        return (self.compact, self.vcpus, self.tight, self.zoned)
 
 
 @lru_cache(maxsize=8192)
 def doorbell_key(bus: Bus, addr: int) -> str:
     """Row key of one doorbell."""
     return f"{bus.value}:{addr:x}"
+
+
+def plan_writes(slots: Sequence[SlotStats]) -> dict[str, list[str]]:
+    """What the plan rings at each doorbell (row key -> `4B←0x1`...), in plan order."""
+    writes: dict[str, list[str]] = {}
+    for s in slots:
+        key = doorbell_key(s.spec.bus, s.spec.addr)
+        write = f"{s.spec.width}B←{s.spec.value:#x}"
+        if write not in writes.setdefault(key, []):  # every vCPU rings the same plan
+            writes[key].append(write)
+    return writes
 
 
 def check_cell(checkpoint: Checkpoint | None, at_checkpoint: DoorbellStats | None) -> str:
@@ -240,16 +189,7 @@ class DoorbellsTable(CountsTable):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._last: (
-            tuple[
-                Sequence[DoorbellStats],
-                Sequence[SlotStats],
-                Checkpoint | None,
-                Mapping[str, str] | None,
-            ]
-            | None
-        )
-        self._last = None
+        self._last: _Shown | None = None
         # Each doorbell's cells by column, and their lengths, with what they
         # were made from: a doorbell whose counts, writes and checkpoint entry
         # did not change keeps its strings (and so its row).
@@ -258,6 +198,13 @@ class DoorbellsTable(CountsTable):
         ] = {}
         # Each row as last shown, with the cells it was cut from (for `_fit`).
         self._shown: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {}
+        # What the rows were last made from: the plan's writes and the
+        # checkpoint's doorbells by row key, the form, and per column how many
+        # rows have each length (its widest decides what fits).
+        self._writes: dict[str, list[str]] = {}
+        self._exact: dict[str, DoorbellStats] = {}
+        self._drawn: _Drawn | None = None
+        self._lengths: list[Counter[int]] = []
 
     def cell_style(self, column_key: str, value: str) -> str | None:
         """The checks in colour: ✓ holds, ✗ broken."""
@@ -286,7 +233,11 @@ class DoorbellsTable(CountsTable):
     ) -> None:
         """Show these doorbells; only rows whose cells changed repaint (`traced`: the
         tracepoints' verdict per row key, a column of its own when given)."""
-        self._last = (doorbells, slots, checkpoint, traced)
+        last, self._last = self._last, (doorbells, slots, checkpoint, traced)
+        writes = plan_writes(slots)
+        if last is not None and self._update_in_place(last, writes):
+            return
+        self._writes = writes
         # One pass over slots and checkpoint each: a row per registered address
         # means ~1,000 rows with 1,000 registrations.
         vcpus = max((len(d.per_vcpu) for d in doorbells), default=1)
@@ -302,75 +253,149 @@ class DoorbellsTable(CountsTable):
             # misses and the per-row exact check (the border still gives its verdict).
             columns = tuple(c for c in columns if c[0] not in ("misses", "check"))
             columns = tuple(c if c[0] != "vcpus" else ("vcpus", "vCPU:rings") for c in columns)
-        writes: dict[str, list[str]] = {}
-        for s in slots:
-            key = doorbell_key(s.spec.bus, s.spec.addr)
-            write = f"{s.spec.width}B←{s.spec.value:#x}"
-            if write not in writes.setdefault(key, []):  # every vCPU rings the same plan
-                writes[key].append(write)
-        exact = {doorbell_key(d.bus, d.addr): d for d in checkpoint.doorbells} if checkpoint else {}
-        full: dict[str, dict[str, str]] = {}
-        lengths: list[tuple[int, ...]] = []
+        self._exact = (
+            {doorbell_key(d.bus, d.addr): d for d in checkpoint.doorbells} if checkpoint else {}
+        )
         sources = _SOURCES + (("vcpus",) if vcpus > 1 else ())
         sources += ("traced",) if traced is not None else ()
         sources += ("entries",) if zoned else ()
-        made, compact, has_checkpoint = self._made, self.compact, checkpoint is not None
+        self._drawn = _Drawn(columns, sources, self.compact, vcpus, tight, self.size.width, zoned)
+        full: dict[str, dict[str, str]] = {}
+        lengths: list[tuple[int, ...]] = []
+        made = self._made
         for d in doorbells:
             key = doorbell_key(d.bus, d.addr)
-            # What its cells are made of besides `d`: the same object while a
-            # quiet doorbell stays quiet, so the check is one identity test.
-            seen = None if traced is None else traced.get(key, "·")
-            around = (
-                writes.get(key), has_checkpoint, exact.get(key), compact, vcpus, tight, seen, zoned
-            )  # fmt: skip
-            known = made.get(key)
-            if known is not None and known[0][0] is d and known[0][1] == around:
-                full[key] = known[1]
-                lengths.append(known[2])
-                continue
-            source = (d, around)
-            row = cells(d, writes.get(key, ()), checkpoint, exact.get(key), compact)
-            by_key = dict(zip((k for k, _ in COLUMNS), row, strict=True))
-            by_key["live_short"] = live_cell(d, in_flight=False)
-            if vcpus > 1:
-                by_key["vcpus"] = per_vcpu_cell(d, compact=tight)
-            if seen is not None:
-                by_key["traced"] = seen
-            if zoned:
-                by_key["entries"] = fmt.count(d.entries, compact)
-            made[key] = (source, by_key, tuple(len(by_key[k]) for k in sources))
+            by_key, kept = self._cells_of(key, d, checkpoint, traced)
             full[key] = by_key
-            lengths.append(made[key][2])
+            lengths.append(kept)
         if len(made) > len(full):
             for key in [key for key in made if key not in full]:
                 del made[key]
         # Nothing scrolls sideways: at this width, drop or cut what does not fit.
-        # Each column's widest cell from the kept lengths (one pass in C a column).
-        widest = {k: max(map(itemgetter(i), lengths), default=0) for i, k in enumerate(sources)}
-        width = self.size.width or FULL_SPLIT_WIDTH  # not laid out yet: redrawn on resize
-        fit = fit_columns(columns, widest, width, self.compact)
+        # How many rows have each length, per column (one pass in C a column):
+        # the widest stays known when a few rows change (`_update_in_place`).
+        self._lengths = [Counter(map(itemgetter(i), lengths)) for i in range(len(sources))]
+        fit = self._fit_now()
         if fit != self._fit:
             # Columns only ever widen: a new choice starts them afresh.
             self._fit = fit
             self._shown.clear()  # rows cut for another fit
             self.set_columns(fit.columns, self.LEFT)
-        keys = [k for k, _ in fit.columns]
-        live = "live" if fit.in_flight else "live_short"
         rows = {}
         shown = self._shown
         for key, by_key in full.items():
             before = shown.get(key)
-            if before is not None and before[0] is by_key:
-                rows[key] = before[1]
-                continue
-            rows[key] = tuple(
-                clip(by_key[live if k == "live" else k], fit.caps[k])
-                if k in fit.caps
-                else by_key[live if k == "live" else k]
-                for k in keys
-            )
-            shown[key] = (by_key, rows[key])
+            fresh = before is None or before[0] is not by_key
+            rows[key] = self._cut(key, by_key, fit) if fresh else before[1]  # type: ignore[index]
         if len(shown) > len(rows):
             for key in [key for key in shown if key not in rows]:
                 del shown[key]
         self.set_rows(rows)
+
+    def _update_in_place(
+        self,
+        last: _Shown,
+        writes: dict[str, list[str]],
+    ) -> bool:
+        """Show a reading of the same doorbells in the same order by changing only
+        the rows whose stats are new objects: the engine hands back the very row
+        of a doorbell nothing happened to, so at 1,000 doorbells a reading costs
+        the few that moved.  False (the whole table to be shown) when anything
+        else changed: the doorbells, the plan, the checkpoint, the tracing, the
+        width or format, or what fits."""
+        doorbells, _slots, checkpoint, traced = self._last  # type: ignore[misc]
+        before = last[0]
+        drawn = self._drawn
+        if (
+            len(doorbells) != len(before)
+            or checkpoint is not last[2]
+            or traced is not None
+            or last[3] is not None
+            or writes != self._writes
+            or drawn is None
+            or drawn.compact is not self.compact
+            or drawn.width != self.size.width
+        ):
+            return False
+        # One identity test a row, in C; then only the new rows are looked at.
+        moved = list(compress(range(len(doorbells)), map(is_not, doorbells, before)))
+        for i in moved:
+            d, was = doorbells[i], before[i]
+            if d.bus is not was.bus or d.addr != was.addr or len(d.per_vcpu) != len(was.per_vcpu):
+                return False
+            if (d.entries or d.ring_full) and not drawn.zoned:
+                return False  # a zone's first entries: the table gains their column
+        changed: dict[str, dict[str, str]] = {}
+        for i in moved:
+            d = doorbells[i]
+            key = doorbell_key(d.bus, d.addr)
+            old = self._made[key][2]
+            by_key, kept = self._cells_of(key, d, checkpoint, traced)
+            if kept is not old:
+                for counts, was_len, now_len in zip(self._lengths, old, kept, strict=True):
+                    if was_len != now_len:
+                        counts[was_len] -= 1
+                        if not counts[was_len]:
+                            del counts[was_len]
+                        counts[now_len] += 1
+            changed[key] = by_key
+        fit = self._fit_now()
+        if fit != self._fit:
+            return False  # the whole table, cut for the new choice
+        rows = {key: self._cut(key, by_key, fit) for key, by_key in changed.items()}
+        self.update_rows(rows)
+        return True
+
+    def _cells_of(
+        self,
+        key: str,
+        d: DoorbellStats,
+        checkpoint: Checkpoint | None,
+        traced: Mapping[str, str] | None,
+    ) -> tuple[dict[str, str], tuple[int, ...]]:
+        """A doorbell's cells by column and their lengths, from the memo while
+        what they are made of is what it was."""
+        drawn = self._drawn
+        assert drawn is not None
+        # What its cells are made of besides `d`: the same object while a
+        # quiet doorbell stays quiet, so the check is one identity test.
+        seen = None if traced is None else traced.get(key, "·")
+        at_checkpoint = self._exact.get(key)
+        where = self._writes.get(key)
+        around = (where, checkpoint is not None, at_checkpoint, *drawn.form, seen)
+        known = self._made.get(key)
+        if known is not None and known[0][0] is d and known[0][1] == around:
+            return known[1], known[2]
+        row = cells(d, where or (), checkpoint, at_checkpoint, drawn.compact)
+        by_key = dict(zip((k for k, _ in COLUMNS), row, strict=True))
+        by_key["live_short"] = live_cell(d, in_flight=False)
+        if drawn.vcpus > 1:
+            by_key["vcpus"] = per_vcpu_cell(d, compact=drawn.tight)
+        if seen is not None:
+            by_key["traced"] = seen
+        if drawn.zoned:
+            by_key["entries"] = fmt.count(d.entries, drawn.compact)
+        kept = tuple(len(by_key[k]) for k in drawn.sources)
+        self._made[key] = ((d, around), by_key, kept)
+        return by_key, kept
+
+    def _fit_now(self) -> Fit:
+        """What fits the width, from each column's widest cell (the kept lengths)."""
+        drawn = self._drawn
+        assert drawn is not None
+        widest = {k: max(c, default=0) for k, c in zip(drawn.sources, self._lengths, strict=True)}
+        width = self.size.width or FULL_SPLIT_WIDTH  # not laid out yet: redrawn on resize
+        return fit_columns(drawn.columns, widest, width, drawn.compact)
+
+    def _cut(self, key: str, by_key: dict[str, str], fit: Fit) -> tuple[str, ...]:
+        """A row's cells in the fit's columns, cut to its lengths (kept for the next reading)."""
+        live = "live" if fit.in_flight else "live_short"
+        caps = fit.caps
+        row = tuple(
+            clip(by_key[live if k == "live" else k], caps[k])
+            if k in caps
+            else by_key[live if k == "live" else k]
+            for k, _ in fit.columns
+        )
+        self._shown[key] = (by_key, row)
+        return row
