@@ -52,10 +52,10 @@ def outcome_lines(outcome: Outcome) -> list[Line]:
             text = f"removed #{final.id} {final.spec.describe()}: {final.signals:,} signals in all"
             return [(text, INFO)]
         case ZoneAdded(zone_id, spec):
-            return [(f"coalesced #{zone_id} {spec.describe()}: its writes go to the ring", INFO)]
+            return [(f"coalesced z{zone_id} {spec.describe()}: its writes go to the ring", INFO)]
         case ZoneRemoved(final):
             text = (
-                f"removed coalesced #{final.id} {final.spec.describe()}: {final.entries:,} "
+                f"removed coalesced z{final.id} {final.spec.describe()}: {final.entries:,} "
                 f"ring entries, {final.ring_full:,} ring full in all"
             )
             return [(text, INFO)]

@@ -262,7 +262,7 @@ class LabSession:
 
     def remove_zone(self, zone_id: int) -> None:
         """Drain the coalesced ring and unregister zone `zone_id`."""
-        self.call(f"removing coalesced #{zone_id}", partial(calls.remove_zone, zone_id=zone_id))
+        self.call(f"removing coalesced z{zone_id}", partial(calls.remove_zone, zone_id=zone_id))
 
     def remove(self, reg_id: int) -> None:
         """Deassign `reg_id`; it stays in `removing` until the view calls `removed`."""

@@ -131,6 +131,8 @@ class AddRegistrationScreen(Dialog[int | None]):
     def on_mount(self) -> None:
         """Start on the address, the field that is always needed."""
         self.query_one("#addr", Input).focus()
+        self._kind_moved = False
+        self.watch(self.query_one("#kind", Select), "expanded", self._kind_closed, init=False)
         self.validate_form()
 
     def zone_or_problem(self) -> tuple[ZoneSpec | None, str, str | None]:
@@ -209,6 +211,17 @@ class AddRegistrationScreen(Dialog[int | None]):
     @on(Select.Changed)
     def _changed(self) -> None:
         self.validate_form()
+
+    @on(Select.Changed, "#kind")
+    def _kind_changed(self) -> None:
+        self._kind_moved = True
+
+    def _kind_closed(self, expanded: bool) -> None:
+        # The fields change with the kind: back to the address, the one both need
+        # (once the select's list has closed: the select takes focus back then).
+        if not expanded and self._kind_moved:
+            self._kind_moved = False
+            self.query_one("#addr", Input).focus()
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#register")

@@ -11,8 +11,8 @@ from iofdtui.reports import format as fmt
 from iofdtui.ui.widgets.counts_table import CountsTable
 
 COLUMNS: tuple[tuple[str, str], ...] = (
-    ("id", "#"),
-    ("zone", "coalesced zone"),
+    ("id", "zone"),
+    ("zone", "covers"),
     ("entries", "ring entries"),
     ("full", "ring full"),
     ("per_k", "full /1k"),
@@ -29,7 +29,7 @@ def zone_cells(zone: ZoneStats, compact: bool = False) -> tuple[str, ...]:
     writes = zone.entries + zone.ring_full
     per_k = fmt.fixed(1000 * zone.ring_full / writes, 1) if writes else fmt.DASH
     return (
-        f"#{zone.id}",
+        f"z{zone.id}",  # zones number apart from registrations
         where,
         fmt.count(zone.entries, compact),
         fmt.count(zone.ring_full, compact),
