@@ -172,17 +172,21 @@ def set_plan(lab: LabPort, plan: list[SlotSpec]) -> Outcome:
 
 
 def take_over(new: LabPort, old: LabPort) -> VcpusChanged:
-    """`new` (another vCPU count) takes `old`'s plan, registrations and reader; `old` is closed.
+    """`new` (another vCPU count) takes `old`'s plan, registrations, zones and reader; `old`
+    is closed.
 
     vCPUs cannot be added to a running VM's accounting, so the lab is rebuilt.
     When this raises, both labs are closed.
     """
     specs, plan, reader = old.registrations(), old.plan(), old.reader
+    zones = old.zones()
     pinned, paced = old.pinning is not None, old.pace_us is not None
     try:
         old.close()
         apply_plan(new, plan)
         renumbered = {old_id: new.add_registration(spec) for old_id, spec in sorted(specs.items())}
+        for zone in zones.values():  # after the registrations: what overlaps may change hands
+            new.add_zone(zone.bus, zone.addr, zone.size)
         new.set_reader(reader)
         new.start()
     except ENGINE_ERRORS:

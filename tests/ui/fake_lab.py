@@ -170,7 +170,7 @@ class FakeLab:
         """What `pause` and `resume` last left (the fixed snapshot says running)."""
         self.readings = 0
         """Snapshots taken: each is an interval after the last, as a real lab's are."""
-        self.zones: dict[int, ZoneSpec] = {}
+        self.zone_specs: dict[int, ZoneSpec] = {}
         self.removed_zones: list[ZoneStats] = []
 
     def start(self) -> None:
@@ -241,24 +241,30 @@ class FakeLab:
         except SpecError as err:
             raise RegistrationRejected(errno.EINVAL, str(err), err.field) from None
         self._next_id += 1
-        self.zones[self._next_id] = spec
+        self.zone_specs[self._next_id] = spec
         return self._next_id
+
+    def zones(self) -> dict[int, ZoneSpec]:
+        """The zones added and not removed."""
+        return dict(self.zone_specs)
 
     def remove_zone(self, zone_id: int) -> ZoneStats:
         """Forget it; its final counts are the fixed ones."""
-        final = ZoneStats(zone_id, self.zones.pop(zone_id), *ZONE_COUNTS, removed=True)
+        final = ZoneStats(zone_id, self.zone_specs.pop(zone_id), *ZONE_COUNTS, removed=True)
         self.removed_zones.append(final)
         return final
 
     def _zoned(self, snap: Snapshot) -> Snapshot:
         """Zones as a real lab shows them: the fixed counts on every zone, and the
         doorbells they cover turned into ring entries (the ring full the rest)."""
-        if not self.zones and not self.removed_zones:
+        if not self.zone_specs and not self.removed_zones:
             return snap
-        zones = tuple(ZoneStats(i, z, *ZONE_COUNTS) for i, z in self.zones.items())
+        zones = tuple(ZoneStats(i, z, *ZONE_COUNTS) for i, z in self.zone_specs.items())
         doors = []
         for door in snap.doorbells:
-            if any(z.bus is door.bus and z.covers_addr(door.addr) for z in self.zones.values()):
+            if any(
+                z.bus is door.bus and z.covers_addr(door.addr) for z in self.zone_specs.values()
+            ):
                 entries, full = door.rings - ZONE_COUNTS[1], ZONE_COUNTS[1]
                 door = replace(
                     door,
