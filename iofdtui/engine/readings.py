@@ -270,7 +270,7 @@ class Readings:
             for (vcpu, index), cost in zip(rung_slots, slot_costs, strict=True)
         ]
         doorbells = self._doorbells.rows(plan, live_set, signals, slot_stats)
-        zone_stats, ring = self.zones.read(handle) if self.zones else ((), None)
+        zone_stats, ring = self.zones.read(handle, self.tsc_khz) if self.zones else ((), None)
         health = native_reads.read_health(handle)
         state = native_reads.STATES.get(health.state, "unknown")
         overhead_ns = None if overhead is None else cycles_to_ns(overhead.p50, self.tsc_khz)

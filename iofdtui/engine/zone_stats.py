@@ -110,7 +110,8 @@ class RingStats:
     always stays empty).  `stray` entries match no slot of the plan, `bad`
     ones have an impossible length; `scribbled` counts drains that found the
     ring's `first` or `last` out of place (put back: `first` at once, `last`
-    at the next pause, `repaired`).
+    at the next pause, `repaired`).  The delay figures are None until a paced
+    drain timed an entry.
     """
 
     mode: str
@@ -124,6 +125,14 @@ class RingStats:
     scribbled: int
     repaired: int
     last_stray: str | None = None
+    # Paced mode: the delivery delay, from the guest's stamp just before a write to
+    # the drain that saw its entry (timed when a drain found it alone:
+    # `delay_samples`; the others drained while paced: `delay_untimed`), under the
+    # drain mode in force.
+    delay_p50_ns: float | None = None
+    delay_p99_ns: float | None = None
+    delay_samples: int = 0
+    delay_untimed: int = 0
 
     @property
     def mean_found(self) -> float | None:

@@ -185,7 +185,9 @@ class Zones:
 
     # ---------------------------------------------------------- reading
 
-    def read(self, handle: object) -> tuple[tuple[ZoneStats, ...], RingStats | None]:
+    def read(
+        self, handle: object, tsc_khz: int = 0
+    ) -> tuple[tuple[ZoneStats, ...], RingStats | None]:
         """Every live zone's counts, then the removed ones'; and the ring's."""
         zones = list(self.live.values())
         out = ffi.new("struct lab_zone_stats[]", max(1, len(zones)))
@@ -194,15 +196,40 @@ class Zones:
         stats = tuple(
             ZoneStats(z.id, z.spec, out[i].entries, out[i].ring_full) for i, z in enumerate(zones)
         )
-        return stats + tuple(self.removed), read_ring(handle)
+        return stats + tuple(self.removed), read_ring(handle, tsc_khz)
 
 
-def read_ring(handle: object) -> RingStats | None:
+def delay_quantiles(handle: object, mode: int, tsc_khz: int) -> tuple[float, float] | None:
+    """p50 and p99 of the delivery delay under drain `mode`, in ns (the midpoint
+    of the bucket each falls in, as the engine's quantiles); None: no samples."""
+    buf = ffi.new("uint64_t[]", lib.HIST_BUCKETS)
+    n = lib.lab_ring_delay_hist(handle, mode, buf, lib.HIST_BUCKETS)
+    counts = ffi.unpack(buf, max(n, 0))
+    total = sum(counts)
+    if not total or not tsc_khz:
+        return None
+    out = []
+    for q in (0.5, 0.99):
+        seen = 0
+        for bucket, count in enumerate(counts):
+            seen += count
+            if count and seen >= q * total:
+                lo, hi = lib.lab_hist_value(bucket), lib.lab_hist_value(bucket + 1)
+                out.append((lo if bucket < 128 else (lo + hi) / 2) * 1e6 / tsc_khz)
+                break
+    return out[0], out[1]
+
+
+def read_ring(handle: object, tsc_khz: int = 0) -> RingStats | None:
     """The coalesced ring's counts (None before the first zone or drain mode)."""
     r = ffi.new("struct lab_ring_stats *")
     lib.lab_ring_read(handle, r)
     if not r.capacity:
         return None
+    delay = None
+    if r.delay_samples:
+        mode = lib.LAB_DRAIN_THREAD if r.mode == lib.LAB_DRAIN_THREAD else lib.LAB_DRAIN_EXITS
+        delay = delay_quantiles(handle, mode, tsc_khz)
     last = None
     if r.stray_entries:
         bus = Bus.PIO if r.stray_pio else Bus.MMIO
@@ -220,6 +247,10 @@ def read_ring(handle: object) -> RingStats | None:
         scribbled=r.scribbled,
         repaired=r.repaired,
         last_stray=last,
+        delay_p50_ns=delay[0] if delay else None,
+        delay_p99_ns=delay[1] if delay else None,
+        delay_samples=r.delay_samples,
+        delay_untimed=r.delay_untimed,
     )
 
 

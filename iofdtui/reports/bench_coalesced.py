@@ -25,6 +25,17 @@ RING_COLUMNS = (
     "/drain",
     "exact",
 )
+DELAY_COLUMNS = (
+    "reader",
+    "write",
+    "drain",
+    "paced µs",
+    "delay p50 µs",
+    "delay p99 µs",
+    "timed",
+    "not timed",
+    "exact",
+)
 PATHS_COLUMNS = (
     "reader",
     "bus",
@@ -45,7 +56,10 @@ NOTE = (
     "per 1,000 writes. /drain: entries a drain found, on average (the ring holds 169). "
     "exact: rings = signals + exits + ring entries at the closing pause. Three paths: "
     "rings/s and mean ns of the userspace exit, the ioeventfd and the zone (its mean "
-    "includes the ring-full exits).\n"
+    "includes the ring-full exits). Delivery delay (paced: one ring per visit): from the "
+    "guest's TSC stamp just before a write to the drain that saw its entry, on the TSC "
+    "clock the wake-up figure uses; timed: entries a drain found alone (only the newest "
+    "ring's stamp is published), the others are not timed.\n"
 )
 
 
@@ -66,6 +80,23 @@ def _ring_row(r: PhaseResult) -> tuple[str, ...]:
     )
 
 
+def _delay_row(r: PhaseResult) -> tuple[str, ...]:
+    ring = r.ring
+    p50 = ring.delay_p50_ns if ring else None
+    p99 = ring.delay_p99_ns if ring else None
+    return (
+        r.reader,
+        f"{r.phase.bus.value}/{fmt.length(r.phase.width)}",
+        r.phase.drain or "exits",
+        fmt.whole(r.phase.pace_us),
+        fmt.fixed(None if p50 is None else p50 / 1000, 1),
+        fmt.fixed(None if p99 is None else p99 / 1000, 1),
+        fmt.whole(ring.delay_samples if ring else None),
+        fmt.whole(ring.delay_untimed if ring else None),
+        fmt.tick(r.conserved),
+    )
+
+
 def three_paths(results: tuple[PhaseResult, ...]) -> list[tuple[PhaseResult, ...]]:
     """(exit, ioeventfd, coalesced drained at exits) per reader, bus and width, same run."""
     by_key = {
@@ -73,7 +104,7 @@ def three_paths(results: tuple[PhaseResult, ...]) -> list[tuple[PhaseResult, ...
     }
     out = []
     for r in results:
-        if r.phase.path != "coalesced" or r.phase.drain != "exits":
+        if r.phase.path != "coalesced" or r.phase.drain != "exits" or r.phase.pace_us:
             continue
         key = (r.reader, r.phase.bus, r.phase.width)
         user = by_key.get((*key, "userspace", None))
@@ -85,14 +116,23 @@ def three_paths(results: tuple[PhaseResult, ...]) -> list[tuple[PhaseResult, ...
 
 def render_coalesced(results: tuple[PhaseResult, ...]) -> Group | None:
     """The coalesced tables, or None when the run measured no coalesced phase."""
-    rows = [r for r in results if r.phase.path == "coalesced"]
-    if not rows:
+    rows = [r for r in results if r.phase.path == "coalesced" and r.phase.pace_us is None]
+    paced = [r for r in results if r.phase.path == "coalesced" and r.phase.pace_us is not None]
+    if not rows and not paced:
         return None
     ring = titled_table(
         "Coalesced writes: the ring (cost in ns)", RING_COLUMNS, NAMES, no_wrap=True
     )
     for r in rows:
         ring.add_row(*_ring_row(r))
+    delay = titled_table(
+        "Delivery delay: how long an entry waited in the ring (paced)",
+        DELAY_COLUMNS,
+        NAMES,
+        no_wrap=True,
+    )
+    for r in paced:
+        delay.add_row(*_delay_row(r))
     paths = titled_table(
         "Three paths, same run: exit, ioeventfd, zone (drained at exits)",
         PATHS_COLUMNS,
@@ -107,4 +147,4 @@ def render_coalesced(results: tuple[PhaseResult, ...]) -> Group | None:
             *(fmt.whole(r.rings_per_s) for r in (user, eventfd, coalesced)),
             *(fmt.whole(r.latency.mean_ns) for r in (user, eventfd, coalesced)),
         )
-    return Group(ring, paths, Text(NOTE, style="dim"))
+    return Group(ring, delay, paths, Text(NOTE, style="dim"))

@@ -145,6 +145,35 @@ def test_the_drain_thread_mode_drains_without_exits(lab) -> None:
         lab.set_ring_drain("sometimes")
 
 
+def test_paced_entries_found_alone_time_their_delivery_delay(lab) -> None:
+    if lab.wake_note is not None:
+        pytest.skip(f"no shared TSC clock here: {lab.wake_note}")
+    lab.set_plan([SlotSpec(Bus.MMIO, MMIO_DOOR, 4, 1, 4)])
+    lab.add_zone(Bus.MMIO, MMIO_DOOR, 4)
+    lab.set_ring_drain("thread")
+    lab.set_pace(100)
+    lab.start()
+    time.sleep(0.2)
+    lab.reset_counters()
+    time.sleep(0.8)
+    lab.pause()
+    assert lab.checkpoint().holds
+    snap = lab.snapshot()
+    ring, door = snap.ring, _door(snap, Bus.MMIO, MMIO_DOOR)
+    # Every entry drained while paced is timed or counted as not timed.
+    assert ring.delay_samples + ring.delay_untimed == door.entries > 0
+    assert ring.delay_samples > 0
+    assert 0 < ring.delay_p50_ns <= ring.delay_p99_ns
+    # Drained at exits the ring fills: its entries are found together, not alone.
+    lab.set_ring_drain("exits")
+    lab.reset_counters()
+    _ring_for(lab, 0.8)
+    snap = lab.snapshot()
+    door = _door(snap, Bus.MMIO, MMIO_DOOR)
+    assert snap.ring.delay_samples + snap.ring.delay_untimed == door.entries
+    assert snap.ring.delay_untimed > 10 * snap.ring.delay_samples
+
+
 def _overlap(lab, zone: tuple[int, int], zone_first: bool, trigger: int | None = None):
     lab.set_plan([SlotSpec(Bus.PIO, PIO_DOOR, 1, 1, 8)])
     reg = RegistrationSpec(Bus.PIO, PIO_DOOR, 1, trigger)

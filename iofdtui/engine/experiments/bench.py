@@ -30,6 +30,7 @@ MMIO_ADDR = 0xFE00_0000
 RING_VALUE = 0x5A
 WARMUP_S = 0.2
 ZONE_SIZE = 8  # a coalesced phase's zone: the doorbell's 8 bytes
+DELAY_PACE_US = 100.0  # the paced coalesced phases' period
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,7 @@ class Phase:
     write_width: int  # the guest's write
     path: str  # "ioeventfd" | "userspace" | "datamatch-miss" | "coalesced"
     drain: str | None = None  # coalesced: who drains the ring ("exits" or "thread")
+    pace_us: float | None = None  # paced: one ring per visit this far apart (the delivery delay)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +136,15 @@ def coalesced_json(r: PhaseResult) -> dict[str, object]:
         "ring_drains": ring.drains if ring else None,
         "ring_mean_found": ring.mean_found if ring else None,
         "ring_found_max": ring.found_max if ring else None,
+        "pace_us": r.phase.pace_us,
+        "delay_ns": None
+        if ring is None or r.phase.pace_us is None
+        else {
+            "p50": ring.delay_p50_ns,
+            "p99": ring.delay_p99_ns,
+            "samples": ring.delay_samples,
+            "untimed": ring.delay_untimed,
+        },
     }
 
 
@@ -180,6 +191,9 @@ def phases(any_length: bool) -> Iterator[Phase]:
         for width in widths:
             for drain in ("exits", "thread") if width == 4 else ("exits",):
                 yield Phase(bus, width, width, "coalesced", drain)
+    # Paced, one ring per visit: how long an entry waits in the ring (the delivery delay).
+    for drain in ("thread", "exits"):
+        yield Phase(Bus.MMIO, 4, 4, "coalesced", drain, DELAY_PACE_US)
 
 
 def _doorbell(phase: Phase) -> int:
@@ -210,6 +224,8 @@ def run_phase(lab: Lab, phase: Phase, seconds: float, weight: int = 64) -> Phase
         if phase.path == "coalesced":
             lab.set_ring_drain(phase.drain or "exits")
             lab.add_zone(phase.bus, _doorbell(phase), ZONE_SIZE)
+        if lab.pace_us != phase.pace_us and (phase.pace_us is None or lab.tsc_khz):
+            lab.set_pace(phase.pace_us)
     time.sleep(WARMUP_S)
     # From here the guest's samples and the host's clock cover the same stretch.
     lab.reset_counters()

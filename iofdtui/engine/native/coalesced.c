@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <x86intrin.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
@@ -48,6 +49,8 @@ struct zones {
     int nzones; /* zones in use; changes while quiescent */
     struct lab_ring_stats stats;
     struct accum path[NKINDS][LAB_MODES]; /* ring cost of zoned writes, per kind and mode */
+    struct accum delay[2];                /* delivery delay (paced), per drain mode, TSC cycles */
+    uint32_t delay_seq;                   /* the guest's ring record last sampled */
     int mode;                             /* enum lab_drain_mode */
     pthread_t thread;
     int thread_up, thread_stop;
@@ -119,12 +122,12 @@ static struct zone *zone_at(struct zones *z, int pio, uint64_t addr, uint32_t le
  * One entry, copied out of the ring: count it for the slot that writes it
  * (any vCPU's: the ring does not say who wrote) and for its zone.
  */
-static void count_entry(struct lab *lab, struct zones *z, const struct kvm_coalesced_mmio *e)
+static int count_entry(struct lab *lab, struct zones *z, const struct kvm_coalesced_mmio *e)
 {
     uint32_t len = e->len;
     if (len != 1 && len != 2 && len != 4 && len != 8) {
         z->stats.bad_entries++;
-        return;
+        return -1;
     }
     int pio = e->pio != 0;
     uint64_t value = load_le(e->data, len);
@@ -136,7 +139,7 @@ static void count_entry(struct lab *lab, struct zones *z, const struct kvm_coale
         if (s->defined && s->pio == pio && s->where == (uint32_t)e->phys_addr &&
             s->width == len && s->value == value) {
             __atomic_fetch_add(&s->entries, 1, __ATOMIC_RELAXED);
-            return;
+            return i;
         }
     }
     z->stats.stray_entries++;
@@ -144,6 +147,46 @@ static void count_entry(struct lab *lab, struct zones *z, const struct kvm_coale
     z->stats.stray_addr = e->phys_addr;
     z->stats.stray_len = len;
     z->stats.stray_value = value;
+    return -1;
+}
+
+/*
+ * Paced mode: how long an entry waited.  The guest publishes each paced ring
+ * (guest_abi.h MB_WAKE: its slot and the guest TSC just before the write).
+ * A drain that finds one entry alone times it when the record is complete,
+ * new, and that entry's slot's: then the entry is that ring, and `seen`
+ * (host TSC when this drain read `last`) on the guest's clock, less the
+ * stamp, is its delay.  Entries found together are counted as not timed
+ * (only the newest ring's stamp is published), so where drains find many
+ * (drained at exits) the timed ones are few, and the counts say so.
+ * `zmu` held.
+ */
+static void delay_sample(struct lab *lab, struct zones *z, uint64_t seen, uint32_t found,
+                         int newest)
+{
+    uint32_t seq = __atomic_load_n(guest_u32(lab, WAKE_SEQ), __ATOMIC_ACQUIRE);
+    uint32_t done = __atomic_load_n(guest_u32(lab, WAKE_DONE), __ATOMIC_ACQUIRE);
+    uint32_t slot = __atomic_load_n(guest_u32(lab, WAKE_SLOT), __ATOMIC_ACQUIRE);
+    uint32_t stamp = __atomic_load_n(guest_u32(lab, WAKE_STAMP), __ATOMIC_ACQUIRE);
+    int settled = !(seq & 1) && done == seq &&
+                  __atomic_load_n(guest_u32(lab, WAKE_SEQ), __ATOMIC_ACQUIRE) == seq;
+    if (!settled || found != 1 || newest < 0 || slot != (uint32_t)newest ||
+        seq == z->delay_seq || seq == lab->wake_seq_base) {
+        z->stats.delay_untimed += found;
+        return;
+    }
+    int32_t cycles = (int32_t)((uint32_t)(seen + lab->tsc_offset) - stamp);
+    if (cycles < 0) {
+        z->stats.delay_negative++; /* the TSC mapping is wrong: never a sample */
+        z->stats.delay_untimed += found;
+        return;
+    }
+    z->delay_seq = seq;
+    struct accum *acc = &z->delay[__atomic_load_n(&z->mode, __ATOMIC_RELAXED) ? 1 : 0];
+    acc->samples++;
+    acc->cycles += (uint32_t)cycles;
+    acc->hist[lab_hist_bucket((uint32_t)cycles)]++;
+    z->stats.delay_samples++;
 }
 
 /* Read every entry between our `first` and the ring's `last`; `zmu` held. */
@@ -159,16 +202,20 @@ static void drain_locked(struct lab *lab, struct zones *z)
         z->stats.scribbled++;
         return;
     }
+    uint64_t seen = __rdtsc(); /* when this drain saw the entries up to `last` */
     uint32_t found = 0;
+    int newest = -1; /* the slot of the newest entry */
     while (z->head != last && found < z->capacity) {
         struct kvm_coalesced_mmio e;
         memcpy(&e, (const void *)&ring->coalesced_mmio[z->head], sizeof(e));
-        count_entry(lab, z, &e);
+        newest = count_entry(lab, z, &e);
         z->head = (z->head + 1) % z->capacity;
         found++;
     }
     if (!found)
         return;
+    if (__atomic_load_n(&lab->pace, __ATOMIC_ACQUIRE))
+        delay_sample(lab, z, seen, found, newest);
     __atomic_store_n(&ring->first, z->head, __ATOMIC_RELEASE);
     z->stats.drains++;
     z->stats.entries += found;
@@ -250,6 +297,7 @@ void lab_zone_reset(struct lab *lab)
     z->stats.capacity = z->capacity;
     z->stats.mode = mode;
     memset(z->path, 0, sizeof(z->path));
+    memset(z->delay, 0, sizeof(z->delay));
     pthread_mutex_unlock(&z->zmu);
 }
 
@@ -433,4 +481,23 @@ int lab_ring_scribble(struct lab *lab, uint32_t first, uint32_t last)
     __atomic_store_n(&z->ring->first, first, __ATOMIC_RELEASE);
     __atomic_store_n(&z->ring->last, last, __ATOMIC_RELEASE);
     return 0;
+}
+
+int lab_ring_delay_hist(struct lab *lab, int mode, uint64_t *out, int n)
+{
+    struct zones *z = lab->zones;
+    if (mode != LAB_DRAIN_EXITS && mode != LAB_DRAIN_THREAD)
+        return -EINVAL;
+    if (n > HIST_BUCKETS)
+        n = HIST_BUCKETS;
+    if (!z) {
+        for (int b = 0; b < n; b++)
+            out[b] = 0;
+        return n;
+    }
+    pthread_mutex_lock(&z->zmu);
+    for (int b = 0; b < n; b++)
+        out[b] = z->delay[mode].hist[b];
+    pthread_mutex_unlock(&z->zmu);
+    return n;
 }

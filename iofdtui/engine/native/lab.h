@@ -279,6 +279,9 @@ struct lab_ring_stats {
     uint64_t repaired;      /* pauses that put a scribbled `last` back */
     uint32_t capacity;      /* entries the ring holds (one always stays empty) */
     int mode;               /* enum lab_drain_mode */
+    uint64_t delay_samples; /* paced: entries whose wait was timed (a drain found them alone) */
+    uint64_t delay_untimed; /* paced: entries drained without a timing */
+    uint64_t delay_negative; /* drains whose timing came out negative: the TSC mapping is wrong */
 };
 /* Quiescent.  `stage`: enum lab_zone_stage on failure. */
 int lab_zone_add(struct lab *lab, int pio, uint64_t addr, uint32_t size, int *zone_id, int *stage);
@@ -288,6 +291,8 @@ int lab_zone_read(struct lab *lab, const int *ids, int n, struct lab_zone_stats 
 int lab_ring_read(struct lab *lab, struct lab_ring_stats *out);
 /* Quiescent: enum lab_drain_mode. */
 int lab_ring_set_drain(struct lab *lab, int mode);
+/* The delivery delay's histogram (TSC cycles, HIST_BUCKETS buckets) under a drain mode. */
+int lab_ring_delay_hist(struct lab *lab, int mode, uint64_t *out, int n);
 /* Test hook: write the ring's first and last, as a misbehaving peer would. */
 int lab_ring_scribble(struct lab *lab, uint32_t first, uint32_t last);
 /* cdef-end */

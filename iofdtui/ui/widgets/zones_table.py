@@ -46,6 +46,11 @@ def ring_summary(ring: RingStats | None) -> str:
     parts = [f"ring {ring.capacity} entries, drained {drained}"]
     if ring.mean_found is not None:
         parts.append(f"{ring.mean_found:.0f} a drain (max {ring.found_max})")
+    if ring.delay_p50_ns is not None and ring.delay_p99_ns is not None:
+        parts.append(
+            f"delay p50 {fmt.ns(ring.delay_p50_ns)} p99 {fmt.ns(ring.delay_p99_ns)} "
+            f"({ring.delay_samples:,} timed, {ring.delay_untimed:,} not)"
+        )
     for count, what in (
         (ring.stray, "stray"),
         (ring.bad, "bad"),
