@@ -23,6 +23,7 @@
 #include "lab_internal.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <x86intrin.h>
 #include <string.h>
@@ -161,11 +162,28 @@ static int count_entry(struct lab *lab, struct zones *z, const struct kvm_coales
  * (drained at exits) the timed ones are few, and the counts say so.
  * `zmu` held.
  */
+static int on_vcpu_thread(struct lab *lab)
+{
+    int me = my_tid();
+    for (int k = 0; k < lab->nvcpus; k++)
+        if (__atomic_load_n(&lab->vcpus[k].tid, __ATOMIC_ACQUIRE) == me)
+            return 1;
+    return 0;
+}
+
 static void delay_sample(struct lab *lab, struct zones *z, uint64_t seen, uint32_t found,
                          int newest)
 {
     uint32_t seq = __atomic_load_n(guest_u32(lab, WAKE_SEQ), __ATOMIC_ACQUIRE);
     uint32_t done = __atomic_load_n(guest_u32(lab, WAKE_DONE), __ATOMIC_ACQUIRE);
+    /* Caught between its write and marking it done: wait (up to ~50 µs) for the
+     * guest to finish, unless this is a vCPU thread (its guest is not running). */
+    uint64_t limit = seen + (uint64_t)lab->facts.tsc_khz * 50 / 1000;
+    while (!(seq & 1) && done != seq && found == 1 && __rdtsc() < limit && !on_vcpu_thread(lab)) {
+        sched_yield();
+        seq = __atomic_load_n(guest_u32(lab, WAKE_SEQ), __ATOMIC_ACQUIRE);
+        done = __atomic_load_n(guest_u32(lab, WAKE_DONE), __ATOMIC_ACQUIRE);
+    }
     uint32_t slot = __atomic_load_n(guest_u32(lab, WAKE_SLOT), __ATOMIC_ACQUIRE);
     uint32_t stamp = __atomic_load_n(guest_u32(lab, WAKE_STAMP), __ATOMIC_ACQUIRE);
     int settled = !(seq & 1) && done == seq &&
