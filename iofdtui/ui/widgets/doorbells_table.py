@@ -315,6 +315,8 @@ class DoorbellsTable(CountsTable):
             or drawn is None
             or drawn.compact is not self.compact
             or drawn.width != self.size.width
+            # A zone's first entries add their column; a reset after its removal drops it.
+            or drawn.zoned != any(d.entries or d.ring_full for d in doorbells)
         ):
             return False
         # One identity test a row, in C; then only the new rows are looked at.
@@ -323,8 +325,6 @@ class DoorbellsTable(CountsTable):
             d, was = doorbells[i], before[i]
             if d.bus is not was.bus or d.addr != was.addr or len(d.per_vcpu) != len(was.per_vcpu):
                 return False
-            if (d.entries or d.ring_full) and not drawn.zoned:
-                return False  # a zone's first entries: the table gains their column
         changed: dict[str, dict[str, str]] = {}
         for i in moved:
             d = doorbells[i]
