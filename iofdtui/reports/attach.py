@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from rich.console import Group, RenderableType
 from rich.text import Text
 
 from iofdtui.engine.attach.processes import KvmProcess
 from iofdtui.engine.attach.snapshot import AttachSnapshot, TracedValue
+from iofdtui.reports.attach_kernel import kernel_report
 from iofdtui.reports.blocks import titled_table
 from iofdtui.reports.format import count, rate
 
@@ -19,11 +22,24 @@ def process_table(procs: list[KvmProcess]) -> RenderableType:
         return Text("no process this user can see holds a KVM VM")
     table = titled_table(
         "KVM processes",
-        ("pid", "command", "VMs", "vCPUs", "in KVM_RUN", "threads", "eventfds", "unread"),
+        (
+            "pid",
+            "command",
+            "VMs",
+            "vCPUs",
+            "in KVM_RUN",
+            "threads",
+            "eventfds",
+            "unread",
+            "read by it",
+            "not irqfd",
+            "unknown",
+        ),
         left=("command", "in KVM_RUN"),
     )
     for p in procs:
         unread = sum(e.count or 0 for e in p.eventfds)
+        kinds = Counter(e.kind for e in p.eventfds)
         table.add_row(
             str(p.pid),
             p.comm,
@@ -33,10 +49,16 @@ def process_table(procs: list[KvmProcess]) -> RenderableType:
             str(len(p.threads)),
             count(p.eventfd_total),
             count(unread),
+            count(kinds["read by the process"]),
+            count(kinds["not an irqfd"]),
+            count(kinds["unknown"]),
         )
     note = Text(
         "in KVM_RUN: threads inside ioctl(KVM_RUN) when read (the vCPU threads); "
         "unread: signals waiting in its eventfds' counters (eventfd-count); "
+        "/proc cannot tell an ioeventfd from an irqfd: not irqfd = eventfds holding unread "
+        "signals (KVM reads an irqfd's at once); read by it = none unread, in one of its "
+        "epoll sets; unknown = the rest. "
         "`iofdtui attach PID` traces one"
     )
     return Group(table, note)
@@ -86,4 +108,4 @@ def snapshot_report(snap: AttachSnapshot) -> RenderableType:
         "in kernel = writes no userspace exit followed on the same vCPU thread "
         "(an ioeventfd took them); undecided = a thread's last write, nothing after it yet"
     )
-    return Group(head, table, cost, rule)
+    return Group(head, table, cost, rule, kernel_report(snap.interrupts, snap.exit_latency))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from textual.binding import Binding, BindingType
 
+from iofdtui.ui.keys.attach import ATTACH_COMMANDS
 from iofdtui.ui.keys.command import Command, Scope
 from iofdtui.ui.keys.lab import LAB_COMMANDS
 from iofdtui.ui.keys.replay import REPLAY_COMMANDS
@@ -59,46 +60,20 @@ if sorted(PALETTE_ORDER) != sorted(c.action for c in COMMANDS):
     raise TypeError("PALETTE_ORDER must name every action of COMMANDS once: update it")
 
 
-ATTACH_COMMANDS: tuple[Command, ...] = (
-    Command(
-        "reset",
-        "r",
-        "Reset",
-        "Reset counts",
-        "Zero the attached VM's counts; tracing goes on",
-        "reset",
-        scope="app",
-    ),
-    Command(
-        "screenshot",
-        "S",
-        "Shot",
-        "Save screenshot",
-        "Save an SVG screenshot to screenshots/",
-        "screenshot",
-        footer=False,
-        scope="app",
-    ),
-    Command(
-        "quit",
-        "q",
-        "Quit",
-        "Quit",
-        "Stop tracing, remove the tracefs instance, leave",
-        "quit",
-        scope="app",
-    ),
-)
-"""`iofdtui attach PID`'s commands (its app is read-only: the lab's keys are not there)."""
-
-
 def attach_bindings() -> list[BindingType]:
-    """The Textual bindings of the attached VM's app."""
-    return [
-        Binding(c.key, c.action, c.label, show=c.footer, tooltip=f"{c.help}.")
-        for c in ATTACH_COMMANDS
-        if c.key
-    ]
+    """The Textual bindings of the attached VM's app (`ui/keys/attach.py`)."""
+    out: list[BindingType] = []
+    for c in ATTACH_COMMANDS:
+        if c.key:
+            out.append(Binding(c.key, c.action, c.label, show=c.footer, tooltip=f"{c.help}."))
+            out.extend(Binding(alias, c.action, c.label, show=False) for alias in c.aliases)
+    return out
+
+
+def attach_keys_markdown() -> str:
+    """The attached app's help: its keys, as the lab's help lists them."""
+    keys = " · ".join(f"{_keys_text(c)} {c.brief}" for c in ATTACH_COMMANDS if c.key)
+    return f"{keys} · Ctrl+P command palette\n"
 
 
 NEEDS_LAB = frozenset(c.action for c in COMMANDS if c.needs_lab)

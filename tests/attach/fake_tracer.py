@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from iofdtui.engine.attach.exit_latency import ExitLatencies, ReasonLatency
+from iofdtui.engine.attach.interrupts import IRQ_EVENTS, GsiCounts, Interrupts, VectorCounts
 from iofdtui.engine.attach.snapshot import (
     AttachSnapshot,
     TraceCost,
@@ -17,12 +19,15 @@ from iofdtui.engine.model import Bus
 class FakeTracer:
     """Reading n: each doorbell has n × its per-reading writes, half a second apart."""
 
-    def __init__(self, pid: int | None = None, fail: str | None = None) -> None:
+    def __init__(
+        self, pid: int | None = None, fail: str | None = None, exit_na: str | None = None
+    ) -> None:
         self.pid = os.getpid() if pid is None else pid  # alive unless a test says otherwise
         self.readings = 0
         self.resets = 0
         self.polls = 0
         self.fail = fail
+        self.exit_na = exit_na  # say exit latency is n/a for this reason (as on kvm_pvm)
 
     def poll(self, final: bool = False) -> int:
         self.polls += 1
@@ -78,4 +83,22 @@ class FakeTracer:
             unmatched_exits=0,
             instance="iofdtui-4241-abcdef",
             cost=cost,
+            interrupts=Interrupts(
+                IRQ_EVENTS,
+                (
+                    VectorCounts(0x40, 1000 * n, 1000 * n, 1000 * n - 1),
+                    VectorCounts(0xEC, 0, 50 * n, 50 * n),
+                ),
+                (GsiCounts(10, 0, 200 * n),),
+            ),
+            exit_latency=ExitLatencies((), self.exit_na)
+            if self.exit_na
+            else ExitLatencies(
+                (
+                    ReasonLatency("VMX", 30, "IO_INSTRUCTION", 40_000 * n, 5_210.0, 1_800, 91_000),
+                    ReasonLatency("VMX", 48, "EPT_VIOLATION", 900 * n, 2_480.0, 1_100, 30_500),
+                    ReasonLatency("VMX", 12, "HLT", 10 * n, 1_250_000.0, 2_000, 4_000_000),
+                ),
+                None,
+            ),
         )

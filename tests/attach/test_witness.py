@@ -48,9 +48,15 @@ def test_verdicts_window_by_window() -> None:
     assert witness.at_checkpoint(_cp(1, 10, 1)) == {"pio:3f8": "…"}
     tracer.counts = (150, 7)
     assert witness.at_checkpoint(_cp(2, 60, 3)) == {"pio:3f8": "✓"}
+    assert witness.new_mismatches() == []
     tracer.counts = (190, 7)
     assert witness.at_checkpoint(_cp(3, 101, 4)) == {"pio:3f8": "✗ -1/-1"}
     assert witness.at_checkpoint(_cp(3, 101, 4)) == {"pio:3f8": "✗ -1/-1"}  # the same pause
+    assert witness.new_mismatches() == [
+        "traced witness disagrees at pio 0x03f8 (checkpoint #3): in kernel -1 against the "
+        "eventfd signals, exits -1 against the run loop's (said once per doorbell)"
+    ]
+    assert witness.new_mismatches() == []
     tracer.counts = (200, 7)
     assert witness.at_checkpoint(_cp(4, 0, 0)) == {"pio:3f8": "…"}  # a reset: no verdict
     tracer.counts, tracer.lost = (210, 7), 3
@@ -58,6 +64,9 @@ def test_verdicts_window_by_window() -> None:
     tracer.counts = (220, 8)
     assert witness.at_checkpoint(_cp(6, 20, 1, exact=False)) == {"pio:3f8": "…"}  # kicked
     assert all(tracer.polls)  # every checkpoint read to the end, nothing held back
+    tracer.counts = (229, 10)
+    assert witness.at_checkpoint(_cp(7, 28, 3)) == {"pio:3f8": "✗ +1/+0"}
+    assert witness.new_mismatches() == []  # that doorbell's mismatch was said already
 
 
 @pytest.mark.kvm
@@ -81,3 +90,32 @@ def test_a_real_lab_is_witnessed_exactly(lab: object, tracefs: object) -> None:
     assert set(verdicts[0].values()) == {"…"}
     assert verdicts[1] == verdicts[2] == dict.fromkeys(verdicts[0], "✓")
     assert len(verdicts[1]) == 4  # every doorbell of the demo
+
+
+class _SaysOnce:
+    """A witness whose first reading has one new mismatch."""
+
+    def __init__(self) -> None:
+        self.lines = ["traced witness disagrees at pio 0x03f8 (checkpoint #3): ..."]
+
+    def new_mismatches(self) -> list[str]:
+        out, self.lines = self.lines, []
+        return out
+
+
+async def test_the_lab_screen_logs_a_mismatch_once() -> None:
+    from iofdtui.ui.app import make_app
+    from iofdtui.ui.messages import SnapshotReady
+    from iofdtui.ui.widgets.event_log import EventLog
+    from tests.ui.conftest import wait_for
+    from tests.ui.fake_lab import FakeLab, fixed_clock
+
+    app = make_app(FakeLab, refresh_interval=0.05, clock=fixed_clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None)
+        app.main.session.traced = _SaysOnce()  # type: ignore[assignment]
+        for _ in range(2):
+            app.main.show_reading(SnapshotReady(app.snapshot, traced={"pio:3f8": "✗ -1/-1"}))
+        app.main.session.traced = None
+        said = [e for e in app.query_one(EventLog).entries if "traced witness disagrees" in e]
+        assert len(said) == 1

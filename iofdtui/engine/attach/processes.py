@@ -2,8 +2,14 @@
 
 A process holds a VM when one of its fds is `anon_inode:kvm-vm`; each
 `anon_inode:kvm-vcpu:N` is a vCPU; each `anon_inode:[eventfd]` is an eventfd
-(an ioeventfd, an irqfd or anything else: /proc cannot tell), whose
-`fdinfo` gives its `eventfd-count` (hex) and, on recent kernels, `eventfd-id`.
+whose `fdinfo` gives its `eventfd-count` (hex) and, on recent kernels,
+`eventfd-id`.  /proc does not say whether an eventfd is an ioeventfd, an
+irqfd or anything else; two facts it does give narrow it down (`kind`):
+unread signals (a count above 0) mean it is not an irqfd, since KVM reads an
+irqfd's count the moment it is written; a place in one of the process's
+epoll sets (`tfd:` in the epoll fd's fdinfo) means the process waits to read
+it (an ioeventfd, or another notifier KVM or a thread signals).  The rest is
+"unknown", never a guess.
 A thread is seen running a vCPU when `/proc/PID/task/TID/syscall` shows it
 inside `ioctl(fd, KVM_RUN)`.
 """
@@ -18,6 +24,7 @@ from iofdtui.engine.attach.errors import NoSuchVm
 
 KVM_RUN = 0xAE80  # _IO(KVMIO, 0x80)
 SYS_IOCTL = 16  # x86-64
+PF_USER_WORKER = 0x4000  # include/linux/sched.h: a kernel thread in a user process (6.4+)
 MAX_EVENTFDS = 4096  # fdinfo read per process: a VMM with 100,000 decoys is counted, not listed
 MAX_FDS = 1 << 20
 
@@ -35,6 +42,16 @@ class EventfdInfo:
     fd: int
     count: int | None
     eventfd_id: int | None
+    watched_by: tuple[int, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        """What /proc allows to say: "not an irqfd", "read by the process" or "unknown"."""
+        if self.count:
+            return "not an irqfd"  # signals unread: KVM would have read an irqfd's at once
+        if self.watched_by:
+            return "read by the process"
+        return "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +89,18 @@ def _read(path: str) -> str | None:
         return None
 
 
-def _eventfd_info(pid: int, fd: int) -> EventfdInfo:
+def _epoll_targets(pid: int, epoll_fds: list[int]) -> dict[int, tuple[int, ...]]:
+    """Per fd, the epoll fds (of the first MAX_EVENTFDS) whose sets hold it."""
+    found: dict[int, list[int]] = {}
+    for epfd in epoll_fds[:MAX_EVENTFDS]:
+        for line in (_read(f"/proc/{pid}/fdinfo/{epfd}") or "").splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[0] == "tfd:" and parts[1].isdigit():
+                found.setdefault(int(parts[1]), []).append(epfd)
+    return {fd: tuple(eps) for fd, eps in found.items()}
+
+
+def _eventfd_info(pid: int, fd: int, watched_by: tuple[int, ...] = ()) -> EventfdInfo:
     text = _read(f"/proc/{pid}/fdinfo/{fd}") or ""
     count = ident = None
     for line in text.splitlines():
@@ -84,13 +112,27 @@ def _eventfd_info(pid: int, fd: int) -> EventfdInfo:
                 ident = int(value.strip())
         except ValueError:
             pass  # a line we cannot read is a figure we do not show
-    return EventfdInfo(fd, count, ident)
+    return EventfdInfo(fd, count, ident, watched_by)
+
+
+def is_user_worker(pid: int, tid: int) -> bool:
+    """Whether `tid` is a kernel worker living in the process (PF_USER_WORKER).
+
+    KVM's `kvm-nx-lpage-recovery` thread is one: forked from a vCPU inside its
+    first KVM_RUN, its `syscall` file shows that ioctl forever.
+    """
+    text = _read(f"/proc/{pid}/task/{tid}/stat") or ""
+    fields = text.rpartition(")")[2].split()
+    try:
+        return bool(int(fields[6]) & PF_USER_WORKER)
+    except (IndexError, ValueError):
+        return False
 
 
 def in_kvm_run(pid: int, tid: int) -> bool:
-    """Whether thread `tid` is inside ioctl(fd, KVM_RUN) right now."""
+    """Whether thread `tid` is inside ioctl(fd, KVM_RUN) right now (a vCPU thread)."""
     text = _read(f"/proc/{pid}/task/{tid}/syscall")
-    if not text:
+    if not text or is_user_worker(pid, tid):
         return False
     parts = text.split()
     try:
@@ -113,7 +155,7 @@ def read_process(pid: int, detail: bool = True) -> KvmProcess | None:
         fds = os.listdir(f"/proc/{pid}/fd")
     except OSError:
         return None
-    vm, vcpu, eventfds = [], [], []
+    vm, vcpu, eventfds, epolls = [], [], [], []
     for name in fds[:MAX_FDS]:
         try:
             fd = int(name)
@@ -126,10 +168,17 @@ def read_process(pid: int, detail: bool = True) -> KvmProcess | None:
             vcpu.append(fd)
         elif target == "anon_inode:[eventfd]":
             eventfds.append(fd)
+        elif target == "anon_inode:[eventpoll]":
+            epolls.append(fd)
     if not vm:
         return None
     eventfds.sort()
-    infos = tuple(_eventfd_info(pid, fd) for fd in eventfds[:MAX_EVENTFDS]) if detail else ()
+    watched = _epoll_targets(pid, sorted(epolls)) if detail else {}
+    infos = (
+        tuple(_eventfd_info(pid, fd, watched.get(fd, ())) for fd in eventfds[:MAX_EVENTFDS])
+        if detail
+        else ()
+    )
     tids = threads_of(pid)
     running = tuple(t for t in tids if in_kvm_run(pid, t))
     comm = (_read(f"/proc/{pid}/comm") or "?").strip()

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from iofdtui.engine.attach.exit_latency import ExitLatencies
+from iofdtui.engine.attach.interrupts import Interrupts
 from iofdtui.engine.model import Bus
+
+NO_INTERRUPTS = Interrupts((), (), ())
+NO_EXIT_LATENCY = ExitLatencies((), "n/a: kvm_exit/kvm_entry not traced")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +118,8 @@ class AttachSnapshot:
         unmatched_exits: exits whose access was not in the trace (before it began, or lost).
         instance: the tracefs instance's name.
         cost: what the tracing costs.
+        interrupts: interrupts injected, per vector and per GSI.
+        exit_latency: host-side exit latency per exit reason, or why there is none.
     """
 
     pid: int
@@ -124,6 +131,8 @@ class AttachSnapshot:
     unmatched_exits: int
     instance: str
     cost: TraceCost
+    interrupts: Interrupts = NO_INTERRUPTS
+    exit_latency: ExitLatencies = NO_EXIT_LATENCY
 
     def doorbell(self, bus: Bus, addr: int) -> TracedDoorbell | None:
         """The doorbell at `bus` and `addr`, or None when nothing wrote there."""

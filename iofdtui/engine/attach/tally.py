@@ -18,6 +18,8 @@ from __future__ import annotations
 import errno as E
 from dataclasses import dataclass
 
+from iofdtui.engine.attach.exit_latency import ExitLatency
+from iofdtui.engine.attach.interrupts import IRQ_KINDS, IrqCount
 from iofdtui.engine.attach.native import ffi, lib
 from iofdtui.engine.attach.tracefs import EventFormat, PageLayout
 from iofdtui.engine.model import Bus
@@ -30,10 +32,23 @@ _EVENTS = (
     ("kvm_mmio", "mmio", ("common_pid", "type", "len", "gpa", "val")),
     ("kvm_fast_mmio", "fast", ("common_pid", "gpa")),
     ("kvm_userspace_exit", "exit", ("common_pid", "reason", "errno")),
+    ("kvm_msi_set_irq", "msi", ("address", "data")),
+    ("kvm_set_irq", "gsi", ("gsi", "level")),
+    ("kvm_apic_accept_irq", "accept", ("apicid", "vec")),
+    ("kvm_eoi", "eoi", ("vector",)),
+    ("kvm_exit", "hwexit", ("common_pid", "exit_reason", "isa")),
+    ("kvm_entry", "entry", ("common_pid",)),
 )
-_SHORT = {"common_pid": "pid"}
-_WIDE = {("mmio", "val"), ("mmio", "gpa"), ("fast", "gpa")}
-"""Fields the C reads as 8 bytes; every other as 4 (their sizes on x86-64): a
+_SHORT = {"common_pid": "pid", "exit_reason": "reason"}
+_SIZES = {
+    ("mmio", "val"): 8,
+    ("mmio", "gpa"): 8,
+    ("fast", "gpa"): 8,
+    ("msi", "address"): 8,
+    ("msi", "data"): 8,
+    ("accept", "vec"): 1,
+}
+"""Fields the C reads as 8 or 1 bytes; every other as 4 (their sizes on x86-64): a
 kernel with another layout is refused rather than misread."""
 
 
@@ -61,6 +76,9 @@ class Totals:
     unmatched_exits: int
     missed_pages: int
     damaged: int
+    gsi_out_of_range: int = 0
+    hw_exits: int = 0
+    unpaired_entries: int = 0
 
 
 def _ev_layout(formats: dict[str, EventFormat]) -> object:
@@ -74,7 +92,7 @@ def _ev_layout(formats: dict[str, EventFormat]) -> object:
                 setattr(ev, slot, 0)
                 continue
             found = fmt.fields.get(field)
-            want = 8 if (prefix, field) in _WIDE else 4
+            want = _SIZES.get((prefix, field), 4)
             if found is None or found.size != want:
                 raise ValueError(f"{name}.{field}: a layout iofdtui cannot read")
             setattr(ev, slot, found.offset)
@@ -114,7 +132,36 @@ class NativeTally:
         """Counts of events, and of what could not be tied to a write."""
         t = ffi.new("struct tally_totals *")
         lib.tally_totals(self._t, t)
-        return Totals(t.events, t.held, t.read_exits, t.unmatched_exits, t.missed_pages, t.damaged)
+        return Totals(
+            t.events,
+            t.held,
+            t.read_exits,
+            t.unmatched_exits,
+            t.missed_pages,
+            t.damaged,
+            t.gsi_out_of_range,
+            t.hw_exits,
+            t.unpaired_entries,
+        )
+
+    def irqs(self) -> list[IrqCount]:
+        """Interrupt counts, by kind then vector (GSI), nonzero only."""
+        t = ffi.new("struct tally_totals *")
+        lib.tally_totals(self._t, t)
+        out = ffi.new("struct irq_count[]", max(t.irq_keys, 1))
+        got = lib.tally_irqs(self._t, out, t.irq_keys)
+        return [IrqCount(IRQ_KINDS[c.kind], c.key, c.count) for c in (out[i] for i in range(got))]
+
+    def exit_latency(self) -> list[ExitLatency]:
+        """Per exit reason seen, the exits timed to their re-entry (count 0: none yet)."""
+        t = ffi.new("struct tally_totals *")
+        lib.tally_totals(self._t, t)
+        out = ffi.new("struct exit_latency[]", max(t.exit_reasons, 1))
+        got = lib.tally_exit_latency(self._t, out, t.exit_reasons)
+        return [
+            ExitLatency(r.isa, r.reason, r.count, r.sum_ns, r.min_ns if r.count else 0, r.max_ns)
+            for r in (out[i] for i in range(got))
+        ]
 
     def entries(self) -> list[Entry]:
         """Every (thread, doorbell, width, value) written, with its counts."""

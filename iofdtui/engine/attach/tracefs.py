@@ -70,6 +70,7 @@ class EventFormat:
     name: str
     id: int
     fields: dict[str, Field]
+    print_fmt: str = ""
 
 
 _FIELD = re.compile(r"field:(.*?);\s*offset:(\d+);\s*size:(\d+);\s*signed:(\d+);")
@@ -85,7 +86,8 @@ def parse_format(system: str, name: str, text: str) -> EventFormat:
         # "unsigned int port", "u64 gpa", "char comm[16]": the name is the last word.
         word = decl.split()[-1].split("[")[0]
         fields[word] = Field(int(offset), int(size), signed == "1")
-    return EventFormat(system, name, int(match.group(1)), fields)
+    shown = re.search(r"^print fmt:\s*(.*)$", text, re.M)
+    return EventFormat(system, name, int(match.group(1)), fields, shown.group(1) if shown else "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,13 @@
 """Attach to a KVM process: its doorbells, live, from the kernel's own tracepoints.
 
 `Tracer(pid)` opens a tracefs instance of its own recording `kvm_pio`,
-`kvm_mmio`, `kvm_fast_mmio` (where the kernel has it) and the userspace exits
-of kinds IO and MMIO, for that process's threads only; `poll()` reads every
+`kvm_mmio`, `kvm_fast_mmio` (where the kernel has it), the userspace exits
+of kinds IO and MMIO, the interrupt events and kvm_exit/kvm_entry where the
+kernel has them, for that process's threads only; `poll()` reads every
 CPU's buffer, puts the events in time order and classifies them (classify.py);
-`snapshot()` returns the counts as an AttachSnapshot.
+`snapshot()` returns the counts as an AttachSnapshot, with the interrupts
+per vector and GSI and the exit latency per reason (interrupts.py,
+exit_latency.py).
 
 Events of one thread may sit in two CPUs' buffers when it migrated, so an
 event is classified only once every CPU has had time to commit the events
@@ -20,6 +23,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from iofdtui.engine import host
+from iofdtui.engine.attach.exit_latency import EXIT_EVENTS, latencies, reason_names, unavailable
+from iofdtui.engine.attach.interrupts import IRQ_EVENTS, interrupts
 from iofdtui.engine.attach.processes import kvm_process, threads_of
 from iofdtui.engine.attach.snapshot import (
     AttachSnapshot,
@@ -34,7 +40,7 @@ from iofdtui.engine.attach.tracefs import DEFAULT_BUFFER_KB, TraceInstance, find
 HOLD_NS = 20_000_000  # an event is committed within µs of its timestamp; 20 ms is ample
 EXIT_FILTER = "errno == 0 && (reason == 2 || reason == 6)"  # KVM_EXIT_IO, KVM_EXIT_MMIO
 REQUIRED = ("kvm_pio", "kvm_mmio", "kvm_userspace_exit")
-OPTIONAL = ("kvm_fast_mmio",)  # VMX only
+OPTIONAL = ("kvm_fast_mmio", *IRQ_EVENTS, *EXIT_EVENTS)  # where this kernel has them
 
 
 def events_for(root: Path) -> list[tuple[str, str, str | None]]:
@@ -73,6 +79,7 @@ class Tracer:
         self._last: tuple[float, int] | None = None  # (monotonic s, events) at the last snapshot
         self._lost = 0
         self._lost_base = 0  # the kernel's count at the last reset
+        self._flavour = host.kvm_module()
 
     @property
     def instance_name(self) -> str:
@@ -140,12 +147,17 @@ class Tracer:
                 raise RuntimeError("the tracer is not open")
             totals = self._tally.totals()
             entries = self._tally.entries()
+            irqs, exits = self._tally.irqs(), self._tally.exit_latency()
             now = time.monotonic()
             rate = None
             if self._last is not None and now > self._last[0]:
                 rate = (totals.events - self._last[1]) / (now - self._last[0])
             self._last = (now, totals.events)
             cost = TraceCost(totals.events, rate, self._lost, self._cpu_s, self.buffer_kb)
+            formats = self._instance.formats
+            have_exits = all(e in formats for e in EXIT_EVENTS)
+            why_not = unavailable(have_exits, self._flavour, totals.hw_exits)
+            names = reason_names(formats["kvm_exit"].print_fmt) if have_exits else {}
             return AttachSnapshot(
                 pid=self.pid,
                 comm=self.process.comm,
@@ -156,6 +168,8 @@ class Tracer:
                 unmatched_exits=totals.unmatched_exits,
                 instance=self._instance.name,
                 cost=cost,
+                interrupts=interrupts(irqs, (e for e in IRQ_EVENTS if e in formats)),
+                exit_latency=latencies(exits, names, why_not),
             )
 
 

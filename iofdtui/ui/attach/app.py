@@ -25,6 +25,8 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from iofdtui.engine.attach.snapshot import AttachSnapshot
 from iofdtui.ui.attach.commands import AttachCommands
 from iofdtui.ui.attach.header import AttachHeader, header_text
+from iofdtui.ui.attach.help import AttachHelpScreen, DoorbellFilterPrompt
+from iofdtui.ui.attach.kernel_tables import ExitLatencyTable, TracedIrqsTable
 from iofdtui.ui.attach.messages import TraceEnded, TraceRead
 from iofdtui.ui.attach.tables import (
     TracedDoorbellsTable,
@@ -32,6 +34,7 @@ from iofdtui.ui.attach.tables import (
     TracedValuesTable,
     doorbell_key,
 )
+from iofdtui.ui.attach.view import SORT_KEYS, arranged
 from iofdtui.ui.bindings import attach_bindings
 
 POLL_S = 0.2
@@ -73,6 +76,7 @@ class AttachApp(App[int]):
     TITLE = "iofdtui attach"
     COMMANDS = App.COMMANDS | {AttachCommands}
     BINDINGS: ClassVar[list[BindingType]] = attach_bindings()
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
 
     startup_error: str | None = None
     """Always None: the tracer is open before the app starts (what the CLI's runner asks)."""
@@ -92,9 +96,19 @@ class AttachApp(App[int]):
         self._ended: str | None = None
         self._selected: str | None = None
         self._last: AttachSnapshot | None = None
+        self._rates: dict[str, float | None] = {}
+        self._share: float | None = None
+        self.filter_text = ""
+        """Doorbells shown: those whose bus or address contains it (`f`)."""
+        self.sort_key = SORT_KEYS[0]
+        """The doorbells' order (`o`)."""
+        self.display_paused = False
+        """The tables held still (`p`); readings go on and the latest shows on resume."""
+        self._held: AttachSnapshot | None = None
 
     def compose(self) -> ComposeResult:
-        """Header, the one-line note, the doorbells, the selected one's values and threads."""
+        """Header, note, doorbells, the selected one's values and threads, interrupts and
+        exit latency."""
         yield AttachHeader(id="header")
         yield Static(NOTE, id="note")
         doors = TracedDoorbellsTable(id="doorbells")
@@ -107,6 +121,13 @@ class AttachApp(App[int]):
             threads = TracedThreadsTable(id="threads")
             threads.border_title = "by vCPU thread"
             yield threads
+        with Horizontal(id="kernel"):
+            irqs = TracedIrqsTable(id="irqs")
+            irqs.border_title = "Interrupts injected (per vector, per GSI)"
+            yield irqs
+            exits = ExitLatencyTable(id="exit-latency")
+            exits.border_title = "Exit latency (kvm_exit → kvm_entry)"
+            yield exits
         yield Footer()
 
     def on_mount(self) -> None:
@@ -138,8 +159,14 @@ class AttachApp(App[int]):
             self.post_message(TraceEnded(f"reading stopped: {err}; the counts are as of then"))
 
     def on_trace_read(self, message: TraceRead) -> None:
-        """Show a reading: header, doorbells (with writes/s since the last), the selected one."""
-        snap = message.snapshot
+        """Show a reading (or, with the display paused, keep it for the resume)."""
+        if self.display_paused:
+            self._held = message.snapshot
+            return
+        self._show_reading(message.snapshot)
+
+    def _show_reading(self, snap: AttachSnapshot) -> None:
+        """Header, doorbells (with writes/s since the last shown), the selected one, kernel."""
         prev = self._previous
         rates: dict[str, float | None] = {}
         share = None
@@ -151,15 +178,38 @@ class AttachApp(App[int]):
             share = (snap.cost.cpu_s - prev.cost.cpu_s) / span
         self._previous = snap
         self._last = snap
-        self.query_one(AttachHeader).update(header_text(snap, share, self._ended))
-        self.query_one(TracedDoorbellsTable).show(snap.doorbells, rates)
+        self._rates, self._share = rates, share
+        self._show_header()
+        self._show_doorbells()
+        self.query_one(TracedIrqsTable).show(snap.interrupts)
+        self.query_one(ExitLatencyTable).show(snap.exit_latency)
         self._show_selected()
+
+    def _show_header(self) -> None:
+        if self._last is None:
+            return
+        view = []
+        if self.display_paused:
+            view.append("DISPLAY PAUSED (tracing goes on; p resumes)")
+        if self.filter_text:
+            view.append(f"filter {self.filter_text!r}")
+        if self.sort_key != SORT_KEYS[0]:
+            view.append(f"sorted by {self.sort_key}")
+        text = header_text(self._last, self._share, self._ended)
+        if view:
+            text.append("\n" + " · ".join(view), style="bold")
+        self.query_one(AttachHeader).update(text)
+
+    def _show_doorbells(self) -> None:
+        if self._last is not None:
+            doors = arranged(self._last.doorbells, self._rates, self.filter_text, self.sort_key)
+            self.query_one(TracedDoorbellsTable).show(doors, self._rates)
 
     def on_trace_ended(self, message: TraceEnded) -> None:
         """Say why tracing stopped, under the header."""
         self._ended = message.why
-        if self._last is not None:
-            self.query_one(AttachHeader).update(header_text(self._last, None, self._ended))
+        self._share = None
+        self._show_header()
 
     @on(TracedDoorbellsTable.RowHighlighted)
     def _row_moved(self, event: TracedDoorbellsTable.RowHighlighted) -> None:
@@ -170,9 +220,10 @@ class AttachApp(App[int]):
         snap = self._last
         door = None
         if snap is not None:
-            door = next((d for d in snap.doorbells if doorbell_key(d) == self._selected), None)
-            if door is None and snap.doorbells:
-                door = snap.doorbells[0]
+            shown = arranged(snap.doorbells, self._rates, self.filter_text, self.sort_key)
+            door = next((d for d in shown if doorbell_key(d) == self._selected), None)
+            if door is None and shown:
+                door = shown[0]
         self.query_one(TracedValuesTable).show(door)
         self.query_one(TracedThreadsTable).show(door)
 
@@ -181,6 +232,37 @@ class AttachApp(App[int]):
         self.tracer.reset()
         self._previous = None
         self.notify("counts reset", timeout=2)
+
+    def action_pause_display(self) -> None:
+        """Hold the tables still, or show the latest reading again."""
+        self.display_paused = not self.display_paused
+        if not self.display_paused and self._held is not None:
+            held, self._held = self._held, None
+            self._show_reading(held)
+        else:
+            self._show_header()
+
+    def action_filter(self) -> None:
+        """Ask for a bus or address fragment to filter the doorbells by."""
+
+        def apply(result: str | None) -> None:
+            if result is not None:
+                self.filter_text = result
+                self._show_header()
+                self._show_doorbells()
+                self._show_selected()
+
+        self.push_screen(DoorbellFilterPrompt(self.filter_text), apply)
+
+    def action_sort(self) -> None:
+        """Cycle the doorbells' order."""
+        self.sort_key = SORT_KEYS[(SORT_KEYS.index(self.sort_key) + 1) % len(SORT_KEYS)]
+        self._show_header()
+        self._show_doorbells()
+
+    def action_help(self) -> None:
+        """What every column means, and the keys."""
+        self.push_screen(AttachHelpScreen())
 
     def action_screenshot(self) -> None:
         """Save an SVG of the screen under screenshots/."""

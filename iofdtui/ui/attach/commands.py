@@ -1,4 +1,4 @@
-"""The attached VM's command palette, from `ATTACH_COMMANDS` in ui/bindings.py."""
+"""The attached VM's command palette, from `ATTACH_COMMANDS` (ui/keys/attach.py)."""
 
 from __future__ import annotations
 

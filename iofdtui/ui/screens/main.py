@@ -209,6 +209,9 @@ class MainScreen(Screen[None]):
         snap = event.snapshot
         self.snapshot = snap
         self._traced = event.traced
+        if self.session.traced is not None:  # a doorbell's first ✗ from the kernel's witness
+            for line in self.session.traced.new_mismatches():
+                self.log_event(line, "warning")
         if event.selected is not None:
             self._detail = event
         self._rates.add(snap)

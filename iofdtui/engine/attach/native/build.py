@@ -38,9 +38,9 @@ ffibuilder.cdef(_cdef())
 ffibuilder.set_source(
     "iofdtui.engine.attach.native._tally",
     '#include "tally.h"\n',
-    sources=[(SRC / "tally.c").as_posix()],
+    sources=[(SRC / "tally.c").as_posix(), (SRC / "counters.c").as_posix()],
     include_dirs=[SRC.as_posix()],
-    depends=[(SRC / "tally.h").as_posix()],
+    depends=[(SRC / "tally.h").as_posix(), (SRC / "counters.h").as_posix()],
     extra_compile_args=_compile_args(),
 )
 

@@ -1,6 +1,7 @@
 /* See tally.h.  Ring-buffer page format: kernel/trace/ring_buffer.c
  * (rb_event_length, rb_update_event) and events/header_event. */
 #include "tally.h"
+#include "counters.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -19,10 +20,10 @@
 #define NO_PENDING (-1)
 #define PENDING_READ (-2)
 
-enum { OP_WRITE, OP_READ, OP_EXIT };
+enum { OP_WRITE, OP_READ, OP_EXIT, OP_HW_EXIT, OP_ENTRY };
 
 struct access {
-    uint64_t ts, seq, addr, value;
+    uint64_t ts, seq, addr, value; /* OP_HW_EXIT: addr = isa, value = reason */
     int32_t tid;
     uint8_t op, bus, width, has_value;
 };
@@ -30,6 +31,8 @@ struct access {
 struct thread_state {
     int32_t tid;
     int32_t pending; /* entry index of its undecided write, NO_PENDING or PENDING_READ */
+    int32_t exit_row; /* exit_table row of its last kvm_exit not yet re-entered, or -1 */
+    uint64_t exit_ts;
 };
 
 struct tally {
@@ -45,6 +48,8 @@ struct tally {
     struct thread_state threads[MAX_THREADS];
     int nthreads;
     struct tally_totals totals;
+    struct irq_table irqs;
+    struct exit_table exits;
 };
 
 static uint64_t rd(const uint8_t *p, int size)
@@ -99,9 +104,35 @@ static int push(struct tally *t, const struct access *a)
     return 0;
 }
 
-/* One record's payload: an access to keep, or 0 for none. */
-static int payload(const struct tally *t, const uint8_t *d, size_t len, uint64_t ts,
-                   struct access *a)
+static int fits(int id, int want, int end, size_t len) { return id == want && len >= (size_t)end; }
+
+/* Interrupt events: counted as they are decoded (no order needed). 1 if it was one. */
+static int irq_payload(struct tally *t, const uint8_t *d, size_t len, int id)
+{
+    const struct ev_layout *e = &t->ev;
+    if (fits(id, e->msi_id, e->msi_data + 8, len)) {
+        irq_count(&t->irqs, IRQ_MSI, (uint8_t)rd(d + e->msi_data, 8)); /* data's low byte */
+        return 1;
+    }
+    if (fits(id, e->gsi_id, e->gsi_level + 4, len)) {
+        irq_count(&t->irqs, rd32(d + e->gsi_level) ? IRQ_GSI : IRQ_GSI_LOW, rd32(d + e->gsi_gsi));
+        return 1;
+    }
+    if (fits(id, e->accept_id, e->accept_vec + 1, len)) {
+        irq_count(&t->irqs, IRQ_ACCEPTED, d[e->accept_vec]);
+        return 1;
+    }
+    if (fits(id, e->eoi_id, e->eoi_vector + 4, len)) {
+        int32_t vector = (int32_t)rd32(d + e->eoi_vector);
+        if (vector >= 0) /* -1: an EOI with no vector in service (kvm_pvm traces one per EOI) */
+            irq_count(&t->irqs, IRQ_EOI, (uint32_t)vector);
+        return 1;
+    }
+    return 0;
+}
+
+/* One record's payload: an access (or exit, entry) to keep in time order, or 0 for none. */
+static int payload(struct tally *t, const uint8_t *d, size_t len, uint64_t ts, struct access *a)
 {
     const struct ev_layout *e = &t->ev;
     if (len < 8)
@@ -109,6 +140,20 @@ static int payload(const struct tally *t, const uint8_t *d, size_t len, uint64_t
     int id = (int)rd(d, 2);
     memset(a, 0, sizeof(*a));
     a->ts = ts;
+    if (fits(id, e->hwexit_id, e->hwexit_isa + 4, len)) {
+        a->tid = (int32_t)rd32(d + e->hwexit_pid);
+        a->op = OP_HW_EXIT;
+        a->addr = rd32(d + e->hwexit_isa);
+        a->value = rd32(d + e->hwexit_reason);
+        return 1;
+    }
+    if (fits(id, e->entry_id, e->entry_pid + 4, len)) {
+        a->tid = (int32_t)rd32(d + e->entry_pid);
+        a->op = OP_ENTRY;
+        return 1;
+    }
+    if (irq_payload(t, d, len, id))
+        return 0;
     if (id == e->pio_id && len >= (size_t)e->pio_val + 4) {
         a->tid = (int32_t)rd32(d + e->pio_pid);
         a->op = rd32(d + e->pio_rw) ? OP_WRITE : OP_READ;
@@ -303,13 +348,32 @@ static struct thread_state *thread_of(struct tally *t, int32_t tid)
     struct thread_state *s = &t->threads[t->nthreads++];
     s->tid = tid;
     s->pending = NO_PENDING;
+    s->exit_row = -1;
     return s;
+}
+
+static void time_exit(struct tally *t, struct thread_state *s, const struct access *a)
+{
+    if (a->op == OP_HW_EXIT) {
+        t->totals.hw_exits++;
+        if (s) {
+            s->exit_row = exit_row(&t->exits, (uint32_t)a->addr, (uint32_t)a->value);
+            s->exit_ts = a->ts;
+        }
+    } else if (s && s->exit_row >= 0) {
+        exit_time(&t->exits, s->exit_row, a->ts - s->exit_ts);
+        s->exit_row = -1;
+    } else {
+        t->totals.unpaired_entries++; /* the first entry traced, or its exit was lost */
+    }
 }
 
 static int classify(struct tally *t, const struct access *a)
 {
     struct thread_state *s = thread_of(t, a->tid);
-    if (a->op == OP_WRITE) {
+    if (a->op == OP_HW_EXIT || a->op == OP_ENTRY) {
+        time_exit(t, s, a); /* an exit's write or read is decided by kvm_userspace_exit only */
+    } else if (a->op == OP_WRITE) {
         int32_t i = entry_of(t, a);
         if (i < 0)
             return i;
@@ -353,6 +417,22 @@ void tally_totals(const struct tally *t, struct tally_totals *out)
     *out = t->totals;
     out->held = t->nheld;
     out->entries = t->nentries;
+    out->irq_keys = irq_list(&t->irqs, NULL, 0);
+    out->gsi_out_of_range = t->irqs.gsi_out_of_range;
+    out->exit_reasons = (uint64_t)t->exits.n;
+}
+
+size_t tally_irqs(const struct tally *t, struct irq_count *out, size_t max)
+{
+    size_t n = irq_list(&t->irqs, out, max);
+    return n < max ? n : max;
+}
+
+size_t tally_exit_latency(const struct tally *t, struct exit_latency *out, size_t max)
+{
+    size_t n = (size_t)t->exits.n < max ? (size_t)t->exits.n : max;
+    memcpy(out, t->exits.rows, n * sizeof(*out));
+    return n;
 }
 
 size_t tally_entries(const struct tally *t, struct tally_entry *out, size_t max)
