@@ -188,7 +188,12 @@ class _Lines:
         self._inflate: Any = None
         self._compressed = b""  # gzip bytes read but not yet inflated
         self._inflate_full = False
-        self._pending = b""  # decompressed bytes not yet a whole line
+        # Decompressed bytes not yet a whole line: a bytearray, grown in place, and
+        # searched only past `_searched` (no newline before it): with bytes, a
+        # 64 MiB line cost a copy and a scan of the whole line per piece read, so
+        # a 1 MB gzip file of one long line took over half an hour to refuse.
+        self._pending = bytearray()
+        self._searched = 0
         self._eof = False
         self.number = 0
         """The 1-based number of the last line returned."""
@@ -208,14 +213,19 @@ class _Lines:
         is returned only once its newline has arrived.
         """
         while True:
-            end = self._pending.find(b"\n")
+            end = self._pending.find(b"\n", self._searched)
             if end >= 0:
-                data, self._pending = self._pending[:end], self._pending[end + 1 :]
+                data = bytes(self._pending[:end])
+                del self._pending[: end + 1]
+                self._searched = 0
                 return self._text(data), True
+            self._searched = len(self._pending)
             self._check_length()
             if not self._read_more(final):
                 if final and self._pending:
-                    data, self._pending = self._pending, b""
+                    data = bytes(self._pending)
+                    self._pending.clear()
+                    self._searched = 0
                     return self._text(data), False
                 if final:
                     self.cut_short = bool(self._gzip) and self._inflate is not None
@@ -255,7 +265,8 @@ class _Lines:
             ) from None
         if not chunk:
             if final and self._raw:  # a file shorter than the gzip magic: plain text
-                self._pending, self._raw, self._gzip = self._raw, b"", False
+                self._pending += self._raw
+                self._raw, self._gzip = b"", False
                 return True
             return False
         if self._gzip is None:
@@ -273,15 +284,19 @@ class _Lines:
     def _inflate_some(self) -> None:
         if self._inflate is None:
             self._inflate = zlib.decompressobj(wbits=31)
+        # A piece at a time, but as large as the line so far: a long line is then
+        # inflated in a few dozen calls, not one per 4 KiB (each of which copied
+        # the compressed input left), and never far past MAX_LINE_BYTES.
+        piece = max(PIECE, min(len(self._pending), MAX_LINE_BYTES + 1 - len(self._pending)))
         try:
-            out = self._inflate.decompress(self._compressed, PIECE)
+            out = self._inflate.decompress(self._compressed, piece)
         except zlib.error as err:
             raise RecordingError(
                 f"the gzip data is corrupt ({err}); the recording is damaged", self.number + 1
             ) from None
         self._pending += out
         # A full piece may leave output inside zlib with no input left: ask again.
-        self._inflate_full = len(out) == PIECE
+        self._inflate_full = len(out) == piece
         if self._inflate.eof:
             self._compressed = self._inflate.unused_data  # another member may follow
             self._inflate = None

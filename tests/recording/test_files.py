@@ -383,3 +383,36 @@ def test_a_recording_made_with_other_snapshot_fields_says_so(tmp_path: Path) -> 
     # The same damage in a file of this version's shape is damage.
     rewrite(path, [lines[0], old])
     assert str(error_of(path)).endswith("in RegistrationStats; the recording is damaged")
+
+
+def test_a_gzip_bomb_of_one_long_line_is_inflated_in_few_calls(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # 80 MiB of one line in a ~80 KB file, at the real MAX_LINE_BYTES: inflated
+    # 4 KiB a call into a growing bytes object it took over half an hour to refuse.
+    from iofdtui.recording import reader
+    from iofdtui.recording.codec import encode
+
+    calls = 0
+    real = reader.zlib.decompressobj
+
+    class Counting:
+        def __init__(self, wbits: int) -> None:
+            self._inner = real(wbits=wbits)
+
+        def decompress(self, data: bytes, limit: int) -> bytes:
+            nonlocal calls
+            calls += 1
+            return self._inner.decompress(data, limit)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._inner, name)
+
+    monkeypatch.setattr(reader.zlib, "decompressobj", Counting)
+    path = tmp_path / "bomb.jsonl.gz"
+    with gzip.open(path, "wb") as f:
+        header = {"kind": "header", **encode(new_header(MACHINE, "headless"))}
+        f.write(json.dumps(header).encode() + b"\n")
+        for _ in range(80):
+            f.write(b"0" * (1 << 20))
+    err = error_of(path)
+    assert err.line == 2 and "longer than 64 MiB" in str(err)
+    assert calls < 200  # one per 4 KiB piece: over 16,000
