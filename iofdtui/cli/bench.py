@@ -149,7 +149,9 @@ def _bench(args: argparse.Namespace) -> int:
             readers=bench_readers(args.reader),
             pin=args.pin,
             progress=lambda p, reader: say(
-                f"{p.bus.value} len {fmt.length(p.width)} {p.path}, reader {reader}"
+                f"{p.bus.value} len {fmt.length(p.width)} {p.path}"
+                + (f" (drain: {p.drain})" if p.drain else "")
+                + f", reader {reader}"
             ),
         ),
         render,

@@ -71,6 +71,8 @@ class DoorbellTally:
             door.add_vcpu(index // MAX_SLOTS, st.rings, st.exits, st.issued)
             key = (spec.width, spec.value)
             door.exits_by_value[key] = door.exits_by_value.get(key, 0) + st.exits
+            if st.entries or st.ring_full:
+                door.add_coalesced(spec.width, spec.value, st.entries, st.ring_full)
         out = []
         for (bus, addr), regs in self._busy:
             t = totals.get((bus, addr)) or DoorTotals()
@@ -89,6 +91,11 @@ class DoorbellTally:
                     per_vcpu=tuple(
                         VcpuCounts(k, *t.by_vcpu.get(k, (0, 0, 0))) for k in range(self.vcpus)
                     ),
+                    entries=t.entries,
+                    entries_by_value=tuple(
+                        (w, v, n) for (w, v), n in sorted(t.entries_by_value.items()) if n
+                    ),
+                    ring_full=t.ring_full,
                 )
             )
         quiet_rows = self._quiet_rows

@@ -43,6 +43,7 @@ from iofdtui.engine.errors import (
 )
 from iofdtui.engine.kvm_stats import open_readers
 from iofdtui.engine.lab_readout import LabReadout
+from iofdtui.engine.lab_zones import LabZones
 from iofdtui.engine.model import RESERVED_PORTS, Bus, RegistrationSpec, SlotSpec, SpecError
 from iofdtui.engine.native import check, ffi, lib
 from iofdtui.engine.native_reads import NATIVE_READER, STATES
@@ -55,9 +56,10 @@ from iofdtui.engine.snapshot import (
     RegistrationStats,
     Snapshot,
 )
+from iofdtui.engine.zones import Zones
 
 
-class Lab(LabReadout):
+class Lab(LabReadout, LabZones):
     """One test VM on /dev/kvm and its doorbell registrations.
 
     Thread-safety: public methods may be called from any thread; they are
@@ -91,6 +93,9 @@ class Lab(LabReadout):
         self._plan = RingPlan(vcpus)
         stats_fds = [lib.lab_vcpu_stats_fd(self._lab, k) for k in range(vcpus)]
         self._readings = Readings(self.machine, open_readers(stats_fds))
+        self._zones = Zones()
+        self._readings.zones = self._zones
+        self._plan.router = lambda spec, regs: self._zones.route(spec, regs)
 
     @property
     def _regs(self) -> dict[int, Registration]:
@@ -347,6 +352,7 @@ class Lab(LabReadout):
             check(lib.lab_reset_counters(self._lab), "resetting counters")
             self._plan.reset()
             self._registrations.reset()
+            self._zones.reset()
             self._readings.reset()
             self._readings.take_checkpoint(self._lab, self._registrations, self._plan, True)
 
@@ -375,6 +381,7 @@ class Lab(LabReadout):
             )
         with self._live(), self.paused():
             reg_id = self._registrations.add(self._lab, spec)
+            self._zones.registration_added(reg_id, spec)
             self._plan.route_all(self._lab, self._regs)
             return reg_id
 
@@ -389,6 +396,7 @@ class Lab(LabReadout):
             settings = self._settings()
             view = self._readings.final_row(self._lab, reg, self._plan, settings)
             reg, signals, rings, rc = self._registrations.deassign(self._lab, reg_id)
+            self._zones.registration_removed(reg_id)
             self._plan.retire_signals(reg.spec, signals)
             # The drain after deassign may add the last few signals.
             stats = replace(view, signals=signals, rings=rings, signals_per_s=None, removed=True)

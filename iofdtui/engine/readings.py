@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from iofdtui.engine import figures, native_reads, threads
+from iofdtui.engine import figures, native_reads, threads, zones
 from iofdtui.engine.doorbells import DoorbellTally
 from iofdtui.engine.figures import NO_SAMPLES, cycles_to_ns, net_latency
 from iofdtui.engine.kernel_counters import KernelSample, OurCounts, compare, read_sample
@@ -76,6 +76,7 @@ class Readings:
         self._rows = RegistrationRows(self.tsc_khz)
         self._live_set = NO_LIVE_SET
         self._doorbells = DoorbellTally(self.vcpus)  # a snapshot's
+        self.zones: zones.Zones | None = None  # the lab's coalesced zones, read with each snapshot
         self._checkpoint_doorbells = DoorbellTally(self.vcpus)
 
     def reset(self) -> None:
@@ -269,6 +270,7 @@ class Readings:
             for (vcpu, index), cost in zip(rung_slots, slot_costs, strict=True)
         ]
         doorbells = self._doorbells.rows(plan, live_set, signals, slot_stats)
+        zone_stats, ring = self.zones.read(handle, self.tsc_khz) if self.zones else ((), None)
         health = native_reads.read_health(handle)
         state = native_reads.STATES.get(health.state, "unknown")
         overhead_ns = None if overhead is None else cycles_to_ns(overhead.p50, self.tsc_khz)
@@ -294,6 +296,8 @@ class Readings:
             pinning=settings.pinning,
             why=why,
             baselines=baselines,
+            zones=zone_stats,
+            ring=ring,
         )
 
     def take_checkpoint(
@@ -307,6 +311,8 @@ class Readings:
             (sum(p.rings for p in modes), modes[0].signals)
             for modes in (by_index.get(i, QUIET_PATHS) for i in range(len(live_set.regs)))
         ]
+        overflow = plan.overflow_regs  # their signals include a full zone's overflow
+        routed = [p for p, reg in zip(paths, live_set.regs, strict=True) if reg.id not in overflow]
         doorbells = self._checkpoint_doorbells.rows(
             plan, live_set, [p[1] for p in paths], slot_stats
         )
@@ -335,7 +341,8 @@ class Readings:
             taken_at=time.time(),
             exact=exact,
             doorbells=doorbells,
-            attribution_ok=figures.attribution_ok(plan.slots, slot_stats, paths),
+            attribution_ok=figures.attribution_ok(plan.slots, slot_stats, routed)
+            and zones.zoned_attribution_ok(plan.slots, plan.zoned, plan.overflowed, slot_stats),
             kernel=kernel,
         )
         return self.checkpoint

@@ -9,7 +9,7 @@ guest (the plan changes between epochs).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from iofdtui.engine.arguments import is_int
@@ -31,6 +31,16 @@ class DoorTotals:
     exits_by_value: dict[tuple[int, int], int] = field(default_factory=dict)
     issued: int = 0
     by_vcpu: dict[int, list[int]] = field(default_factory=dict)  # vcpu -> [rings, exits, issued]
+    entries: int = 0  # coalesced ring entries
+    ring_full: int = 0  # exits of zoned writes that found the ring full
+    entries_by_value: dict[tuple[int, int], int] = field(default_factory=dict)
+
+    def add_coalesced(self, width: int, value: int, entries: int, ring_full: int) -> None:
+        """Add one slot's ring entries and ring-full exits."""
+        self.entries += entries
+        self.ring_full += ring_full
+        key = (width, value)
+        self.entries_by_value[key] = self.entries_by_value.get(key, 0) + entries
 
     def add_vcpu(self, vcpu: int, rings: int, exits: int, issued: int) -> None:
         """Add one slot's counts to its vCPU's share."""
@@ -50,6 +60,9 @@ class DoorTotals:
             dict(self.exits_by_value),
             self.rings,
             {k: list(v) for k, v in self.by_vcpu.items()},
+            self.entries,
+            self.ring_full,
+            dict(self.entries_by_value),
         )
 
 
@@ -66,6 +79,16 @@ class RingPlan:
         self.order: list[list[int]] = [[] for _ in range(vcpus)]  # vCPU -> slot indexes
         self.retired: dict[Doorbell, DoorTotals] = {}  # gone slots' and registrations'
         self.routes: dict[int, int | None] = {}  # slot index -> the registration serving it
+        # Slot index -> (zone, the registration it overflows to) for slots whose
+        # writes land in a coalesced zone (their `routes` entry is None).
+        self.zoned: dict[int, tuple[int, int | None]] = {}
+        # Since reset: the doorbell writes a full zone handed to an ioeventfd behind
+        # it, and those ioeventfds (how the writes split is not predictable).
+        self.overflowed: set[tuple[Bus, int, int, int]] = set()
+        self.overflow_regs: set[int] = set()
+        # Lab sets it when zones exist: (slot, regs) -> (zone or None, registration or None).
+        self.router: Callable[[SlotSpec, Mapping[int, Registration]], tuple[int | None, int | None]]
+        self.router = lambda spec, regs: (None, self.serving(spec, regs))
         # Bumped at every change of slots, routes or retired doorbells, so a
         # reading can keep what depends only on them and on the registrations
         # (`Registrations.generation`): the doorbells' order, the rows' widths.
@@ -146,10 +169,13 @@ class RingPlan:
         retired.add_vcpu(vcpu, rings, exits, rings)
         key = (spec.width, spec.value)
         retired.exits_by_value[key] = retired.exits_by_value.get(key, 0) + exits
+        retired.add_coalesced(spec.width, spec.value, final.entries, final.ring_full)  # type: ignore[attr-defined]
 
     def reset(self) -> None:
         """Counters were zeroed: forget the counts of slots since dropped."""
         self.retired.clear()
+        self.overflowed.clear()
+        self.overflow_regs.clear()
         self.layout += 1
 
     def retire_signals(self, spec: RegistrationSpec, signals: int) -> None:
@@ -173,9 +199,19 @@ class RingPlan:
         """Tell the engine which registration serves each slot (-1: the userspace exit)."""
         self.layout += 1
         self.routes = {}
+        self.zoned = {}
         for index, spec in self.slots.items():
-            rid = self.routes[index] = self.serving(spec, regs)
+            zone, rid = self.router(spec, regs)
+            if zone is not None:
+                self.zoned[index] = (zone, rid)
+                if rid is not None:
+                    self.overflowed.add(_identity(spec))
+                    self.overflow_regs.add(rid)
+                rid = None
+            self.routes[index] = rid
             native = -1 if rid is None else regs[rid].native_id
+            if zone is not None:
+                native = lib.LAB_ROUTE_ZONE
             check(lib.lab_set_route(handle, index, native), "routing a slot")
 
     def baseline_width(self, spec: RegistrationSpec) -> int:

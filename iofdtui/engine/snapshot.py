@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from iofdtui.engine.kernel_counters import KernelCounters
 from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
+from iofdtui.engine.zone_stats import RingStats, ZoneStats
 
 READERS: tuple[str, ...] = ("none", "poll", "epoll")
 """The eventfd reader modes, in the order `c` cycles through them.
@@ -255,11 +256,13 @@ class SlotStats:
 class DoorbellStats:
     """One doorbell (bus + address): every ring there, and where it went.
 
-    `rings == signals + exits` holds exactly whenever the guest is parked.
+    `rings == signals + exits + entries` holds exactly whenever the guest is
+    parked (`entries`: writes that landed in a coalesced zone's ring).
     While it runs, the guest announces each visit's rings before writing them
     (`issued`) and counts them after (`rings`), and the engine reads rings,
-    then signals and exits, then issued; so `rings <= signals + exits <=
-    issued` holds at every instant, and a lost or invented count breaks it.
+    then signals, exits and entries, then issued; so `rings <= signals +
+    exits + entries <= issued` holds at every instant, and a lost or invented
+    count breaks it.
     """
 
     bus: Bus
@@ -270,23 +273,34 @@ class DoorbellStats:
     exits_by_value: tuple[tuple[int, int, int], ...]  # (width, value, exits)
     issued: int | None = None  # None: unknown (then only the exact balance is checked)
     per_vcpu: tuple[VcpuCounts, ...] = ()  # rings and exits per vCPU; they sum to the totals
+    # Coalesced: ring entries (the ring does not say which vCPU wrote them, so
+    # they are not in `per_vcpu`), by (width, value), and the exits among
+    # `exits` that were zoned writes finding the ring full.
+    entries: int = 0
+    entries_by_value: tuple[tuple[int, int, int], ...] = ()  # (width, value, entries)
+    ring_full: int = 0
+
+    @property
+    def counted(self) -> int:
+        """Every ring the host saw: signals + exits + ring entries."""
+        return self.signals + self.exits + self.entries
 
     @property
     def balance(self) -> int:
-        """rings - signals - exits: 0 when every ring is accounted for."""
-        return self.rings - self.signals - self.exits
+        """rings - signals - exits - entries: 0 when every ring is accounted for."""
+        return self.rings - self.counted
 
     @property
     def in_flight(self) -> int:
         """Counted rings the guest has not yet counted itself (0 when parked)."""
-        return self.signals + self.exits - self.rings
+        return self.counted - self.rings
 
     @property
     def live_ok(self) -> bool:
-        """rings <= signals + exits <= issued (exact balance when `issued` is unknown)."""
+        """rings <= signals + exits + entries <= issued (exact balance when `issued` is unknown)."""
         if self.issued is None:
             return self.balance == 0
-        return self.rings <= self.signals + self.exits <= self.issued
+        return self.rings <= self.counted <= self.issued
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,7 +316,7 @@ class Checkpoint:
 
     @property
     def conserved(self) -> bool:
-        """Every doorbell balances: guest rings == signals + userspace exits."""
+        """Every doorbell balances: guest rings == signals + userspace exits + ring entries."""
         return all(d.balance == 0 for d in self.doorbells)
 
     @property
@@ -359,6 +373,8 @@ class Snapshot:
     # The userspace-exit path of each (bus, width), under the reader in force:
     # every registration's baseline (`baseline_for`).
     baselines: Mapping[tuple[Bus, int], Latency] = field(default_factory=dict)
+    zones: tuple[ZoneStats, ...] = ()  # live coalesced zones, then those removed since reset
+    ring: RingStats | None = None  # the coalesced ring (None before the first zone)
 
     def baseline_for(self, stats: RegistrationStats) -> Latency:
         """A registration's baseline: the userspace exit of its bus and

@@ -7,6 +7,7 @@ from rich.text import Text
 
 from iofdtui.engine.experiments.bench import BenchReport, PhaseResult, comparisons
 from iofdtui.reports import format as fmt
+from iofdtui.reports.bench_coalesced import render_coalesced
 from iofdtui.reports.blocks import machine_header, titled_table
 
 NAMES = ("reader", "bus", "path")
@@ -140,6 +141,8 @@ def render(report: BenchReport) -> Group:
         no_wrap=True,
     )
     for r in report.results:
+        if r.phase.path == "coalesced":
+            continue  # the coalesced tables show these
         paths.add_row(*_path_row(r))
         why.add_row(*_why_row(r))
     comparison = titled_table(
@@ -149,4 +152,7 @@ def render(report: BenchReport) -> Group:
         comparison.add_row(*_comparison_row(row))
     note = Text(COUNTS_NOTE, style="dim")
     note.append(COSTS_NOTE, style="dim")
-    return Group(_header(report), paths, why, comparison, note)
+    coalesced = render_coalesced(report.results)
+    if coalesced is None:
+        return Group(_header(report), paths, why, comparison, note)
+    return Group(_header(report), paths, why, comparison, note, coalesced)

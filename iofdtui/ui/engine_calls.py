@@ -15,6 +15,7 @@ from iofdtui.engine.demo import demo_plan, demo_registrations
 from iofdtui.engine.errors import EngineError
 from iofdtui.engine.model import RegistrationSpec, SlotSpec
 from iofdtui.engine.snapshot import READERS
+from iofdtui.engine.zone_stats import ZoneSpec
 from iofdtui.ui.lab_port import LabPort
 from iofdtui.ui.messages import (
     CountersReset,
@@ -30,6 +31,8 @@ from iofdtui.ui.messages import (
     RegistrationRefused,
     RegistrationRemoved,
     VcpusChanged,
+    ZoneAdded,
+    ZoneRemoved,
 )
 
 ENGINE_ERRORS = (OSError, ValueError)
@@ -85,6 +88,19 @@ def add_registration(lab: LabPort, spec: RegistrationSpec) -> Outcome:
     except EngineError as err:
         title = failure_title(err, "Registration rejected")
         return RegistrationRefused(spec, str(err), getattr(err, "field", None), title)
+
+
+def add_zone(lab: LabPort, spec: ZoneSpec) -> Outcome:
+    """Register a coalesced zone; a refusal is an outcome (the form shows it)."""
+    try:
+        return ZoneAdded(lab.add_zone(spec.bus, spec.addr, spec.size), spec)
+    except EngineError as err:
+        return RegistrationRefused(spec, str(err), getattr(err, "field", None), "Zone rejected")
+
+
+def remove_zone(lab: LabPort, zone_id: int) -> Outcome:
+    """Drain the ring and unregister `zone_id`; its final counts come back."""
+    return ZoneRemoved(lab.remove_zone(zone_id))
 
 
 def remove_registration(lab: LabPort, reg_id: int) -> Outcome:
@@ -156,17 +172,21 @@ def set_plan(lab: LabPort, plan: list[SlotSpec]) -> Outcome:
 
 
 def take_over(new: LabPort, old: LabPort) -> VcpusChanged:
-    """`new` (another vCPU count) takes `old`'s plan, registrations and reader; `old` is closed.
+    """`new` (another vCPU count) takes `old`'s plan, registrations, zones and reader; `old`
+    is closed.
 
     vCPUs cannot be added to a running VM's accounting, so the lab is rebuilt.
     When this raises, both labs are closed.
     """
     specs, plan, reader = old.registrations(), old.plan(), old.reader
+    zones = old.zones()
     pinned, paced = old.pinning is not None, old.pace_us is not None
     try:
         old.close()
         apply_plan(new, plan)
         renumbered = {old_id: new.add_registration(spec) for old_id, spec in sorted(specs.items())}
+        for zone in zones.values():  # after the registrations: what overlaps may change hands
+            new.add_zone(zone.bus, zone.addr, zone.size)
         new.set_reader(reader)
         new.start()
     except ENGINE_ERRORS:

@@ -19,6 +19,8 @@ from iofdtui.ui.messages import (
     RegistrationRefused,
     RegistrationRemoved,
     VcpusChanged,
+    ZoneAdded,
+    ZoneRemoved,
 )
 
 Line = tuple[str, str]
@@ -48,6 +50,14 @@ def outcome_lines(outcome: Outcome) -> list[Line]:
             return [(f"rejected {spec.describe()}: {message}", "error")]
         case RegistrationRemoved(final):
             text = f"removed #{final.id} {final.spec.describe()}: {final.signals:,} signals in all"
+            return [(text, INFO)]
+        case ZoneAdded(zone_id, spec):
+            return [(f"coalesced z{zone_id} {spec.describe()}: its writes go to the ring", INFO)]
+        case ZoneRemoved(final):
+            text = (
+                f"removed coalesced z{final.id} {final.spec.describe()}: {final.entries:,} "
+                f"ring entries, {final.ring_full:,} ring full in all"
+            )
             return [(text, INFO)]
         case GuestPaused(exact):
             how = "at a quiescent point" if exact else "by a kick (a ring may be in flight)"

@@ -15,6 +15,7 @@ from textual.message import Message
 
 from iofdtui.engine.model import RegistrationSpec, SlotSpec
 from iofdtui.engine.snapshot import MachineFacts, RegistrationStats, Snapshot
+from iofdtui.engine.zone_stats import ZoneSpec, ZoneStats
 
 Histogram = list[tuple[float, int]]
 """A raw guest-cycle histogram: (bucket lower bound in ns, count)."""
@@ -69,9 +70,9 @@ class RegistrationAdded:
 
 @dataclass(frozen=True)
 class RegistrationRefused:
-    """The engine or the kernel refused a registration (one-line `message`)."""
+    """The engine or the kernel refused a registration or a zone (one-line `message`)."""
 
-    spec: RegistrationSpec
+    spec: RegistrationSpec | ZoneSpec
     message: str
     field: str | None
     title: str = "Registration rejected"
@@ -82,6 +83,21 @@ class RegistrationRemoved:
     """A registration was deassigned; `final` holds its drained counts."""
 
     final: RegistrationStats
+
+
+@dataclass(frozen=True)
+class ZoneAdded:
+    """The kernel accepted a coalesced zone."""
+
+    zone_id: int
+    spec: ZoneSpec
+
+
+@dataclass(frozen=True)
+class ZoneRemoved:
+    """A coalesced zone was unregistered; `final` holds its counts (the ring drained first)."""
+
+    final: ZoneStats
 
 
 @dataclass(frozen=True)
@@ -163,6 +179,8 @@ Outcome = (
     RegistrationAdded
     | RegistrationRefused
     | RegistrationRemoved
+    | ZoneAdded
+    | ZoneRemoved
     | GuestPaused
     | GuestResumed
     | CountersReset

@@ -23,6 +23,7 @@ from textual.message import Message
 
 from iofdtui.engine.errors import EngineError
 from iofdtui.engine.model import RegistrationSpec, SlotSpec
+from iofdtui.engine.zone_stats import ZoneSpec
 from iofdtui.recording.writer import RecordWriteError
 from iofdtui.ui import engine_calls as calls
 from iofdtui.ui.engine_calls import ENGINE_ERRORS, EngineCall, failure_title, one_line
@@ -252,9 +253,16 @@ class LabSession:
 
     # ---------------------------------------------------------- engine calls
 
-    def add(self, spec: RegistrationSpec) -> None:
-        """Register an ioeventfd; a refusal is an outcome (the form shows it)."""
+    def add(self, spec: RegistrationSpec | ZoneSpec) -> None:
+        """Register an ioeventfd or a coalesced zone; a refusal is an outcome (the form says)."""
+        if isinstance(spec, ZoneSpec):
+            self.call(f"registering {spec.describe()}", partial(calls.add_zone, spec=spec))
+            return
         self.call(f"registering {spec.describe()}", partial(calls.add_registration, spec=spec))
+
+    def remove_zone(self, zone_id: int) -> None:
+        """Drain the coalesced ring and unregister zone `zone_id`."""
+        self.call(f"removing coalesced z{zone_id}", partial(calls.remove_zone, zone_id=zone_id))
 
     def remove(self, reg_id: int) -> None:
         """Deassign `reg_id`; it stays in `removing` until the view calls `removed`."""

@@ -50,7 +50,9 @@ class Recorder:
         self.calls.append((args, kwargs))
         progress = kwargs.get("progress")
         if progress is not None:  # the CLI's progress callback must accept what the engine passes
-            phase = SimpleNamespace(bus=Bus.PIO, width=0, path="ioeventfd", consumer="poll")
+            phase = SimpleNamespace(
+                bus=Bus.PIO, width=0, path="ioeventfd", drain=None, consumer="poll"
+            )
             if self.name == "run_bench":
                 progress(phase, "none")
             elif self.name == "run_vcpu_bench":

@@ -379,6 +379,12 @@ AFTER_CLOSE: dict[str, tuple[str, str]] = {
     "registration_histogram(1)": ("result = lab.registration_histogram(1)", "refuse"),
     "wake_histogram(1)": ("result = lab.wake_histogram(1)", "refuse"),
     "baseline_histogram()": ("result = lab.baseline_histogram(Bus.PIO, 1)", "refuse"),
+    "add_zone()": ("result = lab.add_zone(Bus.PIO, 0x700, 8)", "refuse"),
+    "remove_zone(1)": ("result = lab.remove_zone(1)", "refuse"),
+    "zones()": ("result = lab.zones()", "refuse"),
+    "ring_drain": ("result = lab.ring_drain", "refuse"),
+    "set_ring_drain()": ("result = lab.set_ring_drain('thread')", "refuse"),
+    "scribble_ring()": ("result = lab.scribble_ring(0, 0)", "refuse"),
 }
 
 # Runs in its own interpreter; each call in a forked child, so a segfault
@@ -394,6 +400,7 @@ AFTER_CLOSE_SCRIPT = textwrap.dedent(
     lab = Lab()
     lab.set_plan([SlotSpec(Bus.PIO, 0x3F8, 1, 0x42, 4)])
     lab.add_registration(RegistrationSpec(Bus.PIO, 0x3F8, 1))
+    lab.add_zone(Bus.PIO, 0x600, 8)  # the ring is mapped: calls after close must not reach it
     lab.start()
     lab.checkpoint()
     lab.close()

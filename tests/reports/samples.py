@@ -7,6 +7,8 @@ whole), pinning and the notes of a run cut short.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from iofdtui.engine.experiments.bench import BenchReport, Phase, PhaseResult
 from iofdtui.engine.experiments.scale import ScalePoint, ScaleReport
 from iofdtui.engine.experiments.vcpus import VcpuBenchReport, VcpuPhaseResult, VcpuShare
@@ -14,6 +16,7 @@ from iofdtui.engine.experiments.wake import WakePhase, WakeReport, WakeResult
 from iofdtui.engine.kernel_counters import KernelCounters, OurCounts, Relation
 from iofdtui.engine.model import Bus
 from iofdtui.engine.snapshot import Latency, WakeLatency, WhyCost
+from iofdtui.engine.zone_stats import RingStats
 
 PINNED = "vCPU on CPU 0, reader on CPU 1"
 
@@ -92,6 +95,74 @@ def bench() -> BenchReport:
         "pinning": "vCPU thread on CPU 0, reader on CPU 1",
     }
     return BenchReport(machine=machine, results=tuple(results))
+
+
+def bench_coalesced() -> BenchReport:
+    """The bench sample with coalesced phases: PIO/1 drained at exits, PIO/4 by the thread."""
+    report = bench()
+    ring = RingStats("exits", 170, 1_059, 178_941, 169, 1_055, 0, 0, 0, 0)
+    extra = []
+    for reader in ("none", "epoll"):
+        extra += [
+            PhaseResult(
+                Phase(Bus.PIO, 1, 1, "coalesced", "exits"),
+                rings=280_000,
+                seconds=0.5,
+                latency=Latency(1_100, 1290.2, 2705.0, 1587.3),
+                conserved=True,
+                signals=0,
+                exits=1_059,
+                kernel=kernel(1_059),
+                reader=reader,
+                counted=180_000,
+                loop_ns=200.0,
+                entries=178_941,
+                ring_full=1_059,
+                ring=ring,
+            ),
+            PhaseResult(
+                Phase(Bus.PIO, 4, 4, "coalesced", "thread"),
+                rings=240_000,
+                seconds=0.5,
+                latency=Latency(1_000, 1495.0, 3710.0, 1934.0),
+                conserved=True,
+                signals=0,
+                exits=356,
+                kernel=None,
+                reader=reader,
+                counted=250_000,
+                loop_ns=150.0,
+                entries=249_644,
+                ring_full=356,
+                ring=RingStats("thread", 170, 2_350, 249_644, 169, 12, 0, 0, 0, 0),
+            ),
+        ]
+    extra.append(
+        PhaseResult(
+            Phase(Bus.MMIO, 4, 4, "coalesced", "thread", 100.0),
+            rings=2_500,
+            seconds=0.5,
+            latency=Latency(2_500, 1596.0, 2931.0, 1702.0),
+            conserved=True,
+            signals=0,
+            exits=0,
+            kernel=None,
+            reader="epoll",
+            counted=2_600,
+            loop_ns=190_000.0,
+            entries=2_600,
+            ring_full=0,
+            ring=replace(
+                ring,
+                mode="thread",
+                delay_p50_ns=75_000.0,
+                delay_p99_ns=877_700.0,
+                delay_samples=1_700,
+                delay_untimed=900,
+            ),
+        )
+    )
+    return BenchReport(machine=report.machine, results=report.results + tuple(extra))
 
 
 def scale() -> ScaleReport:

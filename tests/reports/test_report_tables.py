@@ -24,6 +24,7 @@ GOLDEN = Path(__file__).with_name("golden")
 
 CASES: dict[str, tuple[Callable[[Any], RenderableType], Callable[[], object]]] = {
     "bench": (bench.render, samples.bench),
+    "bench-coalesced": (bench.render, samples.bench_coalesced),
     "scale": (scale.render, samples.scale),
     "wake": (wake.render, samples.wake),
     "wake-no-clock": (
@@ -58,7 +59,7 @@ def test_figures_past_ten_million_print_whole() -> None:
     assert "12,345,678" in printed("bench")
     assert "12,000,000" in printed("scale")
     assert "23,000,000" in printed("vcpus")
-    assert "…" not in printed("bench") + printed("vcpus")
+    assert "…" not in printed("bench") + printed("vcpus") + printed("bench-coalesced")
 
 
 def test_what_was_not_measured_is_a_dash() -> None:

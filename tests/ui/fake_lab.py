@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from iofdtui.engine.errors import KvmUnavailable, RegistrationRejected
-from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
+from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec, SpecError
 from iofdtui.engine.snapshot import (
     READERS,
     Checkpoint,
@@ -27,6 +27,7 @@ from iofdtui.engine.snapshot import (
     WakeLatency,
     WhyCost,
 )
+from iofdtui.engine.zone_stats import RingStats, ZoneSpec, ZoneStats
 
 MACHINE = MachineFacts(
     kernel="6.18.44-fc-v669",
@@ -66,6 +67,12 @@ DOORBELLS = (
 CHECKPOINT = Checkpoint(
     number=4, taken_at=0.0, exact=True, doorbells=DOORBELLS, attribution_ok=True
 )
+ZONE_COUNTS = (132_982, 1_424)
+"""Every fake zone's ring entries and ring-full exits."""
+
+RING = RingStats("exits", 170, 812, 132_982, 169, 781, 0, 0, 0, 0)
+"""The fake coalesced ring: drained at exits, found full at most drains."""
+
 SNAPSHOT = Snapshot(
     taken_at=100.0,
     interval_s=0.25,
@@ -163,6 +170,8 @@ class FakeLab:
         """What `pause` and `resume` last left (the fixed snapshot says running)."""
         self.readings = 0
         """Snapshots taken: each is an interval after the last, as a real lab's are."""
+        self.zone_specs: dict[int, ZoneSpec] = {}
+        self.removed_zones: list[ZoneStats] = []
 
     def start(self) -> None:
         """Nothing to start."""
@@ -223,6 +232,53 @@ class FakeLab:
     def registrations(self) -> dict[int, RegistrationSpec]:
         """What was added."""
         return dict(self.regs)
+
+    def add_zone(self, bus: Bus, addr: int, size: int) -> int:
+        """Accept a zone the engine would (its checks are ZoneSpec's)."""
+        spec = ZoneSpec(bus, addr, size)
+        try:
+            spec.validate()
+        except SpecError as err:
+            raise RegistrationRejected(errno.EINVAL, str(err), err.field) from None
+        self._next_id += 1
+        self.zone_specs[self._next_id] = spec
+        return self._next_id
+
+    def zones(self) -> dict[int, ZoneSpec]:
+        """The zones added and not removed."""
+        return dict(self.zone_specs)
+
+    def remove_zone(self, zone_id: int) -> ZoneStats:
+        """Forget it; its final counts are the fixed ones."""
+        final = ZoneStats(zone_id, self.zone_specs.pop(zone_id), *ZONE_COUNTS, removed=True)
+        self.removed_zones.append(final)
+        return final
+
+    def _zoned(self, snap: Snapshot) -> Snapshot:
+        """Zones as a real lab shows them: the fixed counts on every zone, and the
+        doorbells they cover turned into ring entries (the ring full the rest)."""
+        if not self.zone_specs and not self.removed_zones:
+            return snap
+        zones = tuple(ZoneStats(i, z, *ZONE_COUNTS) for i, z in self.zone_specs.items())
+        doors = []
+        for door in snap.doorbells:
+            if any(
+                z.bus is door.bus and z.covers_addr(door.addr) for z in self.zone_specs.values()
+            ):
+                entries, full = door.rings - ZONE_COUNTS[1], ZONE_COUNTS[1]
+                door = replace(
+                    door,
+                    signals=0,
+                    exits=full,
+                    exits_by_value=((1, 0, full),),
+                    entries=entries,
+                    entries_by_value=((1, 0, entries),),
+                    ring_full=full,
+                )
+            doors.append(door)
+        return replace(
+            snap, zones=zones + tuple(self.removed_zones), ring=RING, doorbells=tuple(doors)
+        )
 
     def pause(self, timeout: float = 2.0) -> bool:
         """Always exact."""
@@ -312,7 +368,7 @@ class FakeLab:
             count = len(slots)
             slots += tuple(replace(s, index=s.index + count, vcpu=1) for s in slots)
         self.readings += 1
-        return replace(
+        snap = replace(
             SNAPSHOT,
             taken_at=SNAPSHOT.taken_at + (self.readings - 1) * (SNAPSHOT.interval_s or 0.25),
             slots=slots,
@@ -324,6 +380,7 @@ class FakeLab:
             why=lab_why,
             baselines={**SNAPSHOT.baselines, (Bus.PIO, 1): BASE_KICK if paced else BASE_PIO},
         )
+        return self._zoned(snap)
 
     def registration_histogram(self, reg_id: int) -> list[tuple[float, int]]:
         """Its ring cost under the reader in force (the kick's, when paced)."""

@@ -12,6 +12,7 @@ from textual.widgets import Input, Static
 
 from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
 from iofdtui.engine.snapshot import VcpuCounts
+from iofdtui.engine.zone_stats import ZoneSpec
 from iofdtui.ui.app import EXIT_NO_VM, IofdApp, make_app
 from iofdtui.ui.commands import IofdCommands
 from iofdtui.ui.screens.add_registration import AddRegistrationScreen
@@ -324,6 +325,18 @@ async def test_v_says_it_turned_paced_mode_off_and_renumbered() -> None:
         line = next(e for e in log_lines(app) if "new VM with 2 vCPUs" in e)
         assert "renumbered #2→#1, #3→#2" in line
         assert any("paced mode off" in e for e in log_lines(app))
+
+
+async def test_v_takes_the_coalesced_zones_to_the_new_vm() -> None:
+    app = app_with()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None)
+        app.session.add(ZoneSpec(Bus.PIO, 0x600, 8))
+        await wait_for(pilot, lambda: bool(app.lab.zones()))
+        await pilot.press("v")
+        await wait_for(pilot, lambda: any("new VM with 2 vCPUs" in e for e in log_lines(app)))
+        assert list(app.lab.zones().values()) == [ZoneSpec(Bus.PIO, 0x600, 8)]
+        assert app.lab.vcpus == 2
 
 
 async def test_rapid_p_logs_one_line_per_change_of_state() -> None:

@@ -249,3 +249,32 @@ async def test_a_reading_changes_only_its_moved_rows_and_shows_what_a_fresh_tabl
         # widens its column).  Narrow, a wider plan or missed value can change
         # how the free columns are cut: those readings showed the whole table.
         assert len(whole) == 0 if width == 160 else 0 < len(whole) < 20
+
+
+class ZonedLiveLab(LiveLab):
+    """A coalesced zone over PIO 0x0600: most of its rings are ring entries."""
+
+    doorbells = (
+        *LiveLab.doorbells[:3],
+        replace(
+            LiveLab.doorbells[3],
+            exits=1_424,
+            exits_by_value=((1, 0, 1_424),),
+            entries=240_712,
+            entries_by_value=((1, 0, 240_712),),
+            ring_full=1_424,
+        ),
+    )
+
+
+async def test_ring_entries_get_a_column_when_a_zone_takes_writes() -> None:
+    for size in ((160, 45), (80, 24)):
+        _table, shown = await shown_at(ZonedLiveLab, size)
+        keys = list(shown["header"])
+        assert keys.index("entries") == keys.index("exits") + 1
+        door = shown["pio:600"]
+        assert door["entries"] in ("240,712", "241k") and door["live"].startswith("✓")
+        assert shown["pio:3f8"]["entries"] == "0"
+    # Without zones the table is as it was.
+    _table, shown = await shown_at(LiveLab, (160, 45))
+    assert "entries" not in shown["header"]

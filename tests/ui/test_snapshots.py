@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, Select
 
+from iofdtui.engine.model import Bus
+from iofdtui.engine.zone_stats import ZoneSpec
 from iofdtui.ui.app import IofdApp, make_app
 from iofdtui.ui.screens.scale_plot import ScalePlotScreen
 from tests.ui.conftest import engine_idle, show_reading, until_live
@@ -92,6 +94,34 @@ class TestAddForm:
             await pilot.pause()
 
         assert snap_compare(fake_app(), run_before=run_before, terminal_size=(80, 24))
+
+
+class TestCoalescedZone:
+    """The add form's zone kind, and a zone over PIO 0x0600 in its own table."""
+
+    def test_zone_form(self, snap_compare) -> None:
+        async def run_before(pilot: Pilot) -> None:
+            await live(pilot)
+            await pilot.press("a")
+            await pilot.pause()
+            pilot.app.screen.query_one("#kind", Select).value = "zone"
+            await pilot.pause()
+            await pilot.press(*"0x600")
+            pilot.app.screen.query_one("#size", Input).value = "0x8"
+            for field in pilot.app.screen.query(Input):
+                field.cursor_blink = False
+            await pilot.pause()
+
+        assert snap_compare(fake_app(), run_before=run_before, terminal_size=(80, 24))
+
+    def test_zone_over_a_doorbell_160x45(self, snap_compare) -> None:
+        async def run_before(pilot: Pilot) -> None:
+            await live(pilot)
+            pilot.app.session.add(ZoneSpec(Bus.PIO, 0x600, 8))
+            await reread(pilot)
+            await reread(pilot)
+
+        assert snap_compare(fake_app(), run_before=run_before, terminal_size=(160, 45))
 
 
 class TestHelp:

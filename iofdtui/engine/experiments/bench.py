@@ -1,8 +1,8 @@
 """`iofdtui bench`: the doorbell comparison, measured on this machine.
 
 Each path is its own phase: the guest rings only that doorbell, with only
-that registration in place, so rings/s is the path's own throughput and the
-latency is the guest-measured cost of its rings, net of the timer overhead
+that registration (or coalesced zone) in place, so rings/s is the path's own
+throughput and the latency is the guest-measured cost of its rings, net of the timer overhead
 measured in the same phase.  With several readers (`--reader all`) every
 path is measured under each, so the cost of having a reader is one
 subtraction away.
@@ -23,11 +23,14 @@ from iofdtui.engine.kernel_counters import KernelCounters
 from iofdtui.engine.lab import Lab
 from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
 from iofdtui.engine.snapshot import READERS, Latency, MachineFacts, WhyCost
+from iofdtui.engine.zone_stats import RingStats
 
 PIO_PORT = 0x03F8
 MMIO_ADDR = 0xFE00_0000
 RING_VALUE = 0x5A
 WARMUP_S = 0.2
+ZONE_SIZE = 8  # a coalesced phase's zone: the doorbell's 8 bytes
+DELAY_PACE_US = 100.0  # the paced coalesced phases' period
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +40,9 @@ class Phase:
     bus: Bus
     width: int  # the registration's len (0 = any length)
     write_width: int  # the guest's write
-    path: str  # "ioeventfd" | "userspace" | "datamatch-miss"
+    path: str  # "ioeventfd" | "userspace" | "datamatch-miss" | "coalesced"
+    drain: str | None = None  # coalesced: who drains the ring ("exits" or "thread")
+    pace_us: float | None = None  # paced: one ring per visit this far apart (the delivery delay)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,14 @@ class PhaseResult:
     counted: int = 0  # rings from reset to the closing pause: = signals + exits
     loop_ns: float | None = None  # guest time between visits, per ring
     why: WhyCost | None = None  # over the phase
+    entries: int = 0  # coalesced: ring entries (counted = signals + exits + entries)
+    ring_full: int = 0  # coalesced: exits of writes that found the ring full
+    ring: RingStats | None = None  # coalesced: the ring over the phase (drains, occupancy)
+
+    @property
+    def ring_full_per_1k(self) -> float | None:
+        """Coalesced: writes that found the ring full, per 1,000 writes."""
+        return 1000 * self.ring_full / self.counted if self.counted else None
 
     @property
     def rings_per_s(self) -> float:
@@ -107,7 +120,32 @@ class PhaseResult:
             "userspace_exits": self.exits,
             "conserved": self.conserved,
             "kernel": None if self.kernel is None else kernel_json(self.kernel),
+            **(coalesced_json(self) if self.phase.path == "coalesced" else {}),
         }
+
+
+def coalesced_json(r: PhaseResult) -> dict[str, object]:
+    """A coalesced row's own keys (see README): the drain, the ring's entries and fills."""
+    ring = r.ring
+    return {
+        "drain": r.phase.drain,
+        "ring_entries": r.entries,
+        "ring_full": r.ring_full,
+        "ring_full_per_1k_writes": r.ring_full_per_1k,
+        "ring_capacity": ring.capacity if ring else None,
+        "ring_drains": ring.drains if ring else None,
+        "ring_mean_found": ring.mean_found if ring else None,
+        "ring_found_max": ring.found_max if ring else None,
+        "pace_us": r.phase.pace_us,
+        "delay_ns": None
+        if ring is None or r.phase.pace_us is None
+        else {
+            "p50": ring.delay_p50_ns,
+            "p99": ring.delay_p99_ns,
+            "samples": ring.delay_samples,
+            "untimed": ring.delay_untimed,
+        },
+    }
 
 
 def machine_json(m: MachineFacts) -> dict[str, object]:
@@ -147,6 +185,15 @@ def phases(any_length: bool) -> Iterator[Phase]:
                 yield Phase(bus, width, width, path)
     if any_length:
         yield Phase(Bus.MMIO, 0, 4, "ioeventfd")
+    # Coalesced zones over the same doorbells, drained at exits (as VMMs do); at
+    # 4 bytes also by the drain thread.
+    for bus, widths in ((Bus.PIO, (1, 2, 4)), (Bus.MMIO, (1, 2, 4, 8))):
+        for width in widths:
+            for drain in ("exits", "thread") if width == 4 else ("exits",):
+                yield Phase(bus, width, width, "coalesced", drain)
+    # Paced, one ring per visit: how long an entry waits in the ring (the delivery delay).
+    for drain in ("thread", "exits"):
+        yield Phase(Bus.MMIO, 4, 4, "coalesced", drain, DELAY_PACE_US)
 
 
 def _doorbell(phase: Phase) -> int:
@@ -155,7 +202,7 @@ def _doorbell(phase: Phase) -> int:
 
 def _registration(phase: Phase) -> RegistrationSpec | None:
     addr = _doorbell(phase)
-    if phase.path == "userspace":
+    if phase.path in ("userspace", "coalesced"):
         return None
     if phase.path == "datamatch-miss":
         return RegistrationSpec(phase.bus, addr, phase.width, RING_VALUE ^ 1)
@@ -168,10 +215,17 @@ def run_phase(lab: Lab, phase: Phase, seconds: float, weight: int = 64) -> Phase
     with lab.paused():
         for reg_id in list(lab.registrations()):
             lab.remove_registration(reg_id)
+        for zone_id in list(lab.zones()):
+            lab.remove_zone(zone_id)
         lab.set_plan([slot])
         spec = _registration(phase)
         if spec is not None:
             lab.add_registration(spec)
+        if phase.path == "coalesced":
+            lab.set_ring_drain(phase.drain or "exits")
+            lab.add_zone(phase.bus, _doorbell(phase), ZONE_SIZE)
+        if lab.pace_us != phase.pace_us and (phase.pace_us is None or lab.tsc_khz):
+            lab.set_pace(phase.pace_us)
     time.sleep(WARMUP_S)
     # From here the guest's samples and the host's clock cover the same stretch.
     lab.reset_counters()
@@ -205,6 +259,9 @@ def run_phase(lab: Lab, phase: Phase, seconds: float, weight: int = 64) -> Phase
         counted=door.rings if door else 0,
         loop_ns=loop_ns,
         why=why,
+        entries=door.entries if door else 0,
+        ring_full=door.ring_full if door else 0,
+        ring=snap.ring if phase.path == "coalesced" else None,
     )
 
 

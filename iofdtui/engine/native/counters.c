@@ -75,7 +75,10 @@ static void fold_vcpu(struct lab *lab, struct vcpu *v)
             lab->cal[mode].loop_cycles += dl;
         } else if (s && s->defined) {
             dst[0] = &s->acc;
-            if (s->route < 0) {
+            if (s->route == LAB_ROUTE_ZONE) {
+                dst[1] = lab_zone_accum(lab, s->kind, mode);
+                s->rings_zone += dr;
+            } else if (s->route < 0) {
                 dst[1] = &lab->user[s->kind][mode];
                 s->rings_user += dr;
             } else {
@@ -158,6 +161,7 @@ void lab_sync_counters(struct lab *lab)
 {
     pthread_mutex_lock(&lab->mu);
     lab_drain_all(lab);
+    lab_zone_settle(lab);
     lab_fold(lab);
     lab_fold_issued(lab);
     check_pages(lab);
@@ -198,6 +202,9 @@ void lab_slot_final(struct slot *s, struct lab_slot_stats *out)
     out->rings_user = s->rings_user;
     out->samples = s->acc.samples;
     out->cycles = s->acc.cycles;
+    out->entries = __atomic_load_n(&s->entries, __ATOMIC_RELAXED);
+    out->ring_full = __atomic_load_n(&s->ring_full, __ATOMIC_RELAXED);
+    out->rings_zone = s->rings_zone;
 }
 
 static void path_from(struct lab_path_stats *out, uint64_t signals, const struct accum *a)
@@ -279,6 +286,10 @@ static const struct accum *path_accum(struct lab *lab, int kind, int id, int mod
         break;
     case LAB_PATH_CAL:
         return &lab->cal[mode];
+    case LAB_PATH_ZONE:
+        if (id >= 0 && id < NKINDS)
+            return lab_zone_accum(lab, id, mode); /* NULL before the first zone */
+        break;
     case LAB_PATH_WAKE: {
         struct reg *r = reg_get(lab, id);
         if (r)
@@ -319,6 +330,7 @@ int lab_read_live(struct lab *lab, struct lab_slot_stats *out, int n, const int 
     pthread_mutex_lock(&lab->mu);
     lab_fold(lab);
     lab_drain_listed(lab, reg_ids, nregs);
+    lab_zone_drain(lab);
     for (int i = 0; i < n; i++)
         lab_slot_final(&lab->slots[i], &out[i]);
     for (int i = 0; i < nregs; i++) {
@@ -430,7 +442,7 @@ int lab_quantiles_many(struct lab *lab, int kind, const int *ids, int n, const i
     if (n < 0 || nmodes < 0 || nq < 0 || n > QUANTILES_MAX_IDS || nmodes > QUANTILES_MAX_MODES ||
         nq > QUANTILES_MAX_Q || (size_t)n * (size_t)nmodes * (size_t)nq > QUANTILES_MAX_OUT)
         return -EINVAL;
-    if (kind < LAB_PATH_SLOT || kind > LAB_PATH_WAKE)
+    if (kind < LAB_PATH_SLOT || kind > LAB_PATH_ZONE)
         return -EINVAL;
     if ((n && !ids) || (nmodes && !modes) || (nq && !q) || (n && nmodes && nq && !out))
         return -EINVAL;
@@ -475,8 +487,10 @@ int lab_reset_counters(struct lab *lab)
     pthread_mutex_unlock(&lab->ctl);
     pthread_mutex_lock(&lab->mu);
     lab_drain_all(lab);
+    lab_zone_settle(lab);
     lab_fold(lab);
     lab_fold_issued(lab);
+    lab_zone_reset(lab);
     for (int i = 0; i < NSLOTS_ALL; i++) {
         struct slot *s = &lab->slots[i];
         memset(&s->acc, 0, sizeof(s->acc));

@@ -107,6 +107,9 @@ struct lab_slot_stats {
     uint64_t rings_user;   /* rings while its route was the userspace path */
     uint64_t samples;      /* timed visits */
     uint64_t cycles;       /* sum over timed visits of cycles per ring */
+    uint64_t entries;      /* coalesced ring entries that match it (any vCPU's: see coalesced.c) */
+    uint64_t ring_full;    /* its exits while zoned: the ring was full */
+    uint64_t rings_zone;   /* rings while its route was a coalesced zone */
 };
 
 /* One latency path: a registration, a userspace-exit kind, or the timer. */
@@ -145,6 +148,7 @@ enum lab_path_kind {
     LAB_PATH_USER = 2,     /* id = kind: rings that exited to userspace */
     LAB_PATH_CAL = 3,      /* the empty timed window */
     LAB_PATH_WAKE = 4,     /* id = registration id: wake-up latency (paced mode) */
+    LAB_PATH_ZONE = 5,     /* id = kind: rings that went to a coalesced ring */
 };
 
 int lab_create(struct lab **out, int vcpus, int *stage, int64_t *detail);
@@ -241,6 +245,56 @@ int lab_rt_teardown(struct lab *lab);
 int lab_rt_misbehave(struct lab *lab, int how);
 int lab_rt_read(struct lab *lab, struct lab_rt_stats *out);
 int lab_rt_records(struct lab *lab, uint32_t *out, int n);
+
+/* Coalesced MMIO/PIO zones (coalesced.c). */
+enum lab_zone_route {
+    LAB_ROUTE_ZONE = -2,   /* lab_set_route: the slot's writes land in a coalesced zone */
+};
+enum lab_zone_stage {
+    LAB_ZONE_CAP_MMIO = 1, /* KVM_CAP_COALESCED_MMIO missing (or its page not mapped) */
+    LAB_ZONE_CAP_PIO = 2,  /* KVM_CAP_COALESCED_PIO missing */
+    LAB_ZONE_IOCTL = 3,    /* KVM_REGISTER_COALESCED_MMIO refused */
+    LAB_ZONE_TABLE = 4,    /* no room for another zone */
+};
+enum lab_drain_mode {
+    LAB_DRAIN_EXITS = 0,   /* the vCPU thread drains at every userspace exit (VMMs) */
+    LAB_DRAIN_THREAD = 1,  /* a thread drains every 100 µs */
+};
+struct lab_zone_stats {
+    uint64_t entries;      /* ring entries inside the zone */
+    uint64_t ring_full;    /* writes inside it that found the ring full and exited */
+};
+struct lab_ring_stats {
+    uint64_t drains;        /* drains that found at least one entry */
+    uint64_t entries;       /* entries they read */
+    uint64_t found_max;     /* the most one drain found */
+    uint64_t full_drains;   /* drains that found the ring full */
+    uint64_t stray_entries; /* entries that match no slot; the last one: */
+    uint64_t stray_addr;
+    uint64_t stray_value;
+    uint32_t stray_len;
+    int stray_pio;
+    uint64_t bad_entries;   /* entries with an impossible length */
+    uint64_t scribbled;     /* drains that found `first` or `last` out of place */
+    uint64_t repaired;      /* pauses that put a scribbled `last` back */
+    uint32_t capacity;      /* entries the ring holds (one always stays empty) */
+    int mode;               /* enum lab_drain_mode */
+    uint64_t delay_samples; /* paced: entries whose wait was timed (a drain found them alone) */
+    uint64_t delay_untimed; /* paced: entries drained without a timing */
+    uint64_t delay_negative; /* drains whose timing came out negative: the TSC mapping is wrong */
+};
+/* Quiescent.  `stage`: enum lab_zone_stage on failure. */
+int lab_zone_add(struct lab *lab, int pio, uint64_t addr, uint32_t size, int *zone_id, int *stage);
+/* Quiescent: drains, unregisters, and returns the zone's final counts. */
+int lab_zone_remove(struct lab *lab, int zone_id, struct lab_zone_stats *final);
+int lab_zone_read(struct lab *lab, const int *ids, int n, struct lab_zone_stats *out);
+int lab_ring_read(struct lab *lab, struct lab_ring_stats *out);
+/* Quiescent: enum lab_drain_mode. */
+int lab_ring_set_drain(struct lab *lab, int mode);
+/* The delivery delay's histogram (TSC cycles, HIST_BUCKETS buckets) under a drain mode. */
+int lab_ring_delay_hist(struct lab *lab, int mode, uint64_t *out, int n);
+/* Test hook: write the ring's first and last, as a misbehaving peer would. */
+int lab_ring_scribble(struct lab *lab, uint32_t first, uint32_t last);
 /* cdef-end */
 
 #endif

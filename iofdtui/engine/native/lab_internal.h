@@ -10,6 +10,7 @@
  *               quantiles, readings and resets
  *   plan.c      slots, the ring plan, routes, pacing, the bare loop, test hooks
  *   roundtrip.c the kick -> completion interrupt loop (irqfd, KVM_SIGNAL_MSI)
+ *   coalesced.c coalesced MMIO/PIO zones and the drains of their ring
  *
  * Locking: `ctl` guards the vCPU state machine (pause/resume/stop); `mu`
  * guards the registration table and every host-side accumulator.  A vCPU
@@ -74,6 +75,8 @@ struct slot {
     uint64_t exits; /* vCPU thread only, relaxed atomics */
     uint64_t issued; /* rings the guest announced before writing them */
     uint64_t rings_user;
+    uint64_t entries, ring_full; /* coalesced.c: relaxed atomics */
+    uint64_t rings_zone;         /* rings while routed to a zone (`mu`) */
     struct accum acc;
 };
 
@@ -142,6 +145,7 @@ struct lab {
     int irqchip;              /* KVM_CREATE_IRQCHIP made (before the vCPUs) */
     struct kvm_lapic_state lapic0; /* vCPU 0's LAPIC as created, restored at each start */
     struct rt *rt;            /* roundtrip.c's, set up and torn down while no vCPU runs */
+    struct zones *zones;      /* coalesced.c's, made at the first zone */
 };
 
 /* -------------------------------------------------- inline accessors -- */
@@ -215,6 +219,15 @@ int lab_hist_bucket(uint32_t v);
 void lab_slot_final(struct slot *s, struct lab_slot_stats *out);
 void lab_reg_final(const struct reg *r, struct lab_path_stats *out);
 void lab_reg_free(struct reg *r);
+
+/* coalesced.c: the coalesced ring's drains (each takes its own lock, after `mu`). */
+void lab_zone_drain(struct lab *lab);
+void lab_zone_drain_at_exit(struct lab *lab); /* vCPU thread, before handling an exit */
+void lab_zone_ring_full(struct lab *lab, struct slot *s); /* vCPU thread: a zoned slot exited */
+void lab_zone_settle(struct lab *lab);        /* quiescent: drain, repair a scribbled ring */
+struct accum *lab_zone_accum(struct lab *lab, int kind, int mode);
+void lab_zone_reset(struct lab *lab);
+void lab_zone_free(struct lab *lab);
 
 #pragma GCC visibility pop
 

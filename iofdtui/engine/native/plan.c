@@ -113,6 +113,8 @@ int lab_set_route(struct lab *lab, int slot, int reg_id)
     int err = 0;
     if (reg_id >= 0 && !reg_get(lab, reg_id))
         err = -ENOENT;
+    else if (reg_id == LAB_ROUTE_ZONE)
+        lab->slots[slot].route = LAB_ROUTE_ZONE;
     else
         lab->slots[slot].route = reg_id < 0 ? -1 : reg_id;
     pthread_mutex_unlock(&lab->mu);

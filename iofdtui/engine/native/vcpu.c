@@ -144,6 +144,8 @@ static void count_exit(struct vcpu *v, int pio, uint32_t where, uint32_t width, 
     int i = match_slot(v, pio, where, width, value);
     if (i >= 0) {
         __atomic_fetch_add(&lab->slots[i].exits, 1, __ATOMIC_RELAXED);
+        if (lab->slots[i].route == LAB_ROUTE_ZONE)
+            lab_zone_ring_full(lab, &lab->slots[i]);
         return;
     }
     pthread_mutex_lock(&lab->mu);
@@ -287,6 +289,7 @@ static void *vcpu_main(void *arg)
             continue;
         }
         int leave = 0;
+        lab_zone_drain_at_exit(lab); /* the ring's entries come before this exit */
         switch (v->run->exit_reason) {
         case KVM_EXIT_IO:
             leave = handle_io(v);

@@ -265,6 +265,7 @@ void lab_destroy(struct lab *lab)
         return;
     lab_stop(lab);
     lab_rt_teardown(lab);
+    lab_zone_free(lab);
     for (int i = 0; i < lab->nregs; i++) {
         if (lab->regs[i].efd >= 0)
             lab_deassign(lab, i, NULL);

@@ -1,4 +1,5 @@
-"""The add-registration form: bus, address, width, trigger; validated as you type."""
+"""The add form: an ioeventfd registration (bus, address, width, trigger) or a
+coalesced zone (bus, address, size); validated as you type."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from textual.message import Message
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from iofdtui.engine.model import Bus, RegistrationSpec, SpecError, collision
+from iofdtui.engine.zone_stats import ZoneSpec
 from iofdtui.ui.screens.dialog import Dialog
 
 WIDTHS: tuple[tuple[str, int], ...] = (
@@ -26,6 +28,12 @@ WIDTHS: tuple[tuple[str, int], ...] = (
 )
 """Width choices; 0 is `KVM_CAP_IOEVENTFD_ANY_LENGTH`'s zero-length match."""
 
+
+KINDS: tuple[tuple[str, str], ...] = (
+    ("ioeventfd registration (a signal)", "ioeventfd"),
+    ("coalesced zone (a ring entry)", "zone"),
+)
+"""What the form adds: `KVM_IOEVENTFD`, or `KVM_REGISTER_COALESCED_MMIO` over a range."""
 
 _NO_REGISTRATIONS: Mapping[int, RegistrationSpec] = MappingProxyType({})
 
@@ -54,13 +62,18 @@ class AddRegistrationScreen(Dialog[int | None]):
     AddRegistrationScreen .row > Label { width: 10; padding: 1 0 0 0; }
     AddRegistrationScreen .row > Input, AddRegistrationScreen .row > Select { width: 1fr; }
     AddRegistrationScreen #problem { min-height: 2; }
+    AddRegistrationScreen #size-row { display: none; }
+    AddRegistrationScreen.-zone #size-row { display: block; }
+    AddRegistrationScreen.-zone #width-row, AddRegistrationScreen.-zone #trigger-row {
+        display: none;
+    }
     """
 
     @dataclass
     class Submitted(Message):
         """The user asked to register `spec` (already validated)."""
 
-        spec: RegistrationSpec
+        spec: RegistrationSpec | ZoneSpec
 
     def __init__(
         self,
@@ -85,7 +98,10 @@ class AddRegistrationScreen(Dialog[int | None]):
     def compose(self) -> ComposeResult:
         """Four fields, a problem line, and the buttons."""
         with Vertical(id="form", classes="dialog") as form:
-            form.border_title = "Add an ioeventfd registration"
+            form.border_title = "Add an ioeventfd registration or a coalesced zone"
+            with Horizontal(classes="row"):
+                yield Label("kind")
+                yield Select(KINDS, value="ioeventfd", allow_blank=False, id="kind")
             with Horizontal(classes="row"):
                 yield Label("bus")
                 yield Select(
@@ -97,12 +113,15 @@ class AddRegistrationScreen(Dialog[int | None]):
             with Horizontal(classes="row"):
                 yield Label("address")
                 yield Input(placeholder="0x3f8 or 0xfe000000", id="addr")
-            with Horizontal(classes="row"):
+            with Horizontal(classes="row", id="width-row"):
                 yield Label("width")
                 yield Select(WIDTHS, value=1, allow_blank=False, id="width")
-            with Horizontal(classes="row"):
+            with Horizontal(classes="row", id="trigger-row"):
                 yield Label("trigger")
                 yield Input(placeholder="empty: any value (wildcard)", id="trigger")
+            with Horizontal(classes="row", id="size-row"):
+                yield Label("size")
+                yield Input(placeholder="bytes the zone covers: 0x8 or 4096", id="size")
             yield Static("", id="problem")
             with Horizontal(id="buttons"):
                 yield Button("Cancel", id="cancel")
@@ -112,10 +131,37 @@ class AddRegistrationScreen(Dialog[int | None]):
     def on_mount(self) -> None:
         """Start on the address, the field that is always needed."""
         self.query_one("#addr", Input).focus()
+        self._kind_moved = False
+        self.watch(self.query_one("#kind", Select), "expanded", self._kind_closed, init=False)
         self.validate_form()
 
-    def spec_or_problem(self) -> tuple[RegistrationSpec | None, str, str | None]:
+    def zone_or_problem(self) -> tuple[ZoneSpec | None, str, str | None]:
+        """The zone the fields describe, or a one-line problem and its field."""
+        addr_text = self.query_one("#addr", Input).value
+        size_text = self.query_one("#size", Input).value
+        bus = self.query_one("#bus", Select).value
+        try:
+            addr = parse_int(addr_text)
+        except ValueError:
+            return None, "address: type where the zone starts (0x600 or 0xfe000000)", "addr"
+        try:
+            size = parse_int(size_text)
+        except ValueError:
+            return None, "size: type how many bytes the zone covers (0x8 or 4096)", "size"
+        assert isinstance(bus, Bus)
+        spec = ZoneSpec(bus, addr, size)
+        try:
+            spec.validate()
+        except SpecError as err:
+            return None, str(err), err.field
+        return spec, f"ready: {spec.describe()}", None
+
+    def spec_or_problem(self) -> tuple[RegistrationSpec | ZoneSpec | None, str, str | None]:
         """The spec the fields describe, or a one-line problem and its field."""
+        zone = self.query_one("#kind", Select).value == "zone"
+        self.set_class(zone, "-zone")
+        if zone:
+            return self.zone_or_problem()
         addr_text = self.query_one("#addr", Input).value
         trig_text = self.query_one("#trigger", Input).value
         bus = self.query_one("#bus", Select).value
@@ -150,10 +196,10 @@ class AddRegistrationScreen(Dialog[int | None]):
             )
         return spec, f"ready: {spec.describe()}", None
 
-    def validate_form(self) -> RegistrationSpec | None:
+    def validate_form(self) -> RegistrationSpec | ZoneSpec | None:
         """Check the fields, mark the wrong one, and say why on the problem line."""
         spec, text, field = self.spec_or_problem()
-        for name in ("addr", "width", "trigger"):
+        for name in ("addr", "width", "trigger", "size"):
             self.query_one(f"#{name}").set_class(name == field, "-invalid")
         problem = self.query_one("#problem", Static)
         problem.update(text)
@@ -165,6 +211,17 @@ class AddRegistrationScreen(Dialog[int | None]):
     @on(Select.Changed)
     def _changed(self) -> None:
         self.validate_form()
+
+    @on(Select.Changed, "#kind")
+    def _kind_changed(self) -> None:
+        self._kind_moved = True
+
+    def _kind_closed(self, expanded: bool) -> None:
+        # The fields change with the kind: back to the address, the one both need
+        # (once the select's list has closed: the select takes focus back then).
+        if not expanded and self._kind_moved:
+            self._kind_moved = False
+            self.query_one("#addr", Input).focus()
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#register")
@@ -184,7 +241,7 @@ class AddRegistrationScreen(Dialog[int | None]):
         problem = self.query_one("#problem", Static)
         problem.update(f"rejected: {message}")
         problem.set_class(False, "-ok")
-        for name in ("addr", "width", "trigger"):
+        for name in ("addr", "width", "trigger", "size"):
             self.query_one(f"#{name}").set_class(name == field, "-invalid")
         self.query_one("#register", Button).disabled = False
 

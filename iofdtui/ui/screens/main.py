@@ -47,6 +47,7 @@ from iofdtui.ui.messages import (
     Report,
     SnapshotReady,
     VcpusChanged,
+    ZoneAdded,
 )
 from iofdtui.ui.rate_history import RateHistory
 from iofdtui.ui.roundtrip_port import KvmRoundTrip, RoundTripPort
@@ -69,6 +70,7 @@ from iofdtui.ui.widgets.registrations_table import (
     RegistrationsTable,
     sample_note,
 )
+from iofdtui.ui.widgets.zones_table import ZonesTable
 
 HISTORY_S = 60.0
 """How much signals/s history the detail sparkline keeps."""
@@ -229,7 +231,9 @@ class MainScreen(Screen[None]):
                 where = f"{door.bus.value} {format_addr(door.bus, door.addr)}"
                 text = (
                     f"conservation broken at {where}: rings {door.rings:,}, signals "
-                    f"{door.signals:,} + exits {door.exits:,} ({door.in_flight:+,})"
+                    f"{door.signals:,} + exits {door.exits:,}"
+                    + (f" + ring entries {door.entries:,}" if door.entries else "")
+                    + f" ({door.in_flight:+,})"
                 )
                 self.log_event(text, "error")
                 self.notify(text, title="Conservation broken", severity="error")
@@ -243,6 +247,19 @@ class MainScreen(Screen[None]):
         doors = self.query_one(DoorbellsTable)
         doors.show(snap.doorbells, snap.slots, snap.checkpoint, self._traced)
         doors.border_subtitle = check_summary(snap)
+        self._show_zones(snap)
+
+    def _show_zones(self, snap: Snapshot) -> None:
+        """The coalesced zones' table, under the body, from the first zone on."""
+        tables = self.query(ZonesTable)
+        if not snap.zones and not tables:
+            return
+        if tables:
+            tables.first().show(snap.zones, snap.ring)
+            return
+        table = ZonesTable(id="zones")
+        self.mount(table, after="#body")
+        table.call_after_refresh(table.show, snap.zones, snap.ring)
 
     def _show_registrations(self) -> None:
         """The registrations table alone: all a sort or a filter changes."""
@@ -341,6 +358,8 @@ class MainScreen(Screen[None]):
         match outcome:
             case RegistrationAdded(reg_id) if form is not None:
                 form.dismiss(reg_id)
+            case ZoneAdded(zone_id) if form is not None:
+                form.dismiss(zone_id)
             case RegistrationRefused(_, message, field, title):
                 if form is not None:
                     form.show_rejection(message, field)
@@ -396,6 +415,12 @@ class MainScreen(Screen[None]):
     def action_remove(self) -> None:
         """Deassign the registration under the cursor (a `d` while its removal is
         on its way is ignored by the session: the row leaves on confirmation)."""
+        zones = self.query(ZonesTable)
+        if zones and zones.first().has_focus:
+            zone_id = zones.first().selected_id
+            if zone_id is not None:
+                self.session.remove_zone(zone_id)
+                return
         reg_id = self.query_one(RegistrationsTable).selected_id
         if reg_id is None:
             self.notify(
@@ -509,4 +534,5 @@ def check_summary(snap: Snapshot) -> str:
         return "check rings = signals + exits: waiting for the first checkpoint"
     verdict = "✓ all balance" if cp.conserved else "✗ MISMATCH"
     exact = "exact" if cp.exact else "guest kicked, ±1 in flight"
-    return f"check rings = signals + exits at checkpoint #{cp.number} ({exact}): {verdict}"
+    terms = "signals + exits + ring entries" if snap.zones else "signals + exits"
+    return f"check rings = {terms} at checkpoint #{cp.number} ({exact}): {verdict}"

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from rich.cells import cell_len
 
-_COUNTS = ("rings", "signals", "exits")
+_COUNTS = ("rings", "signals", "exits", "entries")
 _FREE = ("plan", "misses")
 """Columns of free length (a plan's writes, the missed values): cut short with `…` to fit."""
 

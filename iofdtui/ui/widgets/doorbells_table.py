@@ -28,6 +28,9 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 """(column key, header) in display order."""
 
+ENTRIES_COLUMN = ("entries", "ring entries")
+"""Added after exits when any doorbell has coalesced ring entries (a zone took its writes)."""
+
 VCPU_COLUMN = ("vcpus", "vCPU:rings/exits")
 """Added when more than one vCPU rings."""
 
@@ -59,11 +62,12 @@ class _Drawn:
     vcpus: int
     tight: bool
     width: int
+    zoned: bool = False  # a ring entries column (some doorbell has coalesced entries)
 
     @property
-    def form(self) -> tuple[bool, int, bool]:
-        """What every row's cells depend on (their format and split)."""
-        return (self.compact, self.vcpus, self.tight)
+    def form(self) -> tuple[bool, int, bool, bool]:
+        """What every row's cells depend on (their format, split and columns)."""
+        return (self.compact, self.vcpus, self.tight, self.zoned)
 
 
 @lru_cache(maxsize=8192)
@@ -145,6 +149,7 @@ class DoorbellsTable(CountsTable):
     guest counts them, so the live column checks the bracket rings done <=
     signals + exits <= rings issued at every reading, and the exact column is
     the equality taken at the last checkpoint, when the guest was parked.
+    With coalesced zones, ring entries join the sum (a column of their own).
     """
 
     DEFAULT_CSS = """
@@ -236,7 +241,11 @@ class DoorbellsTable(CountsTable):
         # One pass over slots and checkpoint each: a row per registered address
         # means ~1,000 rows with 1,000 registrations.
         vcpus = max((len(d.per_vcpu) for d in doorbells), default=1)
+        zoned = any(d.entries or d.ring_full for d in doorbells)
         columns = COLUMNS + ((VCPU_COLUMN,) if vcpus > 1 else ())
+        if zoned:
+            at = next(i for i, c in enumerate(columns) if c[0] == "exits") + 1
+            columns = (*columns[:at], ENTRIES_COLUMN, *columns[at:])
         columns += (TRACED_COLUMN,) if traced is not None else ()
         tight = vcpus > 1 and self._tight()
         if tight:
@@ -249,7 +258,8 @@ class DoorbellsTable(CountsTable):
         )
         sources = _SOURCES + (("vcpus",) if vcpus > 1 else ())
         sources += ("traced",) if traced is not None else ()
-        self._drawn = _Drawn(columns, sources, self.compact, vcpus, tight, self.size.width)
+        sources += ("entries",) if zoned else ()
+        self._drawn = _Drawn(columns, sources, self.compact, vcpus, tight, self.size.width, zoned)
         full: dict[str, dict[str, str]] = {}
         lengths: list[tuple[int, ...]] = []
         made = self._made
@@ -305,6 +315,8 @@ class DoorbellsTable(CountsTable):
             or drawn is None
             or drawn.compact is not self.compact
             or drawn.width != self.size.width
+            # A zone's first entries add their column; a reset after its removal drops it.
+            or drawn.zoned != any(d.entries or d.ring_full for d in doorbells)
         ):
             return False
         # One identity test a row, in C; then only the new rows are looked at.
@@ -361,6 +373,8 @@ class DoorbellsTable(CountsTable):
             by_key["vcpus"] = per_vcpu_cell(d, compact=drawn.tight)
         if seen is not None:
             by_key["traced"] = seen
+        if drawn.zoned:
+            by_key["entries"] = fmt.count(d.entries, drawn.compact)
         kept = tuple(len(by_key[k]) for k in drawn.sources)
         self._made[key] = ((d, around), by_key, kept)
         return by_key, kept
