@@ -125,7 +125,8 @@ def follow(
     any thread: a follow thread waiting for a line ends at once).
 
     Raises:
-        RecordingError: a complete line is wrong (as `read_recording`).
+        RecordingError: a complete line is wrong (as `read_recording`), or the
+            recording grew past MAX_FRAMES or MAX_TOTAL_BYTES.
     """
     stop = stop or threading.Event()  # never set: a plain sleep
     waited = 0.0
@@ -135,7 +136,7 @@ def follow(
         if stop.wait(poll_s):
             return
         waited += poll_s
-    parser = _Parser()
+    parser = _Parser(keep=False)  # the follower keeps the frames it is handed
     lines = _Lines(_open(path))
     try:
         idle = 0.0
@@ -150,6 +151,13 @@ def follow(
                 continue
             idle = 0.0
             item = parser.feed(line[0], lines.number)
+            if parser.count > MAX_FRAMES or lines.total > MAX_TOTAL_BYTES:
+                # A follower keeps every frame: the same bound as reading a file whole.
+                raise RecordingError(
+                    f"more than {MAX_FRAMES:,} frames or {MAX_TOTAL_BYTES >> 20} MiB of text: "
+                    "too large to follow further; the frames so far stay",
+                    lines.number,
+                )
             yield item
     finally:
         lines.close()
@@ -314,9 +322,12 @@ def _reject_constant(name: str) -> float:
 class _Parser:
     """Lines in, the header then frames out, histograms carried forward."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: bool = True) -> None:
         self.header: Header | None = None
         self.frames: list[Frame] = []
+        """Every frame so far (`keep`), else none: a follower hands each one on."""
+        self.count = 0
+        self._keep = keep
         self._histograms = Histograms()
         self._last_at = -math.inf
 
@@ -332,7 +343,9 @@ class _Parser:
             self.header = self._header(data, number)
             return self.header
         frame = self._frame(data, number)
-        self.frames.append(frame)
+        self.count += 1
+        if self._keep:
+            self.frames.append(frame)
         return frame
 
     def _header(self, data: Any, number: int) -> Header:

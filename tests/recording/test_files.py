@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from iofdtui.recording import reader
 from iofdtui.recording.frames import SCHEMA, Frame, Header, Histograms
 from iofdtui.recording.reader import RecordingError, follow, read_recording
 from iofdtui.recording.writer import Recorder, RecordWriteError, new_header
@@ -112,6 +113,19 @@ def test_follow_stops_while_waiting_for_the_file_too(tmp_path: Path) -> None:
     stop = threading.Event()
     stop.set()
     assert list(follow(tmp_path / "not-yet.jsonl", poll_s=60.0, stop=stop)) == []
+
+
+def test_follow_is_bounded_as_reading_whole_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "long.jsonl"
+    write_sample(path, frames=5)
+    monkeypatch.setattr(reader, "MAX_FRAMES", 3)
+    seen: list[object] = []
+    with pytest.raises(RecordingError, match="more than 3 frames") as caught:
+        seen.extend(follow(path, poll_s=0.01, timeout_s=0.2))
+    assert len(seen) == 4  # the header and three frames, handed on before the bound
+    assert "line 5" in str(caught.value)
 
 
 def test_follow_never_yields_a_partial_line(tmp_path: Path) -> None:
