@@ -335,7 +335,11 @@ class _Parser:
         try:
             data = json.loads(text, parse_constant=_reject_constant)
         except (ValueError, RecursionError) as err:
-            what = f"not JSON ({err})"[:120]
+            # Python's own words (a digit limit names sys.set_int_max_str_digits)
+            # would tell the user nothing: say what is wrong with the line.
+            what = "an integer too long to be a count" if "digits" in str(err) else "not JSON"
+            if what == "not JSON" and isinstance(err, ValueError):
+                what = f"not JSON ({err})"[:120]
             if self.header is None:
                 raise RecordingError(f"{what}: {NOT_OURS}", number) from None
             raise RecordingError(f"{what}; the recording is damaged", number) from None

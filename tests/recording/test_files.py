@@ -430,3 +430,19 @@ def test_a_gzip_bomb_of_one_long_line_is_inflated_in_few_calls(tmp_path: Path, m
     err = error_of(path)
     assert err.line == 2 and "longer than 64 MiB" in str(err)
     assert calls < 200  # one per 4 KiB piece: over 16,000
+
+
+def test_an_empty_file_name_is_one_line_that_asks_for_one() -> None:
+    with pytest.raises(RecordWriteError, match="empty file name; give the recording a name"):
+        Recorder("", new_header(MACHINE, "app"))
+
+
+def test_a_count_too_long_for_python_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "digits.jsonl"
+    write_sample(path, frames=1)
+    header = path.read_text().splitlines()[0]
+    path.write_text(header + "\n" + '{"kind": "frame", "at": ' + "9" * 5000 + "}\n")
+    with pytest.raises(RecordingError) as caught:
+        read_recording(path)
+    text = str(caught.value)
+    assert "an integer too long to be a count" in text and "sys." not in text
