@@ -27,6 +27,7 @@ from iofdtui.cli.flags import (
     NEED_TTY,
     NO_KVM_HINT,
     READERS,
+    STDOUT_CLOSED,
     WAKE_READERS,
     build_parser,
     combination_error,
@@ -50,6 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if sys.stdout is None:
+        # Started with fd 1 closed (`>&-`): Python has no stdout to print to.
+        print(STDOUT_CLOSED, file=sys.stderr)
+        return EXIT_ENV
     try:
         if args.command == "bench":
             return bench.run(parser, args)

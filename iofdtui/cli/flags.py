@@ -26,6 +26,10 @@ NEED_TTY = (
     "for a headless run try `iofdtui bench`"
 )
 
+STDOUT_CLOSED = (
+    "iofdtui: standard output is closed; redirect it to a file (> out.txt, or > /dev/null)"
+)
+
 NO_KVM_HINT = "to see iofdtui without KVM: iofdtui replay --demo"
 """Said after every reason the lab cannot start here."""
 
@@ -78,7 +82,8 @@ def _at_least_one(text: str) -> int:
 
 def _port(text: str) -> int:
     """`--port`: a TCP port number, 0 for any free one."""
-    if not text.isdigit() or int(text) > 65535:
+    # ASCII digits only: str.isdigit() takes '²' (int() refuses it) and '٣' (port 3).
+    if not (text.isascii() and text.isdigit()) or int(text) > 65535:
         raise argparse.ArgumentTypeError(f"must be a port from 0 to 65535, got {text!r}")
     return int(text)
 

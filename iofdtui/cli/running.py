@@ -35,6 +35,9 @@ def has_terminal() -> bool:
     """A terminal to draw on: a tty at both ends, or a browser's (`iofdtui serve`)."""
     if os.environ.get("TEXTUAL_DRIVER") == WEB_DRIVER:
         return True
+    # A closed fd 0 or 1 (`<&-`) leaves Python with None there: no terminal either.
+    if sys.stdin is None or sys.stdout is None:
+        return False
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 

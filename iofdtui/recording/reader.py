@@ -125,7 +125,8 @@ def follow(
     any thread: a follow thread waiting for a line ends at once).
 
     Raises:
-        RecordingError: a complete line is wrong (as `read_recording`).
+        RecordingError: a complete line is wrong (as `read_recording`), or the
+            recording grew past MAX_FRAMES or MAX_TOTAL_BYTES.
     """
     stop = stop or threading.Event()  # never set: a plain sleep
     waited = 0.0
@@ -135,7 +136,7 @@ def follow(
         if stop.wait(poll_s):
             return
         waited += poll_s
-    parser = _Parser()
+    parser = _Parser(keep=False)  # the follower keeps the frames it is handed
     lines = _Lines(_open(path))
     try:
         idle = 0.0
@@ -150,6 +151,13 @@ def follow(
                 continue
             idle = 0.0
             item = parser.feed(line[0], lines.number)
+            if parser.count > MAX_FRAMES or lines.total > MAX_TOTAL_BYTES:
+                # A follower keeps every frame: the same bound as reading a file whole.
+                raise RecordingError(
+                    f"more than {MAX_FRAMES:,} frames or {MAX_TOTAL_BYTES >> 20} MiB of text: "
+                    "too large to follow further; the frames so far stay",
+                    lines.number,
+                )
             yield item
     finally:
         lines.close()
@@ -188,7 +196,12 @@ class _Lines:
         self._inflate: Any = None
         self._compressed = b""  # gzip bytes read but not yet inflated
         self._inflate_full = False
-        self._pending = b""  # decompressed bytes not yet a whole line
+        # Decompressed bytes not yet a whole line: a bytearray, grown in place, and
+        # searched only past `_searched` (no newline before it): with bytes, a
+        # 64 MiB line cost a copy and a scan of the whole line per piece read, so
+        # a 1 MB gzip file of one long line took over half an hour to refuse.
+        self._pending = bytearray()
+        self._searched = 0
         self._eof = False
         self.number = 0
         """The 1-based number of the last line returned."""
@@ -208,14 +221,19 @@ class _Lines:
         is returned only once its newline has arrived.
         """
         while True:
-            end = self._pending.find(b"\n")
+            end = self._pending.find(b"\n", self._searched)
             if end >= 0:
-                data, self._pending = self._pending[:end], self._pending[end + 1 :]
+                data = bytes(self._pending[:end])
+                del self._pending[: end + 1]
+                self._searched = 0
                 return self._text(data), True
+            self._searched = len(self._pending)
             self._check_length()
             if not self._read_more(final):
                 if final and self._pending:
-                    data, self._pending = self._pending, b""
+                    data = bytes(self._pending)
+                    self._pending.clear()
+                    self._searched = 0
                     return self._text(data), False
                 if final:
                     self.cut_short = bool(self._gzip) and self._inflate is not None
@@ -255,7 +273,8 @@ class _Lines:
             ) from None
         if not chunk:
             if final and self._raw:  # a file shorter than the gzip magic: plain text
-                self._pending, self._raw, self._gzip = self._raw, b"", False
+                self._pending += self._raw
+                self._raw, self._gzip = b"", False
                 return True
             return False
         if self._gzip is None:
@@ -273,15 +292,19 @@ class _Lines:
     def _inflate_some(self) -> None:
         if self._inflate is None:
             self._inflate = zlib.decompressobj(wbits=31)
+        # A piece at a time, but as large as the line so far: a long line is then
+        # inflated in a few dozen calls, not one per 4 KiB (each of which copied
+        # the compressed input left), and never far past MAX_LINE_BYTES.
+        piece = max(PIECE, min(len(self._pending), MAX_LINE_BYTES + 1 - len(self._pending)))
         try:
-            out = self._inflate.decompress(self._compressed, PIECE)
+            out = self._inflate.decompress(self._compressed, piece)
         except zlib.error as err:
             raise RecordingError(
                 f"the gzip data is corrupt ({err}); the recording is damaged", self.number + 1
             ) from None
         self._pending += out
         # A full piece may leave output inside zlib with no input left: ask again.
-        self._inflate_full = len(out) == PIECE
+        self._inflate_full = len(out) == piece
         if self._inflate.eof:
             self._compressed = self._inflate.unused_data  # another member may follow
             self._inflate = None
@@ -299,9 +322,12 @@ def _reject_constant(name: str) -> float:
 class _Parser:
     """Lines in, the header then frames out, histograms carried forward."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: bool = True) -> None:
         self.header: Header | None = None
         self.frames: list[Frame] = []
+        """Every frame so far (`keep`), else none: a follower hands each one on."""
+        self.count = 0
+        self._keep = keep
         self._histograms = Histograms()
         self._last_at = -math.inf
 
@@ -309,7 +335,11 @@ class _Parser:
         try:
             data = json.loads(text, parse_constant=_reject_constant)
         except (ValueError, RecursionError) as err:
-            what = f"not JSON ({err})"[:120]
+            # Python's own words (a digit limit names sys.set_int_max_str_digits)
+            # would tell the user nothing: say what is wrong with the line.
+            what = "an integer too long to be a count" if "digits" in str(err) else "not JSON"
+            if what == "not JSON" and isinstance(err, ValueError):
+                what = f"not JSON ({err})"[:120]
             if self.header is None:
                 raise RecordingError(f"{what}: {NOT_OURS}", number) from None
             raise RecordingError(f"{what}; the recording is damaged", number) from None
@@ -317,7 +347,9 @@ class _Parser:
             self.header = self._header(data, number)
             return self.header
         frame = self._frame(data, number)
-        self.frames.append(frame)
+        self.count += 1
+        if self._keep:
+            self.frames.append(frame)
         return frame
 
     def _header(self, data: Any, number: int) -> Header:

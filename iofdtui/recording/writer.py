@@ -42,6 +42,9 @@ class RecordWriteError(Exception):
     """Recording cannot go on; `str()` is one line: the file, the cause and the fix."""
 
 
+EMPTY_NAME = "cannot record to an empty file name; give the recording a name"
+
+
 def iofdtui_version() -> str:
     """The installed iofdtui's version ("unknown" when run from a bare source tree)."""
     try:
@@ -70,6 +73,8 @@ def probe(path: str | os.PathLike[str]) -> None:
         RecordWriteError: it cannot (one line: the cause and the fix).
     """
     name = os.fspath(path)
+    if not name:
+        raise RecordWriteError(EMPTY_NAME)
     existed = os.path.exists(name)
     try:
         with open(name, "ab"):
@@ -96,6 +101,8 @@ class Recorder:
             RecordWriteError: the file cannot be created or written.
         """
         self.path = os.fspath(path)
+        if not self.path:
+            raise RecordWriteError(EMPTY_NAME)
         self.frames = 0
         """Frames written so far."""
         self._lock = threading.Lock()

@@ -417,6 +417,8 @@ def _known(table: Mapping[str, Any], keys: tuple[str, ...], where: _Where) -> No
 def _table(value: object, where: _Where, required: bool = False) -> Mapping[str, Any]:
     if value is None and not required:
         return {}
+    if value is None:
+        raise where.fail("is missing: it must be a table")
     if not isinstance(value, dict):
         raise where.fail(f"must be a table, not {_kind(value)}")
     return value
@@ -487,4 +489,4 @@ def _kind(value: object) -> str:
         str: "text",
         list: "an array",
         dict: "a table",
-    }.get(type(value), type(value).__name__)
+    }.get(type(value), "something else")

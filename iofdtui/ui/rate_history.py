@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Sequence
@@ -50,6 +51,8 @@ class RateHistory:
         for _, rows in self._readings:
             # A reading's rows are in id order (ids only grow).
             i = bisect_left(rows, reg_id, key=_ID)
-            if i < len(rows) and rows[i].id == reg_id and rows[i].signals_per_s is not None:
-                out.append(rows[i].signals_per_s)
+            rate = rows[i].signals_per_s if i < len(rows) and rows[i].id == reg_id else None
+            # A replayed file may hold NaN or infinity, which no sparkline can scale.
+            if rate is not None and math.isfinite(rate):
+                out.append(rate)
         return out

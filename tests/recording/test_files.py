@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from iofdtui.recording import reader
 from iofdtui.recording.frames import SCHEMA, Frame, Header, Histograms
 from iofdtui.recording.reader import RecordingError, follow, read_recording
 from iofdtui.recording.writer import Recorder, RecordWriteError, new_header
@@ -112,6 +113,19 @@ def test_follow_stops_while_waiting_for_the_file_too(tmp_path: Path) -> None:
     stop = threading.Event()
     stop.set()
     assert list(follow(tmp_path / "not-yet.jsonl", poll_s=60.0, stop=stop)) == []
+
+
+def test_follow_is_bounded_as_reading_whole_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "long.jsonl"
+    write_sample(path, frames=5)
+    monkeypatch.setattr(reader, "MAX_FRAMES", 3)
+    seen: list[object] = []
+    with pytest.raises(RecordingError, match="more than 3 frames") as caught:
+        seen.extend(follow(path, poll_s=0.01, timeout_s=0.2))
+    assert len(seen) == 4  # the header and three frames, handed on before the bound
+    assert "line 5" in str(caught.value)
 
 
 def test_follow_never_yields_a_partial_line(tmp_path: Path) -> None:
@@ -383,3 +397,52 @@ def test_a_recording_made_with_other_snapshot_fields_says_so(tmp_path: Path) -> 
     # The same damage in a file of this version's shape is damage.
     rewrite(path, [lines[0], old])
     assert str(error_of(path)).endswith("in RegistrationStats; the recording is damaged")
+
+
+def test_a_gzip_bomb_of_one_long_line_is_inflated_in_few_calls(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # 80 MiB of one line in a ~80 KB file, at the real MAX_LINE_BYTES: inflated
+    # 4 KiB a call into a growing bytes object it took over half an hour to refuse.
+    from iofdtui.recording import reader
+    from iofdtui.recording.codec import encode
+
+    calls = 0
+    real = reader.zlib.decompressobj
+
+    class Counting:
+        def __init__(self, wbits: int) -> None:
+            self._inner = real(wbits=wbits)
+
+        def decompress(self, data: bytes, limit: int) -> bytes:
+            nonlocal calls
+            calls += 1
+            return self._inner.decompress(data, limit)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._inner, name)
+
+    monkeypatch.setattr(reader.zlib, "decompressobj", Counting)
+    path = tmp_path / "bomb.jsonl.gz"
+    with gzip.open(path, "wb") as f:
+        header = {"kind": "header", **encode(new_header(MACHINE, "headless"))}
+        f.write(json.dumps(header).encode() + b"\n")
+        for _ in range(80):
+            f.write(b"0" * (1 << 20))
+    err = error_of(path)
+    assert err.line == 2 and "longer than 64 MiB" in str(err)
+    assert calls < 200  # one per 4 KiB piece: over 16,000
+
+
+def test_an_empty_file_name_is_one_line_that_asks_for_one() -> None:
+    with pytest.raises(RecordWriteError, match="empty file name; give the recording a name"):
+        Recorder("", new_header(MACHINE, "app"))
+
+
+def test_a_count_too_long_for_python_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "digits.jsonl"
+    write_sample(path, frames=1)
+    header = path.read_text().splitlines()[0]
+    path.write_text(header + "\n" + '{"kind": "frame", "at": ' + "9" * 5000 + "}\n")
+    with pytest.raises(RecordingError) as caught:
+        read_recording(path)
+    text = str(caught.value)
+    assert "an integer too long to be a count" in text and "sys." not in text

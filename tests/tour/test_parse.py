@@ -78,7 +78,7 @@ BAD = [
     ("[tour]\ntitle = =\n", "t: not valid TOML: Invalid value (at line 2, column 9)"),
     (HEAD, "t: no [[step]]: a tour needs at least one step"),
     ('[tour]\ntitle = "t"\ncolour = 1\n' + STEP + CHECK, "t: [tour]: unknown key 'colour'"),
-    ("[[step]]\n" + CHECK, "t: [tour]: must be a table, not NoneType"),
+    ("[[step]]\n" + CHECK, "t: [tour]: is missing: it must be a table"),
     (HEAD + '[tour]\n"seconds" = 0.1', "t: not valid TOML"),
     (HEAD + "seconds = 0.1\n" + STEP + CHECK, "t: [tour], seconds: must be 0.5 to 60, got 0.1"),
     (HEAD + STEP, "t: step 1 ('s'): no [[step.check]]: every step checks"),
@@ -144,7 +144,7 @@ BAD = [
     ),
     (
         step_with(check='expect = "rate_close"\ncount = "rings"\ntolerance = 0.1\n'),
-        "check 1, like: must be a table, not NoneType",
+        "check 1, like: is missing: it must be a table",
     ),
     (
         step_with(check='expect = "rate_close"\ncount = "rings"\nlike = { count = "rings" }\n'),

@@ -50,3 +50,31 @@ async def test_the_log_keeps_the_newest_entries_only() -> None:
         await pilot.pause()
         assert len(log.entries) == log.option_count == MAX_ENTRIES
         assert log.entries[0] == "12:00:00 entry 5"
+
+
+async def test_many_entries_at_once_are_laid_out_a_few_times_and_keep_the_newest() -> None:
+    # A replayed frame may carry thousands of events: one at a time, each laid
+    # out every entry kept, and 20,000 froze the replay for minutes.
+    app = LogApp()
+    async with app.run_test(size=(60, 10)) as pilot:
+        log = app.query_one(EventLog)
+        log.record(WHEN, "before")
+        await pilot.pause()
+        layouts = 0
+        original = log._update_lines
+
+        def counted() -> None:
+            nonlocal layouts
+            layouts += 1
+            original()
+
+        log._update_lines = counted  # type: ignore[method-assign]
+        log.record_many([(WHEN, f"entry {i}", "warning") for i in range(3 * MAX_ENTRIES)])
+        await pilot.pause()
+        assert len(log.entries) == log.option_count == MAX_ENTRIES
+        assert log.entries[0] == f"12:00:00 entry {2 * MAX_ENTRIES}"
+        assert log.entries[-1] == f"12:00:00 entry {3 * MAX_ENTRIES - 1}"
+        assert layouts < 100  # one at a time: one or more per entry, thousands
+        log.record_many([(WHEN, "after", "error")])
+        await pilot.pause()
+        assert log.entries[-1] == "12:00:00 after" and log.option_count == MAX_ENTRIES

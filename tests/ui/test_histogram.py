@@ -85,3 +85,17 @@ async def test_unchanged_series_are_not_drawn_again_and_changed_ones_are(
         await pilot.pause()
         paint(hist)
         assert renders["CostHistograms"] > again
+
+
+def test_zero_negative_and_non_finite_buckets_from_a_recording_still_draw() -> None:
+    # A replayed file is untrusted: a 0 ns bound once divided by zero (log axis),
+    # a NaN or infinite one has no place on any axis.
+    import math
+
+    from iofdtui.ui.widgets.cost_histograms import filled, histogram_content
+
+    hostile = [(0.0, 5), (-0.0, 3), (-50.0, 1), (math.nan, 2), (math.inf, 1), (100.0, 4)]
+    for values in (filled(hostile), filled([(0.0, 7)])):
+        lines = histogram_content([Series("epoll", values, "$success")], 46, 8).plain.split("\n")
+        assert len(lines) == 8 and "nan" not in "".join(lines)
+    assert sum(n for _, n in filled(hostile)) == 13  # the NaN and infinite buckets left out

@@ -46,3 +46,13 @@ def test_a_reading_shown_again_adds_nothing_and_an_earlier_one_starts_again() ->
     assert history.rates(1) == [rate, rate]
     history.add(replace(SNAPSHOT, taken_at=SNAPSHOT.taken_at - 5))  # a replay seeking back
     assert history.rates(1) == [rate]
+
+
+def test_a_non_finite_rate_from_a_recording_is_no_point() -> None:
+    # A replayed file may say NaN or infinity; the sparkline cannot scale either.
+    history = RateHistory(window_s=60.0)
+    first = SNAPSHOT.registrations[0]
+    for t, rate in enumerate((float("nan"), 5.0, float("inf"), float("-inf"), 7.0)):
+        regs = (replace(first, signals_per_s=rate), *SNAPSHOT.registrations[1:])
+        history.add(replace(SNAPSHOT, taken_at=SNAPSHOT.taken_at + t, registrations=regs))
+    assert history.rates(first.id) == [5.0, 7.0]

@@ -28,7 +28,7 @@ from iofdtui.ui.replay.timeline import Timeline, TimelineView, clock_text
 from iofdtui.ui.scale_sweep import SweepPort
 from iofdtui.ui.screens.main import HISTORY_S, MainScreen
 from iofdtui.ui.session import LabSession
-from iofdtui.ui.widgets.event_log import EventLog
+from iofdtui.ui.widgets.event_log import MAX_ENTRIES, EventLog
 from iofdtui.ui.widgets.lab_header import LabHeader
 
 SEEK_STEP_S = 5.0
@@ -180,10 +180,10 @@ class ReplayScreen(MainScreen, inherit_bindings=False):
         else:
             reached = range(last + 1, index + 1)
         log = self.query_one(EventLog)
-        for i in reached:
-            frame = self.replay.frame(i)
-            for recorded in frame.events:
-                log.record(self._time_of(recorded.at), recorded.text, recorded.severity)
+        events = [e for i in reached for e in self.replay.frame(i).events]
+        # At once, and only the newest the log keeps: one at a time, a recording
+        # with 20,000 events in a frame froze the screen for minutes.
+        log.record_many([(self._time_of(e.at), e.text, e.severity) for e in events[-MAX_ENTRIES:]])
 
     def _time_of(self, at: float) -> datetime:
         """The time of day `at` seconds into the recording (now, if it has no start time

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,8 +37,9 @@ class Series:
 
 
 def filled(histogram: Histogram) -> list[tuple[float, int]]:
-    """The buckets that hold samples."""
-    return [(lo, n) for lo, n in histogram if n > 0]
+    """The buckets that hold samples (a replayed file may hold NaN or infinite
+    bounds, which no axis can place: they are left out)."""
+    return [(lo, n) for lo, n in histogram if n > 0 and math.isfinite(lo)]
 
 
 def _bar(fraction: float, width: int) -> str:
@@ -67,6 +69,9 @@ def histogram_content(series: Sequence[Series], width: int, height: int) -> Cont
         return Content.assemble(*legend, "\nno timed rings yet")
     lo = min(_quantile(s.values, 0.005) for s in drawn)
     hi = max(_quantile(s.values, 0.995) for s in drawn)
+    # The engine floors net samples at 1 ns; a recording may not: a log axis
+    # cannot start at 0 or below, so such samples fall in the first bin.
+    lo = max(lo, 1.0)
     hi = max(hi, lo * 1.05)
     rows = max(1, min(24, height - 1))
     # Interior edges only: the first bin takes everything below, the last everything above.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from datetime import datetime
 
 from textual.content import Content
@@ -56,4 +57,27 @@ class EventLog(OptionList):
         self.add_option(Content.assemble((stamp, "dim"), " ", (text, style)))
         if self.option_count > MAX_ENTRIES:
             self.remove_option_at_index(0)
+        self.scroll_end(animate=False)
+
+    def record_many(self, items: Sequence[tuple[datetime, str, str]]) -> None:
+        """Append (time, text, severity) entries at once, keeping the newest in view.
+
+        The list is laid out once for the lot: `record` lays out every entry
+        kept, each time, so a replayed frame with 20,000 events froze the screen.
+        """
+        items = list(items)[-MAX_ENTRIES:]
+        if not items:
+            return
+        new = []
+        for when, text, severity in items:
+            stamp = when.strftime("%H:%M:%S")
+            self.entries.append(f"{stamp} {text}")
+            style = _SEVERITY.get(severity, "$foreground")
+            new.append(Content.assemble((stamp, "dim"), " ", (text, style)))
+        overflow = self.option_count + len(new) - MAX_ENTRIES
+        if overflow > 0:
+            kept = [self.get_option_at_index(i).prompt for i in range(overflow, self.option_count)]
+            self.clear_options()
+            new = [*kept, *new]
+        self.add_options(new)
         self.scroll_end(animate=False)
