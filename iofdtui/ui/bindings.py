@@ -31,6 +31,7 @@ PALETTE_ORDER: tuple[str, ...] = (
     "toggle_pace",
     "toggle_vcpus",
     "cycle_interval",
+    "cycle_drain",
     "filter",
     "sort",
     "scale_plot",

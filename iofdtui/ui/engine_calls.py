@@ -15,10 +15,11 @@ from iofdtui.engine.demo import demo_plan, demo_registrations
 from iofdtui.engine.errors import EngineError
 from iofdtui.engine.model import RegistrationSpec, SlotSpec
 from iofdtui.engine.snapshot import READERS
-from iofdtui.engine.zone_stats import ZoneSpec
+from iofdtui.engine.zone_stats import DRAIN_MODES, ZoneSpec
 from iofdtui.ui.lab_port import LabPort
 from iofdtui.ui.messages import (
     CountersReset,
+    DrainChanged,
     GuestPaused,
     GuestResumed,
     Outcome,
@@ -139,6 +140,13 @@ def reset(lab: LabPort) -> Outcome:
     """Zero every count and histogram."""
     lab.reset_counters()
     return CountersReset()
+
+
+def next_drain(lab: LabPort) -> Outcome:
+    """The coalesced ring's other drain (at exits ↔ by a thread)."""
+    mode = DRAIN_MODES[(DRAIN_MODES.index(lab.ring_drain) + 1) % len(DRAIN_MODES)]
+    lab.set_ring_drain(mode)
+    return DrainChanged(mode)
 
 
 def next_reader(lab: LabPort) -> Outcome:

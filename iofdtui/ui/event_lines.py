@@ -7,6 +7,7 @@ from iofdtui.engine.snapshot import MachineFacts
 from iofdtui.reports.vm_up import vm_up_lines
 from iofdtui.ui.messages import (
     CountersReset,
+    DrainChanged,
     GuestPaused,
     GuestResumed,
     Outcome,
@@ -67,6 +68,9 @@ def outcome_lines(outcome: Outcome) -> list[Line]:
             return [("guest resumed", INFO)]
         case CountersReset():
             return [("counters reset", INFO)]
+        case DrainChanged(mode):
+            how = "by a thread every 100 µs" if mode == "thread" else "at every userspace exit"
+            return [(f"coalesced ring drained {how}", INFO)]
         case ReaderChanged(mode):
             return [(f"reader {mode}: {READER_MODELS.get(mode, '')}", INFO)]
         case PinningChanged(pinning, refused):

@@ -126,6 +126,13 @@ class ReaderChanged:
 
 
 @dataclass(frozen=True)
+class DrainChanged:
+    """The coalesced ring is now drained this way: "exits" or "thread"."""
+
+    mode: str
+
+
+@dataclass(frozen=True)
 class PinningChanged:
     """CPU pinning is now `pinning` (the engine's text; None: not pinned).
 
@@ -189,6 +196,7 @@ Outcome = (
     | GuestResumed
     | CountersReset
     | ReaderChanged
+    | DrainChanged
     | PinningChanged
     | PaceChanged
     | VcpusChanged

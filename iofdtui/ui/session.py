@@ -305,6 +305,10 @@ class LabSession:
         """The next reader mode (none → poll → epoll → none)."""
         self.call("switching the eventfd reader", calls.next_reader)
 
+    def cycle_drain(self) -> None:
+        """The coalesced ring's other drain (at exits ↔ by a thread)."""
+        self.call("switching the coalesced ring's drain", calls.next_drain)
+
     def toggle_pinning(self) -> None:
         """Pin the vCPU thread(s) and the reader to separate CPUs, or unpin."""
 

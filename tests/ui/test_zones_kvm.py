@@ -12,7 +12,7 @@ from textual.pilot import Pilot
 from textual.widgets import Select
 
 from iofdtui.engine.model import Bus
-from iofdtui.ui.messages import ZoneAdded, ZoneRemoved
+from iofdtui.ui.messages import DrainChanged, ZoneAdded, ZoneRemoved
 from iofdtui.ui.screens.add_registration import AddRegistrationScreen
 from iofdtui.ui.widgets.doorbells_table import DoorbellsTable
 from iofdtui.ui.widgets.zones_table import ZonesTable
@@ -99,3 +99,29 @@ async def test_a_zone_over_an_exiting_doorbell_turns_its_exits_into_ring_entries
         rings = doorbell(second, BASELINE_PIO).rings - doorbell(first, BASELINE_PIO).rings
         assert exits == pytest.approx(rings, abs=1100) and exits > 0
         assert [z.removed for z in second.zones] == [True]
+
+
+async def test_z_switches_who_drains_the_ring_and_the_counts_still_balance() -> None:
+    messages: list[Message] = []
+    app = fresh_app()
+    async with app.run_test(size=(160, 45), message_hook=messages.append) as pilot:
+        await live(pilot)
+        await add_zone_through_form(pilot, "0x600", "8")
+        await wait_for(pilot, lambda: outcomes(messages, ZoneAdded))
+        await wait_for(pilot, lambda: not isinstance(app.screen, AddRegistrationScreen))
+        zones = app.query_one(ZonesTable)
+        for mode, said in (("thread", "by a thread"), ("exits", "at every userspace exit")):
+            await pilot.press("z")
+            await wait_for(
+                pilot, lambda mode=mode: DrainChanged(mode) in outcomes(messages, DrainChanged)
+            )
+            await wait_for(
+                pilot,
+                lambda mode=mode: app.snapshot.ring is not None and app.snapshot.ring.mode == mode,
+            )
+            assert any(f"coalesced ring drained {said}" in e for e in app.query_one("#log").entries)
+            assert ("by a thread" in str(zones.border_subtitle or "")) == (mode == "thread")
+            # Switching parks the guest between epochs: the next checkpoint still balances.
+            seen = app.snapshot.checkpoint
+            await wait_for(pilot, lambda seen=seen: app.snapshot.checkpoint is not seen, timeout=10)
+            assert app.snapshot.checkpoint.holds

@@ -73,6 +73,17 @@ LAB_COMMANDS: tuple[Command, ...] = (
         needs_lab=True,
     ),
     Command(
+        "cycle_drain",
+        "z",
+        "Drain",
+        "Switch the coalesced ring's drain",
+        "Who empties the coalesced ring: the vCPU thread at each exit (as VMMs do) "
+        "or a thread every 100 µs",
+        "coalesced ring drain (exits ↔ thread)",
+        footer=False,
+        needs_lab=True,
+    ),
+    Command(
         "cycle_interval",
         "s",
         "Rate",

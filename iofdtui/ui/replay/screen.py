@@ -317,6 +317,10 @@ class ReplayScreen(MainScreen, inherit_bindings=False):
         """Refused: a recording."""
         self.refuse("switching the eventfd reader")
 
+    def action_cycle_drain(self) -> None:
+        """Refused: a recording."""
+        self.refuse("switching the coalesced ring's drain")
+
     def action_toggle_pace(self) -> None:
         """Refused: a recording."""
         self.refuse("pacing the ring plan")

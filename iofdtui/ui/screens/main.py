@@ -470,6 +470,10 @@ class MainScreen(Screen[None]):
         """Cycle the eventfd reader: none → poll → epoll."""
         self.session.cycle_reader()
 
+    def action_cycle_drain(self) -> None:
+        """Switch who drains the coalesced ring: exits ↔ a thread."""
+        self.session.cycle_drain()
+
     def action_toggle_pace(self) -> None:
         """Pace the plan for wake-up latency, or ring flat out again."""
         paced = self.snapshot is not None and self.snapshot.pace_us is not None
