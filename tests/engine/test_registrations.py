@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import resource
+import time
 
 import pytest
 
@@ -301,6 +302,10 @@ def test_a_plain_string_bus_works_in_a_running_lab(lab) -> None:
     snap = lab.snapshot()
     (stats,) = snap.registrations
     assert stats.id == reg and stats.spec.bus is Bus.PIO
+    # A loaded machine may not have run the guest yet: let it ring first.
+    deadline = time.monotonic() + 10
+    while not lab.snapshot().total_rings and time.monotonic() < deadline:
+        time.sleep(0.01)
     checkpoint = lab.checkpoint()
     assert checkpoint.holds
     (door,) = checkpoint.doorbells
