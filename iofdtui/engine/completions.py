@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import errno as E
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -29,6 +28,7 @@ from iofdtui.engine.completion_stats import (
 )
 from iofdtui.engine.errors import EngineError, LabClosed, RegistrationRejected
 from iofdtui.engine.figures import cycles_to_ns
+from iofdtui.engine.lab_part import LabPart
 from iofdtui.engine.model import SlotSpec, SpecError
 from iofdtui.engine.native import check, ffi, lib
 from iofdtui.engine.ring_plan import RingPlan
@@ -168,21 +168,13 @@ def with_completion(row: RegistrationStats, stats: CompletionStats | None) -> Re
     return row if row.completion == stats else replace(row, completion=stats)
 
 
-class LabCompletions:
+class LabCompletions(LabPart):
     """`Lab`'s completion calls."""
 
-    _lab: object
     vcpus: int
     tsc_khz: int
     irqchip: bool
     _closed: bool
-    _regs: dict[int, Registration]
-
-    def _live(self) -> AbstractContextManager[None]:  # pragma: no cover - Lab's
-        raise NotImplementedError
-
-    def paused(self) -> AbstractContextManager[None]:  # pragma: no cover - Lab's
-        raise NotImplementedError
 
     @property
     def completions_note(self) -> str | None:

@@ -6,33 +6,27 @@ handle, the lock (`_live`), the registrations, the ring plan and the readings.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
-
 from iofdtui.engine import native_reads
 from iofdtui.engine.arguments import check_id, check_mode, is_int
 from iofdtui.engine.figures import cycles_to_ns
+from iofdtui.engine.lab_part import LabPart
 from iofdtui.engine.model import KINDS, Bus
 from iofdtui.engine.native import lib
 from iofdtui.engine.native_reads import CURRENT, mode_of
 from iofdtui.engine.readings import Readings, Settings
-from iofdtui.engine.registrations import Registration, Registrations
+from iofdtui.engine.registrations import Registrations
 from iofdtui.engine.ring_plan import RingPlan
 from iofdtui.engine.snapshot import READERS, Snapshot
 
 
-class LabReadout:
+class LabReadout(LabPart):
     """Reads of a lab that change nothing the guest does."""
 
-    _lab: object
     vcpus: int
     tsc_khz: int
     _registrations: Registrations
     _plan: RingPlan
     _readings: Readings
-    _regs: dict[int, Registration]
-
-    def _live(self) -> AbstractContextManager[None]:  # pragma: no cover - Lab's
-        raise NotImplementedError
 
     def _settings(self) -> Settings:  # pragma: no cover - Lab's
         raise NotImplementedError

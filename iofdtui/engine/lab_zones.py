@@ -8,31 +8,22 @@ epochs (`paused`) and the ring plan whose routes a zone changes.
 from __future__ import annotations
 
 import errno as E
-from contextlib import AbstractContextManager
 
 from iofdtui.engine.arguments import is_int
 from iofdtui.engine.errors import RegistrationRejected
+from iofdtui.engine.lab_part import LabPart
 from iofdtui.engine.model import Bus, SpecError
 from iofdtui.engine.native import check, lib
-from iofdtui.engine.registrations import Registration
 from iofdtui.engine.ring_plan import RingPlan
 from iofdtui.engine.zone_stats import ZoneSpec, ZoneStats
 from iofdtui.engine.zones import Zones
 
 
-class LabZones:
+class LabZones(LabPart):
     """Coalesced MMIO/PIO zones on a lab (`KVM_REGISTER_COALESCED_MMIO`)."""
 
-    _lab: object
     _zones: Zones
     _plan: RingPlan
-    _regs: dict[int, Registration]
-
-    def _live(self) -> AbstractContextManager[None]:  # pragma: no cover - Lab's
-        raise NotImplementedError
-
-    def paused(self) -> AbstractContextManager[None]:  # pragma: no cover - Lab's
-        raise NotImplementedError
 
     def add_zone(self, bus: Bus | str, addr: int, size: int) -> int:
         """Register a coalesced zone, between two epochs; returns its id.
