@@ -11,8 +11,8 @@ import pytest
 
 from iofdtui.engine.snapshot import Snapshot
 from iofdtui.recording.reader import read_recording
+from iofdtui.ui.conservation_text import check_summary
 from iofdtui.ui.replay.app import ReplayApp, open_recording
-from iofdtui.ui.screens.main import check_summary
 from iofdtui.ui.widgets.doorbells_table import DoorbellsTable, doorbell_key
 from iofdtui.ui.widgets.registrations_table import RegistrationsTable
 from tests.ui.conftest import wait_for

@@ -27,10 +27,11 @@ from textual.widgets import Footer, Static
 
 from iofdtui.engine.demo import demo_plan
 from iofdtui.engine.errors import GuestFault
-from iofdtui.engine.model import SlotSpec, format_addr
+from iofdtui.engine.model import SlotSpec
 from iofdtui.engine.snapshot import Snapshot
 from iofdtui.ui import event_lines
 from iofdtui.ui.bindings import NEEDS_LAB, bindings
+from iofdtui.ui.conservation_text import BrokenBrackets, check_summary
 from iofdtui.ui.messages import (
     CountersReset,
     EngineDone,
@@ -124,7 +125,7 @@ class MainScreen(Screen[None]):
         self._traced: dict[str, str] | None = None  # the tracepoints' verdicts, if traced
         self._rates = RateHistory(HISTORY_S)
         self._last_state = "starting"
-        self._broken: set[tuple[object, int]] = set()
+        self._brackets = BrokenBrackets()
 
     # ---------------------------------------------------------------- layout
 
@@ -226,19 +227,9 @@ class MainScreen(Screen[None]):
 
     def _report_broken_conservation(self, snap: Snapshot) -> None:
         """Say once, loudly, when a doorbell's live bracket breaks (a count lost or invented)."""
-        broken = {(d.bus, d.addr): d for d in snap.doorbells if not d.live_ok}
-        for key, door in broken.items():
-            if key not in self._broken:
-                where = f"{door.bus.value} {format_addr(door.bus, door.addr)}"
-                text = (
-                    f"conservation broken at {where}: rings {door.rings:,}, signals "
-                    f"{door.signals:,} + exits {door.exits:,}"
-                    + (f" + ring entries {door.entries:,}" if door.entries else "")
-                    + f" ({door.in_flight:+,})"
-                )
-                self.log_event(text, "error")
-                self.notify(text, title="Conservation broken", severity="error")
-        self._broken = set(broken)
+        for text in self._brackets.newly_broken(snap):
+            self.log_event(text, "error")
+            self.notify(text, title="Conservation broken", severity="error")
 
     def _show_tables(self) -> None:
         snap = self.snapshot
@@ -532,14 +523,3 @@ class MainScreen(Screen[None]):
                 release_live=self.session.release_after_sweep,
             )
         )
-
-
-def check_summary(snap: Snapshot) -> str:
-    """The doorbells table's subtitle: the last checkpoint's verdict."""
-    cp = snap.checkpoint
-    if cp is None:
-        return "check rings = signals + exits: waiting for the first checkpoint"
-    verdict = "✓ all balance" if cp.conserved else "✗ MISMATCH"
-    exact = "exact" if cp.exact else "guest kicked, ±1 in flight"
-    terms = "signals + exits + ring entries" if snap.zones else "signals + exits"
-    return f"check rings = {terms} at checkpoint #{cp.number} ({exact}): {verdict}"
