@@ -192,7 +192,8 @@ def set_plan(lab: LabPort, plan: list[SlotSpec]) -> Outcome:
 
 
 def take_over(new: LabPort, old: LabPort) -> VcpusChanged:
-    """`new` (another vCPU count) takes `old`'s plan, registrations, zones and reader; `old`
+    """`new` (another vCPU count) takes `old`'s plan, registrations, zones (and their
+    ring's drain) and reader; `old`
     is closed.
 
     vCPUs cannot be added to a running VM's accounting, so the lab is rebuilt.
@@ -200,6 +201,7 @@ def take_over(new: LabPort, old: LabPort) -> VcpusChanged:
     """
     specs, plan, reader = old.registrations(), old.plan(), old.reader
     zones = old.zones()
+    drain = old.ring_drain if zones else None
     pinned, paced = old.pinning is not None, old.pace_us is not None
     routes = completion_routes(old, specs)
     dropped: list[int] = []
@@ -214,6 +216,8 @@ def take_over(new: LabPort, old: LabPort) -> VcpusChanged:
                 dropped.append(old_id)
         for zone in zones.values():  # after the registrations: what overlaps may change hands
             new.add_zone(zone.bus, zone.addr, zone.size)
+        if drain is not None:
+            new.set_ring_drain(drain)
         new.set_reader(reader)
         new.start()
     except ENGINE_ERRORS:

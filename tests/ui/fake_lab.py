@@ -244,6 +244,13 @@ class FakeLab:
         self.zone_specs[self._next_id] = spec
         return self._next_id
 
+    ring_drain = "exits"
+    """Who drains the coalesced ring (nothing is drained here: the counts are fixed)."""
+
+    def set_ring_drain(self, mode: str) -> None:
+        """Take the mode, as the engine does between epochs."""
+        self.ring_drain = mode
+
     def zones(self) -> dict[int, ZoneSpec]:
         """The zones added and not removed."""
         return dict(self.zone_specs)
