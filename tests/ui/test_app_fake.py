@@ -425,7 +425,10 @@ async def test_a_guest_fault_shows_its_registers_in_an_error_modal() -> None:
 
     app = app_with(FaultingLab)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, ErrorModal))
+        # Pushed, then composed: wait for its text, not only for the screen.
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, ErrorModal) and app.screen.query("#error-text")
+        )
         modal = app.screen
         assert isinstance(modal, ErrorModal)
         assert modal.error_title == "Guest fault"

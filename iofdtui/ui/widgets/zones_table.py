@@ -104,6 +104,9 @@ class ZonesTable(CountsTable):
     def show(self, zones: Sequence[ZoneStats], ring: RingStats | None) -> None:
         """Show these zones; the ring's figures go in the border."""
         self._last = (zones, ring)
+        if not self.columns:
+            # A reading may reach a table just mounted, before its on_mount.
+            self.set_columns(self.COLUMNS, self.LEFT, self.SHARED)
         self.border_title = "Coalesced zones"
         self.border_subtitle = ring_summary(ring)
         rows = {str(z.id): zone_cells(z, self.compact) for z in zones}  # ids are never reused
