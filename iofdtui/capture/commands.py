@@ -25,7 +25,10 @@ RECORD_SECONDS = (0.5, 86_400.0)
 EXIT_FAILED = 2
 
 
-def _number(text: str, low: float, high: float, what: str) -> float:
+def number_in(text: str, bounds: tuple[float, float], what: str) -> float:
+    """A finite number within `bounds`, or argparse's one-line refusal (every command's
+    numeric flags, the lab's included)."""
+    low, high = bounds
     try:
         value = float(text)
     except ValueError:
@@ -36,11 +39,11 @@ def _number(text: str, low: float, high: float, what: str) -> float:
 
 
 def _record_seconds(text: str) -> float:
-    return _number(text, *RECORD_SECONDS, "seconds")
+    return number_in(text, RECORD_SECONDS, "seconds")
 
 
 def _reading_seconds(text: str) -> float:
-    return _number(text, 0.1, 60.0, "seconds between readings")
+    return number_in(text, (0.1, 60.0), "seconds between readings")
 
 
 def _plan(text: str) -> list[object]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import math
 from typing import NoReturn
 
 from iofdtui.capture import attach as attach_command
 from iofdtui.capture.commands import add_commands as add_recording_commands
+from iofdtui.capture.commands import number_in
 
 EXIT_ENV = 2  # the machine cannot run the lab (no KVM, no permission, ...), or a bad flag
 
@@ -42,31 +42,19 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_ENV, f"{self.prog}: {message}; see {self.prog} --help\n")
 
 
-def _number_in(text: str, bounds: tuple[float, float], what: str) -> float:
-    """A finite number within `bounds`, or argparse's one-line refusal."""
-    low, high = bounds
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and low <= value <= high):
-        raise argparse.ArgumentTypeError(f"must be {what} from {low:g} to {high:g}, got {text!r}")
-    return value
-
-
 def _seconds(text: str) -> float:
     """`--seconds`: a finite number of seconds in SECONDS_RANGE."""
-    return _number_in(text, SECONDS_RANGE, "seconds per measurement")
+    return number_in(text, SECONDS_RANGE, "seconds per measurement")
 
 
 def _period(text: str) -> float:
     """`--period`: µs between paced rings, in PERIOD_RANGE."""
-    return _number_in(text, PERIOD_RANGE, "µs")
+    return number_in(text, PERIOD_RANGE, "µs")
 
 
 def _work(text: str) -> float:
     """`--work`: µs of device work before a completion, 0 to 10,000."""
-    return _number_in(text, (0.0, 10_000.0), "µs")
+    return number_in(text, (0.0, 10_000.0), "µs")
 
 
 def _at_least_one(text: str) -> int:
