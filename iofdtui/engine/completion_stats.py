@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from iofdtui.engine.latency import Latency
+
 COMPLETION_ROUTES: tuple[str, ...] = ("msi", "pin")
 """How a completion reaches the guest.
 
@@ -19,26 +21,6 @@ COMPLETION_ROUTES: tuple[str, ...] = ("msi", "pin")
 - pin: an IOAPIC pin, level-triggered, `KVM_IRQFD_FLAG_RESAMPLE`; KVM lowers
   the line at the guest's EOI and signals the resample eventfd (VFIO INTx).
 """
-
-
-@dataclass(frozen=True, slots=True)
-class StageLatency:
-    """One stage of the round trip over the kicks timed, on the guest's clock.
-
-    Attributes:
-        samples: kicks timed.
-        p50_ns, p99_ns: from a log-linear histogram (buckets 1.6 % wide);
-            None without samples or without the TSC rate.
-        mean_ns: from the exact sum.
-    """
-
-    samples: int
-    p50_ns: float | None
-    p99_ns: float | None
-    mean_ns: float | None
-
-
-NO_STAGE = StageLatency(0, None, None, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +63,10 @@ class CompletionStats:
     handler_runs: int
     resamples: int | None
     device_work_us: float
-    awake: StageLatency
-    written: StageLatency
-    handler: StageLatency
-    round_trip: StageLatency
+    awake: Latency
+    written: Latency
+    handler: Latency
+    round_trip: Latency
     negative: int = 0
     unrecorded: int = 0
 

@@ -20,15 +20,11 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from iofdtui.engine.arguments import check_id, is_int, is_number
-from iofdtui.engine.completion_stats import (
-    COMPLETION_ROUTES,
-    NO_STAGE,
-    CompletionStats,
-    StageLatency,
-)
+from iofdtui.engine.completion_stats import COMPLETION_ROUTES, CompletionStats
 from iofdtui.engine.errors import EngineError, LabClosed, RegistrationRejected
 from iofdtui.engine.figures import cycles_to_ns
 from iofdtui.engine.lab_part import LabPart
+from iofdtui.engine.latency import NO_SAMPLES, Latency
 from iofdtui.engine.model import SlotSpec, SpecError
 from iofdtui.engine.native import check, ffi, lib
 from iofdtui.engine.ring_plan import RingPlan
@@ -71,19 +67,19 @@ def _refused(reg_id: int) -> dict[int, object]:
     }
 
 
-def _stage(handle: object, native_id: int, stage: int, samples: int, tsc_khz: int) -> StageLatency:
-    """One stage's quantiles and mean, in ns (NO_STAGE without samples)."""
+def _stage(handle: object, native_id: int, stage: int, samples: int, tsc_khz: int) -> Latency:
+    """One stage's quantiles and mean, in ns (NO_SAMPLES without samples)."""
     q = ffi.new("double[]", _QUANTILES)
     out = ffi.new("double[]", len(_QUANTILES))
     mean = ffi.new("double *")
     if not samples or not tsc_khz:
-        return NO_STAGE
+        return NO_SAMPLES
     if lib.lab_cpl_quantiles(handle, native_id, stage, q, len(_QUANTILES), out) < 0:
-        return NO_STAGE
+        return NO_SAMPLES
     if lib.lab_cpl_mean(handle, native_id, stage, mean) < 0 or mean[0] < 0:
-        return NO_STAGE
+        return NO_SAMPLES
     p50, p99 = (cycles_to_ns(v, tsc_khz) if v >= 0 else None for v in out)
-    return StageLatency(samples, p50, p99, cycles_to_ns(mean[0], tsc_khz))
+    return Latency(samples, p50, p99, cycles_to_ns(mean[0], tsc_khz))
 
 
 def _route_now(handle: object, native_id: int) -> str | None:

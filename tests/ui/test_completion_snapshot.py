@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from iofdtui.engine.completion_stats import CompletionStats, StageLatency
+from iofdtui.engine.completion_stats import CompletionStats
+from iofdtui.engine.latency import Latency
 from iofdtui.engine.snapshot import Snapshot
 from iofdtui.ui.widgets.completion_detail import counts_text
 from tests.ui.fake_lab import FakeLab
@@ -22,10 +23,10 @@ COMPLETION = CompletionStats(
     handler_runs=12_405,
     resamples=None,
     device_work_us=5.0,
-    awake=StageLatency(12_405, 10_800.0, 41_200.0, 14_100.0),
-    written=StageLatency(12_405, 5_000.0, 5_600.0, 5_100.0),
-    handler=StageLatency(12_405, 36_200.0, 88_000.0, 40_300.0),
-    round_trip=StageLatency(12_405, 50_900.0, 131_000.0, 59_500.0),
+    awake=Latency(12_405, 10_800.0, 41_200.0, 14_100.0),
+    written=Latency(12_405, 5_000.0, 5_600.0, 5_100.0),
+    handler=Latency(12_405, 36_200.0, 88_000.0, 40_300.0),
+    round_trip=Latency(12_405, 50_900.0, 131_000.0, 59_500.0),
 )
 """A live reading's completion: one interrupt in flight."""
 

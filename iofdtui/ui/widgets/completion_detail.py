@@ -12,7 +12,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from iofdtui.engine.completion_stats import CompletionStats, StageLatency
+from iofdtui.engine.completion_stats import CompletionStats
+from iofdtui.engine.latency import Latency
 from iofdtui.engine.roundtrip_figures import (
     STAGES,
     RoundTripCounts,
@@ -26,7 +27,7 @@ from iofdtui.ui.widgets.stage_bars import StageBars
 ROUTE_NAMES = {"msi": "MSI", "pin": "IOAPIC pin (level, resampled)"}
 
 
-def _figures(stage: StageLatency) -> StageFigures | None:
+def _figures(stage: Latency) -> StageFigures | None:
     if stage.p50_ns is None or stage.p99_ns is None or stage.mean_ns is None:
         return None
     return StageFigures(stage.p50_ns, stage.p99_ns, stage.mean_ns)
