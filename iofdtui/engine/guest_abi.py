@@ -33,6 +33,15 @@ KIND_MMIO2 = 4
 KIND_MMIO4 = 5
 KIND_MMIO8 = 6
 
+RT_PORT = 0x0520
+"""The round trip's kick port (its own VM; a lab zone over it would swallow the kick)."""
+RT_USER_PORT = 0x0521
+"""The round trip's exit-path kick port."""
+IOAPIC_BASE = 0xFEC00000
+"""The in-kernel IOAPIC's registers (a completion's pin is programmed there)."""
+LAPIC_BASE = 0xFEE00000
+"""The local APIC's registers (the completion handler's EOI)."""
+
 NAMES: tuple[str, ...] = (
     "GUEST_RAM_SIZE",
     "PARK_PORT",
@@ -48,5 +57,9 @@ NAMES: tuple[str, ...] = (
     "KIND_MMIO2",
     "KIND_MMIO4",
     "KIND_MMIO8",
+    "RT_PORT",
+    "RT_USER_PORT",
+    "IOAPIC_BASE",
+    "LAPIC_BASE",
 )
 """Every constant above, by the name `native.lib` gives it."""

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from iofdtui.engine.guest_abi import IOAPIC_BASE, LAPIC_BASE, RT_PORT, RT_USER_PORT
 from iofdtui.engine.model import (
     GUEST_RAM_SIZE,
     RESERVED_PORTS,
-    U64_MAX,
     Bus,
     SpecError,
     _bus,
@@ -26,7 +26,11 @@ or a thread every 100 µs; readings and pauses drain it in both."""
 
 # iofdtui's own ports: a zone over one would swallow the park handshake or the
 # round trip's kicks (an OUT into a zone never exits).
-_OWN_PORTS = frozenset(RESERVED_PORTS | {0x0520, 0x0521})
+_OWN_PORTS = frozenset(RESERVED_PORTS | {RT_PORT, RT_USER_PORT})
+
+_OWN_MMIO = ((IOAPIC_BASE, 0x100, "the IOAPIC"), (LAPIC_BASE, 0x1000, "the local APIC"))
+"""(start, size, what) of the MMIO the guest's completions use: a zone ahead of the
+in-kernel IOAPIC on the bus would swallow the pins' programming."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +81,14 @@ class ZoneSpec:
                 "reach a zone; use an address such as 0xfe000000",
                 "addr",
             )
-        if self.addr + self.size - 1 > U64_MAX:  # pragma: no cover - the limit above
-            raise SpecError("the zone wraps past 2**64", "size")
+        else:
+            for start, size, what in _OWN_MMIO:
+                if self.addr < start + size and start < self.addr + self.size:
+                    raise SpecError(
+                        f"the zone overlaps {what} at {start:#x}: the guest's completions "
+                        "need its writes; pick another range",
+                        "addr",
+                    )
 
     def covers_addr(self, addr: int, width: int = 1) -> bool:
         """Whether a write of `width` bytes at `addr` lies wholly inside the zone."""

@@ -275,6 +275,8 @@ def test_two_vcpus_writing_one_zoned_doorbell_balance_together(lab2) -> None:
         (Bus.MMIO, 0x1000, 0x10, "guest RAM"),
         (Bus.PIO, 0xFFF0, 0x20, "runs past the end"),
         (Bus.MMIO, MMIO_DOOR, 0, "size"),
+        (Bus.MMIO, 0xFE00_0000, 0x100_0000, "overlaps the IOAPIC at 0xfec00000"),
+        (Bus.MMIO, 0xFEE0_0FF0, 4, "overlaps the local APIC"),
     ],
 )
 def test_a_zone_that_cannot_work_is_refused_in_one_line(lab, bus, addr, size, says) -> None:

@@ -168,11 +168,13 @@ void lab_cpl_answer(struct lab *lab, struct reg *r, uint64_t count, uint64_t wok
     /* The vCPU waiting for this vector said so (guest RAM: checked, never trusted). */
     uint32_t waiter = __atomic_load_n(guest_u32(lab, CPL_WAITER + 4 * vector_of(c)),
                                       __ATOMIC_ACQUIRE);
-    int k = waiter >= 1 && waiter <= (uint32_t)lab->nvcpus ? (int)waiter - 1 : 0;
+    int valid = waiter >= 1 && waiter <= (uint32_t)lab->nvcpus;
+    int k = valid ? (int)waiter - 1 : 0;
     uint32_t want = __atomic_load_n(vcpu_u32(lab, k, CPL_WANT), __ATOMIC_ACQUIRE);
     uint32_t kicks = __atomic_load_n(vcpu_u32(lab, k, CPL_KICKS), __ATOMIC_ACQUIRE);
     uint32_t idx = (kicks - 1) & (RT_RECORDS - 1);
-    int ours = waiter && want == vector_of(c) && L->rec_owner[k];
+    /* A waiter out of range stamps nothing: vCPU 0's record is not its to take. */
+    int ours = valid && want == vector_of(c) && L->rec_owner[k];
     if (ours) {
         L->rec_owner[k][idx] = (int32_t)(r - lab->regs);
         stamp(lab, k, idx, RT_REC_AWAKE, woke);
@@ -581,8 +583,9 @@ void lab_cpl_restart(struct lab *lab)
 {
     pthread_mutex_lock(&lab->mu);
     struct cpl_lab *L = lab->cpl;
+    if (L)
+        lab_cpl_fold(lab); /* every vCPU's handler runs, once */
     for (int k = 0; L && k < lab->nvcpus; k++) {
-        lab_cpl_fold(lab);
         uint32_t kicks = *vcpu_u32(lab, k, CPL_KICKS);
         *vcpu_u32(lab, k, CPL_IRQS) = kicks;
         L->done[k] = kicks;
