@@ -326,11 +326,21 @@ static void *drain_main(void *arg)
     struct lab *lab = arg;
     struct zones *z = lab->zones;
     struct timespec nap = {0, DRAIN_PERIOD_NS};
+    /* The VMM's side, as the reader is: pinned with it (lab_pin re-pins it). */
+    lab_apply_pin(pthread_self(), __atomic_load_n(&lab->pin_reader, __ATOMIC_RELAXED));
     while (!__atomic_load_n(&z->thread_stop, __ATOMIC_ACQUIRE)) {
-        lab_zone_drain(lab);
+        /* No zone, nothing to drain: do not take the locks 10,000 times a second. */
+        if (__atomic_load_n(&z->nzones, __ATOMIC_RELAXED))
+            lab_zone_drain(lab);
         nanosleep(&nap, NULL);
     }
     return NULL;
+}
+
+int lab_zone_pin(struct lab *lab, int cpu)
+{
+    struct zones *z = lab->zones;
+    return z && z->thread_up ? lab_apply_pin(z->thread, cpu) : 0;
 }
 
 static void thread_stop(struct zones *z)

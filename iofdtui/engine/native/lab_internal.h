@@ -247,6 +247,7 @@ void lab_zone_settle(struct lab *lab);        /* quiescent: drain, repair a scri
 struct accum *lab_zone_accum(struct lab *lab, int kind, int mode);
 void lab_zone_reset(struct lab *lab);
 void lab_zone_free(struct lab *lab);
+int lab_zone_pin(struct lab *lab, int cpu); /* the drain thread, if up, with the reader; `ctl` held */
 
 #pragma GCC visibility pop
 

@@ -600,6 +600,8 @@ int lab_pin(struct lab *lab, int vcpu_cpu, int reader_cpu)
         if (!err)
             err = lab_apply_pin(lab->consumer_thread, reader_cpu);
     }
+    if (!err)
+        err = lab_zone_pin(lab, reader_cpu);
     pthread_mutex_unlock(&lab->ctl);
     return err;
 }
