@@ -458,6 +458,10 @@ int lab_zone_remove(struct lab *lab, int zone_id, struct lab_zone_stats *final)
     struct zones *z = lab->zones;
     struct kvm_coalesced_mmio_zone kz = {.addr = zn->addr, .size = zn->size, .pio = zn->pio};
     int err = ioctl(lab->vm, KVM_UNREGISTER_COALESCED_MMIO, &kz) < 0 ? -errno : 0;
+    if (err) { /* the kernel keeps the zone: so do we, or its entries would turn stray */
+        pthread_mutex_unlock(&lab->mu);
+        return err;
+    }
     pthread_mutex_lock(&z->zmu);
     drain_locked(lab, z); /* after the kernel let go of it: nothing more can land */
     if (final) {
