@@ -447,11 +447,12 @@ class Lab(LabReadout, LabCompletions, LabZones):
     def set_plan(self, slots: Sequence[SlotSpec], vcpu: int = 0) -> None:
         """Say which doorbells vCPU `vcpu` rings, with which values, in order."""
         self._plan.check(slots, vcpu)
-        self._check_one_kicker(
-            [slots if k == vcpu else self._plan.plan(k) for k in range(self.vcpus)]
-        )
-        with self._live(), self.paused():
-            self._plan.define(self._lab, slots, vcpu, self._regs)
+        with self._live():  # the registrations and the other plans, as they are now
+            self._check_one_kicker(
+                [slots if k == vcpu else self._plan.plan(k) for k in range(self.vcpus)]
+            )
+            with self.paused():
+                self._plan.define(self._lab, slots, vcpu, self._regs)
 
     def set_plans(self, plans: Sequence[Sequence[SlotSpec]]) -> None:
         """One plan per vCPU (plans[k] for vCPU k), changed in one epoch."""
@@ -461,10 +462,11 @@ class Lab(LabReadout, LabCompletions, LabZones):
             raise SpecError(f"this lab has {self.vcpus} vCPU(s): give one plan each", "plan")
         for vcpu, slots in enumerate(plans):
             self._plan.check(slots, vcpu)
-        self._check_one_kicker(plans)
-        with self._live(), self.paused():
-            for vcpu, slots in enumerate(plans):
-                self._plan.define(self._lab, slots, vcpu, self._regs)
+        with self._live():
+            self._check_one_kicker(plans)
+            with self.paused():
+                for vcpu, slots in enumerate(plans):
+                    self._plan.define(self._lab, slots, vcpu, self._regs)
 
     def plan(self, vcpu: int = 0) -> list[SlotSpec]:
         """vCPU `vcpu`'s ring plan, in the order it rings it."""
