@@ -151,6 +151,7 @@ class FakeLab:
 
     machine = MACHINE
     any_length = True
+    completions_note: str | None = "this lab cannot answer with interrupts"
 
     cpus = 2
     """CPUs the fake machine has (pinning needs two)."""

@@ -140,3 +140,16 @@ async def test_what_does_not_collide_is_ready() -> None:
     problem, _, enabled, submitted = await fill(Bus.MMIO, "0xfe000000", 4, "0x2", existing=existing)
     assert problem.startswith("ready"), problem
     assert enabled and submitted == [RegistrationSpec(Bus.MMIO, 0xFE00_0000, 4, 0x2)]
+
+
+def test_the_forms_completion_note_of_a_closed_lab_is_its_one_line() -> None:
+    from iofdtui.engine.errors import LabClosed
+    from iofdtui.ui.screens.add_registration import completions_note
+
+    class Closed:
+        @property
+        def completions_note(self) -> str | None:
+            raise LabClosed()
+
+    assert completions_note(Closed()) == str(LabClosed().strerror)
+    assert completions_note(None) == "the lab has not started yet"

@@ -15,6 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
+from iofdtui.engine.errors import EngineError
 from iofdtui.engine.model import Bus, RegistrationSpec, SpecError, collision
 from iofdtui.engine.zone_stats import ZoneSpec
 from iofdtui.ui.screens.dialog import Dialog
@@ -49,8 +50,10 @@ def completions_note(lab: object) -> str | None:
     """Why `lab` cannot give a registration a completion (None: it can)."""
     if lab is None:
         return "the lab has not started yet"
-    note = getattr(lab, "completions_note", "this lab cannot answer with interrupts")
-    return note if note is None or isinstance(note, str) else str(note)
+    try:
+        return lab.completions_note  # type: ignore[attr-defined, no-any-return]
+    except EngineError as err:  # closed while `v` swaps the VM: the form says so
+        return err.strerror or str(err)
 
 
 def parse_int(text: str) -> int:
@@ -144,16 +147,8 @@ class AddRegistrationScreen(Dialog[int | None]):
                 yield Input(placeholder="empty: any value (wildcard)", id="trigger")
             with Horizontal(classes="row", id="completion-row"):
                 yield Label("complete")
-                choices = COMPLETIONS
-                if self.completions_note is not None:
-                    choices = ((f"none ({self.completions_note})", None),)
-                yield Select(
-                    choices,
-                    value=None,
-                    allow_blank=False,
-                    id="completion",
-                    disabled=self.completions_note is not None,
-                )
+                # Hidden (the -no-completion class) when the lab cannot give one.
+                yield Select(COMPLETIONS, value=None, allow_blank=False, id="completion")
             with Horizontal(classes="row", id="size-row"):
                 yield Label("size")
                 yield Input(placeholder="bytes the zone covers: 0x8 or 4096", id="size")
