@@ -92,12 +92,7 @@ def read_recording(path: str | os.PathLike[str]) -> Recording:
                     f"line {lines.number} cut short (a recording stopped mid-write): skipped"
                 )
                 break
-            if len(parser.frames) > MAX_FRAMES or lines.total > MAX_TOTAL_BYTES:
-                raise RecordingError(
-                    f"more than {MAX_FRAMES:,} frames or {MAX_TOTAL_BYTES >> 20} MiB of text: "
-                    "too large to read whole; record a shorter session",
-                    lines.number,
-                )
+            _check_size(parser, lines, "too large to read whole; record a shorter session")
         if lines.cut_short:
             notes.append(
                 "the compressed stream ends early (a recording stopped mid-write): "
@@ -151,16 +146,20 @@ def follow(
                 continue
             idle = 0.0
             item = parser.feed(line[0], lines.number)
-            if parser.count > MAX_FRAMES or lines.total > MAX_TOTAL_BYTES:
-                # A follower keeps every frame: the same bound as reading a file whole.
-                raise RecordingError(
-                    f"more than {MAX_FRAMES:,} frames or {MAX_TOTAL_BYTES >> 20} MiB of text: "
-                    "too large to follow further; the frames so far stay",
-                    lines.number,
-                )
+            # A follower keeps every frame: the same bound as reading a file whole.
+            _check_size(parser, lines, "too large to follow further; the frames so far stay")
             yield item
     finally:
         lines.close()
+
+
+def _check_size(parser: _Parser, lines: _Lines, what: str) -> None:
+    """Refuse a recording past MAX_FRAMES frames or MAX_TOTAL_BYTES of text."""
+    if parser.count > MAX_FRAMES or lines.total > MAX_TOTAL_BYTES:
+        raise RecordingError(
+            f"more than {MAX_FRAMES:,} frames or {MAX_TOTAL_BYTES >> 20} MiB of text: {what}",
+            lines.number,
+        )
 
 
 # -------------------------------------------------------------------- lines

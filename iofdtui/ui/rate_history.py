@@ -12,6 +12,10 @@ from iofdtui.engine.snapshot import RegistrationStats, Snapshot
 
 _ID = attrgetter("id")
 
+MAX_READINGS = 4_800
+"""The most readings kept (a minute of readings every 12.5 ms): a recording's times
+are untrusted, and a window of them must not grow without end."""
+
 
 class RateHistory:
     """The readings of the last `window_s` seconds, kept whole.
@@ -24,7 +28,9 @@ class RateHistory:
 
     def __init__(self, window_s: float) -> None:
         self.window_s = window_s
-        self._readings: deque[tuple[float, Sequence[RegistrationStats]]] = deque()
+        self._readings: deque[tuple[float, Sequence[RegistrationStats]]] = deque(
+            maxlen=MAX_READINGS
+        )
 
     def add(self, snap: Snapshot) -> None:
         """One more reading; those older than the window go.

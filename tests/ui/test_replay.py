@@ -342,3 +342,19 @@ async def test_the_sparkline_has_the_recordings_minute_after_a_jump_or_a_fast_pl
         clock.now += 1.0
         await until_frame(pilot, app, 32)
         assert points() == 33  # the frames played through, not only those read
+
+
+def test_following_a_file_with_no_header_says_so_and_leaves_no_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from iofdtui.ui.replay import app as replay_app_module
+
+    monkeypatch.setattr(replay_app_module, "HEADER_WAIT_S", 0.2)
+    path = tmp_path / "empty.jsonl"
+    path.write_bytes(b"")
+    with pytest.raises(RecordingError, match="no header line"):
+        open_recording(path, follow_it=True)
+    header_threads = [t for t in threading.enumerate() if t.name == "replay header"]
+    for thread in header_threads:
+        thread.join(1.0)
+    assert not any(t.is_alive() for t in header_threads)

@@ -132,17 +132,20 @@ def _open_following(name: str, clock: Callable[[], float]) -> Opened:
     reader = threading.Thread(target=read_header, name="replay header", daemon=True)
     reader.start()
     reader.join(HEADER_WAIT_S)
-    if failed:
-        raise _one_line(name, failed[0])
-    if not first:
-        raise RecordingError(
-            f"{name}: no header line after {HEADER_WAIT_S:g} s: is another iofdtui recording it?"
-        )
     from iofdtui.recording.frames import Header
 
-    header = first[0]
-    if not isinstance(header, Header):
+    if not first or not isinstance(first[0], Header):
+        closed.set()  # the header thread, still waiting for a line, ends at once
+        reader.join(HEADER_WAIT_S)
+        if failed:
+            raise _one_line(name, failed[0])
+        if not first:
+            raise RecordingError(
+                f"{name}: no header line after {HEADER_WAIT_S:g} s: "
+                "is another iofdtui recording it?"
+            )
         raise RecordingError(f"{name}: line 1: not a recording header")
+    header = first[0]
     return Opened(ReplayLab(header, follow=True, clock=clock, closed=closed), name, items)
 
 

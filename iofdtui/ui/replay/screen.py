@@ -23,6 +23,7 @@ from textual.widgets import Static
 
 from iofdtui.ui.bindings import bindings
 from iofdtui.ui.messages import LabStarted, Report, SnapshotReady
+from iofdtui.ui.rate_history import MAX_READINGS
 from iofdtui.ui.replay.replay_lab import ReadOnlyRecording, ReplayLab
 from iofdtui.ui.replay.timeline import Timeline, TimelineView, clock_text
 from iofdtui.ui.scale_sweep import SweepPort
@@ -33,9 +34,6 @@ from iofdtui.ui.widgets.lab_header import LabHeader
 
 SEEK_STEP_S = 5.0
 """How far ← and → move, in seconds of the recording."""
-
-FILL_FRAMES = 4_800
-"""The most frames a jump gives the sparkline (a minute of readings every 12.5 ms)."""
 
 
 def recorded_at(created: str) -> datetime | None:
@@ -153,13 +151,12 @@ class ReplayScreen(MainScreen, inherit_bindings=False):
         start) the recording's last minute before it, so its rates are the
         recording's, not only the frames a reading happened to land on."""
         last = self._shown
+        floor = max(0, index - MAX_READINGS)  # bounded: a recording is untrusted
         if last is not None and seeks == self._seeks and last <= index:
-            first = last + 1
+            first = max(last + 1, floor)
         else:
             since = self.replay.frame(index).snapshot.taken_at - HISTORY_S
             first = index
-            # Bounded: a recording is untrusted, and its times may all be one.
-            floor = max(0, index - FILL_FRAMES)
             while first > floor and self.replay.frame(first - 1).snapshot.taken_at >= since:
                 first -= 1
         for i in range(first, index):
