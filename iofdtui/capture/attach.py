@@ -57,6 +57,12 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="trace headless for this long and print the doorbells (no terminal needed)",
     )
     attach.add_argument("--json", action="store_true", help="with --seconds: one JSON document")
+    attach.add_argument(
+        "--exit-latency",
+        action="store_true",
+        help="also time each exit to its re-entry per reason (kvm_exit/kvm_entry: on VMX/SVM "
+        "they fire at every exit, so this traces far more events)",
+    )
 
 
 def wants_app(args: argparse.Namespace) -> bool:
@@ -85,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
 
         print_report(process_table(kvm_processes()))
         return 0
-    snap = trace_for(args.pid, args.seconds)
+    snap = trace_for(args.pid, args.seconds, args.exit_latency)
     if args.json:
         print(json.dumps(snapshot_json(snap), indent=1))
     else:
@@ -95,11 +101,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def trace_for(pid: int, seconds: float) -> AttachSnapshot:
+def trace_for(pid: int, seconds: float, exit_latency: bool = False) -> AttachSnapshot:
     """Trace `pid` for `seconds`, reading every POLL_S; the instance is removed whatever happens."""
     from iofdtui.engine.attach.tracer import HOLD_NS, attached
 
-    with attached(pid) as tracer:
+    with attached(pid, exit_latency=exit_latency) as tracer:
         end = time.monotonic() + seconds
         while (left := end - time.monotonic()) > 0:
             time.sleep(min(POLL_S, left))

@@ -108,12 +108,12 @@ def attach(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if problem is not None:
         OneLineParser(prog=f"{parser.prog} attach").error(problem)
     if attach_command.wants_app(args):
-        return _attach_app(args.pid)
+        return _attach_app(args.pid, args.exit_latency)
     with running.handlers(running.raise_ended):
         return attach_command.run(args)
 
 
-def _attach_app(pid: int) -> int:
+def _attach_app(pid: int, exit_latency: bool = False) -> int:
     """The app on an attached VM; the tracer is opened first, so a failure is one line."""
     if not running.has_terminal():
         headless = f"iofdtui attach {pid} --seconds S"
@@ -122,5 +122,5 @@ def _attach_app(pid: int) -> int:
     from iofdtui.engine.attach.tracer import attached
     from iofdtui.ui.attach.app import AttachApp
 
-    with attached(pid) as tracer:
+    with attached(pid, exit_latency=exit_latency) as tracer:
         return running.run_tui(AttachApp(tracer))  # type: ignore[arg-type]  # its startup_error is None

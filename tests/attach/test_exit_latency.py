@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from iofdtui.engine import host
-from iofdtui.engine.attach.exit_latency import latencies, reason_names, unavailable
+from iofdtui.engine.attach.exit_latency import EXIT_EVENTS, latencies, reason_names, unavailable
 from iofdtui.engine.attach.tally import NativeTally
 from iofdtui.engine.attach.tracefs import parse_format, parse_header_page
-from iofdtui.engine.attach.tracer import Tracer
+from iofdtui.engine.attach.tracer import EXIT_LATENCY_OFF, Tracer, events_for
 from iofdtui.engine.demo import demo_plan, demo_registrations
 from tests.attach.test_decode import HEADER_PAGE, _page, _record
 
@@ -105,7 +105,7 @@ def test_live_lab_says_na_on_kvm_pvm_or_times_its_io_exits(lab: object, tracefs:
     for spec in demo_registrations():
         lab.add_registration(spec)
     lab.set_plan(demo_plan())
-    with Tracer(os.getpid(), root=tracefs) as tracer:
+    with Tracer(os.getpid(), root=tracefs, exit_latency=True) as tracer:
         lab.start()
         time.sleep(0.3)
         assert lab.pause()
@@ -120,3 +120,17 @@ def test_live_lab_says_na_on_kvm_pvm_or_times_its_io_exits(lab: object, tracefs:
     else:  # VMX/SVM: the userspace exits were hardware exits first
         assert snap.exit_latency.unavailable is None
         assert sum(r.count for r in snap.exit_latency.reasons) > 0
+
+
+@pytest.mark.kvm
+def test_exit_latency_is_asked_for_never_on_by_default(lab: object, tracefs: Path) -> None:
+    """kvm_exit/kvm_entry fire at every exit on VMX/SVM and share the doorbells'
+    buffer: a default attach does not enable them, and says how to."""
+    assert not any(name in EXIT_EVENTS for _s, name, _f in events_for(tracefs))
+    wanted = {name for _s, name, _f in events_for(tracefs, exit_latency=True)}
+    have = {e for e in EXIT_EVENTS if (tracefs / "events" / "kvm" / e).is_dir()}
+    assert have <= wanted
+    lab.start()
+    with Tracer(os.getpid(), root=tracefs) as tracer:
+        tracer.poll(final=True)
+        assert tracer.snapshot().exit_latency.unavailable == EXIT_LATENCY_OFF

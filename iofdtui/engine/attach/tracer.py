@@ -40,17 +40,24 @@ from iofdtui.engine.attach.tracefs import DEFAULT_BUFFER_KB, TraceInstance, find
 HOLD_NS = 20_000_000  # an event is committed within µs of its timestamp; 20 ms is ample
 EXIT_FILTER = "errno == 0 && (reason == 2 || reason == 6)"  # KVM_EXIT_IO, KVM_EXIT_MMIO
 REQUIRED = ("kvm_pio", "kvm_mmio", "kvm_userspace_exit")
-OPTIONAL = ("kvm_fast_mmio", *IRQ_EVENTS, *EXIT_EVENTS)  # where this kernel has them
+OPTIONAL = ("kvm_fast_mmio", *IRQ_EVENTS)  # where this kernel has them
+
+EXIT_LATENCY_OFF = "off: `iofdtui attach PID --exit-latency` times the exits (it traces every one)"
 
 
-def events_for(root: Path) -> list[tuple[str, str, str | None]]:
-    """The events to enable: the required ones, and the optional ones this kernel has."""
+def events_for(root: Path, exit_latency: bool = False) -> list[tuple[str, str, str | None]]:
+    """The events to enable: the required ones, and the optional ones this kernel has.
+
+    `exit_latency` adds kvm_exit/kvm_entry: on VMX/SVM they fire at every exit,
+    in-kernel doorbell writes included, and share the doorbells' buffer, so
+    they are asked for, never on by default.
+    """
     events: list[tuple[str, str, str | None]] = [
         ("kvm", "kvm_pio", None),
         ("kvm", "kvm_mmio", None),
         ("kvm", "kvm_userspace_exit", EXIT_FILTER),
     ]
-    for name in OPTIONAL:
+    for name in OPTIONAL + (EXIT_EVENTS if exit_latency else ()):
         if (root / "events" / "kvm" / name).is_dir():
             events.append(("kvm", name, None))
     return events
@@ -63,15 +70,25 @@ class Tracer:
     """
 
     def __init__(
-        self, pid: int, root: Path | None = None, buffer_kb: int = DEFAULT_BUFFER_KB
+        self,
+        pid: int,
+        root: Path | None = None,
+        buffer_kb: int = DEFAULT_BUFFER_KB,
+        exit_latency: bool = False,
     ) -> None:
         self.pid = pid
         self.process = kvm_process(pid)  # NoSuchVm before any tracefs work
         self.root = root if root is not None else find_tracefs()
         self.buffer_kb = buffer_kb
+        self.exit_latency = exit_latency
+        """Whether kvm_exit/kvm_entry are traced (events_for)."""
         self._instance = TraceInstance(
-            events_for(self.root), threads_of(pid) or (pid,), self.root, buffer_kb
+            events_for(self.root, exit_latency), threads_of(pid) or (pid,), self.root, buffer_kb
         )
+        # What the format files say, read once at open (they never change).
+        self._have_exits = False
+        self._reason_names: dict[int, dict[int, str]] = {}
+        self._irq_events: tuple[str, ...] = ()
         self._tally: NativeTally | None = None
         self._lock = threading.Lock()
         self._started = 0.0
@@ -95,6 +112,11 @@ class Tracer:
         except BaseException:
             self._instance.close()
             raise
+        formats = self._instance.formats
+        self._have_exits = all(e in formats for e in EXIT_EVENTS)
+        if self._have_exits:
+            self._reason_names = reason_names(formats["kvm_exit"].print_fmt)
+        self._irq_events = tuple(e for e in IRQ_EVENTS if e in formats)
         self._started = time.monotonic()
         return self
 
@@ -154,10 +176,11 @@ class Tracer:
                 rate = (totals.events - self._last[1]) / (now - self._last[0])
             self._last = (now, totals.events)
             cost = TraceCost(totals.events, rate, self._lost, self._cpu_s, self.buffer_kb)
-            formats = self._instance.formats
-            have_exits = all(e in formats for e in EXIT_EVENTS)
-            why_not = unavailable(have_exits, self._flavour, totals.hw_exits)
-            names = reason_names(formats["kvm_exit"].print_fmt) if have_exits else {}
+            why_not = (
+                unavailable(self._have_exits, self._flavour, totals.hw_exits)
+                if self.exit_latency
+                else EXIT_LATENCY_OFF
+            )
             return AttachSnapshot(
                 pid=self.pid,
                 comm=self.process.comm,
@@ -168,8 +191,8 @@ class Tracer:
                 unmatched_exits=totals.unmatched_exits,
                 instance=self._instance.name,
                 cost=cost,
-                interrupts=interrupts(irqs, (e for e in IRQ_EVENTS if e in formats)),
-                exit_latency=latencies(exits, names, why_not),
+                interrupts=interrupts(irqs, self._irq_events),
+                exit_latency=latencies(exits, self._reason_names, why_not),
             )
 
 
@@ -211,8 +234,10 @@ def _doorbells(entries: list[Entry]) -> tuple[TracedDoorbell, ...]:
 
 
 @contextmanager
-def attached(pid: int, buffer_kb: int = DEFAULT_BUFFER_KB) -> Iterator[Tracer]:
+def attached(
+    pid: int, buffer_kb: int = DEFAULT_BUFFER_KB, exit_latency: bool = False
+) -> Iterator[Tracer]:
     """A Tracer on `pid`, open for the block and removed after it, whatever happens."""
-    tracer = Tracer(pid, buffer_kb=buffer_kb)
+    tracer = Tracer(pid, buffer_kb=buffer_kb, exit_latency=exit_latency)
     with tracer:
         yield tracer

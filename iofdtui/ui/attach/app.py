@@ -231,6 +231,7 @@ class AttachApp(App[int]):
         """Zero the counts (tracing goes on)."""
         self.tracer.reset()
         self._previous = None
+        self._held = None  # taken before the reset: resuming must not show it
         self.notify("counts reset", timeout=2)
 
     def action_pause_display(self) -> None:
