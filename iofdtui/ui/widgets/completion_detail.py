@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Static
 
 from iofdtui.engine.completion_stats import CompletionStats
 from iofdtui.engine.latency import Latency
@@ -22,6 +21,7 @@ from iofdtui.engine.roundtrip_figures import (
 )
 from iofdtui.engine.snapshot import RegistrationStats, Snapshot
 from iofdtui.reports import format as fmt
+from iofdtui.ui.widgets.detail_line import DetailLine
 from iofdtui.ui.widgets.stage_bars import StageBars
 
 ROUTE_NAMES = {"msi": "MSI", "pin": "IOAPIC pin (level, resampled)"}
@@ -112,9 +112,12 @@ class CompletionDetail(Vertical):
     CompletionDetail > StageBars { padding: 0; }
     """
 
+    _drawn: tuple[object, ...] | None = None
+    """What the stage bar was last given that it draws (as_round_trip's figures)."""
+
     def compose(self) -> ComposeResult:
         """The counts line, then the stacked bar."""
-        yield Static("", id="completion-counts")
+        yield DetailLine("", id="completion-counts")
         yield StageBars(id="completion-bars")
 
     def show(self, stats: RegistrationStats | None, snapshot: Snapshot | None) -> None:
@@ -124,8 +127,11 @@ class CompletionDetail(Vertical):
         if c is None or stats is None:
             return
         reader = snapshot.consumer if snapshot is not None else "epoll"
-        self.query_one("#completion-counts", Static).update(counts_text(c))
+        self.query_one("#completion-counts", DetailLine).show(counts_text(c))
+        # The bar draws the stages' p50s, the total and the verdict: a reading that
+        # moved only the counts (each one does) leaves it, and the layout, alone.
         result = as_round_trip(c, stats.spec.bus.value, reader)
-        bars = self.query_one(StageBars)
-        if bars.results != (result,):
-            bars.results = (result,)
+        drawn = (result.bus, result.route, result.reader, result.exact, result.total, result.stages)
+        if drawn != self._drawn:
+            self._drawn = drawn
+            self.query_one(StageBars).results = (result,)

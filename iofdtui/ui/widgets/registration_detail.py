@@ -7,17 +7,16 @@ histograms' series), so a reading that changes nothing shown repaints nothing.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.content import Content
-from textual.widgets import Static
 
 from iofdtui.engine.snapshot import READERS, RegistrationStats, Snapshot
 from iofdtui.ui.widgets.completion_detail import CompletionDetail
 from iofdtui.ui.widgets.cost_histograms import CostHistograms, Histogram, Series, filled
+from iofdtui.ui.widgets.detail_line import DetailLine
 from iofdtui.ui.widgets.detail_text import (
     EXIT_STYLE,
     READER_STYLE,
@@ -49,33 +48,6 @@ class DetailHistograms:
     baseline: Histogram = ()
     by_reader: dict[str, Histogram] = field(default_factory=dict)
     wake: Histogram = ()
-
-
-def _key(content: str | Content) -> Hashable:
-    # Content compares by plain text alone; a change of style must repaint too.
-    if isinstance(content, Content):
-        return content.plain, tuple(content.spans)
-    return content
-
-
-class DetailLine(Static):
-    """A Static that repaints only when its text or styles change, and asks for a
-    layout of the screen only when its height changes too."""
-
-    def __init__(self, content: str = "", *, id: str | None = None) -> None:
-        super().__init__(content, id=id)
-        self._shown: Hashable = _key(content)
-
-    def show(self, content: str | Content) -> None:
-        """Show `content`, unless it is what the line shows already."""
-        key = _key(content)
-        if key == self._shown:
-            return
-        self._shown = key
-        self.update(content, layout=False)
-        width = self.content_size.width
-        if not width or self.visual.get_height(self.styles, width) != self.content_size.height:
-            self.refresh(layout=True)
 
 
 class RegistrationDetail(Vertical):
