@@ -49,6 +49,13 @@ static void accum_add(struct accum *a, uint64_t rings, uint64_t samples, uint64_
  * Fold the guest's counter pages into the host totals; `mu` held.
  * The pages are untrusted: only fixed offsets are read, every delta is a
  * u32, and a page that contradicts itself is counted as garbage.
+ *
+ * A live fold can land inside the guest's HIST_ADD, after its `inc samples`
+ * and before its `inc hist[b]`: the page is then read with one sample more
+ * than its histogram holds.  While what was read disagrees (hist_lag != 0)
+ * the page is read whole at every fold, even if no scalar counter moved
+ * since; otherwise the late bucket would never be read, and check_pages
+ * would call the page garbage at the next pause.
  */
 static void fold_vcpu(struct lab *lab, struct vcpu *v)
 {
@@ -59,7 +66,7 @@ static void fold_vcpu(struct lab *lab, struct vcpu *v)
         uint32_t cycles = pg[CTR_CYCLES / 4], loop = pg[CTR_LOOP / 4];
         uint32_t dr = rings - pv->rings, ds = samples - pv->samples, dc = cycles - pv->cycles;
         uint32_t dl = p == CTR_CAL ? loop - pv->loop : 0;
-        if (dr == 0 && ds == 0 && dc == 0 && dl == 0)
+        if (dr == 0 && ds == 0 && dc == 0 && dl == 0 && pv->hist_lag == 0)
             continue;
         pv->rings = rings;
         pv->samples = samples;
@@ -86,16 +93,19 @@ static void fold_vcpu(struct lab *lab, struct vcpu *v)
                 dst[1] = r ? reg_acc(r, mode) : NULL;
             }
         }
+        uint32_t dh = 0; /* the histogram's new samples, mod 2^32 as the guest counts */
         for (int b = 0; b < HIST_BUCKETS; b++) {
             uint32_t h = pg[CTR_HIST / 4 + b];
             uint32_t d = h - pv->hist[b];
             if (!d)
                 continue;
             pv->hist[b] = h;
+            dh += d;
             for (int k = 0; k < 3; k++)
                 if (dst[k])
                     dst[k]->hist[b] += d;
         }
+        pv->hist_lag += ds - dh;
         for (int k = 0; k < 3; k++)
             if (dst[k])
                 accum_add(dst[k], p == CTR_CAL ? 0 : dr, ds, dc);

@@ -85,6 +85,7 @@ struct slot {
 struct page_prev {
     uint32_t rings, samples, cycles, issued, loop;
     uint32_t hist[HIST_BUCKETS];
+    uint32_t hist_lag; /* samples - histogram total as read (mod 2^32); 0 when they agree */
 };
 
 struct lab;
