@@ -5,9 +5,13 @@ install chromium`; .ci/run does). The flags keep Chromium from reaching out on
 a closed network (background updates, sync, QUIC) and run it as root.
 
 The page's terminal draws on a canvas, so its text is not in the DOM;
-`TerminalPage` reads it back from what the page's own websocket received
-(the bytes its xterm.js draws), through a terminal emulator (pyte) the size
-the page asked for, and takes screenshots of what it drew.
+`TerminalPage` reads it from the page's own xterm.js terminal (its buffer,
+what it draws from) and takes screenshots of what it drew.  It used to feed
+every byte the websocket carried to a terminal emulator in Python (pyte), in
+Playwright's event handler: a served app sends ~50 kB/s, which took pyte more
+than half a CPU, so on a loaded machine the test fell ever further behind the
+page and hung until its timeout.  Reading the browser's own terminal costs
+the test nothing however much the app draws.
 """
 
 from __future__ import annotations
@@ -18,11 +22,9 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from urllib.parse import parse_qs, urlparse
 
-import pyte
 import pytest
-from playwright.sync_api import Page, WebSocket, sync_playwright
+from playwright.sync_api import Page, sync_playwright
 
 from tests.conftest import REQUIRE_KVM
 
@@ -49,35 +51,51 @@ def need_chromium() -> None:
     pytest.skip(problem)
 
 
+# textual-serve's page keeps its xterm.js Terminal in `this.terminal` of an object
+# nothing else can reach: note it as it is assigned, before the page's own script runs.
+KEEP_TERMINAL = """
+Object.defineProperty(Object.prototype, "terminal", {
+    configurable: true,
+    set(value) {
+        Object.defineProperty(this, "terminal", {value, writable: true, configurable: true});
+        window.iofdtuiTerminal = value;
+    },
+});
+"""
+
+# The rows in view, through xterm.js's public buffer API ("" before the terminal exists).
+SCREEN_TEXT = """() => {
+    const terminal = window.iofdtuiTerminal;
+    if (!terminal) return "";
+    const buffer = terminal.buffer.active, rows = [];
+    for (let y = 0; y < terminal.rows; y++) {
+        const line = buffer.getLine(buffer.viewportY + y);
+        rows.push(line ? line.translateToString(true) : "");
+    }
+    return rows.join("\\n");
+}"""
+
+POLL_MS = 50
+"""How often `wait_for_text` reads the terminal again."""
+
+
 class TerminalPage:
-    """A served page and the terminal text its websocket carried."""
+    """A served page, and the text of its terminal."""
 
     def __init__(self, page: Page) -> None:
         self.page = page
-        self.screen: pyte.Screen | None = None
-        self._stream: pyte.ByteStream | None = None
-        page.on("websocket", self._opened)
-
-    def _opened(self, ws: WebSocket) -> None:
-        query = parse_qs(urlparse(ws.url).query)
-        self.screen = pyte.Screen(int(query["width"][0]), int(query["height"][0]))
-        self._stream = pyte.ByteStream(self.screen)
-        ws.on("framereceived", self._received)
-
-    def _received(self, payload: bytes | str) -> None:
-        if isinstance(payload, bytes) and self._stream is not None:
-            self._stream.feed(payload)
+        page.add_init_script(KEEP_TERMINAL)
 
     def text(self) -> str:
-        """The terminal's text now (Playwright delivers frames while it waits)."""
-        self.page.wait_for_timeout(50)
-        return "\n".join(self.screen.display) if self.screen is not None else ""
+        """The terminal's text now, as the page's xterm.js holds it."""
+        return str(self.page.evaluate(SCREEN_TEXT))
 
     def wait_for_text(self, predicate: Callable[[str], object], timeout: float = 60.0) -> str:
         """The terminal's text once `predicate` holds for it; fail after `timeout`."""
         deadline = time.monotonic() + timeout
         while not predicate(text := self.text()):
             assert time.monotonic() < deadline, f"the page never showed it; it shows:\n{text}"
+            self.page.wait_for_timeout(POLL_MS)
         return text
 
 
