@@ -118,6 +118,7 @@ struct lab {
     pthread_mutex_t ctl;
     pthread_cond_t cond;
     int state, stop, pause_req, threads_up;
+    int entry;                /* the image entry the vCPUs were started at (ENTRY_*) */
     uint64_t forced_parks, unsolicited_parks; /* lab_health's, kept here under `ctl` */
     int pin_vcpu, pin_reader; /* CPUs, or -1 */
     int dead;                 /* a vCPU faulted: the others leave KVM_RUN too */
@@ -204,6 +205,7 @@ int lab_kick_signal(void);                   /* the signal that kicks a vCPU out
 int lab_install_kick(void);                  /* its handler, once per process; 0 or -errno */
 int lab_apply_pin(pthread_t thread, int cpu); /* cpu < 0: anywhere; 0 or -errno */
 int lab_quiescent(struct lab *lab);          /* no vCPU can ring: parked, or not started */
+int lab_stop_threads(struct lab *lab);       /* lab_stop without its park: wherever they are */
 
 /* eventfds.c: the reader thread, and drains; `mu` held for the drains. */
 int lab_reader_start(struct lab *lab);

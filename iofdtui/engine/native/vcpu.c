@@ -401,6 +401,7 @@ int lab_start(struct lab *lab, int entry)
         *vcpu_u32(lab, k, MB_PAUSE_SEQ) = lab->pause_seq;
     }
     lab->state = LAB_RUNNING;
+    lab->entry = entry;
     clock_gettime(CLOCK_MONOTONIC, &lab->last_fold);
     err = lab_reader_start(lab);
     if (err) {
@@ -526,7 +527,27 @@ int lab_resume(struct lab *lab)
     return st == LAB_PARKED || st == LAB_RUNNING ? 0 : -ESRCH;
 }
 
+/*
+ * Stop the lab loop where a pause parks it, between two visits: a kick alone
+ * could stop it inside a visit, its rings announced (issued) but never
+ * counted, and the counts kept would be one visit off, and stay so after the
+ * next start (rings < issued on that page for good).  A loop that does not
+ * answer within STOP_PARK_MS is kicked, by lab_pause; the other entries are
+ * stopped where they stand (the bare loops never park, and keep no counters).
+ */
+#define STOP_PARK_MS 2000
+
 int lab_stop(struct lab *lab)
+{
+    pthread_mutex_lock(&lab->ctl);
+    int lab_loop = lab->threads_up && lab->entry == ENTRY_LAB;
+    pthread_mutex_unlock(&lab->ctl);
+    if (lab_loop)
+        lab_pause(lab, STOP_PARK_MS); /* not running (faulted, parked): it says so, and we stop */
+    return lab_stop_threads(lab);
+}
+
+int lab_stop_threads(struct lab *lab)
 {
     pthread_mutex_lock(&lab->ctl);
     if (!lab->threads_up) {

@@ -277,7 +277,7 @@ void lab_destroy(struct lab *lab)
 {
     if (!lab)
         return;
-    lab_stop(lab);
+    lab_stop_threads(lab); /* its counts go with it: no park first */
     lab_rt_teardown(lab);
     lab_zone_free(lab);
     for (int i = 0; i < lab->nregs; i++) {
