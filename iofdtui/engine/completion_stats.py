@@ -50,6 +50,9 @@ class CompletionStats:
             (the guest/host clock mapping is wrong).
         unrecorded: lab-wide, kicks whose record was overwritten before the
             engine read it (the reader fell 16,384 kicks behind).
+        kicker: the vCPU whose kicks wait for it (the one whose plan rings it).
+        runs_on: handler runs per vCPU, by the vCPU that took the interrupt
+            (empty in recordings made before it was kept).
     """
 
     route: str
@@ -69,6 +72,13 @@ class CompletionStats:
     round_trip: Latency
     negative: int = 0
     unrecorded: int = 0
+    kicker: int = 0
+    runs_on: tuple[int, ...] = ()
+
+    @property
+    def crosses(self) -> bool:
+        """The loop crosses CPUs: one vCPU kicks, the other takes the interrupt."""
+        return self.kicker != self.vcpu
 
     @property
     def answered(self) -> bool:

@@ -116,6 +116,8 @@ def read_completion(handle: object, native_id: int, tsc_khz: int) -> CompletionS
         round_trip=stages[3],
         negative=st.negative,
         unrecorded=st.unrecorded,
+        kicker=st.kicker,
+        runs_on=tuple(int(n) for n in st.runs_on),  # one per vCPU the engine can have
     )
 
 
@@ -240,16 +242,37 @@ class LabCompletions(LabPart):
                 )
             check(rc, f"giving #{reg_id} a completion", _refused(reg_id))
 
-    def set_device_work(self, work_us: float) -> None:
+    def set_device_work(self, work_us: float, reg_id: int | None = None) -> None:
         """The reader spins `work_us` µs after it wakes before it answers (0: at once),
-        so a user can model a device that computes; takes effect at once."""
+        so a user can model a device that computes; takes effect at once.
+
+        With `reg_id`, only that registration's completion (one device among
+        several: the others answer as before); without, every completion's and
+        the work a new one starts with.  The reader is one thread: a device's
+        work delays the answers of the signals it reads after it.
+
+        Raises ValueError for a bad value, RegistrationRejected when #reg_id
+        is unknown or has no completion.
+        """
         if not is_number(work_us) or not 0 <= work_us <= MAX_DEVICE_WORK_US:
             raise ValueError(f"device work is 0..{MAX_DEVICE_WORK_US:g} µs, not {work_us!r}")
         if work_us and not self.tsc_khz:
             raise ValueError("device work needs the guest TSC rate (KVM_GET_TSC_KHZ)")
         cycles = round(work_us * self.tsc_khz / 1000)
         with self._live():
-            check(lib.lab_set_device_work(self._lab, cycles), "setting the device work")
+            if reg_id is None:
+                check(lib.lab_set_device_work(self._lab, cycles), "setting the device work")
+                return
+            check_id(reg_id)
+            reg = self._regs.get(reg_id)
+            if reg is None:
+                raise RegistrationRejected(E.ENOENT, f"no registration #{reg_id}")
+            if lib.lab_set_cpl_work(self._lab, reg.native_id, cycles) < 0:
+                raise RegistrationRejected(
+                    E.ENOENT,
+                    f"#{reg_id} has no completion, so no device answers it: "
+                    "give it one (add it with a completion) first",
+                )
 
     def misbehave_completions(self, how: str | None) -> None:
         """Test hook: from now on the guest's handler skips its EOI ("skip-eoi") or

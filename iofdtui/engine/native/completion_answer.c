@@ -45,7 +45,7 @@ void lab_cpl_answer(struct lab *lab, struct reg *r, uint64_t count, uint64_t wok
         stamp(lab, k, idx, RT_REC_AWAKE, woke);
     }
     uint64_t now = __rdtsc();
-    while (L->work && now - woke < L->work) /* the device computes before it answers */
+    while (c->work && now - woke < c->work) /* the device computes before it answers */
         now = __rdtsc();
     if (ours)
         stamp(lab, k, idx, RT_REC_WRITTEN, now);
@@ -62,6 +62,21 @@ int lab_set_device_work(struct lab *lab, uint32_t cycles)
     struct cpl_lab *L = cpl_lab_get(lab);
     if (L)
         L->work = cycles;
+    for (int i = 0; L && i < CPL_MAX; i++) {
+        struct reg *r = L->owner[i] >= 0 ? reg_get(lab, L->owner[i]) : NULL;
+        if (r && r->cpl)
+            r->cpl->work = cycles;
+    }
     pthread_mutex_unlock(&lab->mu);
     return L ? 0 : -ENOMEM;
+}
+
+int lab_set_cpl_work(struct lab *lab, int reg_id, uint32_t cycles)
+{
+    pthread_mutex_lock(&lab->mu);
+    struct reg *r = reg_get(lab, reg_id);
+    if (r && r->cpl)
+        r->cpl->work = cycles; /* the reader reads it under `mu`, answer by answer */
+    pthread_mutex_unlock(&lab->mu);
+    return r && r->cpl ? 0 : -ENOENT;
 }

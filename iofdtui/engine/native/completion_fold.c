@@ -19,6 +19,7 @@ static void widen_runs(struct lab *lab, struct cpl *c)
     for (int k = 0; k < lab->nvcpus; k++) {
         uint32_t raw = *vcpu_u32(lab, k, CPL_VEC_COUNT + 4 * vector_of(c));
         c->handler_runs += raw - c->vec_prev[k];
+        c->runs_on[k] += raw - c->vec_prev[k];
         c->vec_prev[k] = raw;
     }
 }
@@ -105,6 +106,7 @@ void lab_cpl_reset(struct lab *lab)
         c->signals_base = r->signals; /* zero after a reset */
         c->writes = c->write_errors = c->merged = c->resamples = 0;
         c->samples = c->negative = c->handler_runs = 0;
+        memset(c->runs_on, 0, sizeof(c->runs_on));
         for (int s = 0; s < LAB_CPL_STAGES; s++) {
             free(c->stage[s]);
             c->stage[s] = NULL;
@@ -136,7 +138,10 @@ int lab_read_completion(struct lab *lab, int reg_id, struct lab_cpl_stats *out)
     out->samples = c->samples;
     out->negative = c->negative;
     out->unrecorded = lab->cpl->unrecorded;
-    out->work_cycles = lab->cpl->work;
+    out->work_cycles = c->work;
+    out->kicker = cpl_kicker(lab, reg_id, c);
+    for (int k = 0; k < lab->nvcpus; k++)
+        out->runs_on[k] = c->runs_on[k];
     pthread_mutex_unlock(&lab->mu);
     return 0;
 }

@@ -26,6 +26,7 @@ _Static_assert(CPL_VECTOR0 + CPL_MAX <= 0xf0, "completion vectors run into the h
 _Static_assert((MAX_VCPUS - 1) * VCPU_AREA + CPL_REC + (RT_RECORDS << RT_REC_SHIFT) <=
                    GUEST_RAM_SIZE,
                "a vCPU's completion records overflow RAM");
+_Static_assert(MAX_VCPUS == 2, "lab_cpl_stats.runs_on has a count per vCPU");
 _Static_assert(CPL_VEC_COUNT + 256 * 4 <= GUEST_STACK_TOP - 0x1000 && CPL_BASE >= MB_WAKE + 0x10,
                "the completion block overlaps the mailbox or the stack");
 
@@ -35,13 +36,15 @@ struct cpl {
     uint64_t signals_base;   /* the registration's signals when the completion was attached */
     uint64_t writes, write_errors, merged, resamples, samples, negative;
     uint64_t handler_runs;
+    uint64_t runs_on[MAX_VCPUS];  /* handler_runs by the vCPU that took the interrupt */
     uint32_t vec_prev[MAX_VCPUS]; /* the guest's count for our vector at the last look */
+    uint32_t work;                /* device work: TSC cycles spun before each answer */
     struct accum *stage[LAB_CPL_STAGES];
 };
 
 struct cpl_lab {
     int owner[CPL_MAX];          /* registration id using index i, -1: free */
-    uint32_t work;               /* device work: TSC cycles spun before each answer */
+    uint32_t work;               /* the device work a new completion starts with */
     int32_t *rec_owner[MAX_VCPUS]; /* per record: the registration the host answered, -1 */
     uint32_t done[MAX_VCPUS];    /* the guest's CPL_IRQS folded up to */
     uint64_t unrecorded;         /* kicks whose record was overwritten before it was folded */
@@ -72,6 +75,9 @@ static inline volatile uint32_t *rec_u32(struct lab *lab, int k, uint32_t idx, u
 }
 
 #pragma GCC visibility push(hidden)
+
+/* completions.c: the one vCPU whose kicks wait for `reg_id`'s completion `c`. */
+int cpl_kicker(struct lab *lab, int reg_id, const struct cpl *c);
 
 /* completions.c: the lab's completion table, made at its first use (NULL: no memory). */
 struct cpl_lab *cpl_lab_get(struct lab *lab);

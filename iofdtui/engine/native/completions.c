@@ -46,7 +46,7 @@ static unsigned ringers_of(struct lab *lab, int reg_id)
 }
 
 /* The one vCPU whose kicks wait for the completion: the first that rings it. */
-static int kicker_of(struct lab *lab, int reg_id, const struct cpl *c)
+int cpl_kicker(struct lab *lab, int reg_id, const struct cpl *c)
 {
     unsigned mask = ringers_of(lab, reg_id);
     return mask ? __builtin_ctz(mask) : c->target;
@@ -55,7 +55,7 @@ static int kicker_of(struct lab *lab, int reg_id, const struct cpl *c)
 uint32_t lab_cpl_vector(struct lab *lab, int reg_id, int vcpu)
 {
     struct reg *r = reg_get(lab, reg_id);
-    if (!r || !r->cpl || kicker_of(lab, reg_id, r->cpl) != vcpu)
+    if (!r || !r->cpl || cpl_kicker(lab, reg_id, r->cpl) != vcpu)
         return 0;
     return vector_of(r->cpl);
 }
@@ -252,6 +252,7 @@ int lab_set_completion(struct lab *lab, int reg_id, int route, int target)
     c->route = route;
     c->target = target;
     c->pin = pin;
+    c->work = L->work;
     c->resamplefd = -1;
     c->irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (route == LAB_CPL_PIN)
