@@ -22,6 +22,10 @@ COMPLETION_ROUTES: tuple[str, ...] = ("msi", "pin")
   the line at the guest's EOI and signals the resample eventfd (VFIO INTx).
 """
 
+MAX_DEVICE_WORK_US = 10_000.0
+"""The most device work a reader may spin before it answers (10 ms): the reader
+serves every registration, so one device's work delays the others' answers."""
+
 
 @dataclass(frozen=True, slots=True)
 class CompletionStats:

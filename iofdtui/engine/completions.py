@@ -20,7 +20,11 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from iofdtui.engine.arguments import check_id, is_int, is_number
-from iofdtui.engine.completion_stats import COMPLETION_ROUTES, CompletionStats
+from iofdtui.engine.completion_stats import (
+    COMPLETION_ROUTES,
+    MAX_DEVICE_WORK_US,
+    CompletionStats,
+)
 from iofdtui.engine.errors import EngineError, LabClosed, RegistrationRejected
 from iofdtui.engine.figures import cycles_to_ns
 from iofdtui.engine.lab_part import LabPart
@@ -37,8 +41,6 @@ _ROUTES = {None: lib.LAB_CPL_NONE, "msi": lib.LAB_CPL_MSI, "pin": lib.LAB_CPL_PI
 _ROUTE_NAMES = {lib.LAB_CPL_MSI: "msi", lib.LAB_CPL_PIN: "pin"}
 _STAGES = (lib.LAB_CPL_AWAKE, lib.LAB_CPL_WRITTEN, lib.LAB_CPL_HANDLER, lib.LAB_CPL_TOTAL)
 _QUANTILES = (0.5, 0.99)
-MAX_DEVICE_WORK_US = 10_000.0
-"""The most device work a reader may spin before it answers (10 ms)."""
 
 
 def _refused(reg_id: int) -> dict[int, object]:

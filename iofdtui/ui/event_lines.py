@@ -7,6 +7,7 @@ from iofdtui.engine.snapshot import MachineFacts
 from iofdtui.reports.vm_up import vm_up_lines
 from iofdtui.ui.messages import (
     CountersReset,
+    DeviceWorkChanged,
     DrainChanged,
     GuestPaused,
     GuestResumed,
@@ -92,6 +93,14 @@ def outcome_lines(outcome: Outcome) -> list[Line]:
         case PlanChanged(plan):
             writes = ", ".join(slot.describe() for slot in plan) or "nothing"
             return [(f"ring plan: {writes}", INFO)]
+        case DeviceWorkChanged(reg_id, 0):
+            return [(f"#{reg_id}'s device answers each kick at once (no device work)", INFO)]
+        case DeviceWorkChanged(reg_id, work_us):
+            text = (
+                f"#{reg_id}'s device works {work_us:g} µs before each answer: "
+                "the reader spins, then writes the irqfd (awake→written)"
+            )
+            return [(text, INFO)]
         case PlanRejected(message, restore_failed):
             lines = []
             if restore_failed is not None:

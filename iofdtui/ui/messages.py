@@ -186,6 +186,14 @@ class PlanRejected:
     restore_failed: str | None = None
 
 
+@dataclass(frozen=True)
+class DeviceWorkChanged:
+    """Registration #reg_id's device now spins `work_us` µs before each answer."""
+
+    reg_id: int
+    work_us: float
+
+
 Outcome = (
     RegistrationAdded
     | RegistrationRefused
@@ -202,6 +210,7 @@ Outcome = (
     | VcpusChanged
     | PlanChanged
     | PlanRejected
+    | DeviceWorkChanged
 )
 """Everything an engine call can report when it ran."""
 

@@ -210,7 +210,7 @@ def test_device_work_is_a_registrations_own(clab) -> None:
     assert worked.device_work_us == pytest.approx(40, abs=0.01) and plain.device_work_us == 0
     assert worked.written.p50_ns >= 40_000 * 0.98
     assert plain.written.p50_ns < worked.written.p50_ns / 4  # measured in the same run
-    with pytest.raises(RegistrationRejected, match="#9 has no completion|no registration #9"):
+    with pytest.raises(RegistrationRejected, match="no registration #9"):
         clab.set_device_work(5, reg_id=9)
     third = clab.add_registration(RegistrationSpec(Bus.PIO, 0x640, 1))
     with pytest.raises(RegistrationRejected, match=f"#{third} has no completion"):

@@ -55,6 +55,7 @@ from iofdtui.ui.rate_history import RateHistory
 from iofdtui.ui.roundtrip_port import KvmRoundTrip, RoundTripPort
 from iofdtui.ui.scale_sweep import SweepPort
 from iofdtui.ui.screens.add_registration import AddRegistrationScreen, completions_note
+from iofdtui.ui.screens.device_work import ask_device_work
 from iofdtui.ui.screens.error_modal import ErrorModal
 from iofdtui.ui.screens.filter_prompt import FilterPrompt
 from iofdtui.ui.screens.ring_plan import RingPlanScreen
@@ -475,6 +476,10 @@ class MainScreen(Screen[None]):
             self.notify(text, title="Not paced", severity="warning")
             return
         self.session.toggle_pace()
+
+    def action_device_work(self) -> None:
+        """Ask how long the selected registration's device works before it answers."""
+        ask_device_work(self, self.snapshot, self.session)
 
     def action_toggle_vcpus(self) -> None:
         """Restart the VM with one or two vCPUs."""
