@@ -27,6 +27,7 @@ from iofdtui.engine.completion_stats import (
 )
 from iofdtui.engine.errors import EngineError, LabClosed, RegistrationRejected
 from iofdtui.engine.figures import cycles_to_ns
+from iofdtui.engine.kicker_plans import split_plan
 from iofdtui.engine.lab_part import LabPart
 from iofdtui.engine.latency import NO_SAMPLES, Latency
 from iofdtui.engine.model import SlotSpec, SpecError
@@ -169,12 +170,44 @@ def with_completion(row: RegistrationStats, stats: CompletionStats | None) -> Re
 
 
 class LabCompletions(LabPart):
-    """`Lab`'s completion calls."""
+    """`Lab`'s completion calls, and one plan shared by every vCPU (`share_plan`)."""
 
     vcpus: int
     tsc_khz: int
     irqchip: bool
     _closed: bool
+    _shared: list[SlotSpec] | None = None  # the plan share_plan was given last
+    _kickers: dict[int, int] | None = None  # registration id → the vCPU that kicks it
+
+    def set_plans(self, plans: Sequence[Sequence[SlotSpec]]) -> None:  # pragma: no cover
+        """Lab.set_plans."""
+        raise NotImplementedError
+
+    def plan(self, vcpu: int = 0) -> list[SlotSpec]:  # pragma: no cover
+        """Lab.plan."""
+        raise NotImplementedError
+
+    def share_plan(self, plan: Sequence[SlotSpec]) -> None:
+        """Every vCPU rings `plan`, except a slot whose registration has a
+        completion, which only its kicker rings (`set_completion(..., kicker=)`).
+        Call it again after registrations come or go: which registration serves a
+        slot may change."""
+        plan = list(plan)
+        kickers = {
+            reg_id: vcpu
+            for reg_id, vcpu in (self._kickers or {}).items()
+            if reg_id in self._regs and self._regs[reg_id].completion is not None
+        }
+        with self._live():
+            self.set_plans(split_plan(plan, self._regs, kickers, self.vcpus))
+            self._shared = plan
+            self._kickers = kickers
+
+    @property
+    def shared_plan(self) -> list[SlotSpec] | None:
+        """The plan `share_plan` was given last (None: the plans were set per vCPU).
+        No lock, no engine call: the UI thread may ask."""
+        return list(self._shared) if self._shared is not None else None
 
     @property
     def completions_note(self) -> str | None:
@@ -206,10 +239,17 @@ class LabCompletions(LabPart):
                     "plan",
                 )
 
-    def set_completion(self, reg_id: int, route: str | None, vcpu: int = 0) -> None:
+    def set_completion(
+        self, reg_id: int, route: str | None, vcpu: int = 0, kicker: int | None = None
+    ) -> None:
         """Answer each signal of registration #reg_id with an interrupt on `route`
         ("msi" or "pin", COMPLETION_ROUTES) to vCPU `vcpu`; None takes it away,
         deassigning its irqfd (KVM_IRQFD_FLAG_DEASSIGN).  Between two epochs.
+
+        `kicker`, under a shared plan (`share_plan`): the one vCPU that rings
+        its slots from now on (the target `vcpu` when None; the plans are split
+        again first); without a shared plan the plans must already have it rung
+        by one vCPU at most, and `kicker` is not used.
 
         Raises ValueError for a bad argument, RegistrationRejected for an
         unknown id, EngineError when the lab cannot (no irqchip, no vector free,
@@ -223,7 +263,31 @@ class LabCompletions(LabPart):
             )
         if not is_int(vcpu) or not 0 <= vcpu < self.vcpus:
             raise ValueError(f"the completion's vCPU is 0..{self.vcpus - 1}, not {vcpu!r}")
-        with self._live(), self.paused():
+        if kicker is not None and (not is_int(kicker) or not 0 <= kicker < self.vcpus):
+            raise ValueError(f"the kicking vCPU is 0..{self.vcpus - 1}, not {kicker!r}")
+        with self._live():
+            reg = self._regs.get(reg_id)
+            if reg is None:
+                raise RegistrationRejected(E.ENOENT, f"no registration #{reg_id}")
+            shared = self._shared
+            kickers = dict(self._kickers or {})
+            if shared is not None and route is not None:
+                # Its slots on its kicker alone (the target's, unless said) before
+                # the engine checks that one vCPU kicks it.
+                kickers[reg_id] = vcpu if kicker is None else kicker
+                self.set_plans(split_plan(shared, self._regs, kickers, self.vcpus))
+            try:
+                self._set_completion(reg_id, route, vcpu)
+            finally:
+                if reg.completion is None:
+                    kickers.pop(reg_id, None)
+                self._kickers = kickers
+                if shared is not None:
+                    self.share_plan(shared)  # a refused or removed one rings everywhere again
+
+    def _set_completion(self, reg_id: int, route: str | None, vcpu: int) -> None:
+        """set_completion's engine call, with the lock held."""
+        with self.paused():
             reg = self._regs.get(reg_id)
             if reg is None:
                 raise RegistrationRejected(E.ENOENT, f"no registration #{reg_id}")

@@ -46,8 +46,10 @@ def started(machine: MachineFacts, registrations: dict[int, RegistrationSpec]) -
 def outcome_lines(outcome: Outcome) -> list[Line]:
     """The event-log lines for what one engine call did."""
     match outcome:
-        case RegistrationAdded(reg_id, spec, completion):
+        case RegistrationAdded(reg_id, spec, completion, vcpus):
             answer = f", answered by an irqfd ({completion})" if completion else ""
+            if completion and vcpus is not None:
+                answer += f", kicked by vCPU {vcpus[0]}, interrupt to vCPU {vcpus[1]}"
             return [(f"registered #{reg_id} {spec.describe()}{answer}", INFO)]
         case RegistrationRefused(spec, message):
             return [(f"rejected {spec.describe()}: {message}", "error")]

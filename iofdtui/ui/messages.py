@@ -67,6 +67,7 @@ class RegistrationAdded:
     reg_id: int
     spec: RegistrationSpec
     completion: str | None = None  # its completion's route ("msi", "pin"), None: none
+    vcpus: tuple[int, int] | None = None  # two vCPUs: (kicker, target) of its completion
 
 
 @dataclass(frozen=True)

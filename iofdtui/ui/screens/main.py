@@ -400,7 +400,10 @@ class MainScreen(Screen[None]):
         snap = self.snapshot
         existing = {r.id: r.spec for r in snap.registrations} if snap else {}
         form = AddRegistrationScreen(
-            any_length=any_length, existing=existing, completions_note=completions_note(lab)
+            any_length=any_length,
+            existing=existing,
+            completions_note=completions_note(lab),
+            vcpus=lab.vcpus if lab is not None else 1,
         )
         await self.app.push_screen(form)
         # The form focuses its address field from on_mount, which lands after
@@ -436,9 +439,12 @@ class MainScreen(Screen[None]):
 
     def action_edit_plan(self) -> None:
         """Open the ring-plan editor on the plan the guest rings now."""
-        # Every vCPU rings the same plan: edit vCPU 0's (the others' slots repeat it).
+        # Every vCPU rings the same plan (a completion's slots on its kicker alone):
+        # edit the one they share, else vCPU 0's (the others' slots repeat it).
         snap = self.snapshot
+        shared = getattr(self.session.lab, "shared_plan", None)
         plan = [slot.spec for slot in snap.slots if slot.vcpu == 0] if snap else demo_plan()
+        plan = shared if shared is not None else plan
 
         def apply(result: list[SlotSpec] | None) -> None:
             if result is not None:
