@@ -53,3 +53,34 @@ def test_the_counts_line_says_what_balances() -> None:
 
 def test_a_completion_selected_160x45(snap_compare) -> None:
     assert snap_compare(fake_app(CompletionLab), run_before=live, terminal_size=(160, 45))
+
+
+def test_a_loop_that_crosses_cpus_says_who_kicks_and_where_the_runs_landed() -> None:
+    crossing = replace(COMPLETION, vcpu=1, kicker=0, runs_on=(0, 12_405))
+    assert counts_text(crossing).startswith(
+        "completion: MSI vCPU 0 kicks → vCPU 1, vector 0x40 (GSI 24): 12,406 kicks"
+    )
+    assert "(runs vCPU 0 0 · vCPU 1 12,405, +1 in flight" in counts_text(crossing)
+    same = replace(COMPLETION, vcpu=1, kicker=1, runs_on=(0, 12_405))
+    assert counts_text(same).startswith("completion: MSI → vCPU 1, vector")
+    assert "runs vCPU" not in counts_text(same)
+
+
+async def test_the_stage_legend_names_the_self_ipi_block_only_where_it_is_drawn() -> None:
+    from textual.app import App, ComposeResult
+
+    from iofdtui.ui.widgets.completion_detail import as_round_trip
+    from iofdtui.ui.widgets.stage_bars import StageBars
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield StageBars()
+
+    async with Host().run_test(size=(160, 10)) as pilot:
+        bars = pilot.app.query_one(StageBars)
+        bars.results = (as_round_trip(COMPLETION, "pio", "epoll"),)
+        legend = bars.render().plain.splitlines()[0]
+        assert "kick→awake" in legend and "no host stages" not in legend
+        floor = replace(bars.results[0], path="self-ipi", stages={})
+        bars.results = (bars.results[0], floor)
+        assert "kick→handler (no host stages)" in bars.render().plain.splitlines()[0]
