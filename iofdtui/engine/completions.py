@@ -54,12 +54,13 @@ def _refused(reg_id: int) -> dict[int, object]:
         E.ENOTSUP: err(
             E.ENOTSUP,
             "completions need the lab's in-kernel irqchip: make the lab with "
-            "Lab(completions=True) (the app's one-vCPU lab has one; v goes back to it)",
+            "Lab(completions=True) (the app's labs have one)",
         ),
         E.EXDEV: err(
             E.EXDEV,
             f"both vCPUs ring #{reg_id}: a completion needs one kicker (one kick in flight, "
-            "and an eventfd cannot say who rang it); ring it from one vCPU's plan",
+            "and an eventfd cannot say who rang it); ring it from one vCPU's plan, or "
+            "share one plan with Lab.share_plan and name its kicker",
         ),
         E.ENOSPC: err(
             E.ENOSPC,
@@ -216,7 +217,10 @@ class LabCompletions(LabPart):
         if self._closed:
             raise LabClosed()
         if not self.irqchip and self.vcpus > 1:
-            return "this two-vCPU lab has no in-kernel irqchip: completions run on one vCPU (v)"
+            return (
+                "this two-vCPU lab has no in-kernel irqchip "
+                "(Lab(vcpus=2, completions=True) has one, as the app's labs do)"
+            )
         if not self.irqchip:
             return "this lab has no in-kernel irqchip (Lab(completions=True) has one)"
         return None
