@@ -385,12 +385,8 @@ class MainScreen(Screen[None]):
         # lab's lock on the UI thread.  A newer one is still caught by EEXIST.
         snap = self.snapshot
         existing = {r.id: r.spec for r in snap.registrations} if snap else {}
-        form = AddRegistrationScreen(
-            any_length=any_length,
-            existing=existing,
-            completions_note=completions_note(lab),
-            vcpus=lab.vcpus if lab is not None else 1,
-        )
+        note, vcpus = completions_note(lab), lab.vcpus if lab is not None else 1
+        form = AddRegistrationScreen(any_length, existing, note, vcpus)
         await self.app.push_screen(form)
         # The form focuses its address field from on_mount, which lands after
         # the keys already queued: give it focus now, synchronously.
