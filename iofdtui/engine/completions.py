@@ -207,7 +207,9 @@ class LabCompletions(LabPart):
     @property
     def shared_plan(self) -> list[SlotSpec] | None:
         """The plan `share_plan` was given last (None: the plans were set per vCPU).
-        No lock, no engine call: the UI thread may ask."""
+        No lock, no engine call: the UI thread may ask.  Raises LabClosed after close."""
+        if self._closed:
+            raise LabClosed()
         return list(self._shared) if self._shared is not None else None
 
     @property
