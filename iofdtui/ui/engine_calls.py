@@ -234,6 +234,7 @@ def take_over(new: LabPort, old: LabPort) -> VcpusChanged:
     pinned, paced = old.pinning is not None, old.pace_us is not None
     routes = completion_routes(old, specs)
     dropped: list[int] = []
+    why = ""
     try:
         old.close()
         apply_plan(new, plan)
@@ -245,8 +246,9 @@ def take_over(new: LabPort, old: LabPort) -> VcpusChanged:
                     new.set_completion(renumbered[old_id], route, target, kicker=kicker)
                 else:
                     new.set_completion(renumbered[old_id], route)
-            except ENGINE_ERRORS:
+            except ENGINE_ERRORS as err:
                 dropped.append(old_id)
+                why = why or one_line(err)
         for zone in zones.values():  # after the registrations: what overlaps may change hands
             new.add_zone(zone.bus, zone.addr, zone.size)
         if drain is not None:
@@ -268,6 +270,7 @@ def take_over(new: LabPort, old: LabPort) -> VcpusChanged:
         renumbered,
         pace_dropped=paced and vcpus > 1,
         completions_dropped=tuple(dropped),
+        dropped_why=why,
     )
 
 

@@ -127,7 +127,6 @@ def _vcpus_lines(event: VcpusChanged) -> list[Line]:
         lines.append(("paced mode off: it runs on one vCPU (v back to one, then w)", "warning"))
     if event.completions_dropped:
         which = ", ".join(f"#{i}" for i in event.completions_dropped)
-        lines.append(
-            (f"completions of {which} dropped: this VM has no irqchip (v back to one)", "warning")
-        )
+        why = event.dropped_why or "the new VM refused them"
+        lines.append((f"completions of {which} dropped: {why}", "warning"))
     return lines

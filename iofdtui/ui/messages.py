@@ -159,7 +159,8 @@ class VcpusChanged:
         renumbered: old registration id -> its id in the new VM.
         pace_dropped: paced mode was on and is now off (it runs on one vCPU).
         completions_dropped: old ids of registrations whose completion the new VM
-            could not take (the two-vCPU lab has no irqchip).
+            could not take.
+        dropped_why: the new VM's first refusal, one line ("" when none was).
     """
 
     vcpus: int
@@ -167,6 +168,7 @@ class VcpusChanged:
     renumbered: dict[int, int] = field(default_factory=dict)
     pace_dropped: bool = False
     completions_dropped: tuple[int, ...] = ()
+    dropped_why: str = ""
 
 
 @dataclass(frozen=True)
