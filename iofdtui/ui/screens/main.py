@@ -424,7 +424,8 @@ class MainScreen(Screen[None]):
         # Every vCPU rings the same plan (a completion's slots on its kicker alone):
         # edit the one they share, else vCPU 0's (the others' slots repeat it).
         snap = self.snapshot
-        shared = getattr(self.session.lab, "shared_plan", None)
+        lab = self.session.lab
+        shared = lab.shared_plan if lab is not None else None
         plan = [slot.spec for slot in snap.slots if slot.vcpu == 0] if snap else demo_plan()
         plan = shared if shared is not None else plan
 
