@@ -66,6 +66,10 @@ def replay(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from iofdtui.recording.reader import RecordingError
     from iofdtui.ui.replay.app import DEMO_SHOWN, ReplayApp, demo_path, open_recording
 
+    if not args.demo and not args.follow:
+        attached = _attach_replay(args.file)  # an attached VM's recording has its own view
+        if attached is not None:
+            return attached
     try:
         if args.demo:
             opened = open_recording(demo_path(), name=DEMO_SHOWN)
@@ -80,6 +84,31 @@ def replay(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         )
         return EXIT_ENV
     return running.run_tui(ReplayApp(opened))
+
+
+def _attach_replay(path: str) -> int | None:
+    """Replay an attached VM's recording (None: the file is a lab's, or unreadable, which
+    the lab's replay then says in its one line)."""
+    from iofdtui.recording.reader import RecordingError, read_header
+
+    try:
+        if read_header(path).attach is None:
+            return None
+    except RecordingError:
+        return None
+    from iofdtui.ui.attach.replay import AttachReplayApp, open_attach_recording
+
+    try:
+        recording = open_attach_recording(path)
+    except RecordingError as err:
+        print(f"iofdtui: {err}", file=sys.stderr)
+        return EXIT_ENV
+    if not running.has_terminal():
+        print(
+            "iofdtui: the replay needs a terminal (stdin and stdout must be a tty)", file=sys.stderr
+        )
+        return EXIT_ENV
+    return running.run_tui(AttachReplayApp(recording, path))  # type: ignore[arg-type]
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -87,6 +87,9 @@ class AttachApp(App[int]):
     BINDINGS: ClassVar[list[BindingType]] = attach_bindings()
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
 
+    REPLAY: ClassVar[bool] = False
+    """Whether this app replays a recording (the palette and help offer the timeline)."""
+
     startup_error: str | None = None
     """Always None: the tracer is open before the app starts (what the CLI's runner asks)."""
 
@@ -125,6 +128,7 @@ class AttachApp(App[int]):
         exit latency."""
         yield AttachHeader(id="header")
         yield Static(NOTE, id="note")
+        yield from self._compose_controls()
         doors = TracedDoorbellsTable(id="doorbells")
         doors.border_title = "Doorbells (kvm_pio, kvm_mmio, kvm_userspace_exit)"
         yield doors
@@ -142,11 +146,10 @@ class AttachApp(App[int]):
             exits = ExitLatencyTable(id="exit-latency")
             exits.border_title = "Exit latency (kvm_exit → kvm_entry)"
             yield exits
-        yield from self._compose_bottom()
         yield Footer()
 
-    def _compose_bottom(self) -> ComposeResult:
-        """What goes over the footer (a replay's timeline)."""
+    def _compose_controls(self) -> ComposeResult:
+        """What goes under the note, over the tables (a replay's timeline)."""
         yield from ()
 
     def on_mount(self) -> None:
