@@ -206,6 +206,8 @@ class AttachApp(App[int]):
 
     def on_trace_read(self, message: TraceRead) -> None:
         """Show a reading (or, with the display paused, keep it for the resume)."""
+        if not self.query(AttachHeader):
+            return  # a reading that arrived while the app tears its screen down at quit
         if self.display_paused:
             self._held = message.snapshot
             return
@@ -246,7 +248,8 @@ class AttachApp(App[int]):
         )
         if view:
             text.append("\n" + " · ".join(view), style="bold")
-        self.query_one(AttachHeader).update(text)
+        for header in self.query(AttachHeader):  # none while the app tears its screen down
+            header.update(text)
 
     def _show_doorbells(self) -> None:
         if self._last is not None:
@@ -256,6 +259,8 @@ class AttachApp(App[int]):
     def on_trace_ended(self, message: TraceEnded) -> None:
         """Say why tracing stopped, under the header."""
         self._ended = message.why
+        if not self.query(AttachHeader):
+            return  # the app is tearing its screen down
         self._share = None
         self._show_header()
 

@@ -161,6 +161,8 @@ class AttachReplayApp(AttachApp, inherit_bindings=False):
 
     def _tick(self) -> None:
         """Show the frame playback is on, if it moved, and the timeline."""
+        if not self.query(Timeline):
+            return  # a tick while the app tears its screen down at quit
         index = self.playback.frame_index()
         if index != self._shown or self.playback.seeks != self._seeks:
             self._reach(index)
