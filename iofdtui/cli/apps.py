@@ -137,19 +137,28 @@ def attach(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if problem is not None:
         OneLineParser(prog=f"{parser.prog} attach").error(problem)
     if attach_command.wants_app(args):
-        return _attach_app(args.pid, args.exit_latency)
+        return _attach_app(args.pid, args.exit_latency, args.record)
     with running.handlers(running.raise_ended):
         return attach_command.run(args)
 
 
-def _attach_app(pid: int, exit_latency: bool = False) -> int:
+def _attach_app(pid: int, exit_latency: bool = False, record: str | None = None) -> int:
     """The app on an attached VM; the tracer is opened first, so a failure is one line."""
     if not running.has_terminal():
         headless = f"iofdtui attach {pid} --seconds S"
         print(NEED_TTY.replace("iofdtui bench", headless), file=sys.stderr)
         return EXIT_ENV
+    if record is not None:
+        from iofdtui.recording.writer import RecordWriteError, probe
+
+        try:
+            probe(record)  # before any tracing: the session should not end up unrecorded
+        except RecordWriteError as err:
+            print(f"iofdtui: {err}", file=sys.stderr)
+            return EXIT_ENV
     from iofdtui.engine.attach.tracer import attached
     from iofdtui.ui.attach.app import AttachApp
 
     with attached(pid, exit_latency=exit_latency) as tracer:
-        return running.run_tui(AttachApp(tracer))  # type: ignore[arg-type]  # its startup_error is None
+        app = AttachApp(tracer, record=record)
+        return running.run_tui(app)  # type: ignore[arg-type]  # its startup_error is None
