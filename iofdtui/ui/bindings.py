@@ -69,13 +69,19 @@ def attach_commands(replay: bool = False) -> tuple[Command, ...]:
     return ATTACH_COMMANDS
 
 
+ATTACH_REPLAY_FOOTER = frozenset({"help", "quit"})
+"""Replaying an attached VM's recording, the view's commands the footer keeps beside
+the timeline's (at 80 columns those fill it); the others are in the palette and help."""
+
+
 def attach_bindings(replay: bool = False) -> list[BindingType]:
     """The Textual bindings of the attached VM's app (`ui/keys/attach.py`); replaying,
     the live trace's keys stay bound (they say it is a recording) out of the footer."""
     out: list[BindingType] = []
     for c in REPLAY_COMMANDS + ATTACH_COMMANDS if replay else ATTACH_COMMANDS:
         if c.key:
-            show = c.footer and not (replay and c.live_only)
+            in_view = c.scope == "replay" or c.action in ATTACH_REPLAY_FOOTER
+            show = c.footer and not (replay and (c.live_only or not in_view))
             out.append(
                 Binding(
                     c.key, c.action, c.label, show=show, priority=c.priority, tooltip=f"{c.help}."

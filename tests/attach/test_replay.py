@@ -63,8 +63,11 @@ async def test_keys_move_through_the_frames_and_live_keys_are_refused(tmp_path: 
         assert titles.count("Read-only recording") == 3
         assert app.recording.path is None and _writes(app) == "120,000"
         shown = {k for k, b in app.active_bindings.items() if b.binding.show}
-        assert {"space", "left", "right", "n", "f", "o", "h", "q"} <= shown
-        assert not shown & {"r", "p", "R"}
+        assert {"space", "left", "right", "n", "h", "q"} <= shown
+        assert not shown & {"r", "p", "R", "f", "o"}  # the view's keys: palette and help
+        await pilot.press("o")  # ... and still bound
+        await pilot.pause()
+        assert "sorted by writes" in str(app.query_one("#header").render())
 
 
 async def test_the_help_and_palette_offer_the_timeline_not_the_live_trace(tmp_path: Path) -> None:
@@ -84,6 +87,18 @@ async def test_the_help_and_palette_offer_the_timeline_not_the_live_trace(tmp_pa
         provider = AttachCommands(app.screen)
         titles = [hit.text async for hit in provider.discover()]
         assert "Play / pause the recording" in titles and "Reset counts" not in titles
+
+
+async def test_at_80x24_the_note_timeline_and_keys_fit(tmp_path: Path) -> None:
+    app = _app(write(tmp_path / "a.jsonl"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("end")
+        await pilot.pause()
+        note, timeline = app.query_one("#note"), app.query_one(Timeline)
+        assert note.region.height == 1 and timeline.region.bottom <= 23
+        assert "frame 4 of 4" in str(timeline.render())
+        footer = app.query_one("Footer")
+        assert footer.region.bottom == 24 and not footer.show_command_palette
 
 
 def test_snapshot_replayed_160x45(snap_compare, tmp_path: Path) -> None:

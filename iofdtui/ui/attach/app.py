@@ -146,7 +146,9 @@ class AttachApp(App[int]):
             exits = ExitLatencyTable(id="exit-latency")
             exits.border_title = "Exit latency (kvm_exit → kvm_entry)"
             yield exits
-        yield Footer()
+        # A replay's timeline keys fill 80 columns: compact, and ctrl+p left to the help
+        # (as the lab's footer), so h and q stay in view.
+        yield Footer(compact=self.REPLAY, show_command_palette=not self.REPLAY)
 
     def _compose_controls(self) -> ComposeResult:
         """What goes under the note, over the tables (a replay's timeline)."""

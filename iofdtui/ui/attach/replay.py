@@ -97,8 +97,8 @@ def replay_note(recording: Recording, source: str) -> Text:
         (" REPLAY ", "bold reverse"),
         " ",
         (source, "bold"),
-        f" · recorded {when} · pid {setup.pid} ({setup.comm}) on {setup.flavour}, kernel "
-        f"{setup.kernel} · {len(setup.events)} tracepoints · read-only: no tracefs, no KVM",
+        f" · pid {setup.pid} ({setup.comm}) on {setup.flavour}, kernel {setup.kernel} · "
+        f"recorded {when} · {len(setup.events)} tracepoints · read-only: no tracefs, no KVM",
     )
 
 
@@ -153,7 +153,9 @@ class AttachReplayApp(AttachApp, inherit_bindings=False):
 
     def _start(self) -> None:
         """Show the first frame and follow the playback position."""
-        self.query_one("#note", Static).update(replay_note(self.recording_read, self._source))
+        note = self.query_one("#note", Static)
+        note.update(replay_note(self.recording_read, self._source))
+        note.add_class("-replay")  # one line, cut to fit (attach.tcss)
         for note in self.recording_read.notes:
             self.notify(note, title="Recording", severity="warning")
         self._tick()
