@@ -74,3 +74,51 @@ async def test_a_recording_that_cannot_be_written_is_one_line_and_tracing_goes_o
         assert note.message.startswith(f"cannot write {tmp_path}/no/such.jsonl: ")
         assert "create the directory first, or record elsewhere" in note.message
         assert "\n" not in note.message
+
+
+class _FullDisk:
+    """A file whose every write fails as a full disk's does."""
+
+    def write(self, data: bytes) -> int:
+        import errno
+
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+async def test_a_disk_that_fills_mid_recording_stops_it_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    tracer = FakeTracer()
+    app = AttachApp(tracer, refresh_interval=0.05, record=tmp_path / "r.jsonl")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await _readings(pilot, 2)
+        assert app.recording.path is not None
+        app.recording._recorder._file = _FullDisk()  # type: ignore[union-attr]
+        await _readings(pilot, tracer.readings + 3)
+        assert app.recording.path is None
+        [note] = [n for n in app._notifications if n.title == "Recording stopped"]
+        assert note.message == (
+            f"cannot write {tmp_path}/r.jsonl: No space left on device; "
+            "free some space, or record to another disk"
+        )
+        header = str(app.query_one(AttachHeader).render())
+        assert header.startswith("ATTACHED") and "REC" not in header  # tracing goes on
+    assert read_recording(tmp_path / "r.jsonl").attach_frames  # what was written reads
+
+
+def test_the_header_names_the_file_from_100_columns_and_marks_rec_under() -> None:
+    from iofdtui.ui.attach.header import header_text
+
+    snap = FakeTracer().snapshot()
+    wide = header_text(snap, None, None, "/some/dir/a.jsonl.gz", 100).plain
+    narrow = header_text(snap, None, None, "/some/dir/a.jsonl.gz", 99).plain
+    assert wide.startswith("● REC a.jsonl.gz · ATTACHED")
+    assert narrow.startswith("● REC · ATTACHED")
+    assert header_text(snap, None, None).plain.startswith("ATTACHED")
