@@ -141,7 +141,8 @@ class AttachReplayApp(AttachApp, inherit_bindings=False):
         self._source = source
         self._shown: int | None = None
         self._seeks = 0
-        self._event_times = tuple(f.at for f in self.frames if f.events)
+        self._event_frames = [i for i, f in enumerate(self.frames) if f.events]
+        self._event_times = tuple(self.frames[i].at for i in self._event_frames)
         try:
             self._recorded: datetime | None = datetime.fromisoformat(recording.header.created)
         except ValueError:
@@ -190,9 +191,10 @@ class AttachReplayApp(AttachApp, inherit_bindings=False):
         events = [e for i in reached for e in self.frames[i].events]
         for e in events[-MAX_NOTIFIED:]:  # bounded: a recording is untrusted
             self.notify(e.text, title=f"at {clock_text(e.at)}", severity=_severity(e.severity))
-        latest = next(
-            (e for f in reversed(self.frames[: index + 1]) for e in reversed(f.events)), None
-        )
+        # The newest event at or before this frame, under the header (found by bisection:
+        # a recording may hold a million frames).
+        at = bisect.bisect_right(self._event_frames, index)
+        latest = self.frames[self._event_frames[at - 1]].events[-1] if at else None
         self._ended = None if latest is None else f"at {clock_text(latest.at)}: {latest.text}"
         self.trace.index = index
         # The frame before as the previous reading: the rates the live view showed.
