@@ -31,6 +31,7 @@ from contextlib import contextmanager
 
 from textual.app import App
 from textual.geometry import Region
+from textual.screen import Screen
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -137,6 +138,52 @@ def full_paint(app: App[object]) -> None:
     screen._refresh_layout(app.size)
     update = screen._compositor.render_update(full=True)
     list(app.console.render(update))
+
+
+class AppPaints:
+    """Wall and UI-thread CPU milliseconds of the paints the app itself does.
+
+    Textual paints from the screen's update timer, after the widgets a reading
+    changed have told the screen so through its message queue: a layout only
+    if a widget asked for one, then a render of the regions that changed,
+    written to the driver. Timing that callback while the event loop runs
+    gives the app's own paint, as it happens (bench-only; private, as
+    `full_paint` is, and for the same reason).
+    """
+
+    def __init__(self) -> None:
+        self.wall = 0.0
+        self.cpu = 0.0
+        self.calls = 0
+
+    @contextmanager
+    def timing(self) -> Iterator[None]:
+        original = Screen._on_timer_update
+
+        def timed(screen: Screen[object]) -> None:
+            wall, cpu = time.perf_counter(), time.thread_time()
+            try:
+                original(screen)
+            finally:
+                self.wall += (time.perf_counter() - wall) * 1e3
+                self.cpu += (time.thread_time() - cpu) * 1e3
+                self.calls += 1
+
+        Screen._on_timer_update = timed  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            Screen._on_timer_update = original  # type: ignore[method-assign]
+
+    async def settle(self, seconds: float = 0.1) -> tuple[float, float]:
+        """Let the event loop paint what is pending; the (wall, CPU) ms it took.
+
+        Several update periods (Textual paints at most 60 times a second), so
+        a change a widget reports late is painted inside the window too.
+        """
+        self.wall = self.cpu = 0.0
+        await asyncio.sleep(seconds)
+        return self.wall, self.cpu
 
 
 def _frame(app: IofdApp, snap: Snapshot) -> None:

@@ -129,6 +129,13 @@ class LabSession:
         """Registration ids whose removal is on its way (or not yet off the table)."""
         return frozenset(self._removing)
 
+    def next_refresh_interval(self) -> float:
+        """Step to the next refresh interval (kvm_stat's `s`), and return it."""
+        now = self.refresh_interval
+        index = REFRESH_INTERVALS.index(now) if now in REFRESH_INTERVALS else -1
+        self.refresh_interval = REFRESH_INTERVALS[(index + 1) % len(REFRESH_INTERVALS)]
+        return self.refresh_interval
+
     def start(self, app: App[object]) -> None:
         """Build the lab in a worker; `app` runs the workers and gets every report."""
         self._app = app

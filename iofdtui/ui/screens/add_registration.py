@@ -18,6 +18,7 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static
 from iofdtui.engine.errors import EngineError
 from iofdtui.engine.model import Bus, RegistrationSpec, SpecError, collision
 from iofdtui.engine.zone_stats import ZoneSpec
+from iofdtui.ui.messages import Outcome, RegistrationAdded, RegistrationRefused, ZoneAdded
 from iofdtui.ui.screens.dialog import Dialog
 
 WIDTHS: tuple[tuple[str, int], ...] = (
@@ -269,6 +270,17 @@ class AddRegistrationScreen(Dialog[int | None]):
         if isinstance(spec, ZoneSpec) or not isinstance(completion, str):
             completion = None  # a zone has no eventfd to answer
         self.post_message(self.Submitted(spec, completion))
+
+    def answer(self, outcome: Outcome) -> bool:
+        """Close with the new id, or show why the kernel said no; False: not the form's answer."""
+        match outcome:
+            case RegistrationAdded(new_id) | ZoneAdded(new_id):
+                self.dismiss(new_id)
+            case RegistrationRefused(_, message, field):
+                self.show_rejection(message, field)
+            case _:
+                return False
+        return True
 
     def show_rejection(self, message: str, field: str | None) -> None:
         """The kernel said no: show why, mark the field, keep everything typed."""

@@ -9,6 +9,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
+from iofdtui.engine.errors import GuestFault
 from iofdtui.ui.screens.dialog import Dialog
 
 
@@ -35,6 +36,15 @@ class ErrorModal(Dialog[None]):
         """The whole detail, as the engine gave it."""
         self.hint = hint
         """What to do next, if anything."""
+
+    @classmethod
+    def guest_fault(cls, fault: str | None) -> ErrorModal:
+        """What stopped the guest, with its registers, and what to do about it."""
+        return cls(
+            GuestFault.title,
+            fault or "the guest faulted, and the engine kept no detail",
+            "The guest cannot ring again: Escape, then q, and start iofdtui again.",
+        )
 
     def compose(self) -> ComposeResult:
         """The detail, the hint, the footer."""

@@ -43,13 +43,11 @@ from iofdtui.ui.messages import (
     LabStarted,
     PinningChanged,
     PlanRejected,
-    RegistrationAdded,
     RegistrationRefused,
     RegistrationRemoved,
     Report,
     SnapshotReady,
     VcpusChanged,
-    ZoneAdded,
 )
 from iofdtui.ui.rate_history import RateHistory
 from iofdtui.ui.roundtrip_port import KvmRoundTrip, RoundTripPort
@@ -61,7 +59,7 @@ from iofdtui.ui.screens.ring_plan import RingPlanScreen
 from iofdtui.ui.screens.roundtrip import RoundTripScreen
 from iofdtui.ui.screens.scale_plot import ScalePlotScreen
 from iofdtui.ui.screens.startup_error import StartupErrorScreen
-from iofdtui.ui.session import REFRESH_INTERVALS, LabSession
+from iofdtui.ui.session import LabSession
 from iofdtui.ui.widgets.doorbells_table import DoorbellsTable
 from iofdtui.ui.widgets.event_log import EventLog
 from iofdtui.ui.widgets.lab_header import LabHeader
@@ -316,13 +314,7 @@ class MainScreen(Screen[None]):
             fault = self.snapshot.fault if self.snapshot else None
             self.log_event(f"guest faulted: {fault or 'no detail'}", "error")
             self.notify(fault or "the guest faulted", title=GuestFault.title, severity="error")
-            self.app.push_screen(
-                ErrorModal(
-                    GuestFault.title,
-                    fault or "the guest faulted, and the engine kept no detail",
-                    "The guest cannot ring again: Escape, then q, and start iofdtui again.",
-                )
-            )
+            self.app.push_screen(ErrorModal.guest_fault(fault))
         self._last_state = state
 
     def watch_sort_key(self) -> None:
@@ -346,17 +338,11 @@ class MainScreen(Screen[None]):
         for text, severity in event_lines.outcome_lines(outcome):
             self.log_event(text, severity)
         top = self.app.screen_stack[-1] if self.app.screen_stack else None  # none while quitting
-        form = top if isinstance(top, AddRegistrationScreen) else None
+        if isinstance(top, AddRegistrationScreen) and top.answer(outcome):
+            return
         match outcome:
-            case RegistrationAdded(reg_id) if form is not None:
-                form.dismiss(reg_id)
-            case ZoneAdded(zone_id) if form is not None:
-                form.dismiss(zone_id)
-            case RegistrationRefused(_, message, field, title):
-                if form is not None:
-                    form.show_rejection(message, field)
-                else:
-                    self.notify(message, title=title, severity="error")
+            case RegistrationRefused(_, message, _, title):
+                self.notify(message, title=title, severity="error")
             case RegistrationRemoved(final):
                 self._forget(final.id)
             case GuestPaused():
@@ -483,12 +469,8 @@ class MainScreen(Screen[None]):
 
     def action_cycle_interval(self) -> None:
         """Step through the refresh intervals (kvm_stat's `s`)."""
-        now = self.session.refresh_interval
-        index = REFRESH_INTERVALS.index(now) if now in REFRESH_INTERVALS else -1
-        self.session.refresh_interval = REFRESH_INTERVALS[(index + 1) % len(REFRESH_INTERVALS)]
-        self.notify(
-            f"Refreshing every {self.session.refresh_interval:g} s.", title="Refresh interval"
-        )
+        interval = self.session.next_refresh_interval()
+        self.notify(f"Refreshing every {interval:g} s.", title="Refresh interval")
 
     def action_filter(self) -> None:
         """Ask for an address fragment to filter registrations by."""

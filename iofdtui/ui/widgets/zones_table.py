@@ -54,10 +54,12 @@ def ring_summary(ring: RingStats | None) -> str:
     for count, what in (
         (ring.stray, "stray"),
         (ring.bad, "bad"),
-        (ring.scribbled, "scribbled"),
     ):
         if count:
             parts.append(f"{count:,} {what}")
+    if ring.scribbled or ring.repaired:
+        # `first` is put back at the drain that finds it moved; `last` only while parked.
+        parts.append(f"{ring.scribbled:,} scribbled, {ring.repaired:,} put back at a pause")
     return " · ".join(parts)
 
 
