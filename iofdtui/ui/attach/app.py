@@ -5,7 +5,8 @@ before the app starts, so every failure is one line; the app reads it in one
 thread worker, `poll()` every POLL_S and a snapshot every refresh, and shows
 the counts. Nothing here acts on the attached VM: there is no guest to pause
 and no registration to add, so the lab's keys are not offered.  `R` records
-every reading shown (recording.py); `iofdtui replay` plays it back (replay.py).
+every reading, the display paused or not (recording.py); `iofdtui replay`
+plays it back (replay.py).
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ class AttachApp(App[int]):
         """The tables held still (`p`); readings go on and the latest shows on resume."""
         self._held: AttachSnapshot | None = None
         self.recording = AttachRecording()
-        """The recording of every reading shown, while one is on (`R`)."""
+        """The recording of every reading, while one is on (`R`)."""
         self._record_to = record
 
     def compose(self) -> ComposeResult:

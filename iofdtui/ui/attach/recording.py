@@ -1,4 +1,4 @@
-"""The attached VM's recording (`R`): every reading the app shows, and its events.
+"""The attached VM's recording (`R`): every reading the app takes, and its events.
 
 The tracing worker hands each reading to `frame()` (its own thread: the disk
 never waits on the event loop); the app hands `event()` what it says of a
