@@ -22,6 +22,10 @@ COMPLETION_ROUTES: tuple[str, ...] = ("msi", "pin")
   the line at the guest's EOI and signals the resample eventfd (VFIO INTx).
 """
 
+MAX_DEVICE_WORK_US = 10_000.0
+"""The most device work a reader may spin before it answers (10 ms): the reader
+serves every registration, so one device's work delays the others' answers."""
+
 
 @dataclass(frozen=True, slots=True)
 class CompletionStats:
@@ -50,6 +54,9 @@ class CompletionStats:
             (the guest/host clock mapping is wrong).
         unrecorded: lab-wide, kicks whose record was overwritten before the
             engine read it (the reader fell 16,384 kicks behind).
+        kicker: the vCPU whose kicks wait for it (the one whose plan rings it).
+        runs_on: handler runs per vCPU, by the vCPU that took the interrupt
+            (empty in recordings made before it was kept).
     """
 
     route: str
@@ -69,6 +76,13 @@ class CompletionStats:
     round_trip: Latency
     negative: int = 0
     unrecorded: int = 0
+    kicker: int = 0
+    runs_on: tuple[int, ...] = ()
+
+    @property
+    def crosses(self) -> bool:
+        """The loop crosses CPUs: one vCPU kicks, the other takes the interrupt."""
+        return self.kicker != self.vcpu
 
     @property
     def answered(self) -> bool:

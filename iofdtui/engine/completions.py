@@ -20,9 +20,14 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from iofdtui.engine.arguments import check_id, is_int, is_number
-from iofdtui.engine.completion_stats import COMPLETION_ROUTES, CompletionStats
+from iofdtui.engine.completion_stats import (
+    COMPLETION_ROUTES,
+    MAX_DEVICE_WORK_US,
+    CompletionStats,
+)
 from iofdtui.engine.errors import EngineError, LabClosed, RegistrationRejected
 from iofdtui.engine.figures import cycles_to_ns
+from iofdtui.engine.kicker_plans import split_plan
 from iofdtui.engine.lab_part import LabPart
 from iofdtui.engine.latency import NO_SAMPLES, Latency
 from iofdtui.engine.model import SlotSpec, SpecError
@@ -37,8 +42,6 @@ _ROUTES = {None: lib.LAB_CPL_NONE, "msi": lib.LAB_CPL_MSI, "pin": lib.LAB_CPL_PI
 _ROUTE_NAMES = {lib.LAB_CPL_MSI: "msi", lib.LAB_CPL_PIN: "pin"}
 _STAGES = (lib.LAB_CPL_AWAKE, lib.LAB_CPL_WRITTEN, lib.LAB_CPL_HANDLER, lib.LAB_CPL_TOTAL)
 _QUANTILES = (0.5, 0.99)
-MAX_DEVICE_WORK_US = 10_000.0
-"""The most device work a reader may spin before it answers (10 ms)."""
 
 
 def _refused(reg_id: int) -> dict[int, object]:
@@ -51,12 +54,13 @@ def _refused(reg_id: int) -> dict[int, object]:
         E.ENOTSUP: err(
             E.ENOTSUP,
             "completions need the lab's in-kernel irqchip: make the lab with "
-            "Lab(completions=True) (the app's one-vCPU lab has one; v goes back to it)",
+            "Lab(completions=True) (the app's labs have one)",
         ),
         E.EXDEV: err(
             E.EXDEV,
             f"both vCPUs ring #{reg_id}: a completion needs one kicker (one kick in flight, "
-            "and an eventfd cannot say who rang it); ring it from one vCPU's plan",
+            "and an eventfd cannot say who rang it); ring it from one vCPU's plan, or "
+            "share one plan with Lab.share_plan and name its kicker",
         ),
         E.ENOSPC: err(
             E.ENOSPC,
@@ -116,6 +120,8 @@ def read_completion(handle: object, native_id: int, tsc_khz: int) -> CompletionS
         round_trip=stages[3],
         negative=st.negative,
         unrecorded=st.unrecorded,
+        kicker=st.kicker,
+        runs_on=tuple(int(n) for n in st.runs_on),  # one per vCPU the engine can have
     )
 
 
@@ -165,12 +171,46 @@ def with_completion(row: RegistrationStats, stats: CompletionStats | None) -> Re
 
 
 class LabCompletions(LabPart):
-    """`Lab`'s completion calls."""
+    """`Lab`'s completion calls, and one plan shared by every vCPU (`share_plan`)."""
 
     vcpus: int
     tsc_khz: int
     irqchip: bool
     _closed: bool
+    _shared: list[SlotSpec] | None = None  # the plan share_plan was given last
+    _kickers: dict[int, int] | None = None  # registration id → the vCPU that kicks it
+
+    def set_plans(self, plans: Sequence[Sequence[SlotSpec]]) -> None:  # pragma: no cover
+        """Lab.set_plans."""
+        raise NotImplementedError
+
+    def plan(self, vcpu: int = 0) -> list[SlotSpec]:  # pragma: no cover
+        """Lab.plan."""
+        raise NotImplementedError
+
+    def share_plan(self, plan: Sequence[SlotSpec]) -> None:
+        """Every vCPU rings `plan`, except a slot whose registration has a
+        completion, which only its kicker rings (`set_completion(..., kicker=)`).
+        Call it again after registrations come or go: which registration serves a
+        slot may change."""
+        plan = list(plan)
+        kickers = {
+            reg_id: vcpu
+            for reg_id, vcpu in (self._kickers or {}).items()
+            if reg_id in self._regs and self._regs[reg_id].completion is not None
+        }
+        with self._live():
+            self.set_plans(split_plan(plan, self._regs, kickers, self.vcpus))
+            self._shared = plan
+            self._kickers = kickers
+
+    @property
+    def shared_plan(self) -> list[SlotSpec] | None:
+        """The plan `share_plan` was given last (None: the plans were set per vCPU).
+        No lock, no engine call: the UI thread may ask.  Raises LabClosed after close."""
+        if self._closed:
+            raise LabClosed()
+        return list(self._shared) if self._shared is not None else None
 
     @property
     def completions_note(self) -> str | None:
@@ -179,7 +219,10 @@ class LabCompletions(LabPart):
         if self._closed:
             raise LabClosed()
         if not self.irqchip and self.vcpus > 1:
-            return "this two-vCPU lab has no in-kernel irqchip: completions run on one vCPU (v)"
+            return (
+                "this two-vCPU lab has no in-kernel irqchip "
+                "(Lab(vcpus=2, completions=True) has one, as the app's labs do)"
+            )
         if not self.irqchip:
             return "this lab has no in-kernel irqchip (Lab(completions=True) has one)"
         return None
@@ -202,10 +245,17 @@ class LabCompletions(LabPart):
                     "plan",
                 )
 
-    def set_completion(self, reg_id: int, route: str | None, vcpu: int = 0) -> None:
+    def set_completion(
+        self, reg_id: int, route: str | None, vcpu: int = 0, kicker: int | None = None
+    ) -> None:
         """Answer each signal of registration #reg_id with an interrupt on `route`
         ("msi" or "pin", COMPLETION_ROUTES) to vCPU `vcpu`; None takes it away,
         deassigning its irqfd (KVM_IRQFD_FLAG_DEASSIGN).  Between two epochs.
+
+        `kicker`, under a shared plan (`share_plan`): the one vCPU that rings
+        its slots from now on (the target `vcpu` when None; the plans are split
+        again first); without a shared plan the plans must already have it rung
+        by one vCPU at most, and `kicker` is not used.
 
         Raises ValueError for a bad argument, RegistrationRejected for an
         unknown id, EngineError when the lab cannot (no irqchip, no vector free,
@@ -219,7 +269,31 @@ class LabCompletions(LabPart):
             )
         if not is_int(vcpu) or not 0 <= vcpu < self.vcpus:
             raise ValueError(f"the completion's vCPU is 0..{self.vcpus - 1}, not {vcpu!r}")
-        with self._live(), self.paused():
+        if kicker is not None and (not is_int(kicker) or not 0 <= kicker < self.vcpus):
+            raise ValueError(f"the kicking vCPU is 0..{self.vcpus - 1}, not {kicker!r}")
+        with self._live():
+            reg = self._regs.get(reg_id)
+            if reg is None:
+                raise RegistrationRejected(E.ENOENT, f"no registration #{reg_id}")
+            shared = self._shared
+            kickers = dict(self._kickers or {})
+            if shared is not None and route is not None:
+                # Its slots on its kicker alone (the target's, unless said) before
+                # the engine checks that one vCPU kicks it.
+                kickers[reg_id] = vcpu if kicker is None else kicker
+                self.set_plans(split_plan(shared, self._regs, kickers, self.vcpus))
+            try:
+                self._set_completion(reg_id, route, vcpu)
+            finally:
+                if reg.completion is None:
+                    kickers.pop(reg_id, None)
+                self._kickers = kickers
+                if shared is not None:
+                    self.share_plan(shared)  # a refused or removed one rings everywhere again
+
+    def _set_completion(self, reg_id: int, route: str | None, vcpu: int) -> None:
+        """set_completion's engine call, with the lock held."""
+        with self.paused():
             reg = self._regs.get(reg_id)
             if reg is None:
                 raise RegistrationRejected(E.ENOENT, f"no registration #{reg_id}")
@@ -240,16 +314,37 @@ class LabCompletions(LabPart):
                 )
             check(rc, f"giving #{reg_id} a completion", _refused(reg_id))
 
-    def set_device_work(self, work_us: float) -> None:
+    def set_device_work(self, work_us: float, reg_id: int | None = None) -> None:
         """The reader spins `work_us` µs after it wakes before it answers (0: at once),
-        so a user can model a device that computes; takes effect at once."""
+        so a user can model a device that computes; takes effect at once.
+
+        With `reg_id`, only that registration's completion (one device among
+        several: the others answer as before); without, every completion's and
+        the work a new one starts with.  The reader is one thread: a device's
+        work delays the answers of the signals it reads after it.
+
+        Raises ValueError for a bad value, RegistrationRejected when #reg_id
+        is unknown or has no completion.
+        """
         if not is_number(work_us) or not 0 <= work_us <= MAX_DEVICE_WORK_US:
             raise ValueError(f"device work is 0..{MAX_DEVICE_WORK_US:g} µs, not {work_us!r}")
         if work_us and not self.tsc_khz:
             raise ValueError("device work needs the guest TSC rate (KVM_GET_TSC_KHZ)")
         cycles = round(work_us * self.tsc_khz / 1000)
         with self._live():
-            check(lib.lab_set_device_work(self._lab, cycles), "setting the device work")
+            if reg_id is None:
+                check(lib.lab_set_device_work(self._lab, cycles), "setting the device work")
+                return
+            check_id(reg_id)
+            reg = self._regs.get(reg_id)
+            if reg is None:
+                raise RegistrationRejected(E.ENOENT, f"no registration #{reg_id}")
+            if lib.lab_set_cpl_work(self._lab, reg.native_id, cycles) < 0:
+                raise RegistrationRejected(
+                    E.ENOENT,
+                    f"#{reg_id} has no completion, so no device answers it: "
+                    "give it one (add it with a completion) first",
+                )
 
     def misbehave_completions(self, how: str | None) -> None:
         """Test hook: from now on the guest's handler skips its EOI ("skip-eoi") or

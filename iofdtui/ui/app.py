@@ -232,7 +232,7 @@ class IofdApp(App[int]):
     @on(AddRegistrationScreen.Submitted)
     def _add_submitted(self, event: AddRegistrationScreen.Submitted) -> None:
         # The form is a screen of its own: what it posts bubbles to the app.
-        self.session.add(event.spec, event.completion)
+        self.session.add(event.spec, event.completion, event.vcpus)
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:

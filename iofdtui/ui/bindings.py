@@ -36,6 +36,7 @@ PALETTE_ORDER: tuple[str, ...] = (
     "sort",
     "scale_plot",
     "roundtrip",
+    "device_work",
     "tour",
     "tour_next",
     "tour_back",

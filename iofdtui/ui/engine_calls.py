@@ -66,11 +66,28 @@ def failure_title(err: BaseException, fallback: str) -> str:
 
 
 def apply_plan(lab: LabPort, plan: Sequence[SlotSpec]) -> None:
-    """Every vCPU rings the same plan (so two vCPUs share each eventfd)."""
-    if lab.vcpus > 1:
-        lab.set_plans([plan] * lab.vcpus)
-    else:
+    """Every vCPU rings the same plan (so two vCPUs share each eventfd), except a
+    completion's slots, which its kicker alone rings (`Lab.share_plan`)."""
+    if lab.vcpus == 1:
         lab.set_plan(plan)
+    elif hasattr(lab, "share_plan"):
+        lab.share_plan(plan)
+    else:  # a lab that cannot have completions (a test's fake)
+        lab.set_plans([plan] * lab.vcpus)
+
+
+def current_plan(lab: LabPort) -> list[SlotSpec]:
+    """The plan the app rings: the one every vCPU shares (vCPU 0's when none is)."""
+    shared = getattr(lab, "shared_plan", None)
+    return shared if shared is not None else lab.plan()
+
+
+def reshare(lab: LabPort) -> None:
+    """Split the shared plan again: registrations came or went, so which one
+    serves a slot (and whether its kicker alone rings it) may have changed."""
+    shared = getattr(lab, "shared_plan", None)
+    if lab.vcpus > 1 and shared is not None:
+        apply_plan(lab, shared)
 
 
 def start_demo(lab: LabPort) -> dict[int, RegistrationSpec]:
@@ -83,24 +100,34 @@ def start_demo(lab: LabPort) -> dict[int, RegistrationSpec]:
 
 
 def add_registration(
-    lab: LabPort, spec: RegistrationSpec, completion: str | None = None
+    lab: LabPort,
+    spec: RegistrationSpec,
+    completion: str | None = None,
+    vcpus: tuple[int, int] = (0, 0),
 ) -> Outcome:
-    """Register an ioeventfd, with its completion if one is asked for; a refusal is
-    an outcome (the form shows it), and a refused completion takes the
+    """Register an ioeventfd, with its completion if one is asked for (`vcpus`: the
+    vCPU that kicks it and the one its interrupt goes to); a refusal is an
+    outcome (the form shows it), and a refused completion takes the
     registration back out, so the form's submit is all or nothing."""
     try:
         reg_id = lab.add_registration(spec)
+        reshare(lab)
     except EngineError as err:
         title = failure_title(err, "Registration rejected")
         return RegistrationRefused(spec, str(err), getattr(err, "field", None), title)
     if completion is None:
         return RegistrationAdded(reg_id, spec)
+    kicker, target = vcpus
     try:
-        lab.set_completion(reg_id, completion)
+        if lab.vcpus > 1:
+            lab.set_completion(reg_id, completion, target, kicker=kicker)
+        else:
+            lab.set_completion(reg_id, completion)
     except ENGINE_ERRORS as err:
         lab.remove_registration(reg_id)
+        reshare(lab)
         return RegistrationRefused(spec, str(err), "completion", "Completion refused")
-    return RegistrationAdded(reg_id, spec, completion)
+    return RegistrationAdded(reg_id, spec, completion, vcpus if lab.vcpus > 1 else None)
 
 
 def add_zone(lab: LabPort, spec: ZoneSpec) -> Outcome:
@@ -118,7 +145,9 @@ def remove_zone(lab: LabPort, zone_id: int) -> Outcome:
 
 def remove_registration(lab: LabPort, reg_id: int) -> Outcome:
     """Deassign `reg_id`; its final counts come back."""
-    return RegistrationRemoved(lab.remove_registration(reg_id))
+    final = lab.remove_registration(reg_id)
+    reshare(lab)  # a completion's slots ring on every vCPU again
+    return RegistrationRemoved(final)
 
 
 def pause(lab: LabPort) -> Outcome | None:
@@ -175,7 +204,7 @@ def toggle_pace(lab: LabPort) -> Outcome:
 
 def set_plan(lab: LabPort, plan: list[SlotSpec]) -> Outcome:
     """Apply a plan; a rejected one leaves the plan the guest rang before."""
-    before = lab.plan()
+    before = current_plan(lab)
     try:
         for slot in plan:
             slot.validate()
@@ -183,7 +212,7 @@ def set_plan(lab: LabPort, plan: list[SlotSpec]) -> Outcome:
     except Exception as err:  # whatever refused it, keep a plan
         restore_failed = None
         try:
-            if lab.plan() != before:
+            if current_plan(lab) != before:
                 apply_plan(lab, before)
         except Exception as again:
             restore_failed = one_line(again)
@@ -199,21 +228,27 @@ def take_over(new: LabPort, old: LabPort) -> VcpusChanged:
     vCPUs cannot be added to a running VM's accounting, so the lab is rebuilt.
     When this raises, both labs are closed.
     """
-    specs, plan, reader = old.registrations(), old.plan(), old.reader
+    specs, plan, reader = old.registrations(), current_plan(old), old.reader
     zones = old.zones()
     drain = old.ring_drain if zones else None
     pinned, paced = old.pinning is not None, old.pace_us is not None
     routes = completion_routes(old, specs)
     dropped: list[int] = []
+    why = ""
     try:
         old.close()
         apply_plan(new, plan)
         renumbered = {old_id: new.add_registration(spec) for old_id, spec in sorted(specs.items())}
-        for old_id, route in routes.items():
-            try:  # the new VM may have no irqchip (two vCPUs): say so, keep the rest
-                new.set_completion(renumbered[old_id], route)
-            except ENGINE_ERRORS:
+        reshare(new)
+        for old_id, (route, kicker, target) in routes.items():
+            try:  # the new VM may have no irqchip: say so, keep the rest
+                if new.vcpus > 1:  # the same vCPUs as before (vCPU 0 from a one-vCPU lab)
+                    new.set_completion(renumbered[old_id], route, target, kicker=kicker)
+                else:
+                    new.set_completion(renumbered[old_id], route)
+            except ENGINE_ERRORS as err:
                 dropped.append(old_id)
+                why = why or one_line(err)
         for zone in zones.values():  # after the registrations: what overlaps may change hands
             new.add_zone(zone.bus, zone.addr, zone.size)
         if drain is not None:
@@ -235,12 +270,15 @@ def take_over(new: LabPort, old: LabPort) -> VcpusChanged:
         renumbered,
         pace_dropped=paced and vcpus > 1,
         completions_dropped=tuple(dropped),
+        dropped_why=why,
     )
 
 
-def completion_routes(lab: LabPort, specs: dict[int, RegistrationSpec]) -> dict[int, str]:
-    """The route of each of `specs`' registrations that has a completion (a lab that
-    cannot have any, such as a test's fake, has none)."""
+def completion_routes(
+    lab: LabPort, specs: dict[int, RegistrationSpec]
+) -> dict[int, tuple[str, int, int]]:
+    """(route, kicking vCPU, target vCPU) of each of `specs`' registrations that has
+    a completion (a lab that cannot have any, such as a test's fake, has none)."""
     read = getattr(lab, "completion", None)
     if read is None:
         return {}
@@ -248,5 +286,5 @@ def completion_routes(lab: LabPort, specs: dict[int, RegistrationSpec]) -> dict[
     for reg_id in specs:
         stats = read(reg_id)
         if stats is not None:
-            routes[reg_id] = stats.route
+            routes[reg_id] = (stats.route, stats.kicker, stats.vcpu)
     return routes

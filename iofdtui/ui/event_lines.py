@@ -7,6 +7,7 @@ from iofdtui.engine.snapshot import MachineFacts
 from iofdtui.reports.vm_up import vm_up_lines
 from iofdtui.ui.messages import (
     CountersReset,
+    DeviceWorkChanged,
     DrainChanged,
     GuestPaused,
     GuestResumed,
@@ -45,8 +46,10 @@ def started(machine: MachineFacts, registrations: dict[int, RegistrationSpec]) -
 def outcome_lines(outcome: Outcome) -> list[Line]:
     """The event-log lines for what one engine call did."""
     match outcome:
-        case RegistrationAdded(reg_id, spec, completion):
+        case RegistrationAdded(reg_id, spec, completion, vcpus):
             answer = f", answered by an irqfd ({completion})" if completion else ""
+            if completion and vcpus is not None:
+                answer += f", kicked by vCPU {vcpus[0]}, interrupt to vCPU {vcpus[1]}"
             return [(f"registered #{reg_id} {spec.describe()}{answer}", INFO)]
         case RegistrationRefused(spec, message):
             return [(f"rejected {spec.describe()}: {message}", "error")]
@@ -92,6 +95,14 @@ def outcome_lines(outcome: Outcome) -> list[Line]:
         case PlanChanged(plan):
             writes = ", ".join(slot.describe() for slot in plan) or "nothing"
             return [(f"ring plan: {writes}", INFO)]
+        case DeviceWorkChanged(reg_id, 0):
+            return [(f"#{reg_id}'s device answers each kick at once (no device work)", INFO)]
+        case DeviceWorkChanged(reg_id, work_us):
+            text = (
+                f"#{reg_id}'s device works {work_us:g} µs before each answer: "
+                "the reader spins, then writes the irqfd (awake→written)"
+            )
+            return [(text, INFO)]
         case PlanRejected(message, restore_failed):
             lines = []
             if restore_failed is not None:
@@ -116,7 +127,6 @@ def _vcpus_lines(event: VcpusChanged) -> list[Line]:
         lines.append(("paced mode off: it runs on one vCPU (v back to one, then w)", "warning"))
     if event.completions_dropped:
         which = ", ".join(f"#{i}" for i in event.completions_dropped)
-        lines.append(
-            (f"completions of {which} dropped: this VM has no irqchip (v back to one)", "warning")
-        )
+        why = event.dropped_why or "the new VM refused them"
+        lines.append((f"completions of {which} dropped: {why}", "warning"))
     return lines

@@ -59,6 +59,7 @@ class LabPort(Protocol):
     @property
     def completions_note(self) -> str | None: ...  # why no completion can be given (None: can)
     def set_completion(self, reg_id: int, route: str | None, vcpu: int = 0) -> None: ...
+    def set_device_work(self, work_us: float, reg_id: int | None = None) -> None: ...
 
 
 LabFactory = Callable[[int], LabPort]

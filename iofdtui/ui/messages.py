@@ -67,6 +67,7 @@ class RegistrationAdded:
     reg_id: int
     spec: RegistrationSpec
     completion: str | None = None  # its completion's route ("msi", "pin"), None: none
+    vcpus: tuple[int, int] | None = None  # two vCPUs: (kicker, target) of its completion
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,8 @@ class VcpusChanged:
         renumbered: old registration id -> its id in the new VM.
         pace_dropped: paced mode was on and is now off (it runs on one vCPU).
         completions_dropped: old ids of registrations whose completion the new VM
-            could not take (the two-vCPU lab has no irqchip).
+            could not take.
+        dropped_why: the new VM's first refusal, one line ("" when none was).
     """
 
     vcpus: int
@@ -166,6 +168,7 @@ class VcpusChanged:
     renumbered: dict[int, int] = field(default_factory=dict)
     pace_dropped: bool = False
     completions_dropped: tuple[int, ...] = ()
+    dropped_why: str = ""
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,14 @@ class PlanRejected:
     restore_failed: str | None = None
 
 
+@dataclass(frozen=True)
+class DeviceWorkChanged:
+    """Registration #reg_id's device now spins `work_us` µs before each answer."""
+
+    reg_id: int
+    work_us: float
+
+
 Outcome = (
     RegistrationAdded
     | RegistrationRefused
@@ -202,6 +213,7 @@ Outcome = (
     | VcpusChanged
     | PlanChanged
     | PlanRejected
+    | DeviceWorkChanged
 )
 """Everything an engine call can report when it ran."""
 

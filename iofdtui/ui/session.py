@@ -55,8 +55,9 @@ def open_real_lab(vcpus: int = 1) -> LabPort:
     # the native engine unless the real lab is asked for.
     from iofdtui.engine.lab import open_lab
 
-    # One vCPU: with an in-kernel irqchip, so a registration may carry a completion.
-    return open_lab(vcpus, completions=vcpus == 1)
+    # With an in-kernel irqchip, so a registration may carry a completion (on two
+    # vCPUs too: one kicks it, either takes the interrupt).
+    return open_lab(vcpus, completions=True)
 
 
 class LabSession:
@@ -261,15 +262,21 @@ class LabSession:
 
     # ---------------------------------------------------------- engine calls
 
-    def add(self, spec: RegistrationSpec | ZoneSpec, completion: str | None = None) -> None:
-        """Register an ioeventfd (with a completion: "msi" or "pin") or a coalesced zone;
-        a refusal is an outcome (the form says)."""
+    def add(
+        self,
+        spec: RegistrationSpec | ZoneSpec,
+        completion: str | None = None,
+        vcpus: tuple[int, int] = (0, 0),
+    ) -> None:
+        """Register an ioeventfd (with a completion: "msi" or "pin", kicked by vCPU
+        vcpus[0] and taken by vCPU vcpus[1]) or a coalesced zone; a refusal is an
+        outcome (the form says)."""
         if isinstance(spec, ZoneSpec):
             self.call(f"registering {spec.describe()}", partial(calls.add_zone, spec=spec))
             return
         self.call(
             f"registering {spec.describe()}",
-            partial(calls.add_registration, spec=spec, completion=completion),
+            partial(calls.add_registration, spec=spec, completion=completion, vcpus=vcpus),
         )
 
     def remove_zone(self, zone_id: int) -> None:

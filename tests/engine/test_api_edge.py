@@ -384,6 +384,8 @@ AFTER_CLOSE: dict[str, tuple[str, str]] = {
     "completion()": ("result = lab.completion(1)", "refuse"),
     "completions_note": ("result = lab.completions_note", "refuse"),
     "misbehave_completions()": ("lab.misbehave_completions('skip-eoi')", "refuse"),
+    "share_plan()": ("lab.share_plan([SlotSpec(Bus.PIO, 0x700, 1, 1)])", "refuse"),
+    "shared_plan": ("result = lab.shared_plan", "refuse"),
     "add_zone()": ("result = lab.add_zone(Bus.PIO, 0x700, 8)", "refuse"),
     "remove_zone(1)": ("result = lab.remove_zone(1)", "refuse"),
     "zones()": ("result = lab.zones()", "refuse"),

@@ -187,6 +187,41 @@ def test_device_work_shows_in_the_written_stage(clab) -> None:
 
 
 @pytest.mark.kvm
+def test_device_work_is_a_registrations_own(clab) -> None:
+    """Work set on one registration moves its written stage only; the lab-wide call
+    sets every completion's, and a new completion starts with it."""
+    from iofdtui.engine.errors import RegistrationRejected
+
+    pio = clab.add_registration(PIO_DOOR)
+    mmio = clab.add_registration(MMIO_DOOR)
+    clab.set_plan(PLAN[:2])
+    clab.set_completion(pio, "msi")
+    clab.set_completion(mmio, "msi")
+    clab.set_device_work(40, reg_id=pio)
+    clab.start()
+    time.sleep(0.4)
+    clab.pause()
+    checkpoint = clab.checkpoint()
+    assert checkpoint.holds, checkpoint
+    worked, plain = (dict(checkpoint.completions)[r] for r in (pio, mmio))
+    for stats in (worked, plain):
+        _exact(stats)
+        assert stats.kicks > 0
+    assert worked.device_work_us == pytest.approx(40, abs=0.01) and plain.device_work_us == 0
+    assert worked.written.p50_ns >= 40_000 * 0.98
+    assert plain.written.p50_ns < worked.written.p50_ns / 4  # measured in the same run
+    with pytest.raises(RegistrationRejected, match="no registration #9"):
+        clab.set_device_work(5, reg_id=9)
+    third = clab.add_registration(RegistrationSpec(Bus.PIO, 0x640, 1))
+    with pytest.raises(RegistrationRejected, match=f"#{third} has no completion"):
+        clab.set_device_work(5, reg_id=third)
+    clab.set_device_work(7)
+    clab.set_completion(third, "pin")
+    works = [clab.completion(r).device_work_us for r in (pio, mmio, third)]
+    assert works == pytest.approx([7, 7, 7], abs=0.01)
+
+
+@pytest.mark.kvm
 def test_completions_refuse_plainly_where_they_cannot_run(lab, lab2) -> None:
     from iofdtui.engine.errors import EngineError, RegistrationRejected
 
@@ -255,6 +290,9 @@ def test_a_completion_may_cross_to_the_other_vcpu(clab2, target: int) -> None:
     stats = dict(checkpoint.completions)[door]
     assert stats.vcpu == target and stats.kicks > 0
     assert stats.kicks == stats.irqfd_writes == stats.handler_runs and stats.exact
+    # vCPU 0 kicks; the handler runs where the MSI was sent, and nowhere else.
+    assert stats.kicker == 0 and stats.crosses == (target == 1)
+    assert stats.runs_on[target] == stats.handler_runs and sum(stats.runs_on) == stats.handler_runs
     # The kicks are vCPU 0's alone; vCPU 1 rang its own doorbell all along.
     kicked = next(d for d in checkpoint.doorbells if d.addr == 0x600)
     assert [v.rings for v in kicked.per_vcpu] == [kicked.rings, 0]

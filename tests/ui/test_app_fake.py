@@ -488,7 +488,7 @@ def test_footer_palette_and_help_are_built_from_one_table() -> None:
     assert helps["toggle_pinning"].endswith("again to unpin"), "no key, no parentheses"
     assert keys_markdown() in HELP
     assert "`d`/Delete remove" in HELP and "`h`/`?` help" in HELP
-    assert "footer shows `a d e p r c f x h q`; `z s w v o i S R T` are in the palette" in HELP
+    assert "footer shows `a d e p r c f x h q`; `z s w v o i W S R T` are in the palette" in HELP
 
 
 async def test_the_add_form_registers_and_closes_and_a_refusal_keeps_it_open() -> None:

@@ -153,6 +153,7 @@ async def test_playing_through_logs_every_event_in_order() -> None:
         ("c", "switching the eventfd reader"),
         ("w", "pacing the ring plan"),
         ("v", "switching the vCPUs"),
+        ("W", "setting a device's work"),
         ("x", "the scale sweep"),
         ("T", "the guided tour"),
     ],

@@ -34,7 +34,8 @@ def test_two_vcpus_without_an_irqchip_drop_the_completion_and_say_so() -> None:
         assert new.completion(changed.renumbered[plain]) is None
         [_, warning] = outcome_lines(changed)
         assert warning == (
-            f"completions of #{answered} dropped: this VM has no irqchip (v back to one)",
+            f"completions of #{answered} dropped: completions need the lab's in-kernel "
+            "irqchip: make the lab with Lab(completions=True) (the app's labs have one)",
             "warning",
         )
 

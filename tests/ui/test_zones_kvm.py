@@ -109,6 +109,7 @@ async def test_z_switches_who_drains_the_ring_and_the_counts_still_balance() -> 
         await add_zone_through_form(pilot, "0x600", "8")
         await wait_for(pilot, lambda: outcomes(messages, ZoneAdded))
         await wait_for(pilot, lambda: not isinstance(app.screen, AddRegistrationScreen))
+        await wait_for(pilot, lambda: app.query(ZonesTable))  # mounted by the next reading
         zones = app.query_one(ZonesTable)
         for mode, said in (("thread", "by a thread"), ("exits", "at every userspace exit")):
             await pilot.press("z")

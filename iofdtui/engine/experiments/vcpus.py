@@ -116,11 +116,17 @@ def _vcpu_rings(snapshot: object, vcpus: int) -> list[int]:
 
 
 def run_vcpu_phase(
-    bus: Bus, mode: str, seconds: float, consumer: str = "epoll", pin: bool = False
+    bus: Bus,
+    mode: str,
+    seconds: float,
+    consumer: str = "epoll",
+    pin: bool = False,
+    irqchip: bool = False,
 ) -> VcpuPhaseResult:
-    """Measure one phase on a fresh lab."""
+    """Measure one phase on a fresh lab (`irqchip`: made with an in-kernel irqchip, as
+    the app's labs are, with no completion attached)."""
     vcpus, plans, regs = _setup(bus, mode)
-    with Lab(vcpus=vcpus) as lab:
+    with Lab(vcpus=vcpus, completions=irqchip) as lab:
         lab.set_reader(consumer)
         if pin:
             lab.set_pinning(True)

@@ -16,10 +16,14 @@
  *   irqfd writes = handler runs (once nothing is in flight: at a pause).
  * Each kick's record (guest: kick and handler stamps; host: awake and
  * written, on the guest clock) is folded into per-stage histograms.
+ *
+ * This file holds a completion's life (vector, route, pin, irqfd assigned
+ * and deassigned); completion_answer.c the device's answer, completion_fold.c
+ * the records' fold (completion_internal.h says what they share).
  */
 #define _GNU_SOURCE
 
-#include "lab_internal.h"
+#include "completion_internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -27,40 +31,6 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <x86intrin.h>
-
-#define CPL_MAX 128          /* completions per lab: vectors 0x40..0xbf */
-#define CPL_VECTOR0 0x40
-#define CPL_GSI0 24          /* MSI GSIs sit above the IOAPIC's 24 pins */
-#define CPL_PINS 24
-#define CPL_PIN0 16          /* the pin route's pins: 16..23, clear of the ISA IRQs */
-
-_Static_assert(CPL_VECTOR0 + CPL_MAX <= 0xf0, "completion vectors run into the high ones");
-_Static_assert((MAX_VCPUS - 1) * VCPU_AREA + CPL_REC + (RT_RECORDS << RT_REC_SHIFT) <=
-                   GUEST_RAM_SIZE,
-               "a vCPU's completion records overflow RAM");
-_Static_assert(CPL_VEC_COUNT + 256 * 4 <= GUEST_STACK_TOP - 0x1000 && CPL_BASE >= MB_WAKE + 0x10,
-               "the completion block overlaps the mailbox or the stack");
-
-struct cpl {
-    int index, route, target, pin;
-    int irqfd, resamplefd;
-    uint64_t signals_base;   /* the registration's signals when the completion was attached */
-    uint64_t writes, write_errors, merged, resamples, samples, negative;
-    uint64_t handler_runs;
-    uint32_t vec_prev[MAX_VCPUS]; /* the guest's count for our vector at the last look */
-    struct accum *stage[LAB_CPL_STAGES];
-};
-
-struct cpl_lab {
-    int owner[CPL_MAX];          /* registration id using index i, -1: free */
-    uint32_t work;               /* device work: TSC cycles spun before each answer */
-    int32_t *rec_owner[MAX_VCPUS]; /* per record: the registration the host answered, -1 */
-    uint32_t done[MAX_VCPUS];    /* the guest's CPL_IRQS folded up to */
-    uint64_t unrecorded;         /* kicks whose record was overwritten before it was folded */
-};
-
-static uint32_t vector_of(const struct cpl *c) { return CPL_VECTOR0 + (uint32_t)c->index; }
 
 /* The vCPUs whose plan rings a slot routed to `reg_id`, as a bit mask. */
 static unsigned ringers_of(struct lab *lab, int reg_id)
@@ -76,7 +46,7 @@ static unsigned ringers_of(struct lab *lab, int reg_id)
 }
 
 /* The one vCPU whose kicks wait for the completion: the first that rings it. */
-static int kicker_of(struct lab *lab, int reg_id, const struct cpl *c)
+int cpl_kicker(struct lab *lab, int reg_id, const struct cpl *c)
 {
     unsigned mask = ringers_of(lab, reg_id);
     return mask ? __builtin_ctz(mask) : c->target;
@@ -85,7 +55,7 @@ static int kicker_of(struct lab *lab, int reg_id, const struct cpl *c)
 uint32_t lab_cpl_vector(struct lab *lab, int reg_id, int vcpu)
 {
     struct reg *r = reg_get(lab, reg_id);
-    if (!r || !r->cpl || kicker_of(lab, reg_id, r->cpl) != vcpu)
+    if (!r || !r->cpl || cpl_kicker(lab, reg_id, r->cpl) != vcpu)
         return 0;
     return vector_of(r->cpl);
 }
@@ -104,8 +74,7 @@ uint32_t lab_cpl_any(struct lab *lab)
             return 1;
     return 0;
 }
-
-static struct cpl_lab *cpl_lab_get(struct lab *lab)
+struct cpl_lab *cpl_lab_get(struct lab *lab)
 {
     if (lab->cpl)
         return lab->cpl;
@@ -128,171 +97,6 @@ static struct cpl_lab *cpl_lab_get(struct lab *lab)
     lab->cpl = L;
     return L;
 }
-
-/* ------------------------------------------------------ the answer -- */
-
-static void drain_resamples(struct cpl *c)
-{
-    uint64_t n;
-    if (c->resamplefd >= 0 && read(c->resamplefd, &n, sizeof(n)) == sizeof(n))
-        c->resamples += n;
-}
-
-/* A field of vCPU `k`'s record `idx`: past the end of its area (vcpu_u32 would
- * wrap), inside RAM by the _Static_assert above. */
-static volatile uint32_t *rec_u32(struct lab *lab, int k, uint32_t idx, uint32_t field)
-{
-    idx &= RT_RECORDS - 1;
-    return guest_u32(lab, (uint32_t)k * VCPU_AREA + CPL_REC + (idx << RT_REC_SHIFT) + field % 16);
-}
-
-static void stamp(struct lab *lab, int k, uint32_t idx, uint32_t field, uint64_t host_tsc)
-{
-    __atomic_store_n(rec_u32(lab, k, idx, field), (uint32_t)(host_tsc + lab->tsc_offset),
-                     __ATOMIC_RELAXED);
-}
-
-/*
- * `count` signals were just read from `r`'s eventfd, `woke` being when its
- * reader woke (host TSC); `mu` held.  One read, one completion: signals
- * read together are merged (counted, never lost).  When the target vCPU is
- * waiting for this vector, its current kick is the one answered: stamp its
- * record and remember whose it is.
- */
-void lab_cpl_answer(struct lab *lab, struct reg *r, uint64_t count, uint64_t woke)
-{
-    struct cpl *c = r->cpl;
-    struct cpl_lab *L = lab->cpl;
-    if (count > 1)
-        c->merged += count - 1;
-    /* The vCPU waiting for this vector said so (guest RAM: checked, never trusted). */
-    uint32_t waiter = __atomic_load_n(guest_u32(lab, CPL_WAITER + 4 * vector_of(c)),
-                                      __ATOMIC_ACQUIRE);
-    int valid = waiter >= 1 && waiter <= (uint32_t)lab->nvcpus;
-    int k = valid ? (int)waiter - 1 : 0;
-    uint32_t want = __atomic_load_n(vcpu_u32(lab, k, CPL_WANT), __ATOMIC_ACQUIRE);
-    uint32_t kicks = __atomic_load_n(vcpu_u32(lab, k, CPL_KICKS), __ATOMIC_ACQUIRE);
-    uint32_t idx = (kicks - 1) & (RT_RECORDS - 1);
-    /* A waiter out of range stamps nothing: vCPU 0's record is not its to take. */
-    int ours = valid && want == vector_of(c) && L->rec_owner[k];
-    if (ours) {
-        L->rec_owner[k][idx] = (int32_t)(r - lab->regs);
-        stamp(lab, k, idx, RT_REC_AWAKE, woke);
-    }
-    uint64_t now = __rdtsc();
-    while (L->work && now - woke < L->work) /* the device computes before it answers */
-        now = __rdtsc();
-    if (ours)
-        stamp(lab, k, idx, RT_REC_WRITTEN, now);
-    uint64_t one = 1;
-    if (write(c->irqfd, &one, sizeof(one)) == sizeof(one))
-        c->writes++;
-    else
-        c->write_errors++;
-    drain_resamples(c);
-}
-
-/* ------------------------------------------------------- folding -- */
-
-/* The guest's handler runs for our vector since the last look, widened; `mu` held. */
-static void widen_runs(struct lab *lab, struct cpl *c)
-{
-    for (int k = 0; k < lab->nvcpus; k++) {
-        uint32_t raw = *vcpu_u32(lab, k, CPL_VEC_COUNT + 4 * vector_of(c));
-        c->handler_runs += raw - c->vec_prev[k];
-        c->vec_prev[k] = raw;
-    }
-}
-
-static void stage_add(struct cpl *c, int stage, uint32_t cycles)
-{
-    struct accum *a = c->stage[stage];
-    if (!a && !(a = c->stage[stage] = calloc(1, sizeof(*a))))
-        return;
-    a->samples++;
-    a->cycles += cycles;
-    a->hist[lab_hist_bucket(cycles)]++;
-}
-
-/* One answered kick's record into its registration's stage histograms. */
-static void fold_record(struct lab *lab, int k, uint32_t idx)
-{
-    struct cpl_lab *L = lab->cpl;
-    int owner = L->rec_owner[k][idx];
-    L->rec_owner[k][idx] = -1;
-    struct reg *r = reg_get(lab, owner);
-    if (!r || !r->cpl)
-        return;
-    struct cpl *c = r->cpl;
-    uint32_t kick = *rec_u32(lab, k, idx, RT_REC_KICK);
-    uint32_t awake = *rec_u32(lab, k, idx, RT_REC_AWAKE);
-    uint32_t written = *rec_u32(lab, k, idx, RT_REC_WRITTEN);
-    uint32_t handler = *rec_u32(lab, k, idx, RT_REC_HANDLER);
-    int32_t a = (int32_t)(awake - kick), w = (int32_t)(written - awake);
-    int32_t h = (int32_t)(handler - written);
-    if (a < 0 || w < 0 || h < 0) {
-        c->negative++; /* a stage before its start: the clock mapping is wrong */
-        return;
-    }
-    stage_add(c, LAB_CPL_AWAKE, (uint32_t)a);
-    stage_add(c, LAB_CPL_WRITTEN, (uint32_t)w);
-    stage_add(c, LAB_CPL_HANDLER, (uint32_t)h);
-    stage_add(c, LAB_CPL_TOTAL, handler - kick);
-    c->samples++;
-}
-
-/* The records of the kicks answered since the last fold; `mu` held (lab_fold). */
-void lab_cpl_fold(struct lab *lab)
-{
-    struct cpl_lab *L = lab->cpl;
-    if (!L)
-        return;
-    for (int k = 0; k < lab->nvcpus; k++) {
-        uint32_t irqs = __atomic_load_n(vcpu_u32(lab, k, CPL_IRQS), __ATOMIC_ACQUIRE);
-        uint32_t n = irqs - L->done[k];
-        if (n > 0x7fffffffu) { /* behind what was folded: not a count we trust */
-            L->done[k] = irqs;
-            continue;
-        }
-        if (n > RT_RECORDS) {
-            L->unrecorded += n - RT_RECORDS;
-            L->done[k] += n - RT_RECORDS;
-        }
-        for (uint32_t i = L->done[k]; i != irqs; i++)
-            fold_record(lab, k, i & (RT_RECORDS - 1));
-        L->done[k] = irqs;
-    }
-    for (int i = 0; i < CPL_MAX; i++) {
-        struct reg *r = L->owner[i] >= 0 ? reg_get(lab, L->owner[i]) : NULL;
-        if (r && r->cpl)
-            widen_runs(lab, r->cpl);
-    }
-}
-
-/* Counters were zeroed; `mu` held, after the drain and the fold. */
-void lab_cpl_reset(struct lab *lab)
-{
-    struct cpl_lab *L = lab->cpl;
-    if (!L)
-        return;
-    L->unrecorded = 0;
-    for (int i = 0; i < CPL_MAX; i++) {
-        struct reg *r = L->owner[i] >= 0 ? reg_get(lab, L->owner[i]) : NULL;
-        if (!r || !r->cpl)
-            continue;
-        struct cpl *c = r->cpl;
-        drain_resamples(c);
-        widen_runs(lab, c);
-        c->signals_base = r->signals; /* zero after a reset */
-        c->writes = c->write_errors = c->merged = c->resamples = 0;
-        c->samples = c->negative = c->handler_runs = 0;
-        for (int s = 0; s < LAB_CPL_STAGES; s++) {
-            free(c->stage[s]);
-            c->stage[s] = NULL;
-        }
-    }
-}
-
 /* ------------------------------------------------- routing and pins -- */
 
 /* The whole GSI table: the IOAPIC's pins (GSI n = pin n) and every MSI completion. */
@@ -343,11 +147,6 @@ static int set_pin(struct lab *lab, const struct cpl *c, int on)
     e->fields.mask = on ? 0 : 1;
     e->fields.dest_id = (uint8_t)c->target;
     return ioctl(lab->vm, KVM_SET_IRQCHIP, &chip) < 0 ? -errno : 0;
-}
-
-static uint32_t gsi_of(const struct cpl *c)
-{
-    return c->route == LAB_CPL_PIN ? (uint32_t)c->pin : CPL_GSI0 + (uint32_t)c->index;
 }
 
 static int irqfd_ctl(struct lab *lab, struct cpl *c, int assign)
@@ -453,6 +252,7 @@ int lab_set_completion(struct lab *lab, int reg_id, int route, int target)
     c->route = route;
     c->target = target;
     c->pin = pin;
+    c->work = L->work;
     c->resamplefd = -1;
     c->irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (route == LAB_CPL_PIN)
@@ -494,75 +294,6 @@ int lab_set_completion(struct lab *lab, int reg_id, int route, int target)
     pthread_mutex_unlock(&lab->mu);
     return 0;
 }
-
-int lab_set_device_work(struct lab *lab, uint32_t cycles)
-{
-    pthread_mutex_lock(&lab->mu);
-    struct cpl_lab *L = cpl_lab_get(lab);
-    if (L)
-        L->work = cycles;
-    pthread_mutex_unlock(&lab->mu);
-    return L ? 0 : -ENOMEM;
-}
-
-int lab_read_completion(struct lab *lab, int reg_id, struct lab_cpl_stats *out)
-{
-    memset(out, 0, sizeof(*out));
-    pthread_mutex_lock(&lab->mu);
-    struct reg *r = reg_get(lab, reg_id);
-    struct cpl *c = r ? r->cpl : NULL;
-    if (!c) {
-        pthread_mutex_unlock(&lab->mu);
-        return -ENOENT;
-    }
-    drain_resamples(c);
-    widen_runs(lab, c);
-    out->route = c->route;
-    out->target = c->target;
-    out->vector = (int32_t)vector_of(c);
-    out->gsi = (int32_t)gsi_of(c);
-    out->kicks = r->signals - c->signals_base;
-    out->writes = c->writes;
-    out->write_errors = c->write_errors;
-    out->merged = c->merged;
-    out->handler_runs = c->handler_runs;
-    out->resamples = c->resamples;
-    out->samples = c->samples;
-    out->negative = c->negative;
-    out->unrecorded = lab->cpl->unrecorded;
-    out->work_cycles = lab->cpl->work;
-    pthread_mutex_unlock(&lab->mu);
-    return 0;
-}
-
-int lab_cpl_quantiles(struct lab *lab, int reg_id, int stage, const double *q, int nq, double *out)
-{
-    if (stage < 0 || stage >= LAB_CPL_STAGES || nq < 0 || nq > 64)
-        return -EINVAL;
-    pthread_mutex_lock(&lab->mu);
-    struct reg *r = reg_get(lab, reg_id);
-    if (!r || !r->cpl) {
-        pthread_mutex_unlock(&lab->mu);
-        return -ENOENT;
-    }
-    accum_quantiles(r->cpl->stage[stage], q, nq, out);
-    pthread_mutex_unlock(&lab->mu);
-    return 0;
-}
-
-int lab_cpl_mean(struct lab *lab, int reg_id, int stage, double *out)
-{
-    if (stage < 0 || stage >= LAB_CPL_STAGES)
-        return -EINVAL;
-    pthread_mutex_lock(&lab->mu);
-    struct reg *r = reg_get(lab, reg_id);
-    int err = !r || !r->cpl ? -ENOENT : 0;
-    const struct accum *a = err ? NULL : r->cpl->stage[stage];
-    *out = a && a->samples ? (double)a->cycles / (double)a->samples : -1;
-    pthread_mutex_unlock(&lab->mu);
-    return err;
-}
-
 int lab_cpl_misbehave(struct lab *lab, int how)
 {
     if (how < 0 || how > RT_MASK_LAPIC)

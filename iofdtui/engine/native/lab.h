@@ -270,15 +270,20 @@ struct lab_cpl_stats {
     uint64_t samples;       /* kicks timed per stage */
     uint64_t negative;      /* records with a stage before its start: the clock mapping is wrong */
     uint64_t unrecorded;    /* lab-wide: records overwritten before they were folded */
-    uint64_t work_cycles;   /* the device work in force */
+    uint64_t work_cycles;   /* this completion's device work */
+    int32_t kicker;         /* the vCPU whose kicks wait for it (the one that rings it) */
+    uint64_t runs_on[2];    /* handler runs per vCPU (MAX_VCPUS): where the interrupt landed */
 };
 /* Paused or idle, a lab made with an irqchip (-ENOTSUP), rung by one vCPU's plan at most
  * (-EXDEV: one kick in flight needs one kicker); `target`: the vCPU the interrupt goes to.
  * `route` LAB_CPL_NONE takes it away (KVM_IRQFD_FLAG_DEASSIGN: -errno when that
  * failed; lab_deassign does the same).  -ENOSPC: no vector (128) or pin (8) free. */
 int lab_set_completion(struct lab *lab, int reg_id, int route, int target);
-/* TSC cycles the reader spins before each answer (a device that computes). */
+/* TSC cycles the reader spins before each answer (a device that computes): every
+ * completion's, and the work a completion starts with. */
 int lab_set_device_work(struct lab *lab, uint32_t cycles);
+/* The same for one registration's completion only; -ENOENT: it has none. */
+int lab_set_cpl_work(struct lab *lab, int reg_id, uint32_t cycles);
 /* -ENOENT when the registration has no completion. */
 int lab_read_completion(struct lab *lab, int reg_id, struct lab_cpl_stats *out);
 /* Quantiles of one stage, in TSC cycles (-1: no samples). */

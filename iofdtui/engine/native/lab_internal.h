@@ -11,6 +11,8 @@
  *   plan.c      slots, the ring plan, routes, pacing, the bare loop, test hooks
  *   roundtrip.c the kick -> completion interrupt loop (irqfd, KVM_SIGNAL_MSI)
  *   coalesced.c coalesced MMIO/PIO zones and the drains of their ring
+ *   completions.c, completion_answer.c, completion_fold.c  completions on the
+ *               lab's registrations (completion_internal.h says which holds what)
  *
  * Locking: `ctl` guards the vCPU state machine (pause/resume/stop); `mu`
  * guards the registration table and every host-side accumulator.  A vCPU
@@ -213,7 +215,7 @@ void lab_drain_all(struct lab *lab);
 /* roundtrip.c: an OUT to RT_USER_PORT, on the vCPU thread; -ENOENT: no user path set up. */
 int lab_rt_user_kick(struct lab *lab);
 
-/* completions.c; `mu` held. */
+/* completions.c, completion_answer.c, completion_fold.c; `mu` held. */
 void lab_cpl_answer(struct lab *lab, struct reg *r, uint64_t count, uint64_t woke);
 void lab_cpl_fold(struct lab *lab);
 void lab_cpl_reset(struct lab *lab);

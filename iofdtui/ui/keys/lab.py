@@ -159,6 +159,16 @@ LAB_COMMANDS: tuple[Command, ...] = (
         needs_kvm=True,
     ),
     Command(
+        "device_work",
+        "W",
+        "Work",
+        "Device work of the selected registration",
+        "How long the selected registration's device computes before its completion interrupt (µs)",
+        "device work (a completion's)",
+        footer=False,  # the 80-column footer is full
+        needs_lab=True,
+    ),
+    Command(
         "screenshot",
         "S",
         "SVG",

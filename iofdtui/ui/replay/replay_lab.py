@@ -307,6 +307,10 @@ class ReplayLab:
         """Refused."""
         self.refuse("giving a registration a completion")
 
+    def set_device_work(self, work_us: float, reg_id: int | None = None) -> None:
+        """Refused."""
+        self.refuse("setting a device's work")
+
     def pause(self, timeout: float = 2.0) -> bool:
         """Refused (space pauses the playback)."""
         self.refuse("pausing the guest")

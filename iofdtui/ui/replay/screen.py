@@ -326,6 +326,10 @@ class ReplayScreen(MainScreen, inherit_bindings=False):
         """Refused: a recording."""
         self.refuse("switching the vCPUs")
 
+    def action_device_work(self) -> None:
+        """Refused: a recording."""
+        self.refuse("setting a device's work")
+
     def action_scale_plot(self) -> None:
         """Refused: the sweep runs VMs of its own."""
         self.refuse("the scale sweep")

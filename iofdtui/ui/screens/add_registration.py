@@ -38,6 +38,16 @@ COMPLETIONS: tuple[tuple[str, str | None], ...] = (
 )
 """What the reader does with each signal it reads: nothing more, or write an irqfd."""
 
+TWO_VCPUS: tuple[tuple[str, tuple[int, int]], ...] = (
+    ("vCPU 0 kicks, its interrupt to vCPU 0", (0, 0)),
+    ("vCPU 0 kicks, its interrupt to vCPU 1 (crosses CPUs)", (0, 1)),
+    ("vCPU 1 kicks, its interrupt to vCPU 1", (1, 1)),
+    ("vCPU 1 kicks, its interrupt to vCPU 0 (crosses CPUs)", (1, 0)),
+)
+"""Two vCPUs: (kicker, target) of a completion.  One vCPU kicks it (its slots leave
+the other's plan: one kick in flight needs one kicker); the MSI (or the pin's
+redirection entry) names the target's APIC id, so the loop may cross CPUs."""
+
 KINDS: tuple[tuple[str, str], ...] = (
     ("ioeventfd registration (a signal)", "ioeventfd"),
     ("coalesced zone (a ring entry)", "zone"),
@@ -75,19 +85,27 @@ class AddRegistrationScreen(Dialog[int | None]):
         Binding("ctrl+r", "submit", "Register", tooltip="Register this ioeventfd."),
     ]
 
+    # The choices are one line each (compact selects), the typed fields keep their
+    # border (it turns red on a wrong value): the whole form fits 80x24.
     DEFAULT_CSS = """
     AddRegistrationScreen > .dialog { width: 76; max-height: 100%; overflow-y: auto; }
     AddRegistrationScreen .row { height: auto; }
     AddRegistrationScreen .row > Label { width: 10; padding: 1 0 0 0; }
+    AddRegistrationScreen .row.-choice { margin: 0 0 1 0; }
+    AddRegistrationScreen .row.-choice > Label { padding: 0; }
     AddRegistrationScreen .row > Input, AddRegistrationScreen .row > Select { width: 1fr; }
+    AddRegistrationScreen Select.-invalid { background-tint: $error 30%; }
     AddRegistrationScreen #problem { min-height: 2; }
     AddRegistrationScreen #size-row { display: none; }
     AddRegistrationScreen.-zone #size-row { display: block; }
     AddRegistrationScreen.-zone #width-row, AddRegistrationScreen.-zone #trigger-row,
-    AddRegistrationScreen.-zone #completion-row {
+    AddRegistrationScreen.-zone #completion-row, AddRegistrationScreen.-zone #vcpus-row {
         display: none;
     }
     AddRegistrationScreen.-no-completion #completion-row { display: none; }
+    AddRegistrationScreen #vcpus-row { display: none; }
+    AddRegistrationScreen.-two-vcpus.-completing #vcpus-row { display: block; }
+    AddRegistrationScreen.-no-completion #vcpus-row { display: none; }
     """
 
     @dataclass
@@ -97,12 +115,15 @@ class AddRegistrationScreen(Dialog[int | None]):
 
         spec: RegistrationSpec | ZoneSpec
         completion: str | None = None
+        vcpus: tuple[int, int] = (0, 0)
+        """Two vCPUs: the vCPU that kicks it and the one its interrupt goes to."""
 
     def __init__(
         self,
         any_length: bool = True,
         existing: Mapping[int, RegistrationSpec] = _NO_REGISTRATIONS,
         completions_note: str | None = "no lab to answer with interrupts",
+        vcpus: int = 1,
     ) -> None:
         """Build the form.
 
@@ -111,6 +132,7 @@ class AddRegistrationScreen(Dialog[int | None]):
             existing: the live registrations by id, so a collision (the
                 kernel's EEXIST) is named before submit.
             completions_note: why the lab cannot give a completion (None: it can).
+            vcpus: the lab's vCPUs; with two, a completion's kicker and target are asked.
         """
         super().__init__()
         self.any_length = any_length
@@ -119,6 +141,8 @@ class AddRegistrationScreen(Dialog[int | None]):
         """The registrations a new one must not collide with."""
         self.completions_note = completions_note
         """Why the completion choice is off, or None when it is offered."""
+        self.vcpus = vcpus
+        """The lab's vCPUs (two: the vCPUs row is offered with a completion)."""
         self.pending = False
         """True while the app is asking the kernel; the form waits."""
 
@@ -126,30 +150,37 @@ class AddRegistrationScreen(Dialog[int | None]):
         """Four fields, a problem line, and the buttons."""
         with Vertical(id="form", classes="dialog") as form:
             form.border_title = "Add an ioeventfd registration or a coalesced zone"
-            with Horizontal(classes="row"):
+            with Horizontal(classes="row -choice"):
                 yield Label("kind")
-                yield Select(KINDS, value="ioeventfd", allow_blank=False, id="kind")
-            with Horizontal(classes="row"):
+                yield Select(KINDS, value="ioeventfd", allow_blank=False, id="kind", compact=True)
+            with Horizontal(classes="row -choice"):
                 yield Label("bus")
                 yield Select(
                     [("PIO (port I/O, OUT)", Bus.PIO), ("MMIO (memory write)", Bus.MMIO)],
                     value=Bus.PIO,
                     allow_blank=False,
                     id="bus",
+                    compact=True,
                 )
             with Horizontal(classes="row"):
                 yield Label("address")
                 yield Input(placeholder="0x3f8 or 0xfe000000", id="addr")
-            with Horizontal(classes="row", id="width-row"):
+            with Horizontal(classes="row -choice", id="width-row"):
                 yield Label("width")
-                yield Select(WIDTHS, value=1, allow_blank=False, id="width")
+                yield Select(WIDTHS, value=1, allow_blank=False, id="width", compact=True)
             with Horizontal(classes="row", id="trigger-row"):
                 yield Label("trigger")
                 yield Input(placeholder="empty: any value (wildcard)", id="trigger")
-            with Horizontal(classes="row", id="completion-row"):
+            with Horizontal(classes="row -choice", id="completion-row"):
                 yield Label("complete")
                 # Hidden (the -no-completion class) when the lab cannot give one.
-                yield Select(COMPLETIONS, value=None, allow_blank=False, id="completion")
+                yield Select(
+                    COMPLETIONS, value=None, allow_blank=False, id="completion", compact=True
+                )
+            with Horizontal(classes="row -choice", id="vcpus-row"):
+                yield Label("vCPUs")
+                # Shown with two vCPUs once a completion is chosen.
+                yield Select(TWO_VCPUS, value=(0, 0), allow_blank=False, id="vcpus", compact=True)
             with Horizontal(classes="row", id="size-row"):
                 yield Label("size")
                 yield Input(placeholder="bytes the zone covers: 0x8 or 4096", id="size")
@@ -163,6 +194,7 @@ class AddRegistrationScreen(Dialog[int | None]):
         """Start on the address, the field that is always needed."""
         # A lab that cannot answer with interrupts keeps the form as short as it was.
         self.set_class(self.completions_note is not None, "-no-completion")
+        self.set_class(self.vcpus > 1, "-two-vcpus")
         self.query_one("#addr", Input).focus()
         self._kind_moved = False
         self.watch(self.query_one("#kind", Select), "expanded", self._kind_closed, init=False)
@@ -193,6 +225,7 @@ class AddRegistrationScreen(Dialog[int | None]):
         """The spec the fields describe, or a one-line problem and its field."""
         zone = self.query_one("#kind", Select).value == "zone"
         self.set_class(zone, "-zone")
+        self.set_class(self.query_one("#completion", Select).value is not None, "-completing")
         if zone:
             return self.zone_or_problem()
         addr_text = self.query_one("#addr", Input).value
@@ -269,7 +302,10 @@ class AddRegistrationScreen(Dialog[int | None]):
         completion = self.query_one("#completion", Select).value
         if isinstance(spec, ZoneSpec) or not isinstance(completion, str):
             completion = None  # a zone has no eventfd to answer
-        self.post_message(self.Submitted(spec, completion))
+        vcpus = self.query_one("#vcpus", Select).value
+        if self.vcpus < 2 or not isinstance(vcpus, tuple):
+            vcpus = (0, 0)
+        self.post_message(self.Submitted(spec, completion, vcpus))
 
     def answer(self, outcome: Outcome) -> bool:
         """Close with the new id, or show why the kernel said no; False: not the form's answer."""
@@ -288,7 +324,7 @@ class AddRegistrationScreen(Dialog[int | None]):
         problem = self.query_one("#problem", Static)
         problem.update(f"rejected: {message}")
         problem.set_class(False, "-ok")
-        for name in ("addr", "width", "trigger", "completion", "size"):
+        for name in ("addr", "width", "trigger", "completion", "vcpus", "size"):
             self.query_one(f"#{name}").set_class(name == field, "-invalid")
         self.query_one("#register", Button).disabled = False
 

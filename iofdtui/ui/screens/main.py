@@ -53,6 +53,7 @@ from iofdtui.ui.rate_history import RateHistory
 from iofdtui.ui.roundtrip_port import KvmRoundTrip, RoundTripPort
 from iofdtui.ui.scale_sweep import SweepPort
 from iofdtui.ui.screens.add_registration import AddRegistrationScreen, completions_note
+from iofdtui.ui.screens.device_work import ask_device_work
 from iofdtui.ui.screens.error_modal import ErrorModal
 from iofdtui.ui.screens.filter_prompt import FilterPrompt
 from iofdtui.ui.screens.ring_plan import RingPlanScreen
@@ -384,9 +385,8 @@ class MainScreen(Screen[None]):
         # lab's lock on the UI thread.  A newer one is still caught by EEXIST.
         snap = self.snapshot
         existing = {r.id: r.spec for r in snap.registrations} if snap else {}
-        form = AddRegistrationScreen(
-            any_length=any_length, existing=existing, completions_note=completions_note(lab)
-        )
+        note, vcpus = completions_note(lab), lab.vcpus if lab is not None else 1
+        form = AddRegistrationScreen(any_length, existing, note, vcpus)
         await self.app.push_screen(form)
         # The form focuses its address field from on_mount, which lands after
         # the keys already queued: give it focus now, synchronously.
@@ -421,9 +421,12 @@ class MainScreen(Screen[None]):
 
     def action_edit_plan(self) -> None:
         """Open the ring-plan editor on the plan the guest rings now."""
-        # Every vCPU rings the same plan: edit vCPU 0's (the others' slots repeat it).
+        # Every vCPU rings the same plan (a completion's slots on its kicker alone):
+        # edit the one they share, else vCPU 0's (the others' slots repeat it).
         snap = self.snapshot
+        shared = getattr(self.session.lab, "shared_plan", None)
         plan = [slot.spec for slot in snap.slots if slot.vcpu == 0] if snap else demo_plan()
+        plan = shared if shared is not None else plan
 
         def apply(result: list[SlotSpec] | None) -> None:
             if result is not None:
@@ -461,6 +464,10 @@ class MainScreen(Screen[None]):
             self.notify(text, title="Not paced", severity="warning")
             return
         self.session.toggle_pace()
+
+    def action_device_work(self) -> None:
+        """Ask how long the selected registration's device works before it answers."""
+        ask_device_work(self, self.snapshot, self.session)
 
     def action_toggle_vcpus(self) -> None:
         """Restart the VM with one or two vCPUs."""

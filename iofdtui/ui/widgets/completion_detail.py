@@ -80,12 +80,16 @@ def as_round_trip(c: CompletionStats, bus: str, reader: str) -> RoundTripResult:
 def counts_text(c: CompletionStats) -> str:
     """`completion: MSI → vCPU 0, vector 0x40 (GSI 24): 965 kicks = 965 irqfd writes
     = 964 handler runs (+1 in flight) ✓`, and what else there is to say."""
+    # Two vCPUs: who kicks it, when that is not the vCPU its interrupt goes to.
+    kicked = f" vCPU {c.kicker} kicks" if c.crosses else ""
     head = (
-        f"completion: {ROUTE_NAMES.get(c.route, c.route)} → vCPU {c.vcpu}, "
+        f"completion: {ROUTE_NAMES.get(c.route, c.route)}{kicked} → vCPU {c.vcpu}, "
         f"vector {c.vector:#x} (GSI {c.gsi}): "
     )
     body = f"{c.kicks:,} kicks = {c.irqfd_writes:,} irqfd writes = {c.handler_runs:,} handler runs"
     extra = []
+    if c.crosses or sum(1 for n in c.runs_on if n) > 1:  # where the runs landed, per vCPU
+        extra.append("runs " + " · ".join(f"vCPU {k} {n:,}" for k, n in enumerate(c.runs_on)))
     if c.in_flight > 0:
         extra.append(f"+{c.in_flight} in flight")
     if c.merged:
