@@ -70,22 +70,20 @@ def apply_plan(lab: LabPort, plan: Sequence[SlotSpec]) -> None:
     completion's slots, which its kicker alone rings (`Lab.share_plan`)."""
     if lab.vcpus == 1:
         lab.set_plan(plan)
-    elif hasattr(lab, "share_plan"):
+    else:
         lab.share_plan(plan)
-    else:  # a lab that cannot have completions (a test's fake)
-        lab.set_plans([plan] * lab.vcpus)
 
 
 def current_plan(lab: LabPort) -> list[SlotSpec]:
     """The plan the app rings: the one every vCPU shares (vCPU 0's when none is)."""
-    shared = getattr(lab, "shared_plan", None)
+    shared = lab.shared_plan
     return shared if shared is not None else lab.plan()
 
 
 def reshare(lab: LabPort) -> None:
     """Split the shared plan again: registrations came or went, so which one
     serves a slot (and whether its kicker alone rings it) may have changed."""
-    shared = getattr(lab, "shared_plan", None)
+    shared = lab.shared_plan
     if lab.vcpus > 1 and shared is not None:
         apply_plan(lab, shared)
 
@@ -278,13 +276,10 @@ def completion_routes(
     lab: LabPort, specs: dict[int, RegistrationSpec]
 ) -> dict[int, tuple[str, int, int]]:
     """(route, kicking vCPU, target vCPU) of each of `specs`' registrations that has
-    a completion (a lab that cannot have any, such as a test's fake, has none)."""
-    read = getattr(lab, "completion", None)
-    if read is None:
-        return {}
+    a completion."""
     routes = {}
     for reg_id in specs:
-        stats = read(reg_id)
+        stats = lab.completion(reg_id)
         if stats is not None:
             routes[reg_id] = (stats.route, stats.kicker, stats.vcpu)
     return routes

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from iofdtui.engine.completion_stats import CompletionStats
 from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
 from iofdtui.engine.snapshot import Checkpoint, MachineFacts, RegistrationStats, Snapshot
 from iofdtui.engine.zone_stats import ZoneSpec, ZoneStats
@@ -58,7 +59,13 @@ class LabPort(Protocol):
     def reader_histograms(self, reg_id: int) -> dict[str, list[tuple[float, int]]]: ...
     @property
     def completions_note(self) -> str | None: ...  # why no completion can be given (None: can)
-    def set_completion(self, reg_id: int, route: str | None, vcpu: int = 0) -> None: ...
+    def set_completion(
+        self, reg_id: int, route: str | None, vcpu: int = 0, kicker: int | None = None
+    ) -> None: ...
+    def completion(self, reg_id: int) -> CompletionStats | None: ...
+    def share_plan(self, plan: Sequence[SlotSpec]) -> None: ...
+    @property
+    def shared_plan(self) -> list[SlotSpec] | None: ...  # no lock: the UI thread may ask
     def set_device_work(self, work_us: float, reg_id: int | None = None) -> None: ...
 
 

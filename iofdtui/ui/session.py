@@ -175,13 +175,15 @@ class LabSession:
             checkpoint: take an exact checkpoint (a brief pause) first.
         """
         with self._engine() as lab:
-            if lab is None:
-                return None
-            reading = self._reading(lab, checkpoint)
-            failure = self.recording.frame(lab, reading, checkpoint)
-            if failure is not None:
-                self._post(EngineFailed("recording", failure, "Recording stopped"))
-            return reading
+            return None if lab is None else self._take(lab, checkpoint)
+
+    def _take(self, lab: LabPort, checkpoint: bool) -> SnapshotReady:
+        """A reading, recorded if a recording is on (the engine lock held)."""
+        reading = self._reading(lab, checkpoint)
+        failure = self.recording.frame(lab, reading, checkpoint)
+        if failure is not None:
+            self._post(EngineFailed("recording", failure, "Recording stopped"))
+        return reading
 
     def _reading(self, lab: LabPort, checkpoint: bool) -> SnapshotReady:
         """One reading of `lab` (under the engine lock), with the selected path's histograms."""
@@ -469,7 +471,13 @@ class LabSession:
             while not self._stop.is_set():
                 due = time.monotonic() >= next_checkpoint
                 try:
-                    message = self.read(checkpoint=due)
+                    # Posted under the engine lock, as `_run` posts its reports:
+                    # no call (a reset) can land between this reading and its
+                    # report, so the view never shows pre-reset counts after one.
+                    with self._engine() as lab:
+                        message = None if lab is None else self._take(lab, due)
+                        if message is not None:
+                            self._post(message)
                 except Exception as err:  # the poller must outlive any reading
                     # An engine error, or a bug: either way the header must not
                     # freeze.  Say it once (not at every reading), then retry.
@@ -485,7 +493,6 @@ class LabSession:
                     return
                 if due:
                     next_checkpoint = time.monotonic() + self.checkpoint_every
-                self._post(message)
                 self._stop.wait(self.refresh_interval)
         finally:
             self._poller_done.set()

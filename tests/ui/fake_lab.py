@@ -165,6 +165,7 @@ class FakeLab:
         """Reader modes measured since the last reset."""
         self._pace_us: float | None = None
         self._plan = list(PLAN)
+        self._shared: list[SlotSpec] | None = None
         self.regs: dict[int, RegistrationSpec] = {}
         self._next_id = 0
         self.state = "running"
@@ -196,6 +197,21 @@ class FakeLab:
         """One plan per vCPU (the fake keeps vCPU 0's)."""
         assert len(plans) == self.vcpus
         self.set_plan(plans[0])
+        self._shared = None
+
+    def share_plan(self, plan: Sequence[SlotSpec]) -> None:
+        """Every vCPU rings `plan` (the fake has no completions to split it by)."""
+        self.set_plans([plan] * self.vcpus)
+        self._shared = list(plan)
+
+    @property
+    def shared_plan(self) -> list[SlotSpec] | None:
+        """The plan `share_plan` was given last (None: set per vCPU since)."""
+        return None if self._shared is None else list(self._shared)
+
+    def completion(self, reg_id: int) -> None:
+        """The fake gives no registration a completion (see `completions_note`)."""
+        return None
 
     @property
     def pace_us(self) -> float | None:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
+from iofdtui.engine.completion_stats import CompletionStats
 from iofdtui.engine.errors import EngineError
 from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
 from iofdtui.engine.snapshot import Checkpoint, RegistrationStats, Snapshot
@@ -303,9 +304,24 @@ class ReplayLab:
     completions_note = "a recording is replayed as it was"
     """Why no completion can be given: nothing here changes what was recorded."""
 
-    def set_completion(self, reg_id: int, route: str | None, vcpu: int = 0) -> None:
+    def set_completion(
+        self, reg_id: int, route: str | None, vcpu: int = 0, kicker: int | None = None
+    ) -> None:
         """Refused."""
         self.refuse("giving a registration a completion")
+
+    def completion(self, reg_id: int) -> CompletionStats | None:
+        """A recording carries its completions in its snapshots' registrations."""
+        return None
+
+    def share_plan(self, plan: Sequence[SlotSpec]) -> None:
+        """Refused."""
+        self.refuse("changing the ring plan")
+
+    @property
+    def shared_plan(self) -> list[SlotSpec] | None:
+        """None: the recording's plans are shown per vCPU, as they were rung."""
+        return None
 
     def set_device_work(self, work_us: float, reg_id: int | None = None) -> None:
         """Refused."""

@@ -17,7 +17,9 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from iofdtui.engine.errors import EngineError
 from iofdtui.engine.model import Bus, RegistrationSpec, SpecError, collision
+from iofdtui.engine.snapshot import Snapshot
 from iofdtui.engine.zone_stats import ZoneSpec
+from iofdtui.ui.lab_port import LabPort
 from iofdtui.ui.messages import Outcome, RegistrationAdded, RegistrationRefused, ZoneAdded
 from iofdtui.ui.screens.dialog import Dialog
 
@@ -117,6 +119,19 @@ class AddRegistrationScreen(Dialog[int | None]):
         completion: str | None = None
         vcpus: tuple[int, int] = (0, 0)
         """Two vCPUs: the vCPU that kicks it and the one its interrupt goes to."""
+
+    @classmethod
+    def for_lab(cls, lab: LabPort | None, snapshot: Snapshot | None) -> AddRegistrationScreen:
+        """The form for `lab` as `snapshot` shows it.
+
+        The live registrations come from the snapshot, not the lab:
+        lab.registrations() would take the lab's lock on the UI thread (a newer
+        one is still caught by the kernel's EEXIST).
+        """
+        existing = {r.id: r.spec for r in snapshot.registrations} if snapshot else {}
+        if lab is None:
+            return cls(True, existing, completions_note(lab))
+        return cls(lab.any_length, existing, completions_note(lab), lab.vcpus)
 
     def __init__(
         self,

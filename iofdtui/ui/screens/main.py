@@ -52,7 +52,7 @@ from iofdtui.ui.messages import (
 from iofdtui.ui.rate_history import RateHistory
 from iofdtui.ui.roundtrip_port import KvmRoundTrip, RoundTripPort
 from iofdtui.ui.scale_sweep import SweepPort
-from iofdtui.ui.screens.add_registration import AddRegistrationScreen, completions_note
+from iofdtui.ui.screens.add_registration import AddRegistrationScreen
 from iofdtui.ui.screens.device_work import ask_device_work
 from iofdtui.ui.screens.error_modal import ErrorModal
 from iofdtui.ui.screens.filter_prompt import FilterPrompt
@@ -379,14 +379,7 @@ class MainScreen(Screen[None]):
         `a` is a priority binding, so the app awaits this: the keys typed right
         after `a` wait for the form's address field to have focus, and none is lost.
         """
-        lab = self.session.lab
-        any_length = lab.any_length if lab is not None else True
-        # From the snapshot, not the lab: lab.registrations() would take the
-        # lab's lock on the UI thread.  A newer one is still caught by EEXIST.
-        snap = self.snapshot
-        existing = {r.id: r.spec for r in snap.registrations} if snap else {}
-        note, vcpus = completions_note(lab), lab.vcpus if lab is not None else 1
-        form = AddRegistrationScreen(any_length, existing, note, vcpus)
+        form = AddRegistrationScreen.for_lab(self.session.lab, self.snapshot)
         await self.app.push_screen(form)
         # The form focuses its address field from on_mount, which lands after
         # the keys already queued: give it focus now, synchronously.
@@ -424,7 +417,8 @@ class MainScreen(Screen[None]):
         # Every vCPU rings the same plan (a completion's slots on its kicker alone):
         # edit the one they share, else vCPU 0's (the others' slots repeat it).
         snap = self.snapshot
-        shared = getattr(self.session.lab, "shared_plan", None)
+        lab = self.session.lab
+        shared = lab.shared_plan if lab is not None else None
         plan = [slot.spec for slot in snap.slots if slot.vcpu == 0] if snap else demo_plan()
         plan = shared if shared is not None else plan
 
