@@ -21,13 +21,15 @@ the rest stay put, as in a real device model with many quiet queues.
 Each line gives wall-clock milliseconds and, last, the median CPU time of
 this process (steadier than the wall clock on a shared machine).
 `--against 10` measures the same frames at 160x45 with 10 registrations
-right after, and prints the ratio of the median frames (the goal: a frame
-with 1,000 within 1.2x of one with 10: only the rows in view cost anything),
-and of the full frames (where the taller table and its scrollbar show).
+right after, then `--rounds` more of both sizes alternately (frames only),
+and prints the median and range of the per-round ratios of the median
+frames (the goal: a frame with 1,000 within 1.2x of one with 10: only the
+rows in view cost anything), and of the full frames (where the taller
+table and its scrollbar show).
 
 Target: frame p90 well under 50 ms.
 
-    python benchmarks/bench_ui_scale.py [--registrations N] [--frames F] [--against M]
+    python benchmarks/bench_ui_scale.py [--registrations N] [--frames F] [--against M [--rounds R]]
 """
 
 from __future__ import annotations
@@ -143,7 +145,7 @@ async def _wait(predicate: Callable[[], object], timeout: float = 60.0) -> None:
 
 
 async def ui_times(
-    registrations: int, frames: int, size: tuple[int, int]
+    registrations: int, frames: int, size: tuple[int, int], frames_only: bool = False
 ) -> dict[str, list[float]]:
     """Milliseconds per frame, sort, filter and page-down with N registrations."""
     # One reading from the poller; the benchmark takes its own readings after
@@ -151,11 +153,16 @@ async def ui_times(
     app = make_app(lab_factory(registrations), refresh_interval=3600.0)
     paints = AppPaints()
     with paints.timing():
-        return await _ui_times(app, paints, registrations, frames, size)
+        return await _ui_times(app, paints, registrations, frames, size, frames_only)
 
 
 async def _ui_times(
-    app: IofdApp, paints: AppPaints, registrations: int, frames: int, size: tuple[int, int]
+    app: IofdApp,
+    paints: AppPaints,
+    registrations: int,
+    frames: int,
+    size: tuple[int, int],
+    frames_only: bool,
 ) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {
         "frame": [],
@@ -199,6 +206,8 @@ async def _ui_times(
                 _timed(app, partial(app.main.show_reading, reading), "full frame")
             )
             await asyncio.sleep(0.02)
+        if frames_only:
+            return times
         for _ in range(frames):
             times["sort"].append(_timed(app, app.main.action_sort, "sort"))
             await asyncio.sleep(0.02)
@@ -256,6 +265,12 @@ def main() -> None:
     parser.add_argument(
         "--against", type=int, default=None, help="also frames with this many, and the ratio"
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="with --against: more alternating rounds of frames at both sizes (the ratio's spread)",
+    )
     args = parser.parse_args()
     need_fds(args.registrations)
     snap_ms, _ = snapshot_ms(args.registrations, 30, None)
@@ -283,16 +298,35 @@ def main() -> None:
         print(f"{args.against:,} registrations, same run")
         _report((160, 45), times)
         frames[args.against] = _medians(times)
-        for what in ("frame", "full frame"):
-            (wall, cpu), (wall_n, cpu_n) = (
-                frames[args.registrations][what],
-                frames[args.against][what],
-            )
-            goal = " (goal <= 1.2x)" if what == "frame" else ""
-            print(
-                f"{what} at 160x45, {args.registrations:,} vs {args.against:,} registrations: "
-                f"wall {wall / wall_n:.2f}x, CPU {cpu / cpu_n:.2f}x{goal}"
-            )
+        _ratios(args, [(frames[args.registrations], frames[args.against])])
+
+
+def _ratios(
+    args: argparse.Namespace,
+    pairs: list[tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]],
+) -> None:
+    """The frame ratios of the two sizes, over alternating rounds.
+
+    One pair of runs, a minute apart on a shared machine, can land in
+    different load; the rounds alternate the sizes so both see the same
+    load, and the median of their ratios is the figure.
+    """
+    for _ in range(args.rounds):
+        medians = []
+        for n in (args.registrations, args.against):
+            _CPU.clear()
+            medians.append(_medians(asyncio.run(ui_times(n, args.frames, (160, 45), True))))
+        pairs.append((medians[0], medians[1]))
+    for what in ("frame", "full frame"):
+        walls = sorted(big[what][0] / small[what][0] for big, small in pairs)
+        cpus = sorted(big[what][1] / small[what][1] for big, small in pairs)
+        goal = " (goal <= 1.2x)" if what == "frame" else ""
+        print(
+            f"{what} at 160x45, {args.registrations:,} vs {args.against:,} registrations, "
+            f"median of {len(pairs)} alternating rounds: wall {statistics.median(walls):.2f}x "
+            f"({walls[0]:.2f}-{walls[-1]:.2f}), CPU {statistics.median(cpus):.2f}x "
+            f"({cpus[0]:.2f}-{cpus[-1]:.2f}){goal}"
+        )
 
 
 if __name__ == "__main__":

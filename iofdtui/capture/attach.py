@@ -58,6 +58,12 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     attach.add_argument("--json", action="store_true", help="with --seconds: one JSON document")
     attach.add_argument(
+        "--record",
+        metavar="FILE",
+        help="the app: record every reading to FILE from the start (R toggles; "
+        "iofdtui replay and export read it)",
+    )
+    attach.add_argument(
         "--exit-latency",
         action="store_true",
         help="also time each exit to its re-entry per reason (kvm_exit/kvm_entry: on VMX/SVM "
@@ -78,6 +84,8 @@ def usage_error(args: argparse.Namespace) -> str | None:
         return "give a PID to trace, or --list"
     if args.json and args.seconds is None:
         return "--json goes with --seconds"
+    if args.record is not None and (args.list or args.seconds is not None):
+        return "--record goes with the app (a PID alone); --seconds S --json keeps a headless trace"
     return None
 
 

@@ -16,6 +16,11 @@ from pathlib import Path
 from typing import TextIO
 
 from iofdtui.capture.headless import CHECKPOINT_S, READING_S, parse_plan
+from iofdtui.recording.attach_export import (
+    attach_column_help,
+    write_attach_csv,
+    write_attach_json,
+)
 from iofdtui.recording.export import column_help, write_csv, write_json
 from iofdtui.recording.reader import RecordingError, read_recording
 from iofdtui.recording.writer import RecordWriteError
@@ -105,7 +110,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
             78,
         )
         + "\n\ncolumns:\n"
-        + column_help(),
+        + column_help()
+        + "\n"
+        + attach_column_help(),
     )
     export.add_argument("file", metavar="FILE", help="the recording to read")
     out = export.add_mutually_exclusive_group(required=True)
@@ -160,6 +167,8 @@ def _export(args: argparse.Namespace) -> int:
     for note in recording.notes:
         print(f"iofdtui export: {args.file}: {note}", file=sys.stderr)
     target, write = (args.csv, write_csv) if args.csv is not None else (args.json, write_json)
+    if recording.header.attach is not None:  # an attached VM's: per doorbell, its own columns
+        write = write_attach_csv if args.csv is not None else write_attach_json
     try:
         with _output(target) as out:
             count = write(recording, out)
@@ -168,6 +177,6 @@ def _export(args: argparse.Namespace) -> int:
     except OSError as err:
         raise RecordWriteError(f"cannot write {target}: {err.strerror or err}") from None
     if target != "-":
-        frames = len(recording.frames)
+        frames = len(recording.frames) + len(recording.attach_frames)
         print(f"exported {count:,} rows from {frames:,} frames to {target}", file=sys.stderr)
     return 0

@@ -66,6 +66,10 @@ def replay(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from iofdtui.recording.reader import RecordingError
     from iofdtui.ui.replay.app import DEMO_SHOWN, ReplayApp, demo_path, open_recording
 
+    if not args.demo and not args.follow:
+        attached = _attach_replay(args.file)  # an attached VM's recording has its own view
+        if attached is not None:
+            return attached
     try:
         if args.demo:
             opened = open_recording(demo_path(), name=DEMO_SHOWN)
@@ -80,6 +84,31 @@ def replay(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         )
         return EXIT_ENV
     return running.run_tui(ReplayApp(opened))
+
+
+def _attach_replay(path: str) -> int | None:
+    """Replay an attached VM's recording (None: the file is a lab's, or unreadable, which
+    the lab's replay then says in its one line)."""
+    from iofdtui.recording.reader import RecordingError, read_header
+
+    try:
+        if read_header(path).attach is None:
+            return None
+    except RecordingError:
+        return None
+    from iofdtui.ui.attach.replay import AttachReplayApp, open_attach_recording
+
+    try:
+        recording = open_attach_recording(path)
+    except RecordingError as err:
+        print(f"iofdtui: {err}", file=sys.stderr)
+        return EXIT_ENV
+    if not running.has_terminal():
+        print(
+            "iofdtui: the replay needs a terminal (stdin and stdout must be a tty)", file=sys.stderr
+        )
+        return EXIT_ENV
+    return running.run_tui(AttachReplayApp(recording, path))  # type: ignore[arg-type]
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -108,19 +137,28 @@ def attach(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if problem is not None:
         OneLineParser(prog=f"{parser.prog} attach").error(problem)
     if attach_command.wants_app(args):
-        return _attach_app(args.pid, args.exit_latency)
+        return _attach_app(args.pid, args.exit_latency, args.record)
     with running.handlers(running.raise_ended):
         return attach_command.run(args)
 
 
-def _attach_app(pid: int, exit_latency: bool = False) -> int:
+def _attach_app(pid: int, exit_latency: bool = False, record: str | None = None) -> int:
     """The app on an attached VM; the tracer is opened first, so a failure is one line."""
     if not running.has_terminal():
         headless = f"iofdtui attach {pid} --seconds S"
         print(NEED_TTY.replace("iofdtui bench", headless), file=sys.stderr)
         return EXIT_ENV
+    if record is not None:
+        from iofdtui.recording.writer import RecordWriteError, probe
+
+        try:
+            probe(record)  # before any tracing: the session should not end up unrecorded
+        except RecordWriteError as err:
+            print(f"iofdtui: {err}", file=sys.stderr)
+            return EXIT_ENV
     from iofdtui.engine.attach.tracer import attached
     from iofdtui.ui.attach.app import AttachApp
 
     with attached(pid, exit_latency=exit_latency) as tracer:
-        return running.run_tui(AttachApp(tracer))  # type: ignore[arg-type]  # its startup_error is None
+        app = AttachApp(tracer, record=record)
+        return running.run_tui(app)  # type: ignore[arg-type]  # its startup_error is None

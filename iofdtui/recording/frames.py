@@ -14,6 +14,10 @@ The file format (JSON Lines, gzip-compressed when the name ends in `.gz`):
 
 Every dataclass is written as an object of its fields (see `codec`), so a
 frame is the engine's `Snapshot` exactly as the app received it.
+
+An attached VM's recording (`iofdtui attach PID`, `R`) has schema 2, a header
+whose `attach` says what was traced (and no `machine`: no lab was made), and
+`{"kind": "attach", ...}` frames, each an `AttachSnapshot` (attach_frames.py).
 """
 
 from __future__ import annotations
@@ -21,14 +25,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from iofdtui.engine.attach.snapshot import TraceSetup
 from iofdtui.engine.model import Bus
 from iofdtui.engine.snapshot import MachineFacts, Snapshot
 
 SCHEMA = 1
-"""The format this code writes and reads."""
+"""The format of a lab's recording (what this code writes for one, and reads)."""
 
-SOURCES: tuple[str, ...] = ("app", "headless", "demo")
-"""Who made a recording: the app (`--record`, `R`), `iofdtui record`, or the shipped demo."""
+ATTACH_SCHEMA = 2
+"""The format of an attached VM's recording: an iofdtui that reads only schema 1
+says to upgrade, rather than call the attach frames damaged."""
+
+NEWEST_SCHEMA = ATTACH_SCHEMA
+"""The newest format this code reads."""
+
+SOURCES: tuple[str, ...] = ("app", "headless", "demo", "attach")
+"""Who made a recording: the app (`--record`, `R`), `iofdtui record`, the shipped
+demo, or the attached VM's app (`iofdtui attach PID`, `R`)."""
 
 SEVERITIES: tuple[str, ...] = ("information", "warning", "error")
 """An event's severity, as Textual's `notify` takes it."""
@@ -45,21 +58,23 @@ class Header:
         schema: the file format (SCHEMA when written by this code).
         iofdtui_version: the version that wrote it.
         created: when recording began, ISO 8601 UTC.
-        machine: the machine the numbers are about.
-        source: "app", "headless" or "demo" (SOURCES).
+        machine: the machine the numbers are about (None: an attached VM's, see `attach`).
+        source: "app", "headless", "demo" or "attach" (SOURCES).
         note: free text, e.g. where and how the demo recording was made.
         shape: the digest of the frames' fields when written (`codec.shape(Frame)`):
             a file whose frames do not decode and whose shape differs from this
             version's was made by an iofdtui with other snapshot fields.
+        attach: an attached VM's recording: what was traced (None: a lab's).
     """
 
     schema: int
     iofdtui_version: str
     created: str
-    machine: MachineFacts
+    machine: MachineFacts | None
     source: str
     note: str | None = None
     shape: str | None = None
+    attach: TraceSetup | None = None
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from iofdtui.recording.attach_frames import AttachFrame, Nonsense, check_header, check_snapshot
 from iofdtui.recording.codec import CodecError, decode, shape
-from iofdtui.recording.frames import SCHEMA, SEVERITIES, SOURCES, Frame, Header, Histograms
+from iofdtui.recording.frames import (
+    NEWEST_SCHEMA,
+    SEVERITIES,
+    SOURCES,
+    Frame,
+    Header,
+    Histograms,
+)
 
 MAX_LINE_BYTES = 64 * 1024 * 1024
 """Longest line accepted (a frame of 1,000 registrations is a few MB)."""
@@ -58,13 +66,15 @@ class Recording:
 
     Attributes:
         header: the first line.
-        frames: every frame, in order, each with the latest histograms.
+        frames: every frame, in order, each with the latest histograms (a lab's).
         notes: what was skipped and why (e.g. a last line cut short).
+        attach_frames: every frame of an attached VM's recording (`header.attach`).
     """
 
     header: Header
     frames: list[Frame] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    attach_frames: list[AttachFrame] = field(default_factory=list)
 
 
 def read_recording(path: str | os.PathLike[str]) -> Recording:
@@ -102,7 +112,25 @@ def read_recording(path: str | os.PathLike[str]) -> Recording:
         lines.close()
     if parser.header is None:
         raise RecordingError(f"the file is empty: {NOT_OURS}", 1)
-    return Recording(parser.header, parser.frames, notes)
+    return Recording(parser.header, parser.frames, notes, parser.attach_frames)
+
+
+def read_header(path: str | os.PathLike[str]) -> Header:
+    """The first line of the recording at `path` (what it holds: a lab's or an attached VM's).
+
+    Raises:
+        RecordingError: as `read_recording`, for the first line.
+    """
+    lines = _Lines(_open(path))
+    try:
+        line = lines.next_line(final=True)
+        if line is None:
+            raise RecordingError(f"the file is empty: {NOT_OURS}", 1)
+        header = _Parser().feed(line[0], lines.number)
+    finally:
+        lines.close()
+    assert isinstance(header, Header)
+    return header
 
 
 def follow(
@@ -111,7 +139,7 @@ def follow(
     *,
     timeout_s: float | None = None,
     stop: threading.Event | None = None,
-) -> Iterator[Header | Frame]:
+) -> Iterator[Header | Frame | AttachFrame]:
     """Tail a recording as it is written: the header, then each frame as its line completes.
 
     Waits for the file to appear and for each line to end, polling every
@@ -325,12 +353,14 @@ class _Parser:
         self.header: Header | None = None
         self.frames: list[Frame] = []
         """Every frame so far (`keep`), else none: a follower hands each one on."""
+        self.attach_frames: list[AttachFrame] = []
+        """Likewise, for an attached VM's recording."""
         self.count = 0
         self._keep = keep
         self._histograms = Histograms()
         self._last_at = -math.inf
 
-    def feed(self, text: str, number: int) -> Header | Frame:
+    def feed(self, text: str, number: int) -> Header | Frame | AttachFrame:
         try:
             data = json.loads(text, parse_constant=_reject_constant)
         except (ValueError, RecursionError) as err:
@@ -345,6 +375,12 @@ class _Parser:
         if self.header is None:
             self.header = self._header(data, number)
             return self.header
+        if self.header.attach is not None:
+            attached = self._attach_frame(data, number, self.header)
+            self.count += 1
+            if self._keep:
+                self.attach_frames.append(attached)
+            return attached
         frame = self._frame(data, number)
         self.count += 1
         if self._keep:
@@ -357,9 +393,9 @@ class _Parser:
         schema = data.get("schema")
         if not isinstance(schema, int) or isinstance(schema, bool) or schema < 1:
             raise RecordingError(f"the header has no schema number: {NOT_OURS}", number)
-        if schema > SCHEMA:
+        if schema > NEWEST_SCHEMA:
             raise RecordingError(
-                f"written by a newer iofdtui (schema {schema}, this reads {SCHEMA}): "
+                f"written by a newer iofdtui (schema {schema}, this reads up to {NEWEST_SCHEMA}): "
                 "upgrade iofdtui to read it",
                 number,
             )
@@ -370,19 +406,37 @@ class _Parser:
                 f"header.source: {header.source[:40]!r} is not one of {', '.join(SOURCES)}",
                 number,
             )
-        return header
+        return _kind_agrees(header, number)
 
     def _frame(self, data: Any, number: int) -> Frame:
-        if not isinstance(data, dict) or data.get("kind") != "frame":
-            kind = data.get("kind") if isinstance(data, dict) else None
-            what = f"kind {kind[:20]!r}" if isinstance(kind, str) else "no kind"
-            raise RecordingError(f"not a frame ({what}); the recording is damaged", number)
+        frame = self._timed(Frame, "frame", data, number)
+        if "histograms" in data:
+            changed = _decoded(Histograms, data["histograms"], number, "histograms")
+            self._histograms = self._histograms.merged(changed)
+        return Frame(frame.at, frame.snapshot, self._histograms, frame.events)
+
+    def _attach_frame(self, data: Any, number: int, header: Header) -> AttachFrame:
+        frame = self._timed(AttachFrame, "attach", data, number)
+        assert header.attach is not None
+        try:
+            check_snapshot(frame.snapshot, header.attach)
+        except Nonsense as err:
+            raise RecordingError(f"{err}; the recording is damaged", number) from None
+        return frame
+
+    def _timed(self, cls: type[Any], kind: str, data: Any, number: int) -> Any:
+        """A frame line of `kind` as `cls`: its fields, its time after the last, its events."""
+        if not isinstance(data, dict) or data.get("kind") != kind:
+            found = data.get("kind") if isinstance(data, dict) else None
+            what = f"kind {found[:20]!r}" if isinstance(found, str) else "no kind"
+            name = "an attach frame" if kind == "attach" else "a frame"
+            raise RecordingError(f"not {name} ({what}); the recording is damaged", number)
         body = {k: v for k, v in data.items() if k not in ("kind", "histograms")}
         try:
-            frame = _decoded(Frame, body, number, "")
+            frame = _decoded(cls, body, number, "")
         except RecordingError as err:
             made_with = self.header.shape if self.header is not None else None
-            if made_with is None or made_with == shape(Frame):
+            if made_with is None or made_with == shape(cls):
                 raise
             raise RecordingError(
                 f"{err.message.removesuffix('; the recording is damaged')}: it was made by "
@@ -404,10 +458,15 @@ class _Parser:
                     f"{', '.join(SEVERITIES)}; the recording is damaged",
                     number,
                 )
-        if "histograms" in data:
-            changed = _decoded(Histograms, data["histograms"], number, "histograms")
-            self._histograms = self._histograms.merged(changed)
-        return Frame(frame.at, frame.snapshot, self._histograms, frame.events)
+        return frame
+
+
+def _kind_agrees(header: Header, number: int) -> Header:
+    try:
+        check_header(header)
+    except Nonsense as err:
+        raise RecordingError(f"{err}; the recording is damaged", number) from None
+    return header
 
 
 def _decoded(cls: type, data: Any, number: int, path: str | None = None) -> Any:

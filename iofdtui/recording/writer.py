@@ -23,6 +23,7 @@ from importlib import metadata
 from types import TracebackType
 from typing import IO, Any
 
+from iofdtui.engine.attach.snapshot import AttachSnapshot
 from iofdtui.engine.snapshot import MachineFacts, Snapshot
 from iofdtui.recording.codec import encode, shape
 from iofdtui.recording.frames import SCHEMA, Event, Frame, Header, Histogram, Histograms
@@ -115,7 +116,10 @@ class Recorder:
                 self._file = open(self.path, "wb")  # noqa: SIM115 (closed by close())
         except OSError as err:
             raise self._error(err) from None
-        self._write({"kind": "header", **encode(header)})
+        body = encode(header)
+        if header.attach is None:
+            del body["attach"]  # a lab's header as before: older iofdtuis read it
+        self._write({"kind": "header", **body})
 
     def frame(
         self,
@@ -151,6 +155,27 @@ class Recorder:
                 if changed is not None:
                     line["histograms"] = encode_histograms(changed)
                     self._known = self._known.merged(changed)
+            self._write(line)
+            self.frames += 1
+
+    def attach_frame(
+        self, at: float, snapshot: AttachSnapshot, events: Sequence[Event] = ()
+    ) -> None:
+        """Write one frame of an attached VM's recording (`attach_frames.py`).
+
+        Raises:
+            RecordWriteError: the write failed (the file is closed).
+            ValueError: the recorder is closed.
+        """
+        line = {
+            "kind": "attach",
+            "at": encode(at),
+            "snapshot": encode(snapshot),
+            "events": encode(tuple(events)),
+        }
+        with self._lock:
+            if self._file is None:
+                raise ValueError(f"the recording to {self.path} is closed")
             self._write(line)
             self.frames += 1
 

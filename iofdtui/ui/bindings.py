@@ -62,19 +62,43 @@ if sorted(PALETTE_ORDER) != sorted(c.action for c in COMMANDS):
     raise TypeError("PALETTE_ORDER must name every action of COMMANDS once: update it")
 
 
-def attach_bindings() -> list[BindingType]:
-    """The Textual bindings of the attached VM's app (`ui/keys/attach.py`)."""
+def attach_commands(replay: bool = False) -> tuple[Command, ...]:
+    """The attached VM's app's commands; replaying one's recording, the timeline's
+    first and none that act on the live trace."""
+    if replay:
+        return REPLAY_COMMANDS + tuple(c for c in ATTACH_COMMANDS if not c.live_only)
+    return ATTACH_COMMANDS
+
+
+ATTACH_REPLAY_FOOTER = frozenset({"help", "quit"})
+"""Replaying an attached VM's recording, the view's commands the footer keeps beside
+the timeline's (at 80 columns those fill it); the others are in the palette and help."""
+
+
+def attach_bindings(replay: bool = False) -> list[BindingType]:
+    """The Textual bindings of the attached VM's app (`ui/keys/attach.py`); replaying,
+    the live trace's keys stay bound (they say it is a recording) out of the footer."""
     out: list[BindingType] = []
-    for c in ATTACH_COMMANDS:
+    for c in REPLAY_COMMANDS + ATTACH_COMMANDS if replay else ATTACH_COMMANDS:
         if c.key:
-            out.append(Binding(c.key, c.action, c.label, show=c.footer, tooltip=f"{c.help}."))
-            out.extend(Binding(alias, c.action, c.label, show=False) for alias in c.aliases)
+            in_view = c.scope == "replay" or c.action in ATTACH_REPLAY_FOOTER
+            show = c.footer and not (replay and (c.live_only or not in_view))
+            out.append(
+                Binding(
+                    c.key, c.action, c.label, show=show, priority=c.priority, tooltip=f"{c.help}."
+                )
+            )
+            out.extend(
+                Binding(alias, c.action, c.label, show=False, priority=c.priority)
+                for alias in c.aliases
+            )
     return out
 
 
-def attach_keys_markdown() -> str:
+def attach_keys_markdown(replay: bool = False) -> str:
     """The attached app's help: its keys, as the lab's help lists them."""
-    keys = " · ".join(f"{_keys_text(c)} {c.brief}" for c in ATTACH_COMMANDS if c.key)
+    commands = attach_commands(replay)
+    keys = " · ".join(f"{_keys_text(c)} {c.brief}" for c in commands if c.key)
     return f"{keys} · Ctrl+P command palette\n"
 
 

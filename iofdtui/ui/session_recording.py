@@ -27,10 +27,11 @@ from iofdtui.ui.lab_port import LabPort
 from iofdtui.ui.messages import SnapshotReady
 
 
-def timestamped_name(now: datetime | None = None) -> str:
-    """The file `R` records to in the current directory: iofdtui-YYYYmmdd-HHMMSS.jsonl.gz,
-    with -2, -3, ... before the suffix when that exists (never overwrite a recording)."""
-    stem = f"iofdtui-{(now or datetime.now()).strftime('%Y%m%d-%H%M%S')}"
+def timestamped_name(now: datetime | None = None, prefix: str = "iofdtui") -> str:
+    """The file `R` records to in the current directory: iofdtui-YYYYmmdd-HHMMSS.jsonl.gz
+    (`prefix` first), with -2, -3, ... before the suffix when that exists (never
+    overwrite a recording)."""
+    stem = f"{prefix}-{(now or datetime.now()).strftime('%Y%m%d-%H%M%S')}"
     name, n = f"{stem}.jsonl.gz", 1
     while Path(name).exists():
         n += 1

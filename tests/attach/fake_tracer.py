@@ -12,6 +12,7 @@ from iofdtui.engine.attach.snapshot import (
     TracedDoorbell,
     TracedThread,
     TracedValue,
+    TraceSetup,
 )
 from iofdtui.engine.model import Bus
 
@@ -38,6 +39,17 @@ class FakeTracer:
     def reset(self) -> None:
         self.resets += 1
         self.readings = 0
+
+    def setup(self) -> TraceSetup:
+        return TraceSetup(
+            pid=4242,
+            comm="qemu-system-x86",
+            kernel="6.18.0-test",
+            flavour="kvm_intel",
+            events=("kvm_pio", "kvm_mmio", "kvm_userspace_exit", *IRQ_EVENTS),
+            exit_latency=self.exit_na is None,
+            buffer_kb=4096,
+        )
 
     def snapshot(self) -> AttachSnapshot:
         self.readings += 1

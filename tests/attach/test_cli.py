@@ -66,6 +66,8 @@ def test_without_tracefs_one_line_exit_2(
         (["attach", "1", "--json"], "--json goes with --seconds"),
         (["attach", "x", "--seconds", "1"], "must be a process id"),
         (["attach", "1", "--seconds", "0"], "must be seconds from 0.1"),
+        (["attach", "1", "--seconds", "1", "--record", "r.jsonl"], "--record goes with the app"),
+        (["attach", "--list", "--record", "r.jsonl"], "--record goes with the app"),
     ],
 )
 def test_bad_flags_one_line(argv: list[str], says: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -238,7 +238,7 @@ def test_a_gzip_stream_cut_short_reads_up_to_its_last_whole_line(tmp_path: Path)
         ),
         (
             lambda ls: [ls[0].replace('"schema":1', '"schema":3'), *ls[1:]],
-            "line 1: written by a newer iofdtui (schema 3, this reads 1): "
+            "line 1: written by a newer iofdtui (schema 3, this reads up to 2): "
             "upgrade iofdtui to read it",
         ),
         (

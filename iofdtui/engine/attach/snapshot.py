@@ -105,6 +105,29 @@ class TraceCost:
 
 
 @dataclass(frozen=True, slots=True)
+class TraceSetup:
+    """What is traced, and where: what a recording of an attached VM says it holds.
+
+    Attributes:
+        pid: the process traced.
+        comm: its command name (the VMM's: qemu-system-x86, firecracker, ...).
+        kernel: the host kernel's release (`uname -r`).
+        flavour: the KVM module serving the VM (kvm_intel, kvm_amd, kvm_pvm).
+        events: the tracepoints enabled (kvm_pio, kvm_mmio, ...), as the kernel names them.
+        exit_latency: whether kvm_exit/kvm_entry are traced (`--exit-latency`).
+        buffer_kb: the instance's buffer, per CPU.
+    """
+
+    pid: int
+    comm: str
+    kernel: str
+    flavour: str
+    events: tuple[str, ...]
+    exit_latency: bool
+    buffer_kb: int
+
+
+@dataclass(frozen=True, slots=True)
 class AttachSnapshot:
     """An attached VM's doorbells at one reading.
 

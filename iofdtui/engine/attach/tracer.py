@@ -33,6 +33,7 @@ from iofdtui.engine.attach.snapshot import (
     TracedDoorbell,
     TracedThread,
     TracedValue,
+    TraceSetup,
 )
 from iofdtui.engine.attach.tally import Entry, NativeTally
 from iofdtui.engine.attach.tracefs import DEFAULT_BUFFER_KB, TraceInstance, find_tracefs
@@ -102,6 +103,18 @@ class Tracer:
     def instance_name(self) -> str:
         """The tracefs instance's name (under instances/)."""
         return self._instance.name
+
+    def setup(self) -> TraceSetup:
+        """What this tracer records (after `open()`: the events this kernel has)."""
+        return TraceSetup(
+            pid=self.pid,
+            comm=self.process.comm,
+            kernel=host.kernel_release(),
+            flavour=self._flavour,
+            events=tuple(self._instance.formats),  # the enabled ones, by name
+            exit_latency=self.exit_latency,
+            buffer_kb=self.buffer_kb,
+        )
 
     def open(self) -> Tracer:
         """Start recording; TraceUnavailable says why it cannot."""

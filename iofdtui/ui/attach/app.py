@@ -4,11 +4,14 @@ The tracer is opened (and its tracefs instance made) by the command line
 before the app starts, so every failure is one line; the app reads it in one
 thread worker, `poll()` every POLL_S and a snapshot every refresh, and shows
 the counts. Nothing here acts on the attached VM: there is no guest to pause
-and no registration to add, so the lab's keys are not offered.
+and no registration to add, so the lab's keys are not offered.  `R` records
+every reading, the display paused or not (recording.py); `iofdtui replay`
+plays it back (replay.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from datetime import datetime
@@ -22,12 +25,14 @@ from textual.containers import Horizontal
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from iofdtui.engine.attach.snapshot import AttachSnapshot
+from iofdtui.engine.attach.snapshot import AttachSnapshot, TraceSetup
+from iofdtui.recording.writer import RecordWriteError
 from iofdtui.ui.attach.commands import AttachCommands
 from iofdtui.ui.attach.header import AttachHeader, header_text
 from iofdtui.ui.attach.help import AttachHelpScreen, DoorbellFilterPrompt
 from iofdtui.ui.attach.kernel_tables import ExitLatencyTable, TracedIrqsTable
-from iofdtui.ui.attach.messages import TraceEnded, TraceRead
+from iofdtui.ui.attach.messages import RecordingStopped, TraceEnded, TraceRead
+from iofdtui.ui.attach.recording import AttachRecording
 from iofdtui.ui.attach.tables import (
     TracedDoorbellsTable,
     TracedThreadsTable,
@@ -36,6 +41,7 @@ from iofdtui.ui.attach.tables import (
 )
 from iofdtui.ui.attach.view import SORT_KEYS, arranged
 from iofdtui.ui.bindings import attach_bindings
+from iofdtui.ui.session_recording import timestamped_name
 
 POLL_S = 0.2
 """Seconds between reads of the kernel's buffers (a flat-out VM fills 4 MiB in about a second)."""
@@ -63,6 +69,10 @@ class TracerPort(Protocol):
         """Zero the counts."""
         ...
 
+    def setup(self) -> TraceSetup:
+        """What is traced (a recording's header says it)."""
+        ...
+
 
 def process_alive(pid: int) -> bool:
     """Whether `pid` still exists."""
@@ -78,6 +88,9 @@ class AttachApp(App[int]):
     BINDINGS: ClassVar[list[BindingType]] = attach_bindings()
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
 
+    REPLAY: ClassVar[bool] = False
+    """Whether this app replays a recording (the palette and help offer the timeline)."""
+
     startup_error: str | None = None
     """Always None: the tracer is open before the app starts (what the CLI's runner asks)."""
 
@@ -87,7 +100,9 @@ class AttachApp(App[int]):
         *,
         refresh_interval: float = 0.5,
         screenshot_dir: Path | str = "screenshots",
+        record: str | Path | None = None,
     ) -> None:
+        """The app on `tracer`'s VM; `record`: record to this file from the start (`R` toggles)."""
         super().__init__()
         self.tracer = tracer
         self.refresh_interval = refresh_interval
@@ -105,12 +120,16 @@ class AttachApp(App[int]):
         self.display_paused = False
         """The tables held still (`p`); readings go on and the latest shows on resume."""
         self._held: AttachSnapshot | None = None
+        self.recording = AttachRecording()
+        """The recording of every reading, while one is on (`R`)."""
+        self._record_to = record
 
     def compose(self) -> ComposeResult:
         """Header, note, doorbells, the selected one's values and threads, interrupts and
         exit latency."""
         yield AttachHeader(id="header")
         yield Static(NOTE, id="note")
+        yield from self._compose_controls()
         doors = TracedDoorbellsTable(id="doorbells")
         doors.border_title = "Doorbells (kvm_pio, kvm_mmio, kvm_userspace_exit)"
         yield doors
@@ -128,12 +147,30 @@ class AttachApp(App[int]):
             exits = ExitLatencyTable(id="exit-latency")
             exits.border_title = "Exit latency (kvm_exit → kvm_entry)"
             yield exits
-        yield Footer()
+        # A replay's timeline keys fill 80 columns: compact, and ctrl+p left to the help
+        # (as the lab's footer), so h and q stay in view.
+        yield Footer(compact=self.REPLAY, show_command_palette=not self.REPLAY)
+
+    def _compose_controls(self) -> ComposeResult:
+        """What goes under the note, over the tables (a replay's timeline)."""
+        yield from ()
 
     def on_mount(self) -> None:
-        """Start reading."""
+        """Start reading (and recording, with `record`)."""
         self.query_one(TracedDoorbellsTable).focus()
+        if self._record_to is not None:
+            self._start_recording(self._record_to)
+        self._start()
+
+    def _start(self) -> None:
+        """Start the readings: the tracer's worker (a replay's playback instead)."""
         self._trace()
+
+    def on_unmount(self) -> None:
+        """Close the recording, if one is on."""
+        # Leaving: nowhere left to say a failure; the file holds every whole line.
+        with contextlib.suppress(RecordWriteError):
+            self.recording.stop()
 
     @work(thread=True, exclusive=True, group="trace", exit_on_error=False)
     def _trace(self) -> None:
@@ -144,22 +181,36 @@ class AttachApp(App[int]):
             time.sleep(POLL_S)
             if not process_alive(self.tracer.pid):
                 self.tracer.poll(final=True)
-                self.post_message(TraceRead(self.tracer.snapshot()))
-                self.post_message(TraceEnded("the process ended: these are its last counts"))
+                why = "the process ended: these are its last counts"
+                self.recording.event(why)
+                self._read()
+                self.post_message(TraceEnded(why))
                 return
             self.tracer.poll()
             if time.monotonic() >= next_show:
                 next_show = time.monotonic() + self.refresh_interval
-                self.post_message(TraceRead(self.tracer.snapshot()))
+                self._read()
+
+    def _read(self) -> None:
+        """Take a reading: record it (in this worker), then show it."""
+        snap = self.tracer.snapshot()
+        failed = self.recording.frame(snap)
+        if failed is not None:
+            self.post_message(RecordingStopped(failed))
+        self.post_message(TraceRead(snap))
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
             err = event.worker.error
-            self.post_message(TraceEnded(f"reading stopped: {err}; the counts are as of then"))
+            why = f"reading stopped: {err}; the counts are as of then"
+            self.recording.event(why, "error")
+            self.post_message(TraceEnded(why))
 
     def on_trace_read(self, message: TraceRead) -> None:
         """Show a reading (or, with the display paused, keep it for the resume)."""
+        if not self.query(AttachHeader):
+            return  # a reading that arrived while the app tears its screen down at quit
         if self.display_paused:
             self._held = message.snapshot
             return
@@ -195,10 +246,13 @@ class AttachApp(App[int]):
             view.append(f"filter {self.filter_text!r}")
         if self.sort_key != SORT_KEYS[0]:
             view.append(f"sorted by {self.sort_key}")
-        text = header_text(self._last, self._share, self._ended)
+        text = header_text(
+            self._last, self._share, self._ended, self.recording.path, self.size.width
+        )
         if view:
             text.append("\n" + " · ".join(view), style="bold")
-        self.query_one(AttachHeader).update(text)
+        for header in self.query(AttachHeader):  # none while the app tears its screen down
+            header.update(text)
 
     def _show_doorbells(self) -> None:
         if self._last is not None:
@@ -208,6 +262,8 @@ class AttachApp(App[int]):
     def on_trace_ended(self, message: TraceEnded) -> None:
         """Say why tracing stopped, under the header."""
         self._ended = message.why
+        if not self.query(AttachHeader):
+            return  # the app is tearing its screen down
         self._share = None
         self._show_header()
 
@@ -232,7 +288,38 @@ class AttachApp(App[int]):
         self.tracer.reset()
         self._previous = None
         self._held = None  # taken before the reset: resuming must not show it
+        self.recording.event("counts reset")
         self.notify("counts reset", timeout=2)
+
+    def action_toggle_recording(self) -> None:
+        """Record every reading to a timestamped file here, or stop recording."""
+        if self.recording.path is None:
+            self._start_recording(timestamped_name(prefix="iofdtui-attach"))
+            return
+        try:
+            done = self.recording.stop()
+        except RecordWriteError as err:
+            self.notify(str(err), title="Recording failed", severity="error")
+        else:
+            if done is not None:
+                path, frames = done
+                self.notify(f"recording saved: {frames:,} frames in {path}", timeout=5)
+        self._show_header()
+
+    def _start_recording(self, path: str | Path) -> None:
+        try:
+            self.recording.start(path, self.tracer.setup())
+        except RecordWriteError as err:
+            self.notify(str(err), title="Not recording", severity="error")
+            return
+        self.recording.event(f"recording to {path}")
+        self.notify(f"recording to {path} (R stops)", timeout=3)
+        self._show_header()
+
+    def on_recording_stopped(self, message: RecordingStopped) -> None:
+        """A write failed: say so once; tracing goes on."""
+        self.notify(message.why, title="Recording stopped", severity="error")
+        self._show_header()
 
     def action_pause_display(self) -> None:
         """Hold the tables still, or show the latest reading again."""

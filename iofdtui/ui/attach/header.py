@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -9,9 +11,22 @@ from iofdtui.engine.attach.snapshot import AttachSnapshot
 from iofdtui.reports import format as fmt
 
 
-def header_text(snap: AttachSnapshot, cpu_share: float | None, ended: str | None) -> Text:
-    """Two lines: the process and its threads; the tracing's own cost (or why it stopped)."""
+def header_text(
+    snap: AttachSnapshot,
+    cpu_share: float | None,
+    ended: str | None,
+    recording: str | None = None,
+    width: int = 160,
+) -> Text:
+    """Two lines: the process and its threads; the tracing's own cost (or why it stopped).
+
+    While recording, the first line starts `● REC <file>` (`● REC` under 100 columns),
+    as the lab's header does.
+    """
     text = Text()
+    if recording is not None:
+        mark = f"● REC {Path(recording).name} · " if width >= 100 else "● REC · "
+        text.append(mark, style="bold red")
     text.append("ATTACHED ", style="bold reverse")
     text.append(f" pid {snap.pid} ({snap.comm})", style="bold")
     threads = " ".join(str(t) for t in snap.threads) or "none yet"

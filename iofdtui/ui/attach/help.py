@@ -63,7 +63,8 @@ class AttachHelpScreen(HelpScreen):
         """The help text and the footer."""
         with VerticalScroll(classes="dialog") as scroll:
             scroll.border_title = "Help"
-            yield Markdown(ATTACH_HELP + attach_keys_markdown())
+            replay = getattr(self.app, "REPLAY", False)
+            yield Markdown(ATTACH_HELP + attach_keys_markdown(replay))
         yield Footer()
 
 

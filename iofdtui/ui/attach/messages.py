@@ -23,3 +23,12 @@ class TraceEnded(Message):
         self.why = why
         """One line: what happened and what the counts on screen are."""
         super().__init__()
+
+
+class RecordingStopped(Message):
+    """Recording stopped: a write failed (one line: the file, the cause and the fix)."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+        """One line: what failed and what to do."""
+        super().__init__()

@@ -1,6 +1,10 @@
 """`iofdtui attach PID`'s commands: the attached app is read-only, so the lab's keys
 that act on a VM (add, remove, plan, reader, pace) are not there; the view's are
-(filter, sort, pause the display), on the lab's keys."""
+(filter, sort, pause the display, record), on the lab's keys.
+
+Those marked `needs_lab` act on the live trace: replaying an attached VM's
+recording, they say in one line that it is a recording, and the timeline's keys
+(`keys/replay.py`) take their place in the footer, palette and help."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ ATTACH_COMMANDS: tuple[Command, ...] = (
         "Hold the tables still; tracing goes on, and resuming shows the counts since",
         "pause/resume the display",
         scope="app",
+        needs_lab=True,
     ),
     Command(
         "reset",
@@ -24,6 +29,7 @@ ATTACH_COMMANDS: tuple[Command, ...] = (
         "Zero the attached VM's counts; tracing goes on",
         "reset",
         scope="app",
+        needs_lab=True,
     ),
     Command(
         "filter",
@@ -42,6 +48,17 @@ ATTACH_COMMANDS: tuple[Command, ...] = (
         "Cycle the doorbells' order: address, writes, writes/s, exits, in kernel %",
         "sort",
         scope="app",
+    ),
+    Command(
+        "toggle_recording",
+        "R",
+        "Rec",
+        "Record / stop recording",
+        "Record every reading to iofdtui-attach-<time>.jsonl.gz here, or stop "
+        "(iofdtui replay and export read it)",
+        "record",
+        scope="app",
+        needs_lab=True,
     ),
     Command(
         "screenshot",

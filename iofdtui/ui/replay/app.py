@@ -146,6 +146,12 @@ def _open_following(name: str, clock: Callable[[], float]) -> Opened:
             )
         raise RecordingError(f"{name}: line 1: not a recording header")
     header = first[0]
+    if header.attach is not None:
+        closed.set()
+        raise RecordingError(
+            f"{name}: an attached VM's recording: --follow plays a lab's only; "
+            "replay it without --follow"
+        )
     return Opened(ReplayLab(header, follow=True, clock=clock, closed=closed), name, items)
 
 
