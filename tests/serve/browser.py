@@ -98,6 +98,19 @@ class TerminalPage:
             self.page.wait_for_timeout(POLL_MS)
         return text
 
+    def drawing(self) -> bytes:
+        """A screenshot of what the page's terminal drew."""
+        return self.page.locator(".xterm-screen").screenshot()
+
+    def wait_for_drawing_other_than(self, drawn: bytes, timeout: float = 30.0) -> bytes:
+        """What the terminal draws once it differs from `drawn`: xterm.js paints its
+        buffer at the next animation frame, so new text may not be drawn yet."""
+        deadline = time.monotonic() + timeout
+        while (now := self.drawing()) == drawn:
+            assert time.monotonic() < deadline, "the page's drawing never changed"
+            self.page.wait_for_timeout(POLL_MS)
+        return now
+
 
 @contextmanager
 def browser_page(url: str, width: int = 1280, height: int = 760) -> Iterator[TerminalPage]:

@@ -52,10 +52,10 @@ def test_a_browser_watches_the_presenters_live_lab(tmp_path: Path) -> None:
         with browser_page(url) as page:
             # The visitor's app follows the presenter's recording: the lab's header.
             first = rings(page.wait_for_text(lambda text: rings(text) > 0, timeout=90))
-            drawn = page.page.locator(".xterm-screen").screenshot()
+            drawn = page.drawing()
             text = page.wait_for_text(lambda text: rings(text) > first, timeout=60)
             assert "FOLLOWING" in text and "Doorbells" in text
-            assert page.page.locator(".xterm-screen").screenshot() != drawn
+            page.wait_for_drawing_other_than(drawn)  # and the page drew the change
             assert len(replays_of(recording)) == 1, "the visitor's replay runs"
             # A visitor's keys reach their own app only: S saves its screenshot in the
             # server's work directory, not in the presenter's.
