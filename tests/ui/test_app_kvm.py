@@ -199,6 +199,10 @@ async def test_pause_freezes_every_count_and_the_checkpoint_balances() -> None:
         assert any("guest resumed" in line for line in log)
 
 
+PF_USER_WORKER = 0x4000
+"""A kernel worker thread in a user process (include/linux/sched.h): KVM's per-VM one."""
+
+
 def _comm(task: str) -> str:
     try:
         with open(f"/proc/self/task/{task}/comm") as comm:
@@ -211,12 +215,16 @@ async def test_quit_leaves_no_thread_or_fd_behind() -> None:
     def ours(task: str) -> bool:
         # KVM forks a worker per VM into the process (kvm-nx-lpage-recovery) that
         # exits on the kernel's schedule after the VM's fd closes: not our thread,
-        # and a VM left open would show as its fds.
+        # and a VM left open would show as its fds.  Told apart by the kernel's
+        # PF_USER_WORKER flag, not its name: it carries ours ("python") until
+        # the kernel renames it.
         try:
-            with open(f"/proc/self/task/{task}/comm") as comm:
-                return not comm.read().startswith("kvm-")
+            with open(f"/proc/self/task/{task}/stat") as stat:
+                text = stat.read()
         except FileNotFoundError:
             return False  # gone while we looked
+        flags = int(text[text.rindex(")") + 2 :].split()[6])
+        return not flags & PF_USER_WORKER
 
     def counts() -> tuple[int, int, int]:
         return (
