@@ -9,14 +9,13 @@ a reset).
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from collections.abc import Iterator
 from typing import Any, TextIO
 
 from iofdtui.engine.model import format_addr
-from iofdtui.recording.codec import encode
+from iofdtui.recording.export import write_json_head, write_table_csv
 from iofdtui.recording.reader import Recording
 
 Row = dict[str, Any]
@@ -80,31 +79,14 @@ def rows(recording: Recording) -> Iterator[Row]:
         previous = snap
 
 
-def _cell(value: object) -> object:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value)  # exact, as the recording holds it
-    return value
-
-
 def write_attach_csv(recording: Recording, out: TextIO) -> int:
     """Write the CSV table to `out`; returns the rows written."""
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    count = 0
-    for row in rows(recording):
-        writer.writerow({k: _cell(v) for k, v in row.items()})
-        count += 1
-    return count
+    return write_table_csv(rows(recording), COLUMNS, out)
 
 
 def write_attach_json(recording: Recording, out: TextIO) -> int:
     """Write the JSON document to `out`, a row at a time; returns the rows written."""
-    out.write('{\n "recording": ')
-    json.dump(encode(recording.header), out, allow_nan=False, ensure_ascii=False)
-    out.write(',\n "notes": ')
-    json.dump(recording.notes, out, ensure_ascii=False)
+    write_json_head(recording, out)
     out.write(',\n "doorbells": [')
     count = 0
     for row in rows(recording):

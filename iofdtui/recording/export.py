@@ -13,7 +13,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TextIO
 
 from iofdtui.engine.model import format_addr
@@ -162,23 +162,33 @@ def _cell(value: object) -> object:
     return value
 
 
-def write_csv(recording: Recording, out: TextIO) -> int:
-    """Write the CSV table to `out`; returns the rows written."""
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+def write_table_csv(table: Iterable[dict[str, object]], columns: Sequence[str], out: TextIO) -> int:
+    """Write `table` under `columns` as CSV to `out`; returns the rows written."""
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     count = 0
-    for row in rows(recording):
+    for row in table:
         writer.writerow({k: _cell(v) for k, v in row.items()})
         count += 1
     return count
 
 
-def write_json(recording: Recording, out: TextIO) -> int:
-    """Write the JSON document to `out`, a row at a time; returns the rows written."""
+def write_csv(recording: Recording, out: TextIO) -> int:
+    """Write the CSV table to `out`; returns the rows written."""
+    return write_table_csv(rows(recording), COLUMNS, out)
+
+
+def write_json_head(recording: Recording, out: TextIO) -> None:
+    """Open the JSON document: the recording's header and notes (its tables follow)."""
     out.write('{\n "recording": ')
     json.dump(encode(recording.header), out, allow_nan=False, ensure_ascii=False)
     out.write(',\n "notes": ')
     json.dump(recording.notes, out, ensure_ascii=False)
+
+
+def write_json(recording: Recording, out: TextIO) -> int:
+    """Write the JSON document to `out`, a row at a time; returns the rows written."""
+    write_json_head(recording, out)
     count = 0
     for key, table in (("registrations", "registration"), ("doorbells", "doorbell")):
         out.write(f',\n "{key}": [')

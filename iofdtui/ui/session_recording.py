@@ -13,7 +13,6 @@ fails stops the recording with one line; the session goes on.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -21,8 +20,9 @@ from pathlib import Path
 
 from iofdtui.capture.histograms import read_histograms, rung
 from iofdtui.engine.snapshot import MachineFacts, Snapshot
-from iofdtui.recording.frames import Event, Histograms
-from iofdtui.recording.writer import Recorder, RecordWriteError, freeze, new_header
+from iofdtui.recording.frames import Histograms
+from iofdtui.recording.live import LiveRecording
+from iofdtui.recording.writer import Recorder, freeze, new_header
 from iofdtui.ui.lab_port import LabPort
 from iofdtui.ui.messages import SnapshotReady
 
@@ -39,22 +39,12 @@ def timestamped_name(now: datetime | None = None, prefix: str = "iofdtui") -> st
     return name
 
 
-class SessionRecording:
+class SessionRecording(LiveRecording):
     """The app's recorder while one is on (at most one at a time)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._lock = threading.Lock()  # frames come from the poller, events from the loop
-        self._recorder: Recorder | None = None
-        self._began = 0.0
-        self._events: list[Event] = []
+        super().__init__(clock)
         self._previous: Snapshot | None = None  # when others' histograms were last read
-
-    @property
-    def path(self) -> str | None:
-        """The file being written, or None when not recording."""
-        recorder = self._recorder
-        return None if recorder is None else recorder.path
 
     def start(self, path: str | Path, machine: MachineFacts) -> None:
         """Begin recording to `path` (created or truncated).
@@ -62,33 +52,10 @@ class SessionRecording:
         Raises:
             RecordWriteError: the file cannot be created (one line).
         """
-        recorder = Recorder(path, new_header(machine, "app"))
-        with self._lock:
-            old, self._recorder = self._recorder, recorder
-            self._began = self._clock()
-            self._events = []
-            self._previous = None
-        if old is not None:
-            old.close()
+        self._begin(Recorder(path, new_header(machine, "app")))
 
-    def stop(self) -> tuple[str, int] | None:
-        """End the recording; returns (file, frames written), or None when none was on.
-
-        Raises:
-            RecordWriteError: the last bytes could not be written (one line).
-        """
-        with self._lock:
-            recorder, self._recorder = self._recorder, None
-        if recorder is None:
-            return None
-        recorder.close()
-        return recorder.path, recorder.frames
-
-    def event(self, text: str, severity: str) -> None:
-        """An event-log line, for the next frame (nothing when not recording)."""
-        with self._lock:
-            if self._recorder is not None:
-                self._events.append(Event(self._clock() - self._began, text, severity))
+    def _started(self) -> None:
+        self._previous = None
 
     def frame(self, lab: LabPort, reading: SnapshotReady, checkpoint: bool) -> str | None:
         """Write one reading (blocking: the poller's thread, under the engine lock).
@@ -114,16 +81,8 @@ class SessionRecording:
         if others_due:
             others = [r for r in rung(snap, previous) if r.id != reading.selected]
             histograms = read_histograms(lab, snap, others).merged(histograms)
-        try:
-            recorder.frame(self._clock() - began, snap, histograms, events)
-        except ValueError:
-            return None  # stopped (R) while this reading was on its way: it is not wanted
-        except RecordWriteError as err:
-            with self._lock:
-                if self._recorder is recorder:
-                    self._recorder = None
-            return str(err)
-        return None
+        at = self._clock() - began
+        return self._write(recorder, lambda: recorder.frame(at, snap, histograms, events))
 
 
 def _selected(reading: SnapshotReady) -> Histograms:
