@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from iofdtui.tour import Tour
 
 
+REPLAY_NEEDS_TTY = "iofdtui: the replay needs a terminal (stdin and stdout must be a tty)"
+
+
 def tour_app(args: argparse.Namespace) -> int:
     """The app with a guided tour open: a bad tour file is refused before any VM exists."""
     from iofdtui.tour import TourError, default_tour, load_tour
@@ -79,9 +82,7 @@ def replay(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         print(f"iofdtui: {err}", file=sys.stderr)
         return EXIT_ENV
     if not running.has_terminal():
-        print(
-            "iofdtui: the replay needs a terminal (stdin and stdout must be a tty)", file=sys.stderr
-        )
+        print(REPLAY_NEEDS_TTY, file=sys.stderr)
         return EXIT_ENV
     return running.run_tui(ReplayApp(opened))
 
@@ -104,9 +105,7 @@ def _attach_replay(path: str) -> int | None:
         print(f"iofdtui: {err}", file=sys.stderr)
         return EXIT_ENV
     if not running.has_terminal():
-        print(
-            "iofdtui: the replay needs a terminal (stdin and stdout must be a tty)", file=sys.stderr
-        )
+        print(REPLAY_NEEDS_TTY, file=sys.stderr)
         return EXIT_ENV
     return running.run_tui(AttachReplayApp(recording, path))  # type: ignore[arg-type]
 
