@@ -89,6 +89,24 @@ async def test_reset_key_zeroes_the_tracer() -> None:
         assert tracer.resets == 1
 
 
+async def test_a_reading_taken_before_a_reset_is_not_shown_after_it() -> None:
+    tracer = FakeTracer()
+    app = _app(tracer)
+    async with app.run_test() as pilot:
+        await _first_reading(pilot)
+        stale = tracer.snapshot()  # as the worker took it, just before `r`
+        await pilot.press("r")
+        await pilot.pause()
+        shown = app._last
+        app.post_message(TraceRead(stale, resets=0))  # its report lands after the reset
+        await pilot.pause()
+        assert app._last is shown, "a pre-reset reading reached the screen after r"
+        fresh = tracer.snapshot()
+        app.post_message(TraceRead(fresh, resets=1))
+        await pilot.pause()
+        assert app._last is fresh
+
+
 async def test_process_end_is_said_under_the_header() -> None:
     tracer = FakeTracer(pid=2**22 + 1)  # above pid_max: no such process
     app = _app(tracer)

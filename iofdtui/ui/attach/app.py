@@ -120,6 +120,7 @@ class AttachApp(App[int]):
         self.display_paused = False
         """The tables held still (`p`); readings go on and the latest shows on resume."""
         self._held: AttachSnapshot | None = None
+        self._resets = 0  # `r`s so far: a reading taken before the last one is stale
         self.recording = AttachRecording()
         """The recording of every reading, while one is on (`R`)."""
         self._record_to = record
@@ -193,11 +194,12 @@ class AttachApp(App[int]):
 
     def _read(self) -> None:
         """Take a reading: record it (in this worker), then show it."""
+        resets = self._resets  # before the reading: a reset after it makes it stale
         snap = self.tracer.snapshot()
         failed = self.recording.frame(snap)
         if failed is not None:
             self.post_message(RecordingStopped(failed))
-        self.post_message(TraceRead(snap))
+        self.post_message(TraceRead(snap, resets))
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
@@ -211,6 +213,8 @@ class AttachApp(App[int]):
         """Show a reading (or, with the display paused, keep it for the resume)."""
         if not self.query(AttachHeader):
             return  # a reading that arrived while the app tears its screen down at quit
+        if message.resets is not None and message.resets != self._resets:
+            return  # taken before a reset that has since zeroed the counts
         if self.display_paused:
             self._held = message.snapshot
             return
@@ -286,6 +290,7 @@ class AttachApp(App[int]):
     def action_reset(self) -> None:
         """Zero the counts (tracing goes on)."""
         self.tracer.reset()
+        self._resets += 1
         self._previous = None
         self._held = None  # taken before the reset: resuming must not show it
         self.recording.event("counts reset")

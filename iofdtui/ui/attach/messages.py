@@ -10,9 +10,11 @@ from iofdtui.engine.attach.snapshot import AttachSnapshot
 class TraceRead(Message):
     """A reading of the attached VM's counts."""
 
-    def __init__(self, snapshot: AttachSnapshot) -> None:
+    def __init__(self, snapshot: AttachSnapshot, resets: int | None = None) -> None:
         self.snapshot = snapshot
         """The counts at this reading."""
+        self.resets = resets
+        """The app's resets before the reading was taken (None: not from the worker)."""
         super().__init__()
 
 
