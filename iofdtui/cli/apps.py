@@ -20,6 +20,19 @@ if TYPE_CHECKING:
 REPLAY_NEEDS_TTY = "iofdtui: the replay needs a terminal (stdin and stdout must be a tty)"
 
 
+def _can_record(path: str) -> bool:
+    """Whether `path` can be written, said in one line when not: checked before any
+    VM or tracing starts, so a session never ends up unrecorded."""
+    from iofdtui.recording.writer import RecordWriteError, probe
+
+    try:
+        probe(path)
+    except RecordWriteError as err:
+        print(f"iofdtui: {err}", file=sys.stderr)
+        return False
+    return True
+
+
 def tour_app(args: argparse.Namespace) -> int:
     """The app with a guided tour open: a bad tour file is refused before any VM exists."""
     from iofdtui.tour import TourError, default_tour, load_tour
@@ -47,14 +60,8 @@ def lab_app(
         return EXIT_ENV
     from iofdtui.ui.app import make_app
 
-    if record is not None:
-        from iofdtui.recording.writer import RecordWriteError, probe
-
-        try:
-            probe(record)  # before any VM: a session should not end up unrecorded
-        except RecordWriteError as err:
-            print(f"iofdtui: {err}", file=sys.stderr)
-            return EXIT_ENV
+    if record is not None and not _can_record(record):
+        return EXIT_ENV
 
     # Built here, as run_app does, so that a signal handler can reach the app.
     app = make_app(vcpus=vcpus, pin=pin, record=record, tour=tour, traced=traced)
@@ -116,15 +123,10 @@ def serve(args: argparse.Namespace) -> int:
     if not running.has_terminal():
         print(NEED_TTY, file=sys.stderr)
         return EXIT_ENV
-    from iofdtui.recording.writer import RecordWriteError, probe
     from iofdtui.serve.presenter import Sharing
 
-    if args.record is not None:
-        try:
-            probe(args.record)  # before any VM or server: the visitors would see nothing
-        except RecordWriteError as err:
-            print(f"iofdtui: {err}", file=sys.stderr)
-            return EXIT_ENV
+    if args.record is not None and not _can_record(args.record):
+        return EXIT_ENV  # before any VM or server: the visitors would see nothing
     record = Path(args.record) if args.record is not None else None
     with Sharing(args.host, args.port, record) as sharing:
         app = sharing.app(vcpus=args.vcpus, pin=args.pin, record=str(sharing.recording))
@@ -147,14 +149,8 @@ def _attach_app(pid: int, exit_latency: bool = False, record: str | None = None)
         headless = f"iofdtui attach {pid} --seconds S"
         print(NEED_TTY.replace("iofdtui bench", headless), file=sys.stderr)
         return EXIT_ENV
-    if record is not None:
-        from iofdtui.recording.writer import RecordWriteError, probe
-
-        try:
-            probe(record)  # before any tracing: the session should not end up unrecorded
-        except RecordWriteError as err:
-            print(f"iofdtui: {err}", file=sys.stderr)
-            return EXIT_ENV
+    if record is not None and not _can_record(record):
+        return EXIT_ENV
     from iofdtui.engine.attach.tracer import attached
     from iofdtui.ui.attach.app import AttachApp
 
