@@ -10,6 +10,7 @@ from textual import events
 from textual.command import CommandPalette
 from textual.widgets import Input, Static
 
+from iofdtui.engine.errors import LabClosed
 from iofdtui.engine.model import Bus, RegistrationSpec, SlotSpec
 from iofdtui.engine.snapshot import VcpuCounts
 from iofdtui.engine.zone_stats import ZoneSpec
@@ -263,6 +264,23 @@ async def test_with_two_vcpus_the_plan_editor_lists_each_write_once() -> None:
         await wait_for(pilot, lambda: len(app.screen.query(PlanLine)) == len(PLAN))
         await pilot.pause()
         assert not app.screen.query_one("#apply").disabled
+
+
+class ClosingLab(FakeLab):
+    """A lab closed under the screen (as `v` closes the old VM while it swaps)."""
+
+    @property
+    def shared_plan(self) -> list[SlotSpec] | None:
+        raise LabClosed()
+
+
+async def test_the_plan_editor_opens_on_the_shown_plan_when_the_lab_is_closing() -> None:
+    app = app_with(lambda vcpus: ClosingLab(2))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.vcpus == 2)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, RingPlanScreen))
+        assert app.screen.plan == list(PLAN)
 
 
 async def test_a_rejected_plan_is_one_line_and_the_old_plan_rings_on() -> None:

@@ -10,6 +10,7 @@ session's worker.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
@@ -26,7 +27,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from iofdtui.engine.demo import demo_plan
-from iofdtui.engine.errors import GuestFault
+from iofdtui.engine.errors import EngineError, GuestFault
 from iofdtui.engine.model import SlotSpec
 from iofdtui.engine.snapshot import Snapshot
 from iofdtui.ui import event_lines
@@ -417,10 +418,11 @@ class MainScreen(Screen[None]):
         # Every vCPU rings the same plan (a completion's slots on its kicker alone):
         # edit the one they share, else vCPU 0's (the others' slots repeat it).
         snap = self.snapshot
-        lab = self.session.lab
-        shared = lab.shared_plan if lab is not None else None
         plan = [slot.spec for slot in snap.slots if slot.vcpu == 0] if snap else demo_plan()
-        plan = shared if shared is not None else plan
+        with suppress(EngineError):  # closed while `v` swaps the VM: the snapshot's plan
+            lab = self.session.lab
+            shared = lab.shared_plan if lab is not None else None
+            plan = shared if shared is not None else plan
 
         def apply(result: list[SlotSpec] | None) -> None:
             if result is not None:
