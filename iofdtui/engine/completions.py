@@ -200,7 +200,11 @@ class LabCompletions(LabPart):
             if reg_id in self._regs and self._regs[reg_id].completion is not None
         }
         with self._live():
-            self.set_plans(split_plan(plan, self._regs, kickers, self.vcpus))
+            plans = split_plan(plan, self._regs, kickers, self.vcpus)
+            # After an add or remove that moved no kicker the split is what the
+            # vCPUs ring already: no new epoch, no pause of the guest for it.
+            if plans != [self.plan(vcpu) for vcpu in range(self.vcpus)]:
+                self.set_plans(plans)
             self._shared = plan
             self._kickers = kickers
 

@@ -123,3 +123,20 @@ def test_a_completions_doorbell_rings_on_its_kicker_alone(shared) -> None:
     lab.set_completion(reg_id, None)
     assert [s.addr for s in lab.plan(0)].count(0x601) == 1
     assert lab.completion(plain) is None
+
+
+def test_resharing_an_unchanged_split_does_not_pause_the_guest(shared, monkeypatch) -> None:
+    lab = shared
+    plan = [SlotSpec(Bus.PIO, 0x600, 1, 0, 4), SlotSpec(Bus.PIO, 0x610, 1, 0, 4)]
+    lab.share_plan(plan)
+    lab.start()
+    calls: list[object] = []
+    set_plans = lab.set_plans
+    monkeypatch.setattr(lab, "set_plans", lambda plans: (calls.append(plans), set_plans(plans)))
+    reg = lab.add_registration(RegistrationSpec(Bus.PIO, 0x600, 1))
+    lab.share_plan(plan)  # the app does this after every add: no kicker moved
+    assert calls == []
+    lab.set_completion(reg, "msi", 0, kicker=1)  # now vCPU 1 alone rings 0x600
+    assert len(calls) == 1
+    assert [s.addr for s in lab.plan(0)] == [0x610]
+    assert lab.checkpoint().holds
