@@ -167,6 +167,9 @@ def test_paced_rings_time_the_kick_itself(lab) -> None:
     for reader in ("none", "epoll"):
         lab.set_reader(reader)
         time.sleep(0.4)
+    # Parked: a live reading can land between a visit's ring and its sample
+    # (1,882 rings over 1,881 samples once under load), which is no fault.
+    assert lab.pause()
     snap = lab.snapshot()
     (stats,) = snap.registrations
     assert stats.kick is not None and stats.kick.samples > 0
